@@ -1,0 +1,60 @@
+"""The HTTP API: flask-smorest blueprints, one module per resource, problem+json errors."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from consent_service.api import (
+    consents,
+    cookies,
+    decisions,
+    events,
+    health,
+    ledger,
+    problems,
+    public,
+    purposes,
+    subjects,
+)
+
+BLUEPRINTS = (
+    health.blp,
+    purposes.blp,
+    cookies.blp,
+    consents.blp,
+    decisions.blp,
+    subjects.blp,
+    events.blp,
+    ledger.blp,
+    public.blp,
+)
+
+
+def init_api(app: Flask) -> Api:
+    app.config.update(
+        API_TITLE="consent_service",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL=app.config.get(
+            "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+        ),
+    )
+    api = Api(
+        app,
+        spec_kwargs={
+            "security": [{"bearerAuth": []}],
+            "info": {"description": "Consent ledger, processing gate and data subject requests."},
+        },
+    )
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme("siteKey", {"type": "apiKey", "in": "header", "name": "X-Site-Key"})
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    problems.register(app)  # after Api(): replaces flask-smorest's JSON error handler
+    max_batch = app.extensions["consent"].config.max_batch_body_bytes
+    app.before_request(lambda: decisions.allow_large_batches(max_batch))
+    return api

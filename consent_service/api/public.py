@@ -1,0 +1,143 @@
+"""``/v1/public``: endpoints a cookie banner calls from the browser with its public site key.
+
+CORS is answered only for origins a registered site allows; requests are rate limited per
+client IP (per worker process).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from consent_service.api.auth import ctx
+from consent_service.api.consents import decision_inputs, event_out
+from consent_service.api.problems import problem
+from consent_service.api.schemas import BannerConfigOut, ConsentOut, PublicConsentIn
+from consent_service.errors import NotFound, RateLimited
+from consent_service.ledger import banner
+from consent_service.registry import service as registry
+from consent_service.subjects.service import IdentityRef
+
+blp = Blueprint("public", __name__, url_prefix="/v1/public", description="Cookie banner endpoints")
+
+ALLOWED_HEADERS = "Content-Type, X-Site-Key"
+
+
+class RateLimiter:
+    """Fixed one-minute windows per key; memory bounded by pruning old windows."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._counts: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> None:
+        window = int(time.time() // 60)
+        with self._lock:
+            if len(self._counts) > 100_000:
+                self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
+            start, count = self._counts.get(key, (window, 0))
+            if start != window:
+                start, count = window, 0
+            count += 1
+            self._counts[key] = (start, count)
+        if count > self.per_minute:
+            raise RateLimited(
+                "too many consent requests from this address", retry_after=60 - int(time.time() % 60)
+            )
+
+
+def _limiter() -> RateLimiter:
+    app_ctx = ctx()
+    limiter = getattr(app_ctx, "_public_limiter", None)
+    if limiter is None:
+        limiter = RateLimiter(app_ctx.config.public_rate_limit)
+        app_ctx._public_limiter = limiter  # type: ignore[attr-defined]
+    return limiter
+
+
+def _cors(response: Response, origin: str) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+def _preflight() -> Response:
+    origin = request.headers.get("Origin", "")
+    if not origin or not banner.any_site_allows(ctx(), origin):
+        return problem(403, "Forbidden", "this origin is not allowed by any registered site")
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+    response.headers["Access-Control-Max-Age"] = "600"
+    return _cors(response, origin)
+
+
+@blp.route("/consents")
+class PublicConsents(MethodView):
+    @blp.doc(security=[{"siteKey": []}])
+    @blp.arguments(PublicConsentIn)
+    @blp.response(201, ConsentOut)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Record a banner's decisions for a device id (site key in ``X-Site-Key``)."""
+        _limiter().hit(request.remote_addr or "unknown")
+        site = banner.load_site(ctx(), request.headers.get("X-Site-Key"))
+        origin = request.headers.get("Origin")
+        proof = {
+            "ip": request.remote_addr,
+            "user_agent": request.headers.get("User-Agent", "")[:1000],
+            "url": body.get("url") or request.headers.get("Referer", "")[:2000],
+        }
+        for name in ("tc_string", "gpp_string"):
+            if body.get(name):
+                proof[name] = body[name]
+        result = banner.record_banner_consent(
+            ctx(),
+            site=site,
+            origin=origin,
+            device_id=IdentityRef(body["subject"]["type"], body["subject"]["value"]),
+            decisions=decision_inputs(body["decisions"]),
+            method=body["method"],
+            gpc=request.headers.get("Sec-GPC", "").strip() == "1",
+            proof={k: v for k, v in proof.items() if v},
+            language=body.get("language"),
+            jurisdiction=body.get("jurisdiction"),
+            collection_point=body.get("collection_point"),
+        )
+        return {
+            "subject_id": result.subject_id,
+            "subject_created": result.subject_created,
+            "events": [event_out(r) for r in result.events],
+            "receipt": result.receipt,
+        }
+
+    @blp.doc(security=[])
+    @blp.response(204)
+    def options(self) -> Response:
+        """CORS preflight for banners on allowed origins."""
+        return _preflight()
+
+
+@blp.route("/sites/<site_key>")
+class BannerConfig(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200, BannerConfigOut)
+    def get(self, site_key: str) -> dict[str, Any]:
+        """What the site's banner offers: purposes with their texts, and cookies."""
+        config = registry.banner_config(ctx(), site_key)
+        if config is None:
+            raise NotFound("unknown site key")
+        return config
+
+
+@blp.after_request
+def add_cors(response: Response) -> Response:
+    origin = request.headers.get("Origin")
+    if origin and request.method != "OPTIONS" and banner.any_site_allows(ctx(), origin):
+        _cors(response, origin)
+    return response

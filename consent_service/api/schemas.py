@@ -1,0 +1,321 @@
+"""Marshmallow schemas of the public API (request bodies, queries and responses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from consent_service.auth.service import SCOPES
+from consent_service.ledger.service import CHANNELS, METHODS
+from consent_service.registry.service import LEGAL_BASES
+from consent_service.subjects.service import IDENTITY_TYPES
+
+KEY = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="use 1-64 of a-z, 0-9, '_', '.', '-'")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        ordered = True
+
+
+# Registry -------------------------------------------------------------------------------
+
+
+class PurposeIn(StrictSchema):
+    titles = fields.Dict(
+        keys=fields.Str(validate=validate.Length(2, 8)),
+        values=fields.Str(validate=validate.Length(1, 300)),
+        required=True,
+    )
+    descriptions = fields.Dict(
+        keys=fields.Str(validate=validate.Length(2, 8)),
+        values=fields.Str(validate=validate.Length(1, 5000)),
+        required=True,
+    )
+    legal_basis = fields.Str(required=True, validate=validate.OneOf(LEGAL_BASES))
+    data_categories = fields.List(
+        fields.Str(validate=validate.Length(1, 200)), required=True, validate=validate.Length(max=100)
+    )
+    data_uses = fields.List(
+        fields.Str(validate=validate.Length(1, 200)), required=True, validate=validate.Length(1, 100)
+    )
+    consent_validity = fields.Str(load_default="P12M", validate=validate.Length(2, 32))
+    retention_period = fields.Str(load_default=None, allow_none=True, validate=validate.Length(2, 32))
+    direct_marketing = fields.Bool(load_default=False)
+    honor_gpc = fields.Bool(load_default=False)
+
+
+class PurposeVersionOut(StrictSchema):
+    version = fields.Int()
+    content_hash = fields.Str()
+    titles = fields.Dict()
+    descriptions = fields.Dict()
+    legal_basis = fields.Str()
+    data_categories = fields.List(fields.Str())
+    data_uses = fields.List(fields.Str())
+    created_at = fields.DateTime()
+
+
+class PurposeOut(StrictSchema):
+    key = fields.Str()
+    version = fields.Int()
+    content_hash = fields.Str()
+    titles = fields.Dict()
+    descriptions = fields.Dict()
+    legal_basis = fields.Str()
+    data_categories = fields.List(fields.Str())
+    data_uses = fields.List(fields.Str())
+    consent_validity = fields.Str()
+    retention_period = fields.Str(allow_none=True)
+    direct_marketing = fields.Bool()
+    honor_gpc = fields.Bool()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    new_version = fields.Bool(metadata={"description": "PUT only: whether this call created a version"})
+    versions = fields.List(fields.Nested(PurposeVersionOut), metadata={"description": "GET one only"})
+
+
+class CookieIn(StrictSchema):
+    domain = fields.Str(required=True, validate=validate.Length(1, 255))
+    provider = fields.Str(required=True, validate=validate.Length(1, 255))
+    duration = fields.Str(
+        required=True,
+        validate=validate.Length(1, 32),
+        metadata={"description": "ISO 8601 duration or 'session'"},
+    )
+    purpose = fields.Str(required=True, validate=KEY)
+    description = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+
+
+class CookieOut(StrictSchema):
+    name = fields.Str()
+    domain = fields.Str()
+    provider = fields.Str()
+    duration = fields.Str()
+    purpose = fields.Str()
+    description = fields.Str(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+# Subjects and consents -------------------------------------------------------------------
+
+
+class IdentityIn(StrictSchema):
+    type = fields.Str(required=True, validate=validate.OneOf(IDENTITY_TYPES))
+    value = fields.Str(required=True, validate=validate.Length(1, 320))
+
+
+class SubjectRefIn(StrictSchema):
+    """Either ``subject`` (an identity) or ``subject_id``."""
+
+    subject = fields.Nested(IdentityIn)
+    subject_id = fields.Str(validate=validate.Length(1, 40))
+
+    @validates_schema
+    def _one_subject(self, data: dict[str, Any], **_: Any) -> None:
+        if ("subject" in data) == ("subject_id" in data):
+            raise ValidationError("give exactly one of 'subject' or 'subject_id'", "subject")
+
+
+class DecisionIn(StrictSchema):
+    purpose = fields.Str(validate=KEY)
+    cookie = fields.Str(validate=validate.Length(1, 128))
+    granted = fields.Bool(required=True)
+
+    @validates_schema
+    def _one_target(self, data: dict[str, Any], **_: Any) -> None:
+        if ("purpose" in data) == ("cookie" in data):
+            raise ValidationError("give exactly one of 'purpose' or 'cookie'", "purpose")
+
+
+class ProofIn(StrictSchema):
+    ip = fields.Str(validate=validate.Length(1, 64))
+    user_agent = fields.Str(validate=validate.Length(max=1000))
+    url = fields.Str(validate=validate.Length(max=2000))
+    gpc = fields.Bool()
+    tc_string = fields.Str(validate=validate.Length(max=10000))
+    gpp_string = fields.Str(validate=validate.Length(max=10000))
+
+
+class ConsentIn(SubjectRefIn):
+    decisions = fields.List(fields.Nested(DecisionIn), required=True, validate=validate.Length(1, 200))
+    channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
+    method = fields.Str(required=True, validate=validate.OneOf(METHODS))
+    collection_point = fields.Str(load_default=None, validate=validate.Length(max=200))
+    language = fields.Str(load_default=None, validate=validate.Length(2, 16))
+    jurisdiction = fields.Str(load_default=None, validate=validate.Length(2, 16))
+    proof = fields.Nested(ProofIn, load_default=dict)
+
+
+class EventOut(StrictSchema):
+    id = fields.Str()
+    seq = fields.Int()
+    kind = fields.Str()
+    subject_id = fields.Str()
+    related_subject_id = fields.Str(allow_none=True)
+    purpose = fields.Str(allow_none=True)
+    cookie = fields.Str(allow_none=True)
+    decision = fields.Str(allow_none=True)
+    purpose_version = fields.Int(allow_none=True)
+    purpose_hash = fields.Str(allow_none=True)
+    channel = fields.Str(allow_none=True)
+    method = fields.Str(allow_none=True)
+    collection_point = fields.Str(allow_none=True)
+    language = fields.Str(allow_none=True)
+    jurisdiction = fields.Str(allow_none=True)
+    recorded_at = fields.DateTime()
+    valid_until = fields.DateTime(allow_none=True)
+    actor_type = fields.Str()
+    actor_id = fields.Str()
+    hash = fields.Str()
+
+
+class HistoryEventOut(EventOut):
+    proof = fields.Raw(allow_none=True, metadata={"description": "decrypted proof, or '[erased]'"})
+
+
+class ConsentOut(StrictSchema):
+    subject_id = fields.Str()
+    subject_created = fields.Bool()
+    events = fields.List(fields.Nested(EventOut))
+    receipt = fields.Dict(metadata={"description": "signed consent receipt (payload + Ed25519 signature)"})
+
+
+class DecisionQuery(SubjectRefIn):
+    purpose = fields.Str(required=True, validate=KEY)
+
+
+class DecisionOut(StrictSchema):
+    allowed = fields.Bool()
+    reason = fields.Str()
+    legal_basis = fields.Str()
+    event_id = fields.Str(allow_none=True)
+    valid_until = fields.DateTime(allow_none=True)
+
+
+class BatchSubject(fields.Field):
+    """A subject id (string) or an identity object ``{type, value}``."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and 0 < len(value) <= 40:
+            return value
+        if isinstance(value, dict) and set(value) == {"type", "value"}:
+            if (
+                value["type"] in IDENTITY_TYPES
+                and isinstance(value["value"], str)
+                and 0 < len(value["value"]) <= 320
+            ):
+                return value
+        raise ValidationError("a subject id or {type, value} with a known identity type")
+
+
+class BatchQuery(StrictSchema):
+    purpose = fields.Str(required=True, validate=KEY)
+    subjects = fields.List(BatchSubject(), required=True, validate=validate.Length(1, 10_000))
+
+
+class BatchOut(StrictSchema):
+    purpose = fields.Str()
+    results = fields.List(fields.Nested(DecisionOut))
+
+
+class SubjectIdOut(StrictSchema):
+    subject_id = fields.Str()
+
+
+class LinkIn(StrictSchema):
+    from_ = fields.Nested(SubjectRefIn, data_key="from", required=True)
+    to = fields.Nested(SubjectRefIn, required=True)
+
+
+class LinkOut(StrictSchema):
+    linked = fields.Bool()
+    root_id = fields.Str()
+    event = fields.Dict(allow_none=True)
+
+
+class CurrentConsentOut(StrictSchema):
+    target_type = fields.Str()
+    target_key = fields.Str()
+    decision = fields.Str()
+    reason = fields.Str()
+    event_id = fields.Str()
+    seq = fields.Int()
+    subject_id = fields.Str()
+    purpose_version = fields.Int()
+    recorded_at = fields.DateTime()
+    valid_until = fields.DateTime(allow_none=True)
+
+
+class SubjectConsentsOut(StrictSchema):
+    subject_id = fields.Str()
+    root_id = fields.Str()
+    consents = fields.List(fields.Nested(CurrentConsentOut))
+
+
+class HistoryOut(StrictSchema):
+    subject_id = fields.Str()
+    root_id = fields.Str()
+    identities = fields.List(fields.Dict())
+    events = fields.List(fields.Nested(HistoryEventOut))
+
+
+class FeedQuery(StrictSchema):
+    after = fields.Int(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Int(load_default=100, validate=validate.Range(1, 1000))
+
+
+class FeedOut(StrictSchema):
+    events = fields.List(fields.Nested(EventOut))
+    next_after = fields.Int()
+    has_more = fields.Bool()
+
+
+class VerifyOut(StrictSchema):
+    ok = fields.Bool()
+    events_checked = fields.Int()
+    head_seq = fields.Int()
+    head_hash = fields.Str()
+    first_bad_seq = fields.Int(allow_none=True)
+    problem = fields.Str(allow_none=True)
+    checkpoints_checked = fields.Int()
+
+
+class SignedOut(StrictSchema):
+    payload = fields.Dict()
+    signature = fields.Dict()
+
+
+class PublicKeyOut(StrictSchema):
+    key_id = fields.Str()
+    algorithm = fields.Str()
+    public_key = fields.Str(metadata={"description": "raw Ed25519 key, base64"})
+    public_key_pem = fields.Str()
+
+
+class PublicConsentIn(StrictSchema):
+    subject = fields.Nested(IdentityIn, required=True)
+    decisions = fields.List(fields.Nested(DecisionIn), required=True, validate=validate.Length(1, 200))
+    method = fields.Str(required=True, validate=validate.OneOf(("accept_all", "reject_all", "custom")))
+    language = fields.Str(load_default=None, validate=validate.Length(2, 16))
+    jurisdiction = fields.Str(load_default=None, validate=validate.Length(2, 16))
+    collection_point = fields.Str(load_default=None, validate=validate.Length(max=200))
+    url = fields.Str(load_default=None, validate=validate.Length(max=2000))
+    tc_string = fields.Str(load_default=None, validate=validate.Length(max=10000))
+    gpp_string = fields.Str(load_default=None, validate=validate.Length(max=10000))
+
+
+class BannerConfigOut(StrictSchema):
+    site = fields.Dict()
+    purposes = fields.List(fields.Dict())
+    cookies = fields.List(fields.Nested(CookieOut))
+
+
+class HealthOut(StrictSchema):
+    status = fields.Str()
+    database = fields.Str()
+
+
+__all__ = ["SCOPES"]

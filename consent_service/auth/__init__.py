@@ -1,0 +1,1 @@
+"""API clients, their hashed tokens and scopes."""

@@ -1,0 +1,131 @@
+"""API clients: creation (token shown once), authentication by hashed token, scopes.
+
+Tokens are 256-bit random strings; only their SHA-256 is stored, so a database dump does not
+yield a usable token. ``admin`` implies every scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent_service.auth.models import ApiClient
+from consent_service.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from consent_service.context import Context
+
+SCOPES = (
+    "registry:read",
+    "registry:write",
+    "consent:read",
+    "consent:write",
+    "decisions:read",
+    "ledger:audit",
+    "admin",
+)
+TOKEN_PREFIX = "cs_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an API client with scopes, or a website through its public key."""
+
+    kind: str  # "client" | "site"
+    id: str
+    name: str
+    scopes: frozenset[str]
+
+    def has(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_client(
+    session: Session, name: str, scopes: Sequence[str], now: dt.datetime
+) -> tuple[ApiClient, str]:
+    """Create a client; returns it and its token (the only time the token is available)."""
+    bad = [s for s in scopes if s not in SCOPES]
+    if bad or not scopes:
+        raise InvalidInput(
+            "unknown or missing scopes",
+            errors={
+                "scopes": [
+                    f"choose from {', '.join(SCOPES)}" + (f"; unknown: {', '.join(bad)}" if bad else "")
+                ]
+            },
+        )
+    if not name.strip():
+        raise InvalidInput("a client needs a name", errors={"name": ["must not be empty"]})
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    client = ApiClient(
+        id="cli_" + secrets.token_hex(8),
+        name=name.strip(),
+        token_hash=hash_token(token),
+        token_prefix=token[:10],
+        scopes=sorted(set(scopes)),
+        created_at=now,
+        revoked_at=None,
+    )
+    session.add(client)
+    session.flush()
+    return client, token
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    row = session.execute(
+        select(ApiClient.id, ApiClient.name, ApiClient.scopes).where(
+            ApiClient.token_hash == hash_token(token), ApiClient.revoked_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal("client", row[0], row[1], frozenset(row[2]))
+
+
+def list_clients(session: Session) -> Sequence[ApiClient]:
+    return session.scalars(select(ApiClient).order_by(ApiClient.created_at)).all()
+
+
+def revoke_client(session: Session, client_id: str, now: dt.datetime) -> ApiClient:
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFound(f"client {client_id!r} does not exist")
+    if client.revoked_at is None:
+        client.revoked_at = now
+    return client
+
+
+def client_dict(client: ApiClient) -> dict[str, object]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "token_prefix": client.token_prefix,
+        "scopes": client.scopes,
+        "created_at": client.created_at,
+        "revoked_at": client.revoked_at,
+    }
+
+
+def register_client(ctx: Context, name: str, scopes: Sequence[str]) -> tuple[dict[str, object], str]:
+    """Create a client in its own transaction; returns it and its one-time token."""
+    with ctx.uow() as uow:
+        client, token = create_client(uow.session, name, scopes, ctx.now())
+        out = client_dict(client)
+        uow.commit()
+    return out, token
+
+
+def principal_for_token(ctx: Context, token: str) -> Principal | None:
+    with ctx.uow(write=False) as uow:
+        return authenticate(uow.session, token)

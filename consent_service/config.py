@@ -1,0 +1,69 @@
+"""Service configuration, read once from ``CONSENT_*`` environment variables.
+
+Every setting has an embedded default so that the service runs with a SQLite file and a local
+key file and nothing else. README.md lists every variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    key_file: Path | None = None
+    master_keys: str = ""  # JSON keyring in an environment variable instead of a file
+    controller_name: str = "Example Controller GmbH"
+    controller_contact: str = "privacy@example.org"
+    controller_address: str = ""
+    policy_url: str = "https://example.org/privacy"
+    public_rate_limit: int = 60  # requests per client IP and minute, per worker process
+    trusted_proxies: int = 0
+    max_body_bytes: int = 64 * 1024
+    max_batch_body_bytes: int = 2 * 1024 * 1024
+    log_level: str = "INFO"
+    testing: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'consent.db').as_posix()}"
+
+    @property
+    def effective_key_file(self) -> Path:
+        return self.key_file if self.key_file is not None else self.data_dir / "keyring.json"
+
+    def with_overrides(self, **changes: object) -> Config:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        get = env.get
+        return cls(
+            data_dir=Path(get("CONSENT_DATA_DIR", "var")),
+            database_url=get("CONSENT_DATABASE_URL", ""),
+            key_file=Path(get("CONSENT_KEY_FILE")) if get("CONSENT_KEY_FILE") else None,
+            master_keys=get("CONSENT_MASTER_KEYS", ""),
+            controller_name=get("CONSENT_CONTROLLER_NAME", cls.controller_name),
+            controller_contact=get("CONSENT_CONTROLLER_CONTACT", cls.controller_contact),
+            controller_address=get("CONSENT_CONTROLLER_ADDRESS", ""),
+            policy_url=get("CONSENT_POLICY_URL", cls.policy_url),
+            public_rate_limit=int(get("CONSENT_PUBLIC_RATE_LIMIT", str(cls.public_rate_limit))),
+            trusted_proxies=int(get("CONSENT_TRUSTED_PROXIES", "0")),
+            max_body_bytes=int(get("CONSENT_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            max_batch_body_bytes=int(get("CONSENT_MAX_BATCH_BODY_BYTES", str(cls.max_batch_body_bytes))),
+            log_level=get("CONSENT_LOG_LEVEL", "INFO"),
+            testing=_bool(get("CONSENT_TESTING", "0")),
+        )

@@ -1,0 +1,113 @@
+"""The demo configuration seeded by ``consent-service demo`` (and so by ``make run``).
+
+Idempotent: purposes and cookies are PUT (no new version when unchanged), the demo site and
+the demo client are created once; the demo token is kept in ``<data dir>/demo-token`` (0600).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from consent_service.auth.service import register_client
+from consent_service.context import Context
+from consent_service.registry import service as registry
+
+DEMO_PURPOSES: dict[str, dict[str, Any]] = {
+    "essential": {
+        "titles": {"en": "Essential operation", "de": "Notwendiger Betrieb"},
+        "descriptions": {
+            "en": "Keeps you logged in and the shop working.",
+            "de": "Hält Sie angemeldet und den Shop funktionsfähig.",
+        },
+        "legal_basis": "legitimate_interests",
+        "data_categories": ["user.device.cookie_id"],
+        "data_uses": ["essential.service"],
+        "retention_period": "P1Y",
+    },
+    "analytics": {
+        "titles": {"en": "Website analytics", "de": "Website-Analyse"},
+        "descriptions": {
+            "en": "Counts visits to improve the website.",
+            "de": "Zählt Besuche, um die Website zu verbessern.",
+        },
+        "legal_basis": "consent",
+        "data_categories": ["user.device.cookie_id", "user.behavior.browsing_history"],
+        "data_uses": ["analytics.reporting"],
+        "retention_period": "P14M",
+        "honor_gpc": True,
+    },
+    "newsletter": {
+        "titles": {"en": "Newsletter", "de": "Newsletter"},
+        "descriptions": {
+            "en": "Sends you our newsletter by email.",
+            "de": "Sendet Ihnen unseren Newsletter per E-Mail.",
+        },
+        "legal_basis": "consent",
+        "data_categories": ["user.contact.email"],
+        "data_uses": ["marketing.communications.email"],
+        "retention_period": "P2Y",
+        "direct_marketing": True,
+    },
+    "ads": {
+        "titles": {"en": "Personalised advertising", "de": "Personalisierte Werbung"},
+        "descriptions": {
+            "en": "Shows ads based on your visits.",
+            "de": "Zeigt Werbung auf Grundlage Ihrer Besuche.",
+        },
+        "legal_basis": "consent",
+        "data_categories": ["user.device.cookie_id", "user.behavior.browsing_history"],
+        "data_uses": ["marketing.advertising.first_party.targeted"],
+        "consent_validity": "P6M",
+        "retention_period": "P6M",
+        "direct_marketing": True,
+        "honor_gpc": True,
+    },
+}
+
+DEMO_COOKIES: dict[str, dict[str, Any]] = {
+    "session": {
+        "domain": "shop.example",
+        "provider": "Example Shop",
+        "duration": "session",
+        "purpose": "essential",
+    },
+    "_ga": {
+        "domain": ".shop.example",
+        "provider": "Google Analytics",
+        "duration": "P13M",
+        "purpose": "analytics",
+    },
+    "_fbp": {"domain": ".shop.example", "provider": "Meta", "duration": "P3M", "purpose": "ads"},
+}
+
+DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000", "https://shop.example"]
+
+
+def seed(ctx: Context) -> dict[str, Any]:
+    for key, spec in DEMO_PURPOSES.items():
+        registry.save_purpose(ctx, key, spec)
+    for name, spec in DEMO_COOKIES.items():
+        registry.save_cookie(ctx, name, spec)
+    with ctx.uow(write=False) as uow:
+        sites = [s for s in registry.list_sites(uow.session) if s.name == "Demo shop"]
+        site = registry.site_dict(sites[0]) if sites else None
+    if site is None:
+        site = registry.register_site(
+            ctx,
+            name="Demo shop",
+            origins=DEMO_ORIGINS,
+            purposes=list(DEMO_PURPOSES),
+            cookies=list(DEMO_COOKIES),
+        )
+    token_file = Path(ctx.config.data_dir) / "demo-token"
+    if token_file.exists():
+        token = token_file.read_text().strip()
+    else:
+        _, token = register_client(ctx, "demo (all scopes)", ["admin"])
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token + "\n")
+    return {"site": site, "token": token, "purposes": list(DEMO_PURPOSES), "cookies": list(DEMO_COOKIES)}

@@ -1,0 +1,87 @@
+"""Domain errors. Feature code raises these and knows nothing of HTTP.
+
+The tree::
+
+    DomainError
+    ├── NotFound             a named thing does not exist
+    │   ├── UnknownPurpose
+    │   ├── UnknownCookie
+    │   └── UnknownSubject
+    ├── InvalidInput         input that passed the schema but breaks a domain rule
+    │                        (carries ``errors``: field -> messages)
+    ├── Conflict             the request contradicts current state
+    ├── Unauthorized         no or unknown credentials
+    ├── Forbidden            credentials lack the right
+    ├── RateLimited          too many requests from one source
+    └── ConfigurationError   the service is not set up to do this (keys missing, ...)
+
+``consent_service.api.problems`` maps each class to an HTTP status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class DomainError(Exception):
+    title = "Domain error"
+    slug = "domain-error"
+
+    def __init__(self, detail: str, *, errors: Mapping[str, Sequence[str] | Mapping] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = dict(errors) if errors else None
+
+
+class NotFound(DomainError):
+    title = "Not found"
+    slug = "not-found"
+
+
+class UnknownPurpose(NotFound):
+    title = "Unknown purpose"
+    slug = "unknown-purpose"
+
+
+class UnknownCookie(NotFound):
+    title = "Unknown cookie"
+    slug = "unknown-cookie"
+
+
+class UnknownSubject(NotFound):
+    title = "Unknown subject"
+    slug = "unknown-subject"
+
+
+class InvalidInput(DomainError):
+    title = "Invalid input"
+    slug = "invalid-input"
+
+
+class Conflict(DomainError):
+    title = "Conflict"
+    slug = "conflict"
+
+
+class Unauthorized(DomainError):
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+
+class Forbidden(DomainError):
+    title = "Forbidden"
+    slug = "forbidden"
+
+
+class RateLimited(DomainError):
+    title = "Too many requests"
+    slug = "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ConfigurationError(DomainError):
+    title = "Service not configured"
+    slug = "configuration"

@@ -1,0 +1,1 @@
+"""The append-only consent ledger: events, hash chain, checkpoints, projection and the gate."""

@@ -1,0 +1,135 @@
+"""The hash chain: canonical bytes of an event, its digest, and verification of a sequence.
+
+``hash[n] = SHA-256(canonical JSON of event n, which includes hash[n-1])``. The canonical form
+covers every stored column but the hash itself; binary columns (the encrypted proof) enter as
+base64 of the ciphertext, so destroying a subject's key never changes a hash.
+
+Pure functions only: no database, no clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from consent_service.hashing import canonical_json
+from consent_service.ledger.models import GENESIS_HASH
+
+HASHED_FIELDS = (
+    "seq",
+    "id",
+    "kind",
+    "subject_id",
+    "target_type",
+    "target_key",
+    "decision",
+    "purpose_version",
+    "purpose_hash",
+    "channel",
+    "method",
+    "collection_point",
+    "language",
+    "jurisdiction",
+    "recorded_at",
+    "valid_until",
+    "actor_type",
+    "actor_id",
+    "related_subject_id",
+    "proof_ct",
+    "prev_hash",
+)
+
+
+def _canonical_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
+
+
+def event_digest(event: Mapping[str, Any]) -> str:
+    doc = {name: _canonical_value(event.get(name)) for name in HASHED_FIELDS}
+    return hashlib.sha256(canonical_json(doc)).hexdigest()
+
+
+@dataclass
+class VerifyReport:
+    ok: bool = True
+    events_checked: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    checkpoints_checked: int = 0
+    details: list[str] = field(default_factory=list)
+
+    def fail(self, seq: int, problem: str) -> None:
+        if self.ok:
+            self.ok = False
+            self.first_bad_seq = seq
+            self.problem = problem
+        self.details.append(f"seq {seq}: {problem}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events_checked": self.events_checked,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "first_bad_seq": self.first_bad_seq,
+            "problem": self.problem,
+            "checkpoints_checked": self.checkpoints_checked,
+        }
+
+
+class ChainVerifier:
+    """Feed events in ascending ``seq`` order; then ``finish`` with the stored head."""
+
+    def __init__(self) -> None:
+        self.report = VerifyReport()
+        self._expected_seq = 1
+        self._prev_hash = GENESIS_HASH
+        self.hash_at: dict[int, str] = {}
+        self._wanted: set[int] = set()
+
+    def want_hashes_at(self, seqs: Iterable[int]) -> None:
+        self._wanted.update(seqs)
+
+    def feed(self, event: Mapping[str, Any]) -> None:
+        report = self.report
+        seq = int(event["seq"])
+        report.events_checked += 1
+        if seq != self._expected_seq:
+            if seq > self._expected_seq:
+                report.fail(self._expected_seq, f"event missing (next stored is {seq})")
+            else:
+                report.fail(seq, "sequence out of order")
+        if event["prev_hash"] != self._prev_hash:
+            report.fail(seq, "link to the previous event is broken (deleted, inserted or reordered)")
+        actual = event_digest(event)
+        if actual != event["hash"]:
+            report.fail(seq, "content does not match its hash (modified)")
+        if seq in self._wanted:
+            self.hash_at[seq] = event["hash"]
+        self._prev_hash = event["hash"]
+        self._expected_seq = seq + 1
+        report.head_seq = seq
+        report.head_hash = event["hash"]
+
+    def finish(self, head_seq: int, head_hash: str) -> VerifyReport:
+        report = self.report
+        if head_seq != report.head_seq or head_hash != report.head_hash:
+            bad = min(head_seq, report.head_seq) + 1 if head_seq != report.head_seq else head_seq
+            report.fail(
+                bad,
+                f"stored head (seq {head_seq}) does not match the last event "
+                f"(seq {report.head_seq}): events removed or added at the end",
+            )
+        return report

@@ -1,0 +1,73 @@
+"""The processing gate's rule: may a subject be processed for a purpose, and why.
+
+``decide`` is pure (no database, no clock); ``consent_service.ledger.queries`` feeds it.
+A deny is an answer, not an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PurposeInfo:
+    key: str
+    legal_basis: str
+    current_hash: str
+    current_version: int
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    decision: str
+    purpose_hash: str
+    valid_until: dt.datetime | None
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    legal_basis: str
+    event_id: str | None = None
+    valid_until: dt.datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "legal_basis": self.legal_basis,
+            "event_id": self.event_id,
+            "valid_until": self.valid_until,
+        }
+
+
+REASONS = (
+    "consent_granted",
+    "consent_denied",
+    "consent_withdrawn",
+    "no_consent",
+    "consent_expired",
+    "consent_outdated",
+    "legal_basis",
+)
+
+
+def decide(purpose: PurposeInfo, state: StateInfo | None, now: dt.datetime) -> Decision:
+    basis = purpose.legal_basis
+    if basis != "consent":
+        return Decision(True, "legal_basis", basis)
+    if state is None:
+        return Decision(False, "no_consent", basis)
+    if state.decision == "denied":
+        return Decision(False, "consent_denied", basis, state.event_id, state.valid_until)
+    if state.decision == "withdrawn":
+        return Decision(False, "consent_withdrawn", basis, state.event_id, state.valid_until)
+    if state.valid_until is not None and state.valid_until <= now:
+        return Decision(False, "consent_expired", basis, state.event_id, state.valid_until)
+    if state.purpose_hash != purpose.current_hash:
+        return Decision(False, "consent_outdated", basis, state.event_id, state.valid_until)
+    return Decision(True, "consent_granted", basis, state.event_id, state.valid_until)

@@ -1,0 +1,80 @@
+"""Ledger tables.
+
+``ledger_events`` is append-only: the database refuses UPDATE and DELETE on it (triggers
+created by the migrations). Each row's ``hash`` is SHA-256 over the previous hash and the
+row's canonical bytes (ciphertext included), so shredding a key later leaves the chain valid.
+``ledger_head`` holds the last sequence number and hash; writers lock it to append in order.
+``consent_state`` is the projection: the latest decision per subject and target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from consent_service.db import Base, UTCDateTime
+
+GENESIS_HASH = "0" * 64
+
+
+class LedgerEvent(Base):
+    __tablename__ = "ledger_events"
+    __table_args__ = (Index("ix_ledger_events_subject_seq", "subject_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"))
+    target_type: Mapped[str | None] = mapped_column(String(8))
+    target_key: Mapped[str | None] = mapped_column(String(128))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    purpose_version: Mapped[int | None] = mapped_column(Integer)
+    purpose_hash: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    method: Mapped[str | None] = mapped_column(String(32))
+    collection_point: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(16))
+    jurisdiction: Mapped[str | None] = mapped_column(String(16))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    related_subject_id: Mapped[str | None] = mapped_column(String(40))
+    proof_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerHead(Base):
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ConsentState(Base):
+    __tablename__ = "consent_state"
+
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"), primary_key=True)
+    target_type: Mapped[str] = mapped_column(String(8), primary_key=True)
+    target_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    decision: Mapped[str] = mapped_column(String(16))
+    purpose_version: Mapped[int] = mapped_column(Integer)
+    purpose_hash: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Checkpoint(Base):
+    __tablename__ = "ledger_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(128))

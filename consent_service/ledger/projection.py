@@ -1,0 +1,97 @@
+"""The current-state projection (``consent_state``) and its rebuild from the ledger alone.
+
+Live writes upsert the projection in the same transaction as the events. ``rebuild`` derives
+it again with one set-based statement (latest consent event per subject and target) and
+replays ``linked`` events for the subject groups, so it scales to millions of events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
+
+from consent_service.ledger.models import ConsentState, LedgerEvent
+from consent_service.subjects.models import Subject
+
+STATE_COLUMNS = (
+    "subject_id",
+    "target_type",
+    "target_key",
+    "event_id",
+    "seq",
+    "decision",
+    "purpose_version",
+    "purpose_hash",
+    "recorded_at",
+    "valid_until",
+)
+
+
+def state_row(event: Mapping[str, Any]) -> dict[str, Any]:
+    row = {name: event[name] for name in STATE_COLUMNS if name != "event_id"}
+    row["event_id"] = event["id"]
+    return row
+
+
+def upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write the latest decision per (subject, target); a row with a lower seq never wins."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the ledger runs on SQLite or PostgreSQL
+        raise RuntimeError(f"unsupported ledger database {dialect}")
+    stmt = dialect_insert(ConsentState)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["subject_id", "target_type", "target_key"],
+        set_={name: stmt.excluded[name] for name in STATE_COLUMNS[3:]},
+        where=ConsentState.seq < stmt.excluded.seq,
+    )
+    session.execute(stmt, rows)
+
+
+def rebuild(session: Session) -> int:
+    """Derive ``consent_state`` and subject groups again from ``ledger_events``; returns rows."""
+    session.execute(delete(ConsentState))
+    cols = ", ".join(STATE_COLUMNS)
+    session.execute(
+        text(
+            f"INSERT INTO consent_state ({cols}) "
+            "SELECT subject_id, target_type, target_key, id, seq, decision, purpose_version, "
+            "purpose_hash, recorded_at, valid_until FROM ("
+            "  SELECT e.*, ROW_NUMBER() OVER ("
+            "    PARTITION BY subject_id, target_type, target_key ORDER BY seq DESC) AS rn"
+            "  FROM ledger_events e WHERE kind = 'consent') latest "
+            "WHERE rn = 1"
+        )
+    )
+    session.execute(update(Subject).values(root_id=Subject.id))
+    links = session.execute(
+        select(LedgerEvent.subject_id, LedgerEvent.related_subject_id)
+        .where(LedgerEvent.kind == "linked")
+        .order_by(LedgerEvent.seq)
+    ).all()
+    apply_links(session, ((a, b) for a, b in links if b is not None))
+    return session.scalar(select(text("count(*)")).select_from(ConsentState)) or 0
+
+
+def apply_links(session: Session, links: Iterable[tuple[str, str]]) -> None:
+    from consent_service.subjects.service import root_of, set_root
+
+    for source, target in links:
+        old_root, new_root = root_of(session, source), root_of(session, target)
+        if old_root and new_root and old_root != new_root:
+            set_root(session, old_root, new_root)
+
+
+def snapshot(session: Session) -> list[tuple[Any, ...]]:
+    """The projection as sorted tuples, for comparing a rebuild with the live state."""
+    rows = session.execute(select(*[getattr(ConsentState, c) for c in STATE_COLUMNS])).all()
+    roots = session.execute(select(Subject.id, Subject.root_id)).all()
+    return sorted(tuple(r) for r in rows) + sorted(("root",) + tuple(r) for r in roots)

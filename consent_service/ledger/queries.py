@@ -1,0 +1,274 @@
+"""Reading the ledger: gate decisions (one and batch), current consents, history, change feed.
+
+All functions are read-only and run in a read unit of work (no write lock on SQLite).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent_service.context import Context
+from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed
+from consent_service.errors import InvalidInput, UnknownPurpose
+from consent_service.ledger.gate import Decision, PurposeInfo, StateInfo, decide
+from consent_service.ledger.models import ConsentState, LedgerEvent
+from consent_service.registry.models import Purpose
+from consent_service.subjects import service as subjects
+from consent_service.subjects.models import Identity, Subject
+from consent_service.subjects.service import IdentityRef
+
+BATCH_CHUNK = 500
+MAX_BATCH = 10_000
+
+SubjectRef = IdentityRef | str  # an identity, or a subject id
+
+
+def _purpose_info(session: Session, key: str) -> PurposeInfo:
+    row = session.execute(
+        select(Purpose.legal_basis, Purpose.current_hash, Purpose.current_version).where(Purpose.key == key)
+    ).first()
+    if row is None:
+        raise UnknownPurpose(f"purpose {key!r} is not registered")
+    return PurposeInfo(key, row[0], row[1], row[2])
+
+
+def _latest_state(session: Session, root_id: str, purpose_key: str) -> StateInfo | None:
+    row = session.execute(
+        select(
+            ConsentState.decision, ConsentState.purpose_hash, ConsentState.valid_until, ConsentState.event_id
+        )
+        .join(Subject, Subject.id == ConsentState.subject_id)
+        .where(
+            Subject.root_id == root_id,
+            ConsentState.target_type == "purpose",
+            ConsentState.target_key == purpose_key,
+        )
+        .order_by(ConsentState.seq.desc())
+        .limit(1)
+    ).first()
+    return StateInfo(row[0], row[1], row[2], row[3]) if row else None
+
+
+def _root_for(session: Session, ctx: Context, ref: SubjectRef) -> str | None:
+    if isinstance(ref, str):
+        return subjects.root_of(session, ref)
+    return session.scalar(
+        select(Subject.root_id)
+        .join(Identity, Identity.subject_id == Subject.id)
+        .where(Identity.type == ref.type, Identity.blind_index == ctx.crypto.blind_index(ref.type, ref.value))
+    )
+
+
+def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
+    """The gate's answer for one subject; unknown subjects get ``no_consent``."""
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        purpose = _purpose_info(session, purpose_key)
+        if purpose.legal_basis != "consent":
+            return decide(purpose, None, ctx.now())
+        root = _root_for(session, ctx, ref)
+        state = _latest_state(session, root, purpose_key) if root else None
+        return decide(purpose, state, ctx.now())
+
+
+def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> list[Decision]:
+    """Answers in the order of ``refs`` (up to 10,000), in chunked queries."""
+    if len(refs) > MAX_BATCH:
+        raise InvalidInput("batch too large", errors={"subjects": [f"at most {MAX_BATCH} subjects"]})
+    now = ctx.now()
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        purpose = _purpose_info(session, purpose_key)
+        if purpose.legal_basis != "consent":
+            answer = decide(purpose, None, now)
+            return [answer] * len(refs)
+        roots: list[str | None] = [None] * len(refs)
+        by_id: dict[str, list[int]] = {}
+        by_index: dict[tuple[str, str], list[int]] = {}
+        for i, ref in enumerate(refs):
+            if isinstance(ref, str):
+                by_id.setdefault(ref, []).append(i)
+            else:
+                by_index.setdefault((ref.type, ctx.crypto.blind_index(ref.type, ref.value)), []).append(i)
+        ids = list(by_id)
+        for start in range(0, len(ids), BATCH_CHUNK):
+            chunk = ids[start : start + BATCH_CHUNK]
+            for sid, root in session.execute(
+                select(Subject.id, Subject.root_id).where(Subject.id.in_(chunk))
+            ):
+                for i in by_id[sid]:
+                    roots[i] = root
+        by_type: dict[str, list[str]] = {}
+        for kind, digest in by_index:
+            by_type.setdefault(kind, []).append(digest)
+        for kind, digests in by_type.items():
+            for start in range(0, len(digests), BATCH_CHUNK):
+                chunk = digests[start : start + BATCH_CHUNK]
+                rows = session.execute(
+                    select(Identity.blind_index, Subject.root_id)
+                    .join(Subject, Subject.id == Identity.subject_id)
+                    .where(Identity.type == kind, Identity.blind_index.in_(chunk))
+                )
+                for digest, root in rows:
+                    for i in by_index[(kind, digest)]:
+                        roots[i] = root
+        wanted = list({r for r in roots if r is not None})
+        states: dict[str, tuple[int, StateInfo]] = {}
+        for start in range(0, len(wanted), BATCH_CHUNK):
+            chunk = wanted[start : start + BATCH_CHUNK]
+            rows = session.execute(
+                select(
+                    Subject.root_id,
+                    ConsentState.seq,
+                    ConsentState.decision,
+                    ConsentState.purpose_hash,
+                    ConsentState.valid_until,
+                    ConsentState.event_id,
+                )
+                .join(Subject, Subject.id == ConsentState.subject_id)
+                .where(
+                    Subject.root_id.in_(chunk),
+                    ConsentState.target_type == "purpose",
+                    ConsentState.target_key == purpose_key,
+                )
+            )
+            for root, seq, decision, phash, valid_until, event_id in rows:
+                known = states.get(root)
+                if known is None or known[0] < seq:
+                    states[root] = (seq, StateInfo(decision, phash, valid_until, event_id))
+        out = []
+        for root in roots:
+            found = states.get(root) if root else None
+            out.append(decide(purpose, found[1] if found else None, now))
+        return out
+
+
+def resolve_subject(ctx: Context, ref: IdentityRef) -> str | None:
+    with ctx.uow(write=False) as uow:
+        return subjects.resolve(uow.session, ctx.crypto, ref)
+
+
+def current_consents(ctx: Context, subject_id: str) -> dict[str, Any]:
+    """Latest decision per target across the subject's linked group, with gate reasons."""
+    now = ctx.now()
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        subject = subjects.require_subject(session, subject_id)
+        rows = session.execute(
+            select(ConsentState)
+            .join(Subject, Subject.id == ConsentState.subject_id)
+            .where(Subject.root_id == subject.root_id)
+            .order_by(ConsentState.seq)
+        ).scalars()
+        latest: dict[tuple[str, str], ConsentState] = {}
+        for row in rows:
+            latest[(row.target_type, row.target_key)] = row
+        purposes = {p.key: p for p in session.scalars(select(Purpose))}
+        items = []
+        for (target_type, target_key), row in sorted(latest.items()):
+            item: dict[str, Any] = {
+                "target_type": target_type,
+                "target_key": target_key,
+                "decision": row.decision,
+                "event_id": row.event_id,
+                "seq": row.seq,
+                "subject_id": row.subject_id,
+                "purpose_version": row.purpose_version,
+                "recorded_at": row.recorded_at,
+                "valid_until": row.valid_until,
+            }
+            if target_type == "purpose" and target_key in purposes:
+                p = purposes[target_key]
+                info = PurposeInfo(p.key, p.legal_basis, p.current_hash, p.current_version)
+                state = StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id)
+                item["reason"] = decide(info, state, now).reason
+            items.append(item)
+        return {"subject_id": subject_id, "root_id": subject.root_id, "consents": items}
+
+
+def _event_dict(event: LedgerEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "seq": event.seq,
+        "kind": event.kind,
+        "subject_id": event.subject_id,
+        "related_subject_id": event.related_subject_id,
+        "target_type": event.target_type,
+        "target_key": event.target_key,
+        "purpose": event.target_key if event.target_type == "purpose" else None,
+        "cookie": event.target_key if event.target_type == "cookie" else None,
+        "decision": event.decision,
+        "purpose_version": event.purpose_version,
+        "purpose_hash": event.purpose_hash,
+        "channel": event.channel,
+        "method": event.method,
+        "collection_point": event.collection_point,
+        "language": event.language,
+        "jurisdiction": event.jurisdiction,
+        "recorded_at": event.recorded_at,
+        "valid_until": event.valid_until,
+        "actor_type": event.actor_type,
+        "actor_id": event.actor_id,
+        "hash": event.hash,
+    }
+
+
+def history(ctx: Context, subject_id: str) -> dict[str, Any]:
+    """Every event of the subject's linked group, oldest first, with the proof decrypted."""
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        subject = subjects.require_subject(session, subject_id)
+        members = subjects.group_members(session, subject.root_id)
+        events = session.scalars(
+            select(LedgerEvent).where(LedgerEvent.subject_id.in_(members)).order_by(LedgerEvent.seq)
+        ).all()
+        keys = {m: subjects.data_key(session, ctx.crypto, m) for m in members}
+        out = []
+        for event in events:
+            item = _event_dict(event)
+            item["proof"] = _open_proof(keys.get(event.subject_id), event)
+            out.append(item)
+        return {
+            "subject_id": subject_id,
+            "root_id": subject.root_id,
+            "identities": subjects.identities_of(session, ctx.crypto, subject_id),
+            "events": out,
+        }
+
+
+def _open_proof(key: bytes | None, event: LedgerEvent) -> dict[str, Any] | str | None:
+    if event.proof_ct is None:
+        return None
+    if key is None:
+        return ERASED
+    try:
+        raw = open_sealed(
+            key, event.proof_ct, field_aad(event.subject_id, "ledger_events", "proof", event.id)
+        )
+    except DecryptionFailed:
+        return ERASED
+    return json.loads(raw)
+
+
+def change_feed(ctx: Context, after: int, limit: int) -> dict[str, Any]:
+    """Events with ``seq > after`` in order, without proof; ``next_after`` is the cursor."""
+    with ctx.uow(write=False) as uow:
+        events = uow.session.scalars(
+            select(LedgerEvent).where(LedgerEvent.seq > after).order_by(LedgerEvent.seq).limit(limit)
+        ).all()
+        items = [_event_dict(e) for e in events]
+    return {
+        "events": items,
+        "next_after": items[-1]["seq"] if items else after,
+        "has_more": len(items) == limit,
+    }
+
+
+def as_utc(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None

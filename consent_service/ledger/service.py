@@ -1,0 +1,280 @@
+"""Writing to the ledger: record consent decisions and link subjects.
+
+Guarantees of ``record_consent``:
+- all decisions of one call land together, with their projection, or none do;
+- events get consecutive sequence numbers under a lock on the ledger head, so concurrent
+  writers (threads or processes, SQLite or PostgreSQL) never fork the chain;
+- the proof (truncated IP, user agent, URL, GPC signal, TC/GPP string) is sealed under the
+  subject's data key before it is hashed and stored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from consent_service.context import Context
+from consent_service.crypto.envelope import field_aad, seal
+from consent_service.errors import Conflict, InvalidInput
+from consent_service.hashing import canonical_json
+from consent_service.ledger import projection
+from consent_service.ledger.chain import event_digest
+from consent_service.ledger.models import ConsentState, LedgerEvent, LedgerHead
+from consent_service.ledger.receipts import build_receipt
+from consent_service.registry.durations import add_duration
+from consent_service.registry.models import Cookie, Purpose, PurposeVersion
+from consent_service.subjects import service as subjects
+from consent_service.subjects.models import Subject
+from consent_service.subjects.service import IdentityRef
+
+CHANNELS = ("banner", "web_form", "crm", "api", "import", "email", "app", "phone", "paper")
+METHODS = ("accept_all", "reject_all", "custom", "gpc", "api")
+DECISIONS = ("granted", "denied", "withdrawn")
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    target_type: str  # "purpose" | "cookie"
+    target_key: str
+    granted: bool
+    method: str | None = None
+
+
+@dataclass
+class RecordConsent:
+    decisions: Sequence[DecisionInput]
+    channel: str
+    method: str
+    actor_type: str
+    actor_id: str
+    subject: IdentityRef | None = None
+    subject_id: str | None = None
+    collection_point: str | None = None
+    language: str | None = None
+    jurisdiction: str | None = None
+    proof: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Recorded:
+    subject_id: str
+    subject_created: bool
+    events: list[dict[str, Any]]
+    receipt: dict[str, Any]
+
+
+def truncate_ip(value: str) -> str:
+    """IPv4 to its /24, IPv6 to its /48: enough for proof, not enough to single out a device."""
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(
+            "bad IP address", errors={"proof": {"ip": [f"{value!r} is not an IP address"]}}
+        ) from exc
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def lock_head(session: Session) -> LedgerHead:
+    """The ledger head, locked for this transaction (SQLite: the writer already holds the lock)."""
+    stmt = select(LedgerHead).where(LedgerHead.id == 1)
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    head = session.scalars(stmt).one()
+    return head
+
+
+def append(session: Session, head: LedgerHead, rows: list[dict[str, Any]]) -> None:
+    """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them, move the head."""
+    seq, prev = head.seq, head.hash
+    for row in rows:
+        seq += 1
+        row["seq"] = seq
+        row["prev_hash"] = prev
+        row["hash"] = prev = event_digest(row)
+    session.execute(insert(LedgerEvent), [{k: v for k, v in r.items() if k in _EVENT_COLUMNS} for r in rows])
+    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(seq=seq, hash=prev))
+    head.seq, head.hash = seq, prev
+
+
+_EVENT_COLUMNS = frozenset(c.key for c in LedgerEvent.__table__.columns)
+
+
+def _targets(session: Session, decisions: Sequence[DecisionInput]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Look up the purposes and cookies named; InvalidInput naming every unknown one."""
+    purpose_keys = {d.target_key for d in decisions if d.target_type == "purpose"}
+    cookie_names = {d.target_key for d in decisions if d.target_type == "cookie"}
+    cookies = (
+        {c.name: c for c in session.scalars(select(Cookie).where(Cookie.name.in_(cookie_names)))}
+        if cookie_names
+        else {}
+    )
+    purpose_keys |= {c.purpose_key for c in cookies.values()}
+    rows = session.execute(
+        select(Purpose, PurposeVersion)
+        .join(
+            PurposeVersion,
+            (PurposeVersion.purpose_key == Purpose.key) & (PurposeVersion.version == Purpose.current_version),
+        )
+        .where(Purpose.key.in_(purpose_keys))
+    ).all()
+    purposes = {
+        p.key: {
+            "purpose": p,
+            "legal_basis": v.legal_basis,
+            "data_categories": v.data_categories,
+            "data_uses": v.data_uses,
+        }
+        for p, v in rows
+    }
+    errors: dict[str, list[str]] = {}
+    for index, d in enumerate(decisions):
+        known = purposes if d.target_type == "purpose" else cookies
+        if d.target_key not in known:
+            errors.setdefault(f"decisions.{index}", []).append(f"unknown {d.target_type} {d.target_key!r}")
+    if errors:
+        raise InvalidInput("the request names unknown purposes or cookies", errors=errors)
+    return purposes, cookies
+
+
+def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
+    """Append one event per decision, update the projection, and sign a receipt."""
+    if not cmd.decisions:
+        raise InvalidInput("no decisions given", errors={"decisions": ["give at least one decision"]})
+    seen = set()
+    for index, d in enumerate(cmd.decisions):
+        if (d.target_type, d.target_key) in seen:
+            raise InvalidInput(
+                "duplicate target",
+                errors={f"decisions.{index}": [f"{d.target_type} {d.target_key!r} appears twice"]},
+            )
+        seen.add((d.target_type, d.target_key))
+    proof = dict(cmd.proof)
+    if proof.get("ip"):
+        proof["ip"] = truncate_ip(str(proof["ip"]))
+    proof_bytes = canonical_json(proof)
+    with ctx.uow() as uow:
+        session = uow.session
+        now = ctx.now()
+        purposes, cookies = _targets(session, cmd.decisions)
+        if cmd.subject_id is not None:
+            subjects.require_subject(session, cmd.subject_id)
+            subject_id, created = cmd.subject_id, False
+        else:
+            assert cmd.subject is not None
+            subject_id, created = subjects.get_or_create(session, ctx.crypto, cmd.subject, now)
+        key = subjects.data_key(session, ctx.crypto, subject_id)
+        if key is None:
+            raise Conflict(f"subject {subject_id} has been erased; it cannot record new consent")
+        head = lock_head(session)
+        previous = _current_decisions(session, subject_id, cmd.decisions)
+        rows = []
+        for d in cmd.decisions:
+            purpose_key = d.target_key if d.target_type == "purpose" else cookies[d.target_key].purpose_key
+            purpose = purposes[purpose_key]["purpose"]
+            if d.granted:
+                decision = "granted"
+            else:
+                decision = (
+                    "withdrawn" if previous.get((d.target_type, d.target_key)) == "granted" else "denied"
+                )
+            event_id = str(uuid.uuid4())
+            rows.append(
+                {
+                    "id": event_id,
+                    "kind": "consent",
+                    "subject_id": subject_id,
+                    "target_type": d.target_type,
+                    "target_key": d.target_key,
+                    "purpose_key": purpose_key,
+                    "decision": decision,
+                    "purpose_version": purpose.current_version,
+                    "purpose_hash": purpose.current_hash,
+                    "channel": cmd.channel,
+                    "method": d.method or cmd.method,
+                    "collection_point": cmd.collection_point,
+                    "language": cmd.language,
+                    "jurisdiction": cmd.jurisdiction,
+                    "recorded_at": now,
+                    "valid_until": add_duration(now, purpose.consent_validity),
+                    "actor_type": cmd.actor_type,
+                    "actor_id": cmd.actor_id,
+                    "related_subject_id": None,
+                    "proof_ct": seal(
+                        key, proof_bytes, field_aad(subject_id, "ledger_events", "proof", event_id)
+                    ),
+                }
+            )
+        append(session, head, rows)
+        projection.upsert(session, [projection.state_row(r) for r in rows])
+        receipt = build_receipt(
+            config=ctx.config,
+            signer=ctx.signer,
+            subject_id=subject_id,
+            events=rows,
+            purposes=purposes,
+            now=now,
+        )
+        uow.commit()
+    return Recorded(subject_id, created, rows, receipt)
+
+
+def _current_decisions(
+    session: Session, subject_id: str, decisions: Sequence[DecisionInput]
+) -> dict[tuple[str, str], str]:
+    """Latest decision per target across the subject's linked group."""
+    root = subjects.root_of(session, subject_id)
+    members = select(Subject.id).where(Subject.root_id == root)
+    rows = session.execute(
+        select(ConsentState.target_type, ConsentState.target_key, ConsentState.decision, ConsentState.seq)
+        .where(ConsentState.subject_id.in_(members))
+        .where(
+            tuple_(ConsentState.target_type, ConsentState.target_key).in_(
+                [(d.target_type, d.target_key) for d in decisions]
+            )
+        )
+        .order_by(ConsentState.seq)
+    ).all()
+    return {(t, k): decision for t, k, decision, _ in rows}
+
+
+def link_subjects(
+    ctx: Context, source: str, target: str, *, actor_type: str, actor_id: str
+) -> dict[str, Any]:
+    """Link subject ``source`` (e.g. a device) to ``target`` (e.g. a customer).
+
+    Both histories stay as they are; from now on the gate answers for either subject from the
+    latest decision across the whole linked group. Recorded as a ``linked`` event.
+    """
+    if source == target:
+        raise InvalidInput("cannot link a subject to itself", errors={"to": ["same subject as 'from'"]})
+    with ctx.uow() as uow:
+        session = uow.session
+        subjects.require_subject(session, source)
+        subjects.require_subject(session, target)
+        head = lock_head(session)
+        old_root, new_root = subjects.root_of(session, source), subjects.root_of(session, target)
+        assert old_root is not None and new_root is not None
+        if old_root == new_root:
+            return {"linked": False, "root_id": new_root, "event": None}
+        row = {
+            "id": str(uuid.uuid4()),
+            "kind": "linked",
+            "subject_id": source,
+            "related_subject_id": target,
+            "recorded_at": ctx.now(),
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+        }
+        for name in _EVENT_COLUMNS - set(row) - {"seq", "prev_hash", "hash"}:
+            row[name] = None
+        append(session, head, [row])
+        subjects.set_root(session, old_root, new_root)
+        uow.commit()
+    return {"linked": True, "root_id": new_root, "event": {"id": row["id"], "seq": row["seq"]}}

@@ -1,0 +1,25 @@
+"""Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from consent_service.auth.models import ApiClient
+from consent_service.db import Base
+from consent_service.ledger.models import Checkpoint, ConsentState, LedgerEvent, LedgerHead
+from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
+from consent_service.subjects.models import Identity, Subject, SubjectKey
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiClient",
+    "Checkpoint",
+    "ConsentState",
+    "Cookie",
+    "Identity",
+    "LedgerEvent",
+    "LedgerHead",
+    "Purpose",
+    "PurposeVersion",
+    "Site",
+    "Subject",
+    "SubjectKey",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""Registry: purposes (versioned), cookies, sites and the data taxonomy they use."""

@@ -1,0 +1,387 @@
+"""Registry services: purposes (versioned on material change), cookies and sites.
+
+Each function runs in the caller's unit of work and does not commit; the caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent_service.errors import InvalidInput, UnknownCookie, UnknownPurpose
+from consent_service.hashing import content_hash
+from consent_service.registry import taxonomy
+from consent_service.registry.durations import DurationError, at_most, parse_duration
+from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
+
+if TYPE_CHECKING:
+    from consent_service.context import Context
+
+LEGAL_BASES = (
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+)
+REQUIRED_LANGUAGES = ("en", "de")
+MAX_CONSENT_VALIDITY = "P13M"
+DEFAULT_CONSENT_VALIDITY = "P12M"
+MATERIAL_FIELDS = ("titles", "descriptions", "legal_basis", "data_categories", "data_uses")
+
+
+@dataclass
+class PutResult:
+    purpose: Purpose
+    version: PurposeVersion
+    created: bool
+    new_version: bool
+
+
+def material_hash(spec: dict[str, Any]) -> str:
+    doc = {name: spec[name] for name in MATERIAL_FIELDS}
+    doc["data_categories"] = sorted(set(doc["data_categories"]))
+    doc["data_uses"] = sorted(set(doc["data_uses"]))
+    return content_hash(doc)
+
+
+def validate_purpose(spec: dict[str, Any]) -> None:
+    """Domain rules of a purpose beyond the schema; raises InvalidInput naming each field."""
+    errors: dict[str, list[str]] = {}
+    for name in ("titles", "descriptions"):
+        missing = [lang for lang in REQUIRED_LANGUAGES if not spec[name].get(lang)]
+        if missing:
+            errors[name] = [f"missing language(s): {', '.join(missing)}"]
+    if spec["legal_basis"] not in LEGAL_BASES:
+        errors["legal_basis"] = [f"must be one of {', '.join(LEGAL_BASES)}"]
+    bad = taxonomy.unknown_categories(spec["data_categories"])
+    if bad:
+        errors["data_categories"] = [f"not in the fideslang taxonomy: {', '.join(bad)}"]
+    bad = taxonomy.unknown_uses(spec["data_uses"])
+    if bad:
+        errors["data_uses"] = [f"not in the fideslang taxonomy: {', '.join(bad)}"]
+    try:
+        parse_duration(spec["consent_validity"])
+        if not at_most(spec["consent_validity"], MAX_CONSENT_VALIDITY):
+            errors["consent_validity"] = [f"must not exceed {MAX_CONSENT_VALIDITY}"]
+    except DurationError as exc:
+        errors["consent_validity"] = [str(exc)]
+    if spec.get("retention_period"):
+        try:
+            parse_duration(spec["retention_period"])
+        except DurationError as exc:
+            errors["retention_period"] = [str(exc)]
+    if errors:
+        raise InvalidInput("the purpose breaks registry rules", errors=errors)
+
+
+def put_purpose(session: Session, key: str, spec: dict[str, Any], now: dt.datetime) -> PutResult:
+    """Create or update a purpose. A material change adds a version; earlier ones stay."""
+    spec = {**spec}
+    spec.setdefault("consent_validity", DEFAULT_CONSENT_VALIDITY)
+    validate_purpose(spec)
+    digest = material_hash(spec)
+    purpose = session.get(Purpose, key, with_for_update=not _is_sqlite(session))
+    created = purpose is None
+    if purpose is None:
+        purpose = Purpose(key=key, current_version=0, current_hash="", created_at=now)
+        session.add(purpose)
+    new_version = purpose.current_hash != digest
+    if new_version:
+        version = PurposeVersion(
+            purpose_key=key,
+            version=purpose.current_version + 1,
+            content_hash=digest,
+            titles=dict(spec["titles"]),
+            descriptions=dict(spec["descriptions"]),
+            legal_basis=spec["legal_basis"],
+            data_categories=sorted(set(spec["data_categories"])),
+            data_uses=sorted(set(spec["data_uses"])),
+            created_at=now,
+        )
+        session.add(version)
+        purpose.current_version = version.version
+        purpose.current_hash = digest
+        purpose.legal_basis = spec["legal_basis"]
+    else:
+        version = current_version(session, purpose)
+    purpose.consent_validity = spec["consent_validity"]
+    purpose.retention_period = spec.get("retention_period")
+    purpose.direct_marketing = bool(spec.get("direct_marketing", False))
+    purpose.honor_gpc = bool(spec.get("honor_gpc", False))
+    purpose.updated_at = now
+    session.flush()
+    return PutResult(purpose, version, created, new_version)
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def current_version(session: Session, purpose: Purpose) -> PurposeVersion:
+    version = session.get(PurposeVersion, (purpose.key, purpose.current_version))
+    assert version is not None, "a purpose always has its current version"
+    return version
+
+
+def get_purpose(session: Session, key: str) -> Purpose:
+    purpose = session.get(Purpose, key)
+    if purpose is None:
+        raise UnknownPurpose(f"purpose {key!r} is not registered")
+    return purpose
+
+
+def list_purposes(session: Session) -> Sequence[Purpose]:
+    return session.scalars(select(Purpose).order_by(Purpose.key)).all()
+
+
+def purpose_versions(session: Session, key: str) -> Sequence[PurposeVersion]:
+    return session.scalars(
+        select(PurposeVersion).where(PurposeVersion.purpose_key == key).order_by(PurposeVersion.version)
+    ).all()
+
+
+def versions_by_key(session: Session, keys: Sequence[str]) -> dict[str, PurposeVersion]:
+    """The current version of each named purpose, in one query."""
+    rows = session.execute(
+        select(PurposeVersion)
+        .join(
+            Purpose,
+            (Purpose.key == PurposeVersion.purpose_key) & (Purpose.current_version == PurposeVersion.version),
+        )
+        .where(Purpose.key.in_(list(keys)))
+    ).scalars()
+    return {row.purpose_key: row for row in rows}
+
+
+def put_cookie(session: Session, name: str, spec: dict[str, Any], now: dt.datetime) -> tuple[Cookie, bool]:
+    if session.get(Purpose, spec["purpose"]) is None:
+        raise InvalidInput(
+            "the cookie names an unknown purpose",
+            errors={"purpose": [f"purpose {spec['purpose']!r} is not registered"]},
+        )
+    duration = spec["duration"]
+    if duration != "session":
+        try:
+            parse_duration(duration)
+        except DurationError as exc:
+            raise InvalidInput(
+                "bad cookie duration", errors={"duration": [str(exc) + " or 'session'"]}
+            ) from exc
+    cookie = session.get(Cookie, name)
+    created = cookie is None
+    if cookie is None:
+        cookie = Cookie(name=name, created_at=now)
+        session.add(cookie)
+    cookie.domain = spec["domain"]
+    cookie.provider = spec["provider"]
+    cookie.duration = duration
+    cookie.purpose_key = spec["purpose"]
+    cookie.description = spec.get("description")
+    cookie.updated_at = now
+    session.flush()
+    return cookie, created
+
+
+def get_cookie(session: Session, name: str) -> Cookie:
+    cookie = session.get(Cookie, name)
+    if cookie is None:
+        raise UnknownCookie(f"cookie {name!r} is not registered")
+    return cookie
+
+
+def list_cookies(session: Session) -> Sequence[Cookie]:
+    return session.scalars(select(Cookie).order_by(Cookie.name)).all()
+
+
+def create_site(
+    session: Session,
+    *,
+    name: str,
+    origins: Sequence[str],
+    purposes: Sequence[str],
+    cookies: Sequence[str],
+    now: dt.datetime,
+) -> Site:
+    """Register a website and its banner's offer; returns it with a new public site key."""
+    errors: dict[str, list[str]] = {}
+    for origin in origins:
+        if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+            errors.setdefault("origins", []).append(
+                f"{origin!r} is not an origin like https://www.example.org"
+            )
+    known = {p.key for p in session.scalars(select(Purpose).where(Purpose.key.in_(purposes)))}
+    missing = [p for p in purposes if p not in known]
+    if missing:
+        errors["purposes"] = [f"not registered: {', '.join(missing)}"]
+    known_c = {c.name for c in session.scalars(select(Cookie).where(Cookie.name.in_(cookies)))}
+    missing = [c for c in cookies if c not in known_c]
+    if missing:
+        errors["cookies"] = [f"not registered: {', '.join(missing)}"]
+    if errors:
+        raise InvalidInput("the site cannot be created", errors=errors)
+    site = Site(
+        id="site_" + secrets.token_hex(8),
+        name=name,
+        site_key="pk_" + secrets.token_urlsafe(18),
+        allowed_origins=[o.rstrip("/") for o in origins],
+        purposes=list(purposes),
+        cookies=list(cookies),
+        created_at=now,
+    )
+    session.add(site)
+    session.flush()
+    return site
+
+
+def site_by_key(session: Session, site_key: str) -> Site | None:
+    return session.scalars(select(Site).where(Site.site_key == site_key)).first()
+
+
+def list_sites(session: Session) -> Sequence[Site]:
+    return session.scalars(select(Site).order_by(Site.created_at)).all()
+
+
+# Transactional entry points (own their unit of work) ------------------------------------------
+
+
+def purpose_dict(purpose: Purpose, version: PurposeVersion) -> dict[str, Any]:
+    return {
+        "key": purpose.key,
+        "version": purpose.current_version,
+        "content_hash": purpose.current_hash,
+        "titles": version.titles,
+        "descriptions": version.descriptions,
+        "legal_basis": version.legal_basis,
+        "data_categories": version.data_categories,
+        "data_uses": version.data_uses,
+        "consent_validity": purpose.consent_validity,
+        "retention_period": purpose.retention_period,
+        "direct_marketing": purpose.direct_marketing,
+        "honor_gpc": purpose.honor_gpc,
+        "created_at": purpose.created_at,
+        "updated_at": purpose.updated_at,
+    }
+
+
+def version_dict(version: PurposeVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "content_hash": version.content_hash,
+        "titles": version.titles,
+        "descriptions": version.descriptions,
+        "legal_basis": version.legal_basis,
+        "data_categories": version.data_categories,
+        "data_uses": version.data_uses,
+        "created_at": version.created_at,
+    }
+
+
+def cookie_dict(cookie: Cookie) -> dict[str, Any]:
+    return {
+        "name": cookie.name,
+        "domain": cookie.domain,
+        "provider": cookie.provider,
+        "duration": cookie.duration,
+        "purpose": cookie.purpose_key,
+        "description": cookie.description,
+        "created_at": cookie.created_at,
+        "updated_at": cookie.updated_at,
+    }
+
+
+def site_dict(site: Site) -> dict[str, Any]:
+    return {
+        "id": site.id,
+        "name": site.name,
+        "site_key": site.site_key,
+        "allowed_origins": site.allowed_origins,
+        "purposes": site.purposes,
+        "cookies": site.cookies,
+        "created_at": site.created_at,
+    }
+
+
+def save_purpose(ctx: Context, key: str, spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Create or update a purpose in its own transaction: (purpose, created)."""
+    with ctx.uow() as uow:
+        result = put_purpose(uow.session, key, spec, ctx.now())
+        out = purpose_dict(result.purpose, result.version)
+        out["new_version"] = result.new_version
+        uow.commit()
+    return out, result.created
+
+
+def read_purpose(ctx: Context, key: str) -> dict[str, Any]:
+    with ctx.uow(write=False) as uow:
+        purpose = get_purpose(uow.session, key)
+        out = purpose_dict(purpose, current_version(uow.session, purpose))
+        out["versions"] = [version_dict(v) for v in purpose_versions(uow.session, key)]
+        return out
+
+
+def read_purposes(ctx: Context) -> list[dict[str, Any]]:
+    with ctx.uow(write=False) as uow:
+        purposes = list_purposes(uow.session)
+        versions = versions_by_key(uow.session, [p.key for p in purposes])
+        return [purpose_dict(p, versions[p.key]) for p in purposes]
+
+
+def save_cookie(ctx: Context, name: str, spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    with ctx.uow() as uow:
+        cookie, created = put_cookie(uow.session, name, spec, ctx.now())
+        out = cookie_dict(cookie)
+        uow.commit()
+    return out, created
+
+
+def read_cookies(ctx: Context) -> list[dict[str, Any]]:
+    with ctx.uow(write=False) as uow:
+        return [cookie_dict(c) for c in list_cookies(uow.session)]
+
+
+def register_site(
+    ctx: Context, *, name: str, origins: Sequence[str], purposes: Sequence[str], cookies: Sequence[str]
+) -> dict[str, Any]:
+    with ctx.uow() as uow:
+        site = create_site(
+            uow.session, name=name, origins=origins, purposes=purposes, cookies=cookies, now=ctx.now()
+        )
+        out = site_dict(site)
+        uow.commit()
+    return out
+
+
+def banner_config(ctx: Context, site_key: str) -> dict[str, Any] | None:
+    """What a site's banner shows: its purposes (texts per language) and cookies."""
+    with ctx.uow(write=False) as uow:
+        site = site_by_key(uow.session, site_key)
+        if site is None:
+            return None
+        session = uow.session
+        purposes = {p.key: p for p in session.scalars(select(Purpose).where(Purpose.key.in_(site.purposes)))}
+        versions = versions_by_key(session, list(purposes))
+        cookies = session.scalars(select(Cookie).where(Cookie.name.in_(site.cookies))).all()
+        return {
+            "site": {"id": site.id, "name": site.name},
+            "purposes": [
+                {
+                    "key": key,
+                    "version": purposes[key].current_version,
+                    "titles": versions[key].titles,
+                    "descriptions": versions[key].descriptions,
+                    "legal_basis": versions[key].legal_basis,
+                    "honor_gpc": purposes[key].honor_gpc,
+                }
+                for key in site.purposes
+                if key in purposes
+            ],
+            "cookies": [cookie_dict(c) for c in cookies],
+        }

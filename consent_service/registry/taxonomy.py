@@ -1,0 +1,36 @@
+"""Data categories and data uses: the keys of fideslang's default taxonomy.
+
+The taxonomy is loaded from the ``fideslang`` package on first use (not at import), and kept
+for the life of the process.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def _keys() -> tuple[frozenset[str], frozenset[str]]:
+    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+
+    categories = frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_category)
+    uses = frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_use)
+    return categories, uses
+
+
+def data_categories() -> frozenset[str]:
+    return _keys()[0]
+
+
+def data_uses() -> frozenset[str]:
+    return _keys()[1]
+
+
+def unknown_categories(keys: list[str]) -> list[str]:
+    known = data_categories()
+    return [key for key in keys if key not in known]
+
+
+def unknown_uses(keys: list[str]) -> list[str]:
+    known = data_uses()
+    return [key for key in keys if key not in known]

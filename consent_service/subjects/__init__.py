@@ -1,0 +1,1 @@
+"""Subjects (opaque ids), their identities (blind-indexed, encrypted) and data keys."""

@@ -1,0 +1,130 @@
+"""Subject services: resolve identities, create subjects with their data keys, link subjects.
+
+Guarantees: an identity value is never written in plaintext; two concurrent requests for the
+same new identity end with one subject (the loser re-reads the winner's row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from consent_service.crypto.envelope import Crypto, DecryptionFailed, field_aad, open_sealed, seal
+from consent_service.errors import UnknownSubject
+from consent_service.subjects.models import Identity, Subject, SubjectKey
+
+IDENTITY_TYPES = ("email", "phone", "customer_id", "device_id")
+
+
+@dataclass(frozen=True)
+class IdentityRef:
+    type: str
+    value: str
+
+
+def new_subject_id() -> str:
+    return "sub_" + secrets.token_urlsafe(16)
+
+
+def resolve(session: Session, crypto: Crypto, ref: IdentityRef) -> str | None:
+    """The subject id an identity points to, or None."""
+    return session.scalar(
+        select(Identity.subject_id).where(
+            Identity.type == ref.type, Identity.blind_index == crypto.blind_index(ref.type, ref.value)
+        )
+    )
+
+
+def require_subject(session: Session, subject_id: str) -> Subject:
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        raise UnknownSubject(f"subject {subject_id!r} is not known")
+    return subject
+
+
+def root_of(session: Session, subject_id: str) -> str | None:
+    return session.scalar(select(Subject.root_id).where(Subject.id == subject_id))
+
+
+def data_key(session: Session, crypto: Crypto, subject_id: str) -> bytes | None:
+    """The subject's data key, or None once it has been shredded."""
+    cached = crypto.cache.get(subject_id)
+    if cached is not None:
+        return cached
+    row = session.get(SubjectKey, subject_id)
+    if row is None or row.wrapped_key is None:
+        return None
+    return crypto.unwrap(subject_id, row.kek_version, row.wrapped_key)
+
+
+def _create(session: Session, crypto: Crypto, ref: IdentityRef, now: dt.datetime) -> str:
+    subject_id = new_subject_id()
+    key, version, wrapped = crypto.new_data_key(subject_id)
+    session.add(Subject(id=subject_id, root_id=subject_id, created_at=now))
+    session.add(SubjectKey(subject_id=subject_id, kek_version=version, wrapped_key=wrapped, created_at=now))
+    session.flush()
+    _add_identity(session, crypto, subject_id, key, ref, now)
+    return subject_id
+
+
+def _add_identity(
+    session: Session, crypto: Crypto, subject_id: str, key: bytes, ref: IdentityRef, now: dt.datetime
+) -> None:
+    session.add(
+        Identity(
+            subject_id=subject_id,
+            type=ref.type,
+            blind_index=crypto.blind_index(ref.type, ref.value),
+            value_ct=seal(key, ref.value.encode(), field_aad(subject_id, "identities", ref.type)),
+            created_at=now,
+        )
+    )
+    session.flush()
+
+
+def get_or_create(session: Session, crypto: Crypto, ref: IdentityRef, now: dt.datetime) -> tuple[str, bool]:
+    """(subject_id, created). Safe against a concurrent creator of the same identity."""
+    existing = resolve(session, crypto, ref)
+    if existing is not None:
+        return existing, False
+    try:
+        with session.begin_nested():
+            return _create(session, crypto, ref, now), True
+    except IntegrityError:
+        existing = resolve(session, crypto, ref)
+        if existing is None:
+            raise
+        return existing, False
+
+
+def identities_of(session: Session, crypto: Crypto, subject_id: str) -> list[dict[str, str]]:
+    """The subject's identities, decrypted; values read as the erased marker after a shred."""
+    from consent_service.crypto.envelope import ERASED
+
+    key = data_key(session, crypto, subject_id)
+    out = []
+    for row in session.scalars(
+        select(Identity).where(Identity.subject_id == subject_id).order_by(Identity.id)
+    ):
+        value = ERASED
+        if key is not None:
+            try:
+                value = open_sealed(key, row.value_ct, field_aad(subject_id, "identities", row.type)).decode()
+            except DecryptionFailed:
+                value = ERASED
+        out.append({"type": row.type, "value": value})
+    return out
+
+
+def group_members(session: Session, root_id: str) -> list[str]:
+    return list(session.scalars(select(Subject.id).where(Subject.root_id == root_id)))
+
+
+def set_root(session: Session, old_root: str, new_root: str) -> None:
+    """Point every member of ``old_root``'s group at ``new_root`` (projection of a link)."""
+    session.execute(update(Subject).where(Subject.root_id == old_root).values(root_id=new_root))

@@ -1,0 +1,226 @@
+"""Shared fixtures: contexts on a migrated SQLite file or a fresh PostgreSQL database, the app.
+
+Real-server tests read their URL from the environment (CONSENT_TEST_POSTGRES_URL, ...) and skip
+with a visible reason when it is unset; with CONSENT_TEST_REQUIRE_SERVERS=1 (as in .ci/run) a
+missing or unreachable server fails the test instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consent_service.config import Config
+from consent_service.context import Context, bootstrap
+from consent_service.crypto.keyring import KeyMaterial
+
+REQUIRE_SERVERS = os.environ.get("CONSENT_TEST_REQUIRE_SERVERS") == "1"
+
+
+def server_url(name: str) -> str:
+    """The URL in CONSENT_TEST_<NAME>_URL, or skip (fail under CI) when it is unset."""
+    var = f"CONSENT_TEST_{name.upper()}_URL"
+    url = os.environ.get(var)
+    if not url:
+        message = f"{var} is not set; this test needs a real {name} server"
+        if REQUIRE_SERVERS:
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+class FixedClock:
+    """A clock tests can move: ``clock.advance(days=400)``."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self.now = start or dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **kwargs: Any) -> None:
+        self.now += dt.timedelta(**kwargs)
+
+
+def make_context(
+    url: str, data_dir: Path, clock: Callable[[], dt.datetime] | None = None, **overrides: Any
+) -> Context:
+    config = Config(
+        data_dir=data_dir,
+        database_url=url,
+        master_keys=KeyMaterial.generate().to_json(),
+        testing=True,
+        **overrides,
+    )
+    if clock is None:
+        return bootstrap(config)
+    return bootstrap(config, clock=clock)
+
+
+def migrate(url: str) -> None:
+    from consent_service.migrate import upgrade
+
+    upgrade(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'consent.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def ctx(sqlite_url: str, tmp_path: Path) -> Iterator[Context]:
+    context = make_context(sqlite_url, tmp_path)
+    yield context
+    context.db.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def clocked_ctx(sqlite_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Context]:
+    context = make_context(sqlite_url, tmp_path, clock=clock)
+    yield context
+    context.db.dispose()
+
+
+# PostgreSQL --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    url = server_url("postgres")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means the same here
+        message = f"PostgreSQL at {url} cannot be reached: {exc}"
+        if REQUIRE_SERVERS:
+            pytest.fail(message)
+        pytest.skip(message)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> Iterator[str]:
+    """A migrated template database; each test clones it (fast) into its own database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"consent_tpl_{secrets.token_hex(4)}"
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str, pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"consent_t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_empty_url(pg_admin_url: str) -> Iterator[str]:
+    """An empty PostgreSQL database (no migrations applied), dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"consent_e_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_ctx(pg_url: str, tmp_path: Path) -> Iterator[Context]:
+    context = make_context(pg_url, tmp_path)
+    yield context
+    context.db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'consent.db'}"
+        migrate(url)
+    else:
+        url = request.getfixturevalue("pg_url")
+    context = make_context(url, tmp_path)
+    yield context
+    context.db.dispose()
+
+
+# The app -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(ctx: Context) -> Any:
+    from consent_service import create_app
+
+    return create_app(context=ctx)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def token(ctx: Context) -> Callable[..., str]:
+    """``token("consent:write", ...)`` makes a client with those scopes and returns its token."""
+    from consent_service.auth.service import register_client
+
+    def make(*scopes: str) -> str:
+        return register_client(ctx, "test client", list(scopes) or ["admin"])[1]
+
+    return make
+
+
+@pytest.fixture
+def admin(token: Callable[..., str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token('admin')}"}
+
+
+@pytest.fixture
+def demo(ctx: Context) -> dict[str, Any]:
+    from consent_service.demo import seed
+
+    return seed(ctx)
