@@ -116,10 +116,9 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back anything uncommitted and detaches loaded objects without expiring
+        # them, so values read in the unit of work stay readable after it.
+        self.session.close()
 
     def commit(self) -> None:
         self.session.commit()

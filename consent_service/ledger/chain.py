@@ -59,6 +59,17 @@ def event_digest(event: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(doc)).hexdigest()
 
 
+def link(rows: list[dict[str, Any]], head_seq: int, head_hash: str) -> tuple[int, str]:
+    """Give ``rows`` consecutive seqs after the head and chain their hashes; returns the new head."""
+    seq, prev = head_seq, head_hash
+    for row in rows:
+        seq += 1
+        row["seq"] = seq
+        row["prev_hash"] = prev
+        row["hash"] = prev = event_digest(row)
+    return seq, prev
+
+
 @dataclass
 class VerifyReport:
     ok: bool = True

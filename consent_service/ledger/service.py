@@ -24,7 +24,7 @@ from consent_service.crypto.envelope import field_aad, seal
 from consent_service.errors import Conflict, InvalidInput
 from consent_service.hashing import canonical_json
 from consent_service.ledger import projection
-from consent_service.ledger.chain import event_digest
+from consent_service.ledger.chain import link
 from consent_service.ledger.models import ConsentState, LedgerEvent, LedgerHead
 from consent_service.ledger.receipts import build_receipt
 from consent_service.registry.durations import add_duration
@@ -92,12 +92,7 @@ def lock_head(session: Session) -> LedgerHead:
 
 def append(session: Session, head: LedgerHead, rows: list[dict[str, Any]]) -> None:
     """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them, move the head."""
-    seq, prev = head.seq, head.hash
-    for row in rows:
-        seq += 1
-        row["seq"] = seq
-        row["prev_hash"] = prev
-        row["hash"] = prev = event_digest(row)
+    seq, prev = link(rows, head.seq, head.hash)
     session.execute(insert(LedgerEvent), [{k: v for k, v in r.items() if k in _EVENT_COLUMNS} for r in rows])
     session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(seq=seq, hash=prev))
     head.seq, head.hash = seq, prev

@@ -1,0 +1,26 @@
+"""Configuration from CONSENT_* variables."""
+
+from pathlib import Path
+
+from consent_service.config import Config
+
+
+def test_embedded_defaults():
+    config = Config.from_env({})
+    assert config.effective_database_url == "sqlite:///var/consent.db"
+    assert config.effective_key_file == Path("var/keyring.json")
+    assert config.max_body_bytes == 64 * 1024
+
+
+def test_environment_overrides():
+    config = Config.from_env(
+        {
+            "CONSENT_DATA_DIR": "/srv/consent",
+            "CONSENT_DATABASE_URL": "postgresql+psycopg://db/consent",
+            "CONSENT_PUBLIC_RATE_LIMIT": "5",
+            "CONSENT_TRUSTED_PROXIES": "1",
+        }
+    )
+    assert config.effective_database_url == "postgresql+psycopg://db/consent"
+    assert config.effective_key_file == Path("/srv/consent/keyring.json")
+    assert config.public_rate_limit == 5 and config.trusted_proxies == 1

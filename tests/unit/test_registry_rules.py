@@ -1,0 +1,52 @@
+"""Registry rules that hold before any database is touched."""
+
+import pytest
+
+from consent_service.errors import InvalidInput
+from consent_service.registry.service import material_hash, validate_purpose
+
+
+def spec(**changes):
+    base = {
+        "titles": {"en": "Newsletter", "de": "Newsletter"},
+        "descriptions": {"en": "Mail", "de": "Post"},
+        "legal_basis": "consent",
+        "data_categories": ["user.contact.email"],
+        "data_uses": ["marketing.communications.email"],
+        "consent_validity": "P12M",
+        "retention_period": "P2Y",
+    }
+    base.update(changes)
+    return base
+
+
+def test_a_valid_purpose_passes():
+    validate_purpose(spec())
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"titles": {"en": "Only English"}}, "titles"),
+        ({"descriptions": {"de": "Nur Deutsch"}}, "descriptions"),
+        ({"legal_basis": "because"}, "legal_basis"),
+        ({"data_categories": ["user.contact.emial"]}, "data_categories"),
+        ({"data_uses": ["marketing.spam"]}, "data_uses"),
+        ({"consent_validity": "P14M"}, "consent_validity"),
+        ({"consent_validity": "twelve months"}, "consent_validity"),
+        ({"retention_period": "P"}, "retention_period"),
+    ],
+)
+def test_each_broken_rule_names_its_field(changes, field):
+    with pytest.raises(InvalidInput) as info:
+        validate_purpose(spec(**changes))
+    assert field in info.value.errors
+
+
+def test_material_hash_ignores_order_and_non_material_settings():
+    assert material_hash(spec()) == material_hash(spec(consent_validity="P6M", honor_gpc=True))
+    assert material_hash(spec(data_categories=["user.contact.email", "user.name"])) == material_hash(
+        spec(data_categories=["user.name", "user.contact.email"])
+    )
+    assert material_hash(spec()) != material_hash(spec(titles={"en": "News", "de": "Newsletter"}))
+    assert material_hash(spec()) != material_hash(spec(legal_basis="contract"))
