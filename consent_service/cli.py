@@ -140,13 +140,10 @@ def clients_list() -> None:
 @click.argument("client_id")
 def clients_revoke(client_id: str) -> None:
     """Revoke a client's token."""
-    from consent_service.auth.service import revoke_client
+    from consent_service.auth.service import TOKEN_CACHE_SECONDS, revoke
 
-    ctx = _context()
-    with ctx.uow() as uow:
-        revoke_client(uow.session, client_id, ctx.now())
-        uow.commit()
-    click.echo(f"revoked {client_id}")
+    revoke(_context(), client_id)
+    click.echo(f"revoked {client_id}; running workers refuse it within {TOKEN_CACHE_SECONDS:.0f} s")
 
 
 # sites ------------------------------------------------------------------------------------

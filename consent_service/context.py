@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from consent_service.config import Config
 from consent_service.crypto.envelope import Crypto
@@ -24,6 +25,8 @@ class Context:
     crypto: Crypto
     signer: Signer
     clock: Callable[[], dt.datetime] = field(default=utcnow)
+    # Per-process caches owned by feature services (e.g. authenticated tokens); never shared.
+    caches: dict[str, Any] = field(default_factory=dict)
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
         return self.db.uow(write=write)

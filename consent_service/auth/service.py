@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -98,6 +99,7 @@ def list_clients(session: Session) -> Sequence[ApiClient]:
 
 
 def revoke_client(session: Session, client_id: str, now: dt.datetime) -> ApiClient:
+    """Revoke a client; other processes notice within TOKEN_CACHE_SECONDS."""
     client = session.get(ApiClient, client_id)
     if client is None:
         raise NotFound(f"client {client_id!r} does not exist")
@@ -126,6 +128,31 @@ def register_client(ctx: Context, name: str, scopes: Sequence[str]) -> tuple[dic
     return out, token
 
 
+TOKEN_CACHE_SECONDS = 10.0
+TOKEN_CACHE_SIZE = 1024
+
+
 def principal_for_token(ctx: Context, token: str) -> Principal | None:
+    """The client behind a token. Answers are cached per process for 10 seconds, so a revoked
+    token stops working within that time in every worker."""
+    cache: dict[str, tuple[float, Principal | None]] = ctx.caches.setdefault("tokens", {})
+    digest = hash_token(token)
+    now = time.monotonic()
+    hit = cache.get(digest)
+    if hit is not None and now - hit[0] < TOKEN_CACHE_SECONDS:
+        return hit[1]
     with ctx.uow(write=False) as uow:
-        return authenticate(uow.session, token)
+        found = authenticate(uow.session, token)
+    if len(cache) >= TOKEN_CACHE_SIZE:
+        cache.clear()
+    cache[digest] = (now, found)
+    return found
+
+
+def revoke(ctx: Context, client_id: str) -> dict[str, object]:
+    """Revoke a client in its own transaction and forget it in this process's token cache."""
+    with ctx.uow() as uow:
+        out = client_dict(revoke_client(uow.session, client_id, ctx.now()))
+        uow.commit()
+    ctx.caches.pop("tokens", None)
+    return out

@@ -36,24 +36,31 @@ def state_row(event: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE guarded by seq, built once per dialect."""
+    if dialect not in _UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:  # pragma: no cover - the ledger runs on SQLite or PostgreSQL
+            raise RuntimeError(f"unsupported ledger database {dialect}")
+        stmt = dialect_insert(ConsentState)
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["subject_id", "target_type", "target_key"],
+            set_={name: stmt.excluded[name] for name in STATE_COLUMNS[3:]},
+            where=ConsentState.seq < stmt.excluded.seq,
+        )
+    return _UPSERTS[dialect]
+
+
 def upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     """Write the latest decision per (subject, target); a row with a lower seq never wins."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - the ledger runs on SQLite or PostgreSQL
-        raise RuntimeError(f"unsupported ledger database {dialect}")
-    stmt = dialect_insert(ConsentState)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["subject_id", "target_type", "target_key"],
-        set_={name: stmt.excluded[name] for name in STATE_COLUMNS[3:]},
-        where=ConsentState.seq < stmt.excluded.seq,
-    )
-    session.execute(stmt, rows)
+    if rows:
+        session.execute(_upsert_statement(session.get_bind().dialect.name), rows)
 
 
 def rebuild(session: Session) -> int:

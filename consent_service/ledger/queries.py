@@ -10,11 +10,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, String, select, text
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed
+from consent_service.db import UTCDateTime
 from consent_service.errors import InvalidInput, UnknownPurpose
 from consent_service.ledger.gate import Decision, PurposeInfo, StateInfo, decide
 from consent_service.ledger.models import ConsentState, LedgerEvent
@@ -65,16 +66,54 @@ def _root_for(session: Session, ctx: Context, ref: SubjectRef) -> str | None:
     )
 
 
+_STATE_COLUMNS = {
+    "legal_basis": String(),
+    "current_hash": String(),
+    "current_version": Integer(),
+    "decision": String(),
+    "purpose_hash": String(),
+    "valid_until": UTCDateTime(),
+    "event_id": String(),
+}
+_GATE_SQL = (
+    "SELECT p.legal_basis, p.current_hash, p.current_version, "
+    "s.decision, s.purpose_hash, s.valid_until, s.event_id "
+    "FROM purposes p LEFT JOIN ("
+    "  SELECT cs.decision, cs.purpose_hash, cs.valid_until, cs.event_id FROM consent_state cs"
+    "  JOIN subjects m ON m.id = cs.subject_id"
+    "  WHERE m.root_id = ({root}) AND cs.target_type = 'purpose' AND cs.target_key = :purpose"
+    "  ORDER BY cs.seq DESC LIMIT 1"
+    ") s ON 1 = 1 WHERE p.key = :purpose"
+)
+_GATE_BY_ID = text(_GATE_SQL.format(root="SELECT root_id FROM subjects WHERE id = :ref")).columns(
+    **_STATE_COLUMNS
+)
+_GATE_BY_IDENTITY = text(
+    _GATE_SQL.format(
+        root="SELECT r.root_id FROM identities i JOIN subjects r ON r.id = i.subject_id "
+        "WHERE i.type = :kind AND i.blind_index = :ref"
+    )
+).columns(**_STATE_COLUMNS)
+
+
 def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
-    """The gate's answer for one subject; unknown subjects get ``no_consent``."""
-    with ctx.uow(write=False) as uow:
-        session = uow.session
-        purpose = _purpose_info(session, purpose_key)
-        if purpose.legal_basis != "consent":
-            return decide(purpose, None, ctx.now())
-        root = _root_for(session, ctx, ref)
-        state = _latest_state(session, root, purpose_key) if root else None
-        return decide(purpose, state, ctx.now())
+    """The gate's answer for one subject; unknown subjects get ``no_consent``.
+
+    One indexed query: the purpose, the subject's group root and the group's latest state.
+    """
+    if isinstance(ref, str):
+        stmt, params = _GATE_BY_ID, {"ref": ref, "purpose": purpose_key}
+    else:
+        digest = ctx.crypto.blind_index(ref.type, ref.value)
+        stmt, params = _GATE_BY_IDENTITY, {"ref": digest, "kind": ref.type, "purpose": purpose_key}
+    with ctx.db.engine.connect() as conn:
+        row = conn.execute(stmt, params).first()
+        conn.rollback()
+    if row is None:
+        raise UnknownPurpose(f"purpose {purpose_key!r} is not registered")
+    purpose = PurposeInfo(purpose_key, row.legal_basis, row.current_hash, row.current_version)
+    state = StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id) if row.decision else None
+    return decide(purpose, state, ctx.now())
 
 
 def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> list[Decision]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import JSON, Integer, String, bindparam, insert, text
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
@@ -25,12 +25,10 @@ from consent_service.errors import Conflict, InvalidInput
 from consent_service.hashing import canonical_json
 from consent_service.ledger import projection
 from consent_service.ledger.chain import link
-from consent_service.ledger.models import ConsentState, LedgerEvent, LedgerHead
+from consent_service.ledger.models import LedgerEvent
 from consent_service.ledger.receipts import build_receipt
 from consent_service.registry.durations import add_duration
-from consent_service.registry.models import Cookie, Purpose, PurposeVersion
 from consent_service.subjects import service as subjects
-from consent_service.subjects.models import Subject
 from consent_service.subjects.service import IdentityRef
 
 CHANNELS = ("banner", "web_form", "crm", "api", "import", "email", "app", "phone", "paper")
@@ -81,53 +79,69 @@ def truncate_ip(value: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
-def lock_head(session: Session) -> LedgerHead:
-    """The ledger head, locked for this transaction (SQLite: the writer already holds the lock)."""
-    stmt = select(LedgerHead).where(LedgerHead.id == 1)
-    if session.get_bind().dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    head = session.scalars(stmt).one()
-    return head
-
-
-def append(session: Session, head: LedgerHead, rows: list[dict[str, Any]]) -> None:
-    """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them, move the head."""
-    seq, prev = link(rows, head.seq, head.hash)
-    session.execute(insert(LedgerEvent), [{k: v for k, v in r.items() if k in _EVENT_COLUMNS} for r in rows])
-    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(seq=seq, hash=prev))
-    head.seq, head.hash = seq, prev
-
-
-_EVENT_COLUMNS = frozenset(c.key for c in LedgerEvent.__table__.columns)
-
-
-def _targets(session: Session, decisions: Sequence[DecisionInput]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Look up the purposes and cookies named; InvalidInput naming every unknown one."""
-    purpose_keys = {d.target_key for d in decisions if d.target_type == "purpose"}
-    cookie_names = {d.target_key for d in decisions if d.target_type == "cookie"}
-    cookies = (
-        {c.name: c for c in session.scalars(select(Cookie).where(Cookie.name.in_(cookie_names)))}
-        if cookie_names
-        else {}
+_HEAD = text("SELECT seq, hash FROM ledger_head WHERE id = 1")
+_HEAD_FOR_UPDATE = text("SELECT seq, hash FROM ledger_head WHERE id = 1 FOR UPDATE")
+_MOVE_HEAD = text("UPDATE ledger_head SET seq = :seq, hash = :hash WHERE id = 1")
+_INSERT_EVENTS = insert(LedgerEvent.__table__)
+_EVENT_COLUMNS = tuple(c.key for c in LedgerEvent.__table__.columns)
+_TARGETS = (
+    text(
+        "SELECT p.key, p.current_version, p.current_hash, p.consent_validity, v.legal_basis, "
+        "v.data_categories, v.data_uses FROM purposes p JOIN purpose_versions v "
+        "ON v.purpose_key = p.key AND v.version = p.current_version WHERE p.key IN :keys"
     )
-    purpose_keys |= {c.purpose_key for c in cookies.values()}
-    rows = session.execute(
-        select(Purpose, PurposeVersion)
-        .join(
-            PurposeVersion,
-            (PurposeVersion.purpose_key == Purpose.key) & (PurposeVersion.version == Purpose.current_version),
-        )
-        .where(Purpose.key.in_(purpose_keys))
-    ).all()
-    purposes = {
-        p.key: {
-            "purpose": p,
-            "legal_basis": v.legal_basis,
-            "data_categories": v.data_categories,
-            "data_uses": v.data_uses,
-        }
-        for p, v in rows
-    }
+    .bindparams(bindparam("keys", expanding=True))
+    .columns(
+        key=String(),
+        current_version=Integer(),
+        current_hash=String(),
+        consent_validity=String(),
+        legal_basis=String(),
+        data_categories=JSON(),
+        data_uses=JSON(),
+    )
+)
+_COOKIES = text("SELECT name, purpose_key FROM cookies WHERE name IN :names").bindparams(
+    bindparam("names", expanding=True)
+)
+_GROUP_STATE = text(
+    "SELECT cs.target_type, cs.target_key, cs.decision FROM consent_state cs "
+    "JOIN subjects m ON m.id = cs.subject_id "
+    "WHERE m.root_id = (SELECT root_id FROM subjects WHERE id = :sid) AND cs.target_key IN :keys "
+    "ORDER BY cs.seq"
+).bindparams(bindparam("keys", expanding=True))
+
+
+def lock_head(session: Session) -> tuple[int, str]:
+    """The ledger head (seq, hash), locked for this transaction.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` on the one head row. SQLite: the writing unit of work
+    began with ``BEGIN IMMEDIATE`` and already holds the database write lock.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    row = session.execute(_HEAD if sqlite else _HEAD_FOR_UPDATE).one()
+    return int(row[0]), row[1]
+
+
+def append(session: Session, head: tuple[int, str], rows: list[dict[str, Any]]) -> tuple[int, str]:
+    """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them, move the head."""
+    seq, prev = link(rows, *head)
+    session.execute(_INSERT_EVENTS, [{name: row.get(name) for name in _EVENT_COLUMNS} for row in rows])
+    session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+    return seq, prev
+
+
+def _targets(
+    session: Session, decisions: Sequence[DecisionInput]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Purposes (current version) and cookies (their purpose) named; InvalidInput for unknown ones."""
+    purpose_keys = {d.target_key for d in decisions if d.target_type == "purpose"}
+    cookie_names = [d.target_key for d in decisions if d.target_type == "cookie"]
+    cookies: dict[str, str] = {}
+    if cookie_names:
+        cookies = {name: purpose for name, purpose in session.execute(_COOKIES, {"names": cookie_names})}
+    purpose_keys |= set(cookies.values())
+    purposes = {row.key: row._asdict() for row in session.execute(_TARGETS, {"keys": list(purpose_keys)})}
     errors: dict[str, list[str]] = {}
     for index, d in enumerate(decisions):
         known = purposes if d.target_type == "purpose" else cookies
@@ -171,8 +185,8 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
         previous = _current_decisions(session, subject_id, cmd.decisions)
         rows = []
         for d in cmd.decisions:
-            purpose_key = d.target_key if d.target_type == "purpose" else cookies[d.target_key].purpose_key
-            purpose = purposes[purpose_key]["purpose"]
+            purpose_key = d.target_key if d.target_type == "purpose" else cookies[d.target_key]
+            purpose = purposes[purpose_key]
             if d.granted:
                 decision = "granted"
             else:
@@ -189,15 +203,15 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
                     "target_key": d.target_key,
                     "purpose_key": purpose_key,
                     "decision": decision,
-                    "purpose_version": purpose.current_version,
-                    "purpose_hash": purpose.current_hash,
+                    "purpose_version": purpose["current_version"],
+                    "purpose_hash": purpose["current_hash"],
                     "channel": cmd.channel,
                     "method": d.method or cmd.method,
                     "collection_point": cmd.collection_point,
                     "language": cmd.language,
                     "jurisdiction": cmd.jurisdiction,
                     "recorded_at": now,
-                    "valid_until": add_duration(now, purpose.consent_validity),
+                    "valid_until": add_duration(now, purpose["consent_validity"]),
                     "actor_type": cmd.actor_type,
                     "actor_id": cmd.actor_id,
                     "related_subject_id": None,
@@ -224,19 +238,8 @@ def _current_decisions(
     session: Session, subject_id: str, decisions: Sequence[DecisionInput]
 ) -> dict[tuple[str, str], str]:
     """Latest decision per target across the subject's linked group."""
-    root = subjects.root_of(session, subject_id)
-    members = select(Subject.id).where(Subject.root_id == root)
-    rows = session.execute(
-        select(ConsentState.target_type, ConsentState.target_key, ConsentState.decision, ConsentState.seq)
-        .where(ConsentState.subject_id.in_(members))
-        .where(
-            tuple_(ConsentState.target_type, ConsentState.target_key).in_(
-                [(d.target_type, d.target_key) for d in decisions]
-            )
-        )
-        .order_by(ConsentState.seq)
-    ).all()
-    return {(t, k): decision for t, k, decision, _ in rows}
+    rows = session.execute(_GROUP_STATE, {"sid": subject_id, "keys": [d.target_key for d in decisions]})
+    return {(t, k): decision for t, k, decision in rows}
 
 
 def link_subjects(
@@ -267,8 +270,6 @@ def link_subjects(
             "actor_type": actor_type,
             "actor_id": actor_id,
         }
-        for name in _EVENT_COLUMNS - set(row) - {"seq", "prev_hash", "hash"}:
-            row[name] = None
         append(session, head, [row])
         subjects.set_root(session, old_root, new_root)
         uow.commit()

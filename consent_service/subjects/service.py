@@ -10,13 +10,14 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import LargeBinary, bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consent_service.crypto.envelope import Crypto, DecryptionFailed, field_aad, open_sealed, seal
+from consent_service.db import UTCDateTime
 from consent_service.errors import UnknownSubject
-from consent_service.subjects.models import Identity, Subject, SubjectKey
+from consent_service.subjects.models import Identity, Subject
 
 IDENTITY_TYPES = ("email", "phone", "customer_id", "device_id")
 
@@ -31,13 +32,26 @@ def new_subject_id() -> str:
     return "sub_" + secrets.token_urlsafe(16)
 
 
+_RESOLVE = text("SELECT subject_id FROM identities WHERE type = :type AND blind_index = :digest")
+_KEY = text("SELECT kek_version, wrapped_key FROM subject_keys WHERE subject_id = :sid")
+_INSERT_SUBJECT = text(
+    "INSERT INTO subjects (id, root_id, created_at) VALUES (:id, :id, :created_at)"
+).bindparams(bindparam("created_at", type_=UTCDateTime()))
+_INSERT_KEY = text(
+    "INSERT INTO subject_keys (subject_id, kek_version, wrapped_key, created_at) "
+    "VALUES (:sid, :version, :wrapped, :created_at)"
+).bindparams(bindparam("created_at", type_=UTCDateTime()), bindparam("wrapped", type_=LargeBinary()))
+_INSERT_IDENTITY = text(
+    "INSERT INTO identities (subject_id, type, blind_index, value_ct, created_at) "
+    "VALUES (:sid, :type, :digest, :ct, :created_at)"
+).bindparams(bindparam("created_at", type_=UTCDateTime()), bindparam("ct", type_=LargeBinary()))
+
+
 def resolve(session: Session, crypto: Crypto, ref: IdentityRef) -> str | None:
     """The subject id an identity points to, or None."""
-    return session.scalar(
-        select(Identity.subject_id).where(
-            Identity.type == ref.type, Identity.blind_index == crypto.blind_index(ref.type, ref.value)
-        )
-    )
+    return session.execute(
+        _RESOLVE, {"type": ref.type, "digest": crypto.blind_index(ref.type, ref.value)}
+    ).scalar()
 
 
 def require_subject(session: Session, subject_id: str) -> Subject:
@@ -47,8 +61,11 @@ def require_subject(session: Session, subject_id: str) -> Subject:
     return subject
 
 
+_ROOT = text("SELECT root_id FROM subjects WHERE id = :sid")
+
+
 def root_of(session: Session, subject_id: str) -> str | None:
-    return session.scalar(select(Subject.root_id).where(Subject.id == subject_id))
+    return session.execute(_ROOT, {"sid": subject_id}).scalar()
 
 
 def data_key(session: Session, crypto: Crypto, subject_id: str) -> bytes | None:
@@ -56,42 +73,43 @@ def data_key(session: Session, crypto: Crypto, subject_id: str) -> bytes | None:
     cached = crypto.cache.get(subject_id)
     if cached is not None:
         return cached
-    row = session.get(SubjectKey, subject_id)
-    if row is None or row.wrapped_key is None:
+    row = session.execute(_KEY, {"sid": subject_id}).first()
+    if row is None or row[1] is None:
         return None
-    return crypto.unwrap(subject_id, row.kek_version, row.wrapped_key)
+    return crypto.unwrap(subject_id, row[0], bytes(row[1]))
 
 
 def _create(session: Session, crypto: Crypto, ref: IdentityRef, now: dt.datetime) -> str:
     subject_id = new_subject_id()
     key, version, wrapped = crypto.new_data_key(subject_id)
-    session.add(Subject(id=subject_id, root_id=subject_id, created_at=now))
-    session.add(SubjectKey(subject_id=subject_id, kek_version=version, wrapped_key=wrapped, created_at=now))
-    session.flush()
-    _add_identity(session, crypto, subject_id, key, ref, now)
+    session.execute(_INSERT_SUBJECT, {"id": subject_id, "created_at": now})
+    session.execute(
+        _INSERT_KEY, {"sid": subject_id, "version": version, "wrapped": wrapped, "created_at": now}
+    )
+    session.execute(
+        _INSERT_IDENTITY,
+        {
+            "sid": subject_id,
+            "type": ref.type,
+            "digest": crypto.blind_index(ref.type, ref.value),
+            "ct": seal(key, ref.value.encode(), field_aad(subject_id, "identities", ref.type)),
+            "created_at": now,
+        },
+    )
     return subject_id
 
 
-def _add_identity(
-    session: Session, crypto: Crypto, subject_id: str, key: bytes, ref: IdentityRef, now: dt.datetime
-) -> None:
-    session.add(
-        Identity(
-            subject_id=subject_id,
-            type=ref.type,
-            blind_index=crypto.blind_index(ref.type, ref.value),
-            value_ct=seal(key, ref.value.encode(), field_aad(subject_id, "identities", ref.type)),
-            created_at=now,
-        )
-    )
-    session.flush()
-
-
 def get_or_create(session: Session, crypto: Crypto, ref: IdentityRef, now: dt.datetime) -> tuple[str, bool]:
-    """(subject_id, created). Safe against a concurrent creator of the same identity."""
+    """(subject_id, created). Safe against a concurrent creator of the same identity.
+
+    On SQLite the writer already holds the database write lock, so nobody can race; elsewhere
+    the insert runs in a savepoint and a unique-index conflict re-reads the winner's subject.
+    """
     existing = resolve(session, crypto, ref)
     if existing is not None:
         return existing, False
+    if session.get_bind().dialect.name == "sqlite":
+        return _create(session, crypto, ref, now), True
     try:
         with session.begin_nested():
             return _create(session, crypto, ref, now), True

@@ -41,14 +41,27 @@ def test_admin_implies_every_scope(client, admin, demo):
 
 
 def test_revoked_tokens_stop_working(client, ctx):
+    from consent_service.auth.service import register_client, revoke
+
+    info, secret = register_client(ctx, "crm", ["registry:read"])
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/v1/purposes", headers=headers).status_code == 200
+    revoke(ctx, info["id"])
+    assert_problem(client.get("/v1/purposes", headers=headers), 401)
+
+
+def test_a_revocation_by_another_process_takes_effect_when_the_cache_ages(client, ctx, monkeypatch):
+    from consent_service.auth import service
     from consent_service.auth.service import register_client, revoke_client
 
     info, secret = register_client(ctx, "crm", ["registry:read"])
     headers = {"Authorization": f"Bearer {secret}"}
     assert client.get("/v1/purposes", headers=headers).status_code == 200
-    with ctx.uow() as uow:
+    with ctx.uow() as uow:  # as another process would: the database only
         revoke_client(uow.session, info["id"], ctx.now())
         uow.commit()
+    assert client.get("/v1/purposes", headers=headers).status_code == 200  # still cached
+    monkeypatch.setattr(service, "TOKEN_CACHE_SECONDS", 0.0)
     assert_problem(client.get("/v1/purposes", headers=headers), 401)
 
 
