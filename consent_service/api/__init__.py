@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from consent_service.api import (
+    banner,
     consents,
     cookies,
     decisions,
@@ -28,6 +29,7 @@ BLUEPRINTS = (
     events.blp,
     ledger.blp,
     public.blp,
+    banner.blp,
 )
 
 
