@@ -85,8 +85,11 @@ class KeyCache:
                 self._data.popitem(last=False)
 
     def purge(self, subject_id: str) -> None:
+        """Forget every cached key of the subject."""
+        prefix = subject_id + ":"
         with self._lock:
-            self._data.pop(subject_id, None)
+            for name in [k for k in self._data if k == subject_id or k.startswith(prefix)]:
+                del self._data[name]
 
     def clear(self) -> None:
         with self._lock:
@@ -106,18 +109,21 @@ class Crypto:
         key = AESGCM.generate_key(bit_length=256)
         version = self.material.current_kek
         wrapped = seal(self.material.keks[version], key, b"dek|" + subject_id.encode())
-        self.cache.put(subject_id, key)
+        self.cache.put(subject_id + ":" + wrapped.hex(), key)
         return key, version, wrapped
 
     def unwrap(self, subject_id: str, version: int, wrapped: bytes) -> bytes:
-        cached = self.cache.get(subject_id)
+        """Unwrap a data key; the cache is keyed by the wrapped bytes, so a re-wrapped or
+        destroyed key is never answered from the cache."""
+        cache_key = subject_id + ":" + wrapped.hex()
+        cached = self.cache.get(cache_key)
         if cached is not None:
             return cached
         kek = self.material.keks.get(version)
         if kek is None:
             raise ConfigurationError(f"master key version {version} is not in the keyring")
         key = open_sealed(kek, wrapped, b"dek|" + subject_id.encode())
-        self.cache.put(subject_id, key)
+        self.cache.put(cache_key, key)
         return key
 
     # blind index -----------------------------------------------------------------------

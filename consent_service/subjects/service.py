@@ -69,12 +69,14 @@ def root_of(session: Session, subject_id: str) -> str | None:
 
 
 def data_key(session: Session, crypto: Crypto, subject_id: str) -> bytes | None:
-    """The subject's data key, or None once it has been shredded."""
-    cached = crypto.cache.get(subject_id)
-    if cached is not None:
-        return cached
+    """The subject's data key, or None once it has been shredded.
+
+    The wrapped key is read from the database every time, so a shred in any process takes
+    effect at once everywhere; only the unwrapping is cached.
+    """
     row = session.execute(_KEY, {"sid": subject_id}).first()
     if row is None or row[1] is None:
+        crypto.cache.purge(subject_id)
         return None
     return crypto.unwrap(subject_id, row[0], bytes(row[1]))
 

@@ -66,7 +66,6 @@ def test_consent_for_an_erased_subject_is_refused(client, admin, demo, ctx):
     with ctx.uow() as uow:
         uow.session.execute(update(SubjectKey).values(wrapped_key=None))
         uow.commit()
-    ctx.crypto.cache.clear()
     assert_problem(client.post("/v1/consents", headers=admin, json=consent_body()), 409)
     history = client.get(f"/v1/subjects/{subject_id}/history", headers=admin).get_json()
     assert history["identities"][0]["value"] == "[erased]" and history["events"][0]["proof"] == "[erased]"

@@ -110,3 +110,12 @@ def test_signatures_verify_with_the_public_key_alone_and_catch_changes():
     assert not verify_signed(tampered, load_public_key(signer.public_key_b64))
     stranger = Signer(KeyMaterial.generate().signing_key, "k2")
     assert not verify_signed(doc, stranger.public_key())
+
+
+def test_the_key_cache_never_answers_for_a_different_wrapped_key(crypto):
+    key, version, wrapped = crypto.new_data_key("sub_a")
+    assert crypto.unwrap("sub_a", version, wrapped) == key
+    _, _, other_wrapped = Crypto(crypto.material).new_data_key("sub_a")
+    assert crypto.unwrap("sub_a", version, other_wrapped) != key
+    crypto.cache.purge("sub_a")
+    assert crypto.cache.get("sub_a:" + wrapped.hex()) is None
