@@ -1,7 +1,7 @@
 """consent ledger, registry, subjects and clients
 
 Ledger tables are made append-only in the database itself: SQLite gets BEFORE UPDATE/DELETE
-triggers that abort; PostgreSQL a row trigger for UPDATE/DELETE and a TRUNCATE trigger.
+triggers that abort, and a BEFORE INSERT trigger that refuses INSERT OR REPLACE of an existing row; PostgreSQL a row trigger for UPDATE/DELETE and a TRUNCATE trigger.
 
 Revision ID: 0001
 Revises:
@@ -38,7 +38,7 @@ $$
 def create_guards(conn: Connection, tables: tuple[str, ...]) -> None:
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        conn.exec_driver_sql(PG_FUNCTION)
+        conn.exec_driver_sql(PG_FUNCTION.replace("%", "%%"))  # psycopg would read % as a placeholder
     for table in tables:
         if dialect == "sqlite":
             for action in ("UPDATE", "DELETE"):
@@ -46,6 +46,12 @@ def create_guards(conn: Connection, tables: tuple[str, ...]) -> None:
                     f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
                     f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only: {action} refused'); END"
                 )
+            # INSERT OR REPLACE deletes the old row without firing DELETE triggers.
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+                f"WHEN EXISTS (SELECT 1 FROM {table} WHERE seq = NEW.seq) "
+                f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only: REPLACE refused'); END"
+            )
         elif dialect == "postgresql":
             conn.exec_driver_sql(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
@@ -63,7 +69,7 @@ def drop_guards(conn: Connection, tables: tuple[str, ...]) -> None:
     dialect = conn.dialect.name
     for table in tables:
         if dialect == "sqlite":
-            for action in ("update", "delete"):
+            for action in ("update", "delete", "replace"):
                 conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
         elif dialect == "postgresql":
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
