@@ -42,13 +42,14 @@ def key_provider(config: Config) -> KeyProvider:
 
 
 def bootstrap(config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> Context:
-    material = key_provider(config).load()
+    provider = key_provider(config)
+    material = provider.load()
     if config.effective_database_url.startswith("sqlite:///"):
         config.data_dir.mkdir(parents=True, exist_ok=True)
     return Context(
         config=config,
         db=Database(config.effective_database_url),
-        crypto=Crypto(material),
+        crypto=Crypto(material, provider=provider),
         signer=Signer(material.signing_key, material.key_id),
         clock=clock,
     )

@@ -12,6 +12,8 @@ The tree::
     ├── Conflict             the request contradicts current state
     ├── Unauthorized         no or unknown credentials
     ├── Forbidden            credentials lack the right
+    │   └── ProcessingDenied the processing gate says no (carries the gate's ``reason``)
+    ├── Gone                 the data existed but was erased (crypto-shredded)
     ├── RateLimited          too many requests from one source
     └── ConfigurationError   the service is not set up to do this (keys missing, ...)
 
@@ -27,10 +29,17 @@ class DomainError(Exception):
     title = "Domain error"
     slug = "domain-error"
 
-    def __init__(self, detail: str, *, errors: Mapping[str, Sequence[str] | Mapping] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Mapping[str, Sequence[str] | Mapping] | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = dict(errors) if errors else None
+        self.extra = dict(extra) if extra else {}
 
 
 class NotFound(DomainError):
@@ -71,6 +80,16 @@ class Unauthorized(DomainError):
 class Forbidden(DomainError):
     title = "Forbidden"
     slug = "forbidden"
+
+
+class ProcessingDenied(Forbidden):
+    title = "Processing not allowed"
+    slug = "processing-denied"
+
+
+class Gone(DomainError):
+    title = "Gone"
+    slug = "erased"
 
 
 class RateLimited(DomainError):

@@ -1,5 +1,6 @@
 """Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from consent_service.auditlog.models import AuditEntry, AuditHead
 from consent_service.auth.models import ApiClient
 from consent_service.db import Base
 from consent_service.ledger.models import Checkpoint, ConsentState, LedgerEvent, LedgerHead
@@ -10,6 +11,8 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiClient",
+    "AuditEntry",
+    "AuditHead",
     "Checkpoint",
     "ConsentState",
     "Cookie",

@@ -17,6 +17,7 @@ from consent_service.api import (
     public,
     purposes,
     subjects,
+    vault,
 )
 
 BLUEPRINTS = (
@@ -30,6 +31,7 @@ BLUEPRINTS = (
     ledger.blp,
     public.blp,
     banner.blp,
+    vault.blp,
 )
 
 

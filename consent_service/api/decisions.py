@@ -59,6 +59,10 @@ class DecisionBatch(MethodView):
         return Response(body, status=200, mimetype="application/json")
 
 
+BATCH_ENDPOINTS = frozenset({"decisions.DecisionBatch", "vault.EncryptBatch"})
+
+
 def allow_large_batches(max_bytes: int) -> None:
-    if request.endpoint == "decisions.DecisionBatch":
+    """Batch endpoints take bodies up to CONSENT_MAX_BATCH_BODY_BYTES; all others 64 KiB."""
+    if request.endpoint in BATCH_ENDPOINTS:
         request.max_content_length = max_bytes

@@ -28,6 +28,7 @@ STATUS: dict[type[domain.DomainError], int] = {
     domain.Conflict: 409,
     domain.Unauthorized: 401,
     domain.Forbidden: 403,
+    domain.Gone: 410,
     domain.RateLimited: 429,
     domain.ConfigurationError: 503,
 }
@@ -38,6 +39,7 @@ HTTP_SLUGS = {
     403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",
+    410: "gone",
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-error",
@@ -85,7 +87,9 @@ def _domain(exc: domain.DomainError) -> Response:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, domain.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="consent-service"'
-    return problem(status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors, headers=headers)
+    return problem(
+        status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors, headers=headers, **exc.extra
+    )
 
 
 def _http(exc: HTTPException) -> Response:

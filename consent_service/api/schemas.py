@@ -319,3 +319,61 @@ class HealthOut(StrictSchema):
 
 
 __all__ = ["SCOPES"]
+
+
+# Vault and shredding ---------------------------------------------------------------------------
+
+
+class VaultEncryptIn(SubjectRefIn):
+    field = fields.Str(required=True, validate=validate.Length(1, 64))
+    value = fields.Str(required=True, validate=validate.Length(0, 4096))
+
+
+class VaultBatchIn(StrictSchema):
+    items = fields.List(fields.Nested(VaultEncryptIn), required=True, validate=validate.Length(1, 1000))
+
+
+class VaultTokenOut(StrictSchema):
+    token = fields.Str()
+
+
+class VaultTokensOut(StrictSchema):
+    tokens = fields.List(fields.Str())
+
+
+class VaultDecryptIn(StrictSchema):
+    token = fields.Str(required=True, validate=validate.Length(1, 8192))
+    purpose = fields.Str(required=True, validate=KEY)
+
+
+class VaultValueOut(StrictSchema):
+    value = fields.Str()
+    subject_id = fields.Str()
+    field = fields.Str()
+    purpose = fields.Str()
+    reason = fields.Str()
+    access_log_seq = fields.Int()
+
+
+class AuditEntryOut(StrictSchema):
+    seq = fields.Int()
+    recorded_at = fields.DateTime()
+    actor = fields.Str()
+    action = fields.Str()
+    subject_id = fields.Str(allow_none=True)
+    details = fields.Dict()
+    hash = fields.Str()
+
+
+class AccessLogOut(StrictSchema):
+    entries = fields.List(fields.Nested(AuditEntryOut))
+    next_after = fields.Int()
+    has_more = fields.Bool()
+
+
+class ShredOut(StrictSchema):
+    subject_id = fields.Str()
+    shredded_subjects = fields.List(fields.Str())
+    already_shredded = fields.Bool()
+    shredded_at = fields.DateTime()
+    events = fields.List(fields.Dict())

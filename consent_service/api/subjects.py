@@ -14,6 +14,7 @@ from consent_service.api.schemas import (
     IdentityIn,
     LinkIn,
     LinkOut,
+    ShredOut,
     SubjectConsentsOut,
     SubjectIdOut,
 )
@@ -21,6 +22,7 @@ from consent_service.errors import UnknownSubject
 from consent_service.ledger import queries
 from consent_service.ledger import service as ledger
 from consent_service.subjects.service import IdentityRef
+from consent_service.subjects.shred import shred_subject
 
 blp = Blueprint("subjects", __name__, url_prefix="/v1/subjects", description="Subjects")
 
@@ -64,6 +66,16 @@ def _subject_id(ref: dict[str, Any]) -> str:
     if subject_id is None:
         raise UnknownSubject(f"no subject has the {found.type} given")
     return subject_id
+
+
+@blp.route("/<subject_id>/shred")
+class Shred(MethodView):
+    @require("admin")
+    @blp.response(200, ShredOut)
+    def post(self, subject_id: str) -> dict[str, Any]:
+        """Destroy the data keys of the subject (and linked subjects): crypto-shredding."""
+        who = principal()
+        return shred_subject(ctx(), subject_id, actor_type=who.kind, actor_id=who.id)
 
 
 @blp.route("/link")

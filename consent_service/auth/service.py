@@ -30,6 +30,8 @@ SCOPES = (
     "consent:write",
     "decisions:read",
     "ledger:audit",
+    "vault:encrypt",
+    "vault:decrypt",
     "admin",
 )
 TOKEN_PREFIX = "cs_"

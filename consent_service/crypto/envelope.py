@@ -9,6 +9,7 @@ associated data. Unwrapped keys are cached in-process, bounded in size and age.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -20,10 +21,12 @@ from collections import OrderedDict
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from consent_service.crypto.keyring import KeyMaterial
+from consent_service.crypto.keyring import KeyMaterial, KeyProvider
 from consent_service.errors import ConfigurationError
 
 NONCE_BYTES = 12
+# How often a process looks whether its key provider's material changed (rotation, re-index).
+KEY_REFRESH_SECONDS = 2.0
 ERASED = "[erased]"
 
 
@@ -99,16 +102,57 @@ class KeyCache:
 class Crypto:
     """The service's keys in use: wrapping, sealing and blind indexes."""
 
-    def __init__(self, material: KeyMaterial, cache: KeyCache | None = None) -> None:
+    def __init__(
+        self,
+        material: KeyMaterial,
+        cache: KeyCache | None = None,
+        provider: KeyProvider | None = None,
+        *,
+        refresh_s: float = KEY_REFRESH_SECONDS,
+    ) -> None:
         self.material = material
         self.cache = cache or KeyCache()
+        self.provider = provider
+        self.refresh_s = refresh_s
+        self._reload_lock = threading.Lock()
+        self._stamp_of = getattr(provider, "stamp", None)
+        self._stamp = self._stamp_of() if self._stamp_of else None
+        self._checked = time.monotonic()
+
+    def reload(self) -> None:
+        """Read the key material again (another process rotated or re-indexed)."""
+        if self.provider is not None:
+            with self._reload_lock:
+                stamp = self._stamp_of() if self._stamp_of else None
+                self.material = self.provider.load()
+                self._stamp = stamp
+
+    def refresh(self) -> None:
+        """Reload when the provider's material changed; looks at most every ``refresh_s``.
+
+        A new blind-index key must reach every running process before ``keys reindex``
+        rewrites the digests (otherwise a process that only knows the old key no longer finds
+        re-indexed identities), and a new master key should wrap new data keys soon after
+        ``keys rotate``. If the changed material cannot be read, the old one stays in use.
+        """
+        if self._stamp_of is None:
+            return
+        now = time.monotonic()
+        if now - self._checked < self.refresh_s:
+            return
+        self._checked = now
+        if self._stamp_of() != self._stamp:
+            with contextlib.suppress(ConfigurationError):
+                self.reload()
 
     # data keys -------------------------------------------------------------------------
     def new_data_key(self, subject_id: str) -> tuple[bytes, int, bytes]:
         """A fresh data key and its wrapped form: (key, kek_version, wrapped)."""
+        self.refresh()
+        material = self.material
         key = AESGCM.generate_key(bit_length=256)
-        version = self.material.current_kek
-        wrapped = seal(self.material.keks[version], key, b"dek|" + subject_id.encode())
+        version = material.current_kek
+        wrapped = seal(material.keks[version], key, b"dek|" + subject_id.encode())
         self.cache.put(subject_id + ":" + wrapped.hex(), key)
         return key, version, wrapped
 
@@ -121,15 +165,31 @@ class Crypto:
             return cached
         kek = self.material.keks.get(version)
         if kek is None:
-            raise ConfigurationError(f"master key version {version} is not in the keyring")
+            self.reload()
+            kek = self.material.keks.get(version)
+        if kek is None:
+            raise ConfigurationError(f"master key version {version} is not in the keyring (retired?)")
         key = open_sealed(kek, wrapped, b"dek|" + subject_id.encode())
         self.cache.put(cache_key, key)
         return key
 
     # blind index -----------------------------------------------------------------------
-    def blind_index(self, kind: str, value: str) -> str:
+    def blind_index(self, kind: str, value: str, version: int | None = None) -> str:
+        """HMAC-SHA256 of the normalised value under the current (or given) index key."""
+        material = self.material
+        key = material.index_keys[version or material.current_index]
         message = f"{kind}\x00{normalise_identity(kind, value)}".encode()
-        return hmac.new(self.material.index_key, message, hashlib.sha256).hexdigest()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+    def lookup_digests(self, kind: str, value: str) -> list[str]:
+        """Digests under every index key in the keyring: one normally, two while re-indexing."""
+        self.refresh()
+        material = self.material
+        message = f"{kind}\x00{normalise_identity(kind, value)}".encode()
+        return [
+            hmac.new(material.index_keys[v], message, hashlib.sha256).hexdigest()
+            for v in sorted(material.index_keys, reverse=True)
+        ]
 
 
 def b64(data: bytes) -> str:

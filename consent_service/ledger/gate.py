@@ -1,7 +1,8 @@
 """The processing gate's rule: may a subject be processed for a purpose, and why.
 
 ``decide`` is pure (no database, no clock); ``consent_service.ledger.queries`` feeds it.
-A deny is an answer, not an error.
+A deny is an answer, not an error. A crypto-shredded subject is ``erased`` for every purpose,
+whatever its legal basis: nothing may be processed about a person whose data was erased.
 """
 
 from __future__ import annotations
@@ -53,11 +54,16 @@ REASONS = (
     "consent_expired",
     "consent_outdated",
     "legal_basis",
+    "erased",
 )
 
 
-def decide(purpose: PurposeInfo, state: StateInfo | None, now: dt.datetime) -> Decision:
+def decide(
+    purpose: PurposeInfo, state: StateInfo | None, now: dt.datetime, *, erased: bool = False
+) -> Decision:
     basis = purpose.legal_basis
+    if erased:
+        return Decision(False, "erased", basis)
     if basis != "consent":
         return Decision(True, "legal_basis", basis)
     if state is None:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, String, select, text
+from sqlalchemy import Integer, String, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
@@ -21,7 +21,7 @@ from consent_service.ledger.gate import Decision, PurposeInfo, StateInfo, decide
 from consent_service.ledger.models import ConsentState, LedgerEvent
 from consent_service.registry.models import Purpose
 from consent_service.subjects import service as subjects
-from consent_service.subjects.models import Identity, Subject
+from consent_service.subjects.models import Identity, Subject, SubjectKey
 from consent_service.subjects.service import IdentityRef
 
 BATCH_CHUNK = 500
@@ -62,7 +62,10 @@ def _root_for(session: Session, ctx: Context, ref: SubjectRef) -> str | None:
     return session.scalar(
         select(Subject.root_id)
         .join(Identity, Identity.subject_id == Subject.id)
-        .where(Identity.type == ref.type, Identity.blind_index == ctx.crypto.blind_index(ref.type, ref.value))
+        .where(
+            Identity.type == ref.type,
+            Identity.blind_index.in_(ctx.crypto.lookup_digests(ref.type, ref.value)),
+        )
     )
 
 
@@ -74,26 +77,33 @@ _STATE_COLUMNS = {
     "purpose_hash": String(),
     "valid_until": UTCDateTime(),
     "event_id": String(),
+    "shredded_at": UTCDateTime(),
 }
 _GATE_SQL = (
+    "WITH r AS ({root}) "
     "SELECT p.legal_basis, p.current_hash, p.current_version, "
-    "s.decision, s.purpose_hash, s.valid_until, s.event_id "
+    "s.decision, s.purpose_hash, s.valid_until, s.event_id, "
+    "(SELECT k.shredded_at FROM subject_keys k WHERE k.subject_id = (SELECT root_id FROM r)) AS shredded_at "
     "FROM purposes p LEFT JOIN ("
     "  SELECT cs.decision, cs.purpose_hash, cs.valid_until, cs.event_id FROM consent_state cs"
     "  JOIN subjects m ON m.id = cs.subject_id"
-    "  WHERE m.root_id = ({root}) AND cs.target_type = 'purpose' AND cs.target_key = :purpose"
+    "  WHERE m.root_id = (SELECT root_id FROM r) AND cs.target_type = 'purpose' AND cs.target_key = :purpose"
     "  ORDER BY cs.seq DESC LIMIT 1"
     ") s ON 1 = 1 WHERE p.key = :purpose"
 )
 _GATE_BY_ID = text(_GATE_SQL.format(root="SELECT root_id FROM subjects WHERE id = :ref")).columns(
     **_STATE_COLUMNS
 )
-_GATE_BY_IDENTITY = text(
-    _GATE_SQL.format(
-        root="SELECT r.root_id FROM identities i JOIN subjects r ON r.id = i.subject_id "
-        "WHERE i.type = :kind AND i.blind_index = :ref"
+_GATE_BY_IDENTITY = (
+    text(
+        _GATE_SQL.format(
+            root="SELECT r.root_id FROM identities i JOIN subjects r ON r.id = i.subject_id "
+            "WHERE i.type = :kind AND i.blind_index IN :refs"
+        )
     )
-).columns(**_STATE_COLUMNS)
+    .bindparams(bindparam("refs", expanding=True))
+    .columns(**_STATE_COLUMNS)
+)
 
 
 def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
@@ -104,8 +114,8 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
     if isinstance(ref, str):
         stmt, params = _GATE_BY_ID, {"ref": ref, "purpose": purpose_key}
     else:
-        digest = ctx.crypto.blind_index(ref.type, ref.value)
-        stmt, params = _GATE_BY_IDENTITY, {"ref": digest, "kind": ref.type, "purpose": purpose_key}
+        digests = ctx.crypto.lookup_digests(ref.type, ref.value)
+        stmt, params = _GATE_BY_IDENTITY, {"refs": digests, "kind": ref.type, "purpose": purpose_key}
     with ctx.db.engine.connect() as conn:
         row = conn.execute(stmt, params).first()
         conn.rollback()
@@ -113,7 +123,7 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
         raise UnknownPurpose(f"purpose {purpose_key!r} is not registered")
     purpose = PurposeInfo(purpose_key, row.legal_basis, row.current_hash, row.current_version)
     state = StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id) if row.decision else None
-    return decide(purpose, state, ctx.now())
+    return decide(purpose, state, ctx.now(), erased=row.shredded_at is not None)
 
 
 def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> list[Decision]:
@@ -124,9 +134,6 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
     with ctx.uow(write=False) as uow:
         session = uow.session
         purpose = _purpose_info(session, purpose_key)
-        if purpose.legal_basis != "consent":
-            answer = decide(purpose, None, now)
-            return [answer] * len(refs)
         roots: list[str | None] = [None] * len(refs)
         by_id: dict[str, list[int]] = {}
         by_index: dict[tuple[str, str], list[int]] = {}
@@ -134,7 +141,8 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
             if isinstance(ref, str):
                 by_id.setdefault(ref, []).append(i)
             else:
-                by_index.setdefault((ref.type, ctx.crypto.blind_index(ref.type, ref.value)), []).append(i)
+                for digest in ctx.crypto.lookup_digests(ref.type, ref.value):
+                    by_index.setdefault((ref.type, digest), []).append(i)
         ids = list(by_id)
         for start in range(0, len(ids), BATCH_CHUNK):
             chunk = ids[start : start + BATCH_CHUNK]
@@ -158,7 +166,19 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
                     for i in by_index[(kind, digest)]:
                         roots[i] = root
         wanted = list({r for r in roots if r is not None})
+        erased: set[str] = set()
+        for start in range(0, len(wanted), BATCH_CHUNK):
+            chunk = wanted[start : start + BATCH_CHUNK]
+            erased.update(
+                session.scalars(
+                    select(SubjectKey.subject_id).where(
+                        SubjectKey.subject_id.in_(chunk), SubjectKey.wrapped_key.is_(None)
+                    )
+                )
+            )
         states: dict[str, tuple[int, StateInfo]] = {}
+        if purpose.legal_basis != "consent":
+            wanted = []  # the decision does not depend on consent state
         for start in range(0, len(wanted), BATCH_CHUNK):
             chunk = wanted[start : start + BATCH_CHUNK]
             rows = session.execute(
@@ -184,7 +204,7 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
         out = []
         for root in roots:
             found = states.get(root) if root else None
-            out.append(decide(purpose, found[1] if found else None, now))
+            out.append(decide(purpose, found[1] if found else None, now, erased=root in erased))
         return out
 
 

@@ -256,6 +256,9 @@ def link_subjects(
         session = uow.session
         subjects.require_subject(session, source)
         subjects.require_subject(session, target)
+        for member in (source, target):
+            if subjects.data_key(session, ctx.crypto, member) is None:
+                raise Conflict(f"subject {member} has been erased; it cannot be linked")
         head = lock_head(session)
         old_root, new_root = subjects.root_of(session, source), subjects.root_of(session, target)
         assert old_root is not None and new_root is not None

@@ -31,7 +31,10 @@ class Identity(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"), index=True)
     type: Mapped[str] = mapped_column(String(16))
-    blind_index: Mapped[str] = mapped_column(String(64))
+    # NULL once the subject is shredded: the identity can no longer be found.
+    blind_index: Mapped[str | None] = mapped_column(String(64))
+    # Which blind-index key made ``blind_index`` (keys are rotated by ``keys reindex``).
+    index_version: Mapped[int] = mapped_column(Integer, server_default="1")
     value_ct: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

@@ -32,7 +32,9 @@ def new_subject_id() -> str:
     return "sub_" + secrets.token_urlsafe(16)
 
 
-_RESOLVE = text("SELECT subject_id FROM identities WHERE type = :type AND blind_index = :digest")
+_RESOLVE = text(
+    "SELECT subject_id FROM identities WHERE type = :type AND blind_index IN :digests"
+).bindparams(bindparam("digests", expanding=True))
 _KEY = text("SELECT kek_version, wrapped_key FROM subject_keys WHERE subject_id = :sid")
 _INSERT_SUBJECT = text(
     "INSERT INTO subjects (id, root_id, created_at) VALUES (:id, :id, :created_at)"
@@ -42,16 +44,15 @@ _INSERT_KEY = text(
     "VALUES (:sid, :version, :wrapped, :created_at)"
 ).bindparams(bindparam("created_at", type_=UTCDateTime()), bindparam("wrapped", type_=LargeBinary()))
 _INSERT_IDENTITY = text(
-    "INSERT INTO identities (subject_id, type, blind_index, value_ct, created_at) "
-    "VALUES (:sid, :type, :digest, :ct, :created_at)"
+    "INSERT INTO identities (subject_id, type, blind_index, index_version, value_ct, created_at) "
+    "VALUES (:sid, :type, :digest, :index_version, :ct, :created_at)"
 ).bindparams(bindparam("created_at", type_=UTCDateTime()), bindparam("ct", type_=LargeBinary()))
 
 
 def resolve(session: Session, crypto: Crypto, ref: IdentityRef) -> str | None:
     """The subject id an identity points to, or None."""
-    return session.execute(
-        _RESOLVE, {"type": ref.type, "digest": crypto.blind_index(ref.type, ref.value)}
-    ).scalar()
+    digests = crypto.lookup_digests(ref.type, ref.value)
+    return session.execute(_RESOLVE, {"type": ref.type, "digests": digests}).scalar()
 
 
 def require_subject(session: Session, subject_id: str) -> Subject:
@@ -94,6 +95,7 @@ def _create(session: Session, crypto: Crypto, ref: IdentityRef, now: dt.datetime
             "sid": subject_id,
             "type": ref.type,
             "digest": crypto.blind_index(ref.type, ref.value),
+            "index_version": crypto.material.current_index,
             "ct": seal(key, ref.value.encode(), field_aad(subject_id, "identities", ref.type)),
             "created_at": now,
         },

@@ -42,3 +42,9 @@ def test_a_grant_names_its_event_and_validity():
     decision = decide(CONSENT, state(), NOW)
     assert decision.event_id == "evt-1"
     assert decision.valid_until == NOW + dt.timedelta(days=30)
+
+
+@pytest.mark.parametrize("purpose", [CONSENT, PurposeInfo("billing", "contract", "h", 1)])
+def test_an_erased_subject_is_erased_for_every_purpose(purpose):
+    decision = decide(purpose, state(), NOW, erased=True)
+    assert (decision.allowed, decision.reason, decision.event_id) == (False, "erased", None)

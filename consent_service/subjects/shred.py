@@ -1,0 +1,67 @@
+"""Crypto-shredding: make a subject's personal data unreadable everywhere by destroying its key.
+
+Shredding covers the subject's whole linked group (a device linked to a customer is the same
+person). In one transaction: every member's wrapped data key is destroyed, its identities lose
+their blind index (so old identities no longer resolve), and a ``shredded`` event per member is
+appended to the ledger. Ledger hashes cover ciphertext, so the chain stays valid. Other
+processes stop decrypting at once, because every read fetches the wrapped key (see
+``subjects.service.data_key``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import bindparam, text
+
+from consent_service.context import Context
+from consent_service.db import UTCDateTime
+from consent_service.ledger.service import append, lock_head
+from consent_service.subjects import service as subjects
+
+_DESTROY_KEY = text(
+    "UPDATE subject_keys SET wrapped_key = NULL, shredded_at = :now "
+    "WHERE subject_id = :sid AND wrapped_key IS NOT NULL"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+_FORGET_IDENTITIES = text("UPDATE identities SET blind_index = NULL WHERE subject_id = :sid")
+
+
+def shred_subject(ctx: Context, subject_id: str, *, actor_type: str, actor_id: str) -> dict[str, Any]:
+    """Destroy the data keys of the subject's linked group; idempotent."""
+    with ctx.uow() as uow:
+        session = uow.session
+        subjects.require_subject(session, subject_id)
+        head = lock_head(session)
+        root = subjects.root_of(session, subject_id)
+        assert root is not None
+        members = sorted(subjects.group_members(session, root))
+        now = ctx.now()
+        destroyed = []
+        for member in members:
+            if session.execute(_DESTROY_KEY, {"sid": member, "now": now}).rowcount:
+                destroyed.append(member)
+            session.execute(_FORGET_IDENTITIES, {"sid": member})
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "kind": "shredded",
+                "subject_id": member,
+                "recorded_at": now,
+                "actor_type": actor_type,
+                "actor_id": actor_id,
+            }
+            for member in destroyed
+        ]
+        if rows:
+            append(session, head, rows)
+        uow.commit()
+    for member in members:
+        ctx.crypto.cache.purge(member)
+    return {
+        "subject_id": subject_id,
+        "shredded_subjects": destroyed,
+        "already_shredded": not destroyed,
+        "shredded_at": now,
+        "events": [{"id": r["id"], "seq": r["seq"], "subject_id": r["subject_id"]} for r in rows],
+    }

@@ -1,0 +1,1 @@
+"""The privacy vault: other systems store vault tokens instead of personal data."""
