@@ -1,0 +1,148 @@
+"""The service under gunicorn with 2 worker processes: a shred stops decryption in every worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consent_service.config import Config
+from consent_service.context import bootstrap
+from consent_service.crypto.keyring import KeyMaterial
+from tests.conftest import migrate
+
+pytestmark = pytest.mark.live
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Live:
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base, token
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any], dict[str, str]]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read()), dict(response.headers)
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, json.loads(error.read()), dict(error.headers)
+
+
+@pytest.fixture
+def live(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'consent.db'}"
+    migrate(url)
+    keys = KeyMaterial.generate().to_json()
+    ctx = bootstrap(Config(data_dir=tmp_path, database_url=url, master_keys=keys))
+    from consent_service.demo import seed
+
+    token = seed(ctx)["token"]
+    ctx.db.dispose()
+    port = free_port()
+    env = {
+        **os.environ,
+        "CONSENT_DATABASE_URL": url,
+        "CONSENT_MASTER_KEYS": keys,
+        "CONSENT_DATA_DIR": str(tmp_path),
+    }
+    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            "pid=%(p)s %(r)s %(s)s",
+            "consent_service.wsgi:app",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    client = Live(f"http://127.0.0.1:{port}", token)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(client.base + "/health", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                log.close()
+                pytest.fail("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text())
+            time.sleep(0.2)
+    yield client
+    server.terminate()
+    server.wait(timeout=20)
+    log.close()
+
+
+def test_a_shred_stops_decryption_in_every_worker_at_once(live, tmp_path):
+    status, body, _ = live.call(
+        "POST",
+        "/v1/consents",
+        {
+            "subject": {"type": "email", "value": "anna@example.org"},
+            "decisions": [{"purpose": "newsletter", "granted": True}],
+            "channel": "web_form",
+            "method": "custom",
+            "proof": {"ip": "198.51.100.23", "user_agent": "UA/1"},
+        },
+    )
+    assert status == 201
+    subject_id = body["subject_id"]
+    status, sealed, _ = live.call(
+        "POST", "/v1/vault/encrypt", {"subject_id": subject_id, "field": "email", "value": "anna@example.org"}
+    )
+    vault_token = sealed["token"]
+
+    def reads() -> tuple[set[str], set[int]]:
+        values, statuses = set(), set()
+        for _ in range(30):
+            _, history, _ = live.call("GET", f"/v1/subjects/{subject_id}/history")
+            values.add(history["identities"][0]["value"])
+            status, _, _ = live.call(
+                "POST", "/v1/vault/decrypt", {"token": vault_token, "purpose": "newsletter"}
+            )
+            statuses.add(status)
+        return values, statuses
+
+    assert reads() == ({"anna@example.org"}, {200})
+    served = {
+        line.split()[0]
+        for line in (tmp_path / "gunicorn.log").read_text().splitlines()
+        if line.startswith("pid=") and "/history" in line
+    }
+    assert len(served) == 2, "both workers must have read (and cached) the subject's key"
+
+    status, _, _ = live.call("POST", f"/v1/subjects/{subject_id}/shred")
+    assert status == 200
+    assert reads() == ({"[erased]"}, {410})
+    status, decision, _ = live.call(
+        "POST", "/v1/decisions", {"subject_id": subject_id, "purpose": "newsletter"}
+    )
+    assert decision["reason"] == "erased"
