@@ -1,6 +1,7 @@
-"""No identity or proof value is stored in plaintext: raw SQLite file + WAL, and a pg_dump.
+"""No identity, proof or vault value is stored in plaintext: raw SQLite file + WAL, and a pg_dump.
 
-For 100 subjects an email, a phone number and consent proofs (IP, user agent, URL) go through the
+For 100 subjects an email, a phone number, consent proofs (IP, user agent, URL) and a vaulted
+address (encrypted, then decrypted once so the access log has entries) go through the
 real services; then the bytes at rest are searched for every submitted value, in the forms a
 careless implementation would store (as given, normalised, and the /24 the IP is cut to).
 A control value that *is* stored in plaintext (the subject ids) proves the scan sees the data.
@@ -17,6 +18,9 @@ from consent_service.context import Context
 from consent_service.demo import seed
 from consent_service.ledger.service import link_subjects
 from consent_service.subjects.service import IdentityRef
+from consent_service.vault.service import EncryptItem
+from consent_service.vault.service import decrypt as vault_decrypt
+from consent_service.vault.service import encrypt as vault_encrypt
 from tests.integration.helpers import consent, is_sqlite
 
 SUBJECTS = 100
@@ -48,9 +52,12 @@ def submit(ctx: Context) -> tuple[list[str], list[str]]:
             proof=proof,
         )
         link_subjects(ctx, by_phone.subject_id, by_mail.subject_id, actor_type="client", actor_id="cli_test")
+        vaulted = f"Vault-Street {i:03d}, 10115 AtRestCity"
+        tokens = vault_encrypt(ctx, [EncryptItem("address", vaulted, subject_id=by_mail.subject_id)])
+        assert vault_decrypt(ctx, tokens[0], "newsletter", client_id="cli_test")["value"] == vaulted
         truncated = f"198.51.{i}.0"
         digits = "+" + "".join(ch for ch in phone if ch.isdigit())
-        secrets += [mail, mail.lower(), phone, digits, ip, truncated, agent, url]
+        secrets += [mail, mail.lower(), phone, digits, ip, truncated, agent, url, vaulted]
         subject_ids += [by_mail.subject_id, by_phone.subject_id]
     return secrets, subject_ids
 
