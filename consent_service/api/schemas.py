@@ -195,25 +195,50 @@ class DecisionOut(StrictSchema):
     valid_until = fields.DateTime(allow_none=True)
 
 
-class BatchSubject(fields.Field):
-    """A subject id (string) or an identity object ``{type, value}``."""
+class SubjectList(fields.Field):
+    """Up to 10,000 subjects: subject ids (strings) or identity objects ``{type, value}``.
+
+    Validated in one loop rather than one marshmallow field per item: a 10,000-item batch would
+    otherwise spend longer in validation than in answering.
+    """
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str) and 0 < len(value) <= 40:
-            return value
-        if isinstance(value, dict) and set(value) == {"type", "value"}:
-            if (
-                value["type"] in IDENTITY_TYPES
-                and isinstance(value["value"], str)
-                and 0 < len(value["value"]) <= 320
+        if not isinstance(value, list):
+            raise ValidationError("a list of subject ids or {type, value} objects")
+        if not 1 <= len(value) <= 10_000:
+            raise ValidationError("give 1 to 10,000 subjects")
+        errors: dict[int, list[str]] = {}
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                if 0 < len(item) <= 40:
+                    continue
+            elif (
+                isinstance(item, dict)
+                and len(item) == 2
+                and item.get("type") in IDENTITY_TYPES
+                and isinstance(item.get("value"), str)
+                and 0 < len(item["value"]) <= 320
             ):
-                return value
-        raise ValidationError("a subject id or {type, value} with a known identity type")
+                continue
+            errors[index] = ["a subject id or {type, value} with a known identity type"]
+            if len(errors) >= 20:
+                break
+        if errors:
+            raise ValidationError(errors)  # type: ignore[arg-type]
+        return value
 
 
 class BatchQuery(StrictSchema):
     purpose = fields.Str(required=True, validate=KEY)
-    subjects = fields.List(BatchSubject(), required=True, validate=validate.Length(1, 10_000))
+    subjects = SubjectList(
+        required=True,
+        metadata={
+            "type": "array",
+            "items": {},
+            "maxItems": 10_000,
+            "description": "subject ids or {type, value}",
+        },
+    )
 
 
 class BatchOut(StrictSchema):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,9 @@ class StateInfo:
     event_id: str
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """The gate's answer (a named tuple: batches make ten thousand of them)."""
+
     allowed: bool
     reason: str
     legal_basis: str

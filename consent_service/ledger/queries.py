@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, select, text
+from sqlalchemy import Boolean, Integer, String, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
@@ -21,10 +21,10 @@ from consent_service.ledger.gate import Decision, PurposeInfo, StateInfo, decide
 from consent_service.ledger.models import ConsentState, LedgerEvent
 from consent_service.registry.models import Purpose
 from consent_service.subjects import service as subjects
-from consent_service.subjects.models import Identity, Subject, SubjectKey
+from consent_service.subjects.models import Identity, Subject
 from consent_service.subjects.service import IdentityRef
 
-BATCH_CHUNK = 500
+BATCH_CHUNK = 2000
 MAX_BATCH = 10_000
 
 SubjectRef = IdentityRef | str  # an identity, or a subject id
@@ -126,86 +126,91 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
     return decide(purpose, state, ctx.now(), erased=row.shredded_at is not None)
 
 
+_BATCH_BY_ID = (
+    text(
+        "SELECT q.id, k.wrapped_key IS NULL AS erased, cs.seq, cs.decision, cs.purpose_hash, cs.valid_until, "
+        "cs.event_id FROM subjects q "
+        "JOIN subjects m ON m.root_id = q.root_id "
+        "LEFT JOIN subject_keys k ON k.subject_id = q.root_id "
+        "LEFT JOIN consent_state cs ON cs.subject_id = m.id AND cs.target_type = 'purpose' "
+        "AND cs.target_key = :purpose "
+        "WHERE q.id IN :ids"
+    )
+    .bindparams(bindparam("ids", expanding=True))
+    .columns(
+        id=String(),
+        erased=Boolean(),
+        seq=Integer(),
+        decision=String(),
+        purpose_hash=String(),
+        valid_until=UTCDateTime(),
+        event_id=String(),
+    )
+)
+_BATCH_IDENTITIES = text(
+    "SELECT blind_index, subject_id FROM identities WHERE type = :kind AND blind_index IN :digests"
+).bindparams(bindparam("digests", expanding=True))
+
+
 def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> list[Decision]:
-    """Answers in the order of ``refs`` (up to 10,000), in chunked queries."""
+    """Answers in the order of ``refs`` (up to 10,000).
+
+    Identities are resolved in one query per type and chunk; then one query per chunk of
+    subject ids reads, for each subject, its group's states for the purpose and whether the
+    group was erased.
+    """
     if len(refs) > MAX_BATCH:
         raise InvalidInput("batch too large", errors={"subjects": [f"at most {MAX_BATCH} subjects"]})
     now = ctx.now()
-    with ctx.uow(write=False) as uow:
-        session = uow.session
-        purpose = _purpose_info(session, purpose_key)
-        roots: list[str | None] = [None] * len(refs)
-        by_id: dict[str, list[int]] = {}
-        by_index: dict[tuple[str, str], list[int]] = {}
+    with ctx.db.engine.connect() as conn:
+        purpose = _purpose_info_conn(conn, purpose_key)
+        subject_of: list[str | None] = [r if isinstance(r, str) else None for r in refs]
+        by_digest: dict[str, dict[str, list[int]]] = {}
         for i, ref in enumerate(refs):
-            if isinstance(ref, str):
-                by_id.setdefault(ref, []).append(i)
-            else:
+            if not isinstance(ref, str):
                 for digest in ctx.crypto.lookup_digests(ref.type, ref.value):
-                    by_index.setdefault((ref.type, digest), []).append(i)
-        ids = list(by_id)
-        for start in range(0, len(ids), BATCH_CHUNK):
-            chunk = ids[start : start + BATCH_CHUNK]
-            for sid, root in session.execute(
-                select(Subject.id, Subject.root_id).where(Subject.id.in_(chunk))
-            ):
-                for i in by_id[sid]:
-                    roots[i] = root
-        by_type: dict[str, list[str]] = {}
-        for kind, digest in by_index:
-            by_type.setdefault(kind, []).append(digest)
-        for kind, digests in by_type.items():
+                    by_digest.setdefault(ref.type, {}).setdefault(digest, []).append(i)
+        for kind, positions in by_digest.items():
+            digests = list(positions)
             for start in range(0, len(digests), BATCH_CHUNK):
                 chunk = digests[start : start + BATCH_CHUNK]
-                rows = session.execute(
-                    select(Identity.blind_index, Subject.root_id)
-                    .join(Subject, Subject.id == Identity.subject_id)
-                    .where(Identity.type == kind, Identity.blind_index.in_(chunk))
-                )
-                for digest, root in rows:
-                    for i in by_index[(kind, digest)]:
-                        roots[i] = root
-        wanted = list({r for r in roots if r is not None})
-        erased: set[str] = set()
+                for digest, subject_id in conn.execute(_BATCH_IDENTITIES, {"kind": kind, "digests": chunk}):
+                    for i in positions[digest]:
+                        subject_of[i] = subject_id
+        wanted = list({s for s in subject_of if s is not None})
+        found: dict[str, tuple[bool, int, StateInfo | None]] = {}
         for start in range(0, len(wanted), BATCH_CHUNK):
             chunk = wanted[start : start + BATCH_CHUNK]
-            erased.update(
-                session.scalars(
-                    select(SubjectKey.subject_id).where(
-                        SubjectKey.subject_id.in_(chunk), SubjectKey.wrapped_key.is_(None)
+            for row in conn.execute(_BATCH_BY_ID, {"ids": chunk, "purpose": purpose_key}):
+                seq = row.seq or 0
+                known = found.get(row.id)
+                if known is None or known[1] < seq:
+                    state = (
+                        StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id)
+                        if row.decision
+                        else None
                     )
-                )
-            )
-        states: dict[str, tuple[int, StateInfo]] = {}
-        if purpose.legal_basis != "consent":
-            wanted = []  # the decision does not depend on consent state
-        for start in range(0, len(wanted), BATCH_CHUNK):
-            chunk = wanted[start : start + BATCH_CHUNK]
-            rows = session.execute(
-                select(
-                    Subject.root_id,
-                    ConsentState.seq,
-                    ConsentState.decision,
-                    ConsentState.purpose_hash,
-                    ConsentState.valid_until,
-                    ConsentState.event_id,
-                )
-                .join(Subject, Subject.id == ConsentState.subject_id)
-                .where(
-                    Subject.root_id.in_(chunk),
-                    ConsentState.target_type == "purpose",
-                    ConsentState.target_key == purpose_key,
-                )
-            )
-            for root, seq, decision, phash, valid_until, event_id in rows:
-                known = states.get(root)
-                if known is None or known[0] < seq:
-                    states[root] = (seq, StateInfo(decision, phash, valid_until, event_id))
-        out = []
-        for root in roots:
-            found = states.get(root) if root else None
-            out.append(decide(purpose, found[1] if found else None, now, erased=root in erased))
-        return out
+                    found[row.id] = (bool(row.erased), seq, state)
+        conn.rollback()
+    out = []
+    none = decide(purpose, None, now)
+    for subject_id in subject_of:
+        hit = found.get(subject_id) if subject_id else None
+        if hit is None:
+            out.append(none)
+        else:
+            out.append(decide(purpose, hit[2], now, erased=hit[0]))
+    return out
+
+
+def _purpose_info_conn(conn: Any, key: str) -> PurposeInfo:
+    row = conn.execute(_PURPOSE, {"key": key}).first()
+    if row is None:
+        raise UnknownPurpose(f"purpose {key!r} is not registered")
+    return PurposeInfo(key, row[0], row[1], row[2])
+
+
+_PURPOSE = text("SELECT legal_basis, current_hash, current_version FROM purposes WHERE key = :key")
 
 
 def resolve_subject(ctx: Context, ref: IdentityRef) -> str | None:

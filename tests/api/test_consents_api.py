@@ -249,3 +249,31 @@ def test_ledger_verify_and_checkpoints(tclient, auth):
     assert verify_signed(checkpoint, load_public_key(key["public_key_pem"]))
     assert tclient.get("/v1/ledger/checkpoints/latest", headers=auth).get_json() == checkpoint
     assert tclient.get("/v1/ledger/verify", headers=auth).get_json()["checkpoints_checked"] == 1
+
+
+def test_batch_answers_equal_single_answers(tclient, auth, clock):
+    subjects = []
+    for i, granted in enumerate([True, False, True, True]):
+        body = consent_body(f"p{i}@example.org", decisions=[{"purpose": "newsletter", "granted": granted}])
+        subjects.append(tclient.post("/v1/consents", headers=auth, json=body).get_json()["subject_id"])
+    withdraw = consent_body("p3@example.org", decisions=[{"purpose": "newsletter", "granted": False}])
+    tclient.post("/v1/consents", headers=auth, json=withdraw)
+    tclient.post(f"/v1/subjects/{subjects[2]}/shred", headers=auth)
+    clock.advance(days=1)
+    refs = [*subjects, "sub_unknown", {"type": "email", "value": "p0@example.org"}]
+    batch = tclient.post(
+        "/v1/decisions/batch", headers=auth, json={"purpose": "newsletter", "subjects": refs}
+    ).get_json()
+    singles = []
+    for ref in refs:
+        query = {"subject_id": ref} if isinstance(ref, str) else {"subject": ref}
+        singles.append(decide(tclient, auth, **query))
+    assert batch["results"] == singles
+    assert [r["reason"] for r in singles] == [
+        "consent_granted",
+        "consent_denied",
+        "erased",
+        "consent_withdrawn",
+        "no_consent",
+        "consent_granted",
+    ]
