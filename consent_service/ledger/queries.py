@@ -94,13 +94,15 @@ _GATE_SQL = (
 _GATE_BY_ID = text(_GATE_SQL.format(root="SELECT root_id FROM subjects WHERE id = :ref")).columns(
     **_STATE_COLUMNS
 )
-_GATE_BY_IDENTITY = (
-    text(
-        _GATE_SQL.format(
-            root="SELECT r.root_id FROM identities i JOIN subjects r ON r.id = i.subject_id "
-            "WHERE i.type = :kind AND i.blind_index IN :refs"
-        )
-    )
+_IDENTITY_ROOT = (
+    "SELECT r.root_id FROM identities i JOIN subjects r ON r.id = i.subject_id "
+    "WHERE i.type = :kind AND i.blind_index {match}"
+)
+_GATE_BY_IDENTITY = text(_GATE_SQL.format(root=_IDENTITY_ROOT.format(match="= :ref"))).columns(
+    **_STATE_COLUMNS
+)
+_GATE_BY_IDENTITIES = (  # while re-indexing, two index keys are in use
+    text(_GATE_SQL.format(root=_IDENTITY_ROOT.format(match="IN :refs")))
     .bindparams(bindparam("refs", expanding=True))
     .columns(**_STATE_COLUMNS)
 )
@@ -115,7 +117,10 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
         stmt, params = _GATE_BY_ID, {"ref": ref, "purpose": purpose_key}
     else:
         digests = ctx.crypto.lookup_digests(ref.type, ref.value)
-        stmt, params = _GATE_BY_IDENTITY, {"refs": digests, "kind": ref.type, "purpose": purpose_key}
+        if len(digests) == 1:
+            stmt, params = _GATE_BY_IDENTITY, {"ref": digests[0], "kind": ref.type, "purpose": purpose_key}
+        else:
+            stmt, params = _GATE_BY_IDENTITIES, {"refs": digests, "kind": ref.type, "purpose": purpose_key}
     with ctx.db.engine.connect() as conn:
         row = conn.execute(stmt, params).first()
         conn.rollback()

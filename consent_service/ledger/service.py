@@ -84,26 +84,20 @@ _HEAD_FOR_UPDATE = text("SELECT seq, hash FROM ledger_head WHERE id = 1 FOR UPDA
 _MOVE_HEAD = text("UPDATE ledger_head SET seq = :seq, hash = :hash WHERE id = 1")
 _INSERT_EVENTS = insert(LedgerEvent.__table__)
 _EVENT_COLUMNS = tuple(c.key for c in LedgerEvent.__table__.columns)
-_TARGETS = (
-    text(
-        "SELECT p.key, p.current_version, p.current_hash, p.consent_validity, v.legal_basis, "
-        "v.data_categories, v.data_uses FROM purposes p JOIN purpose_versions v "
-        "ON v.purpose_key = p.key AND v.version = p.current_version WHERE p.key IN :keys"
-    )
-    .bindparams(bindparam("keys", expanding=True))
-    .columns(
-        key=String(),
-        current_version=Integer(),
-        current_hash=String(),
-        consent_validity=String(),
-        legal_basis=String(),
-        data_categories=JSON(),
-        data_uses=JSON(),
-    )
+_TARGET = text(
+    "SELECT p.key, p.current_version, p.current_hash, p.consent_validity, v.legal_basis, "
+    "v.data_categories, v.data_uses FROM purposes p JOIN purpose_versions v "
+    "ON v.purpose_key = p.key AND v.version = p.current_version WHERE p.key = :key"
+).columns(
+    key=String(),
+    current_version=Integer(),
+    current_hash=String(),
+    consent_validity=String(),
+    legal_basis=String(),
+    data_categories=JSON(),
+    data_uses=JSON(),
 )
-_COOKIES = text("SELECT name, purpose_key FROM cookies WHERE name IN :names").bindparams(
-    bindparam("names", expanding=True)
-)
+_COOKIE = text("SELECT purpose_key FROM cookies WHERE name = :name")
 _GROUP_STATE = text(
     "SELECT cs.target_type, cs.target_key, cs.decision FROM consent_state cs "
     "JOIN subjects m ON m.id = cs.subject_id "
@@ -137,11 +131,19 @@ def _targets(
     """Purposes (current version) and cookies (their purpose) named; InvalidInput for unknown ones."""
     purpose_keys = {d.target_key for d in decisions if d.target_type == "purpose"}
     cookie_names = [d.target_key for d in decisions if d.target_type == "cookie"]
+    # One small statement per target: decisions name few targets, and fixed statements are
+    # compiled once, where an expanding IN would be compiled on every call.
     cookies: dict[str, str] = {}
-    if cookie_names:
-        cookies = {name: purpose for name, purpose in session.execute(_COOKIES, {"names": cookie_names})}
+    for name in cookie_names:
+        purpose_key = session.execute(_COOKIE, {"name": name}).scalar()
+        if purpose_key is not None:
+            cookies[name] = purpose_key
     purpose_keys |= set(cookies.values())
-    purposes = {row.key: row._asdict() for row in session.execute(_TARGETS, {"keys": list(purpose_keys)})}
+    purposes = {}
+    for key in sorted(purpose_keys):
+        row = session.execute(_TARGET, {"key": key}).first()
+        if row is not None:
+            purposes[key] = row._asdict()
     errors: dict[str, list[str]] = {}
     for index, d in enumerate(decisions):
         known = purposes if d.target_type == "purpose" else cookies
@@ -182,7 +184,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
         if key is None:
             raise Conflict(f"subject {subject_id} has been erased; it cannot record new consent")
         head = lock_head(session)
-        previous = _current_decisions(session, subject_id, cmd.decisions)
+        previous = {} if created else _current_decisions(session, subject_id, cmd.decisions)
         rows = []
         for d in cmd.decisions:
             purpose_key = d.target_key if d.target_type == "purpose" else cookies[d.target_key]

@@ -32,7 +32,8 @@ def new_subject_id() -> str:
     return "sub_" + secrets.token_urlsafe(16)
 
 
-_RESOLVE = text(
+_RESOLVE_ONE = text("SELECT subject_id FROM identities WHERE type = :type AND blind_index = :digest")
+_RESOLVE_ANY = text(  # while re-indexing, two index keys are in use
     "SELECT subject_id FROM identities WHERE type = :type AND blind_index IN :digests"
 ).bindparams(bindparam("digests", expanding=True))
 _KEY = text("SELECT kek_version, wrapped_key FROM subject_keys WHERE subject_id = :sid")
@@ -52,7 +53,9 @@ _INSERT_IDENTITY = text(
 def resolve(session: Session, crypto: Crypto, ref: IdentityRef) -> str | None:
     """The subject id an identity points to, or None."""
     digests = crypto.lookup_digests(ref.type, ref.value)
-    return session.execute(_RESOLVE, {"type": ref.type, "digests": digests}).scalar()
+    if len(digests) == 1:
+        return session.execute(_RESOLVE_ONE, {"type": ref.type, "digest": digests[0]}).scalar()
+    return session.execute(_RESOLVE_ANY, {"type": ref.type, "digests": digests}).scalar()
 
 
 def require_subject(session: Session, subject_id: str) -> Subject:
