@@ -88,6 +88,7 @@ def data_key(session: Session, crypto: Crypto, subject_id: str) -> bytes | None:
 def _create(session: Session, crypto: Crypto, ref: IdentityRef, now: dt.datetime) -> str:
     subject_id = new_subject_id()
     key, version, wrapped = crypto.new_data_key(subject_id)
+    index_version = crypto.material.current_index  # read once: a key reload may happen meanwhile
     session.execute(_INSERT_SUBJECT, {"id": subject_id, "created_at": now})
     session.execute(
         _INSERT_KEY, {"sid": subject_id, "version": version, "wrapped": wrapped, "created_at": now}
@@ -97,8 +98,8 @@ def _create(session: Session, crypto: Crypto, ref: IdentityRef, now: dt.datetime
         {
             "sid": subject_id,
             "type": ref.type,
-            "digest": crypto.blind_index(ref.type, ref.value),
-            "index_version": crypto.material.current_index,
+            "digest": crypto.blind_index(ref.type, ref.value, index_version),
+            "index_version": index_version,
             "ct": seal(key, ref.value.encode(), field_aad(subject_id, "identities", ref.type)),
             "created_at": now,
         },
