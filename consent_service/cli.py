@@ -438,6 +438,81 @@ def ledger_check_checkpoint(checkpoint: Any, public_key: str) -> None:
         _fail("signature INVALID")
 
 
+# requests and outbox ------------------------------------------------------------------------
+@main.group(cls=Group)
+def requests() -> None:
+    """Data subject requests."""
+
+
+@requests.command("list")
+@click.option("--overdue", is_flag=True, help="only open requests past their deadline")
+@click.option("--state", default=None)
+@click.option("--type", "type_", default=None)
+def requests_list(overdue: bool, state: str | None, type_: str | None) -> None:
+    """List requests, soonest due first."""
+    from consent_service.dsar.requests import list_requests
+
+    rows = list_requests(_context(), overdue=overdue, state=state, type=type_)
+    for r in rows:
+        flag = "OVERDUE" if r["overdue"] else ""
+        click.echo(f"{r['id']}  {r['type']:13} {r['state']:16} due {r['due_at']:%Y-%m-%d}  {flag}")
+    if not rows:
+        click.echo("no requests")
+
+
+@requests.command("show")
+@click.argument("request_id")
+def requests_show(request_id: str) -> None:
+    """Show a request with its audit trail (JSON)."""
+    from consent_service.dsar.requests import show
+
+    click.echo(json.dumps(show(_context(), request_id), indent=2, default=str))
+
+
+@main.group(cls=Group)
+def outbox() -> None:
+    """Messages waiting to be sent (e-mails)."""
+
+
+@outbox.command("list")
+def outbox_list() -> None:
+    """Messages not sent yet, with their last error."""
+    from consent_service.dsar.outbox import pending
+
+    for m in pending(_context()):
+        click.echo(
+            f"{m['id']}  {m['kind']}  {m['state']:8} attempts={m['attempts']}  {m['last_error'] or ''}"
+        )
+
+
+@outbox.command("deliver")
+def outbox_deliver() -> None:
+    """Send every message that is due now."""
+    from consent_service.dsar.outbox import deliver
+
+    click.echo(json.dumps(deliver(_context())))
+
+
+@main.command()
+@click.option("--interval", default=10.0, show_default=True, help="seconds between outbox rounds")
+def worker(interval: float) -> None:
+    """Deliver the outbox periodically until stopped (Ctrl-C)."""
+    import time
+
+    from consent_service.dsar.outbox import deliver
+
+    ctx = _context()
+    click.echo(f"worker: delivering the outbox every {interval:g} s", err=True)
+    try:
+        while True:
+            counts = deliver(ctx)
+            if any(counts.values()):
+                click.echo(json.dumps(counts), err=True)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("worker stopped", err=True)
+
+
 # serve ------------------------------------------------------------------------------------
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)

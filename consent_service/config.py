@@ -31,6 +31,14 @@ class Config:
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 2 * 1024 * 1024
     log_level: str = "INFO"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "privacy@example.org"
+    smtp_starttls: bool = False
+    verification_code_minutes: int = 30
+    verification_max_attempts: int = 5
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -65,5 +73,13 @@ class Config:
             max_body_bytes=int(get("CONSENT_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_batch_body_bytes=int(get("CONSENT_MAX_BATCH_BODY_BYTES", str(cls.max_batch_body_bytes))),
             log_level=get("CONSENT_LOG_LEVEL", "INFO"),
+            smtp_host=get("CONSENT_SMTP_HOST", ""),
+            smtp_port=int(get("CONSENT_SMTP_PORT", "25")),
+            smtp_user=get("CONSENT_SMTP_USER", ""),
+            smtp_password=get("CONSENT_SMTP_PASSWORD", ""),
+            smtp_from=get("CONSENT_SMTP_FROM", cls.smtp_from),
+            smtp_starttls=_bool(get("CONSENT_SMTP_STARTTLS", "0")),
+            verification_code_minutes=int(get("CONSENT_VERIFICATION_CODE_MINUTES", "30")),
+            verification_max_attempts=int(get("CONSENT_VERIFICATION_MAX_ATTEMPTS", "5")),
             testing=_bool(get("CONSENT_TESTING", "0")),
         )

@@ -3,6 +3,12 @@
 from consent_service.auditlog.models import AuditEntry, AuditHead
 from consent_service.auth.models import ApiClient
 from consent_service.db import Base
+from consent_service.dsar.request_models import (
+    DsarRequest,
+    DsarVerification,
+    OutboxMessage,
+    SubjectRestriction,
+)
 from consent_service.ledger.models import Checkpoint, ConsentState, LedgerEvent, LedgerHead
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
 from consent_service.subjects.models import Identity, Subject, SubjectKey
@@ -16,13 +22,17 @@ __all__ = [
     "Checkpoint",
     "ConsentState",
     "Cookie",
+    "DsarRequest",
+    "DsarVerification",
     "Identity",
     "LedgerEvent",
     "LedgerHead",
+    "OutboxMessage",
     "Purpose",
     "PurposeVersion",
     "Site",
     "Subject",
+    "SubjectRestriction",
     "SubjectKey",
     "metadata",
 ]

@@ -16,6 +16,7 @@ from consent_service.api import (
     problems,
     public,
     purposes,
+    requests,
     subjects,
     vault,
 )
@@ -32,6 +33,7 @@ BLUEPRINTS = (
     public.blp,
     banner.blp,
     vault.blp,
+    requests.blp,
 )
 
 

@@ -402,3 +402,75 @@ class ShredOut(StrictSchema):
     already_shredded = fields.Bool()
     shredded_at = fields.DateTime()
     events = fields.List(fields.Dict())
+
+
+# Data subject requests -------------------------------------------------------------------------
+
+
+class VerificationIn(StrictSchema):
+    method = fields.Str(required=True, validate=validate.OneOf(("email", "dpo")))
+    note = fields.Str(validate=validate.Length(max=2000))
+
+
+class RequestIn(StrictSchema):
+    type = fields.Str(
+        required=True,
+        validate=validate.OneOf(
+            ("access", "erasure", "rectification", "restriction", "objection", "portability")
+        ),
+    )
+    identities = fields.List(fields.Nested(IdentityIn), required=True, validate=validate.Length(1, 10))
+    purposes = fields.List(fields.Str(validate=KEY), load_default=list, validate=validate.Length(max=100))
+    changes = fields.Dict(keys=fields.Str(validate=validate.Length(1, 100)), load_default=dict)
+    verification = fields.Nested(VerificationIn, required=True)
+
+
+class RequestOut(StrictSchema):
+    id = fields.Str()
+    type = fields.Str()
+    state = fields.Str()
+    subject_id = fields.Str()
+    purposes = fields.List(fields.Str())
+    verification_method = fields.Str()
+    received_at = fields.DateTime()
+    due_at = fields.DateTime()
+    original_due_at = fields.DateTime()
+    extension_months = fields.Int()
+    verified_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    overdue = fields.Bool()
+
+
+class RequestDetailOut(RequestOut):
+    identities = fields.Raw(metadata={"description": "the requester's identities, or '[erased]'"})
+    in_force = fields.List(fields.Dict())
+    audit_trail = fields.List(fields.Nested(AuditEntryOut))
+    audit_trail_ok = fields.Bool()
+
+
+class RequestListQuery(StrictSchema):
+    state = fields.Str()
+    type = fields.Str()
+    overdue = fields.Bool(load_default=False)
+    due_within = fields.Str(metadata={"description": "ISO 8601 duration, e.g. P7D"})
+
+
+class VerifyRequestIn(StrictSchema):
+    code = fields.Str(validate=validate.Length(1, 12))
+    note = fields.Str(
+        validate=validate.Length(1, 2000), metadata={"description": "DPO verification instead of a code"}
+    )
+
+    @validates_schema
+    def _one(self, data: dict[str, Any], **_: Any) -> None:
+        if ("code" in data) == ("note" in data):
+            raise ValidationError("give exactly one of 'code' or 'note'", "code")
+
+
+class ExtendIn(StrictSchema):
+    months = fields.Int(required=True, validate=validate.OneOf((1, 2)))
+    reason = fields.Str(required=True, validate=validate.Length(1, 2000))
+
+
+class ReasonIn(StrictSchema):
+    reason = fields.Str(required=True, validate=validate.Length(1, 2000))

@@ -32,6 +32,7 @@ SCOPES = (
     "ledger:audit",
     "vault:encrypt",
     "vault:decrypt",
+    "dsar:manage",
     "admin",
 )
 TOKEN_PREFIX = "cs_"

@@ -2,7 +2,9 @@
 
 ``decide`` is pure (no database, no clock); ``consent_service.ledger.queries`` feeds it.
 A deny is an answer, not an error. A crypto-shredded subject is ``erased`` for every purpose,
-whatever its legal basis: nothing may be processed about a person whose data was erased.
+whatever its legal basis: nothing may be processed about a person whose data was erased. A
+restriction (Art. 18) answers ``restricted`` and an objection (Art. 21) ``objected`` for the
+purposes they name, also whatever the legal basis.
 """
 
 from __future__ import annotations
@@ -56,15 +58,27 @@ REASONS = (
     "consent_outdated",
     "legal_basis",
     "erased",
+    "restricted",
+    "objected",
 )
 
 
 def decide(
-    purpose: PurposeInfo, state: StateInfo | None, now: dt.datetime, *, erased: bool = False
+    purpose: PurposeInfo,
+    state: StateInfo | None,
+    now: dt.datetime,
+    *,
+    erased: bool = False,
+    limited: str | None = None,
 ) -> Decision:
+    """``limited`` is ``"restriction"`` or ``"objection"`` when one is in force for the purpose."""
     basis = purpose.legal_basis
     if erased:
         return Decision(False, "erased", basis)
+    if limited == "restriction":
+        return Decision(False, "restricted", basis)
+    if limited == "objection":
+        return Decision(False, "objected", basis)
     if basis != "consent":
         return Decision(True, "legal_basis", basis)
     if state is None:

@@ -78,12 +78,21 @@ _STATE_COLUMNS = {
     "valid_until": UTCDateTime(),
     "event_id": String(),
     "shredded_at": UTCDateTime(),
+    "limited": String(),
 }
+# The strongest restriction or objection in force for the purpose anywhere in the subject's
+# linked group ('restriction' sorts after 'objection', so MAX prefers it).
+_LIMIT_SQL = (
+    "(SELECT MAX(sr.kind) FROM subject_restrictions sr JOIN subjects g ON g.id = sr.subject_id "
+    "WHERE g.root_id = {root} AND sr.purpose_key IN (:purpose, '*') AND sr.lifted_at IS NULL)"
+)
 _GATE_SQL = (
     "WITH r AS ({root}) "
     "SELECT p.legal_basis, p.current_hash, p.current_version, "
     "s.decision, s.purpose_hash, s.valid_until, s.event_id, "
-    "(SELECT k.shredded_at FROM subject_keys k WHERE k.subject_id = (SELECT root_id FROM r)) AS shredded_at "
+    "(SELECT k.shredded_at FROM subject_keys k WHERE k.subject_id = (SELECT root_id FROM r)) AS shredded_at, "
+    + _LIMIT_SQL.format(root="(SELECT root_id FROM r)")
+    + " AS limited "
     "FROM purposes p LEFT JOIN ("
     "  SELECT cs.decision, cs.purpose_hash, cs.valid_until, cs.event_id FROM consent_state cs"
     "  JOIN subjects m ON m.id = cs.subject_id"
@@ -128,13 +137,13 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
         raise UnknownPurpose(f"purpose {purpose_key!r} is not registered")
     purpose = PurposeInfo(purpose_key, row.legal_basis, row.current_hash, row.current_version)
     state = StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id) if row.decision else None
-    return decide(purpose, state, ctx.now(), erased=row.shredded_at is not None)
+    return decide(purpose, state, ctx.now(), erased=row.shredded_at is not None, limited=row.limited)
 
 
 _BATCH_BY_ID = (
     text(
         "SELECT q.id, k.wrapped_key IS NULL AS erased, cs.seq, cs.decision, cs.purpose_hash, cs.valid_until, "
-        "cs.event_id FROM subjects q "
+        "cs.event_id, " + _LIMIT_SQL.format(root="q.root_id") + " AS limited FROM subjects q "
         "JOIN subjects m ON m.root_id = q.root_id "
         "LEFT JOIN subject_keys k ON k.subject_id = q.root_id "
         "LEFT JOIN consent_state cs ON cs.subject_id = m.id AND cs.target_type = 'purpose' "
@@ -148,13 +157,23 @@ _BATCH_BY_ID = (
         seq=Integer(),
         decision=String(),
         purpose_hash=String(),
-        valid_until=UTCDateTime(),
+        valid_until=String(),
         event_id=String(),
+        limited=String(),
     )
 )
 _BATCH_IDENTITIES = text(
     "SELECT blind_index, subject_id FROM identities WHERE type = :kind AND blind_index IN :digests"
 ).bindparams(bindparam("digests", expanding=True))
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A stored timestamp as aware UTC: SQLite gives text (parsed in C), PostgreSQL datetimes."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC)
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
 def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> list[Decision]:
@@ -183,7 +202,7 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
                     for i in positions[digest]:
                         subject_of[i] = subject_id
         wanted = list({s for s in subject_of if s is not None})
-        found: dict[str, tuple[bool, int, StateInfo | None]] = {}
+        found: dict[str, tuple[bool, int, StateInfo | None, str | None]] = {}
         for start in range(0, len(wanted), BATCH_CHUNK):
             chunk = wanted[start : start + BATCH_CHUNK]
             for row in conn.execute(_BATCH_BY_ID, {"ids": chunk, "purpose": purpose_key}):
@@ -191,11 +210,11 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
                 known = found.get(row.id)
                 if known is None or known[1] < seq:
                     state = (
-                        StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id)
+                        StateInfo(row.decision, row.purpose_hash, _utc(row.valid_until), row.event_id)
                         if row.decision
                         else None
                     )
-                    found[row.id] = (bool(row.erased), seq, state)
+                    found[row.id] = (bool(row.erased), seq, state, row.limited)
         conn.rollback()
     out = []
     none = decide(purpose, None, now)
@@ -204,7 +223,7 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
         if hit is None:
             out.append(none)
         else:
-            out.append(decide(purpose, hit[2], now, erased=hit[0]))
+            out.append(decide(purpose, hit[2], now, erased=hit[0], limited=hit[3]))
     return out
 
 

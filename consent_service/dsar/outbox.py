@@ -1,0 +1,142 @@
+"""The outbox: messages written in the same transaction as the change that causes them, and
+delivered after commit, so a crash never leaves "saved but not sent" or "sent but not saved".
+
+Delivery is at least once: a message is claimed (leased for five minutes), sent, then marked
+sent; a process that dies between sending and marking lets the lease expire and the message is
+sent again. Failures back off exponentially; after eight attempts a message is ``dead`` and
+shows in ``consent-service outbox list``. Bodies are sealed under the subject's data key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import smtplib
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from consent_service.context import Context
+from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed, seal
+from consent_service.dsar.request_models import OutboxMessage
+from consent_service.subjects import service as subjects
+
+LEASE = dt.timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+
+
+def enqueue_email(
+    session: Session, *, subject_id: str, key: bytes, to: str, title: str, body: str, now: dt.datetime
+) -> str:
+    """Write an e-mail to the outbox in the caller's transaction; returns its id."""
+    message_id = "msg_" + secrets.token_hex(8)
+    payload = json.dumps({"to": to, "subject": title, "body": body}).encode()
+    session.add(
+        OutboxMessage(
+            id=message_id,
+            kind="email",
+            subject_id=subject_id,
+            payload_ct=seal(key, payload, field_aad(subject_id, "outbox", "payload", message_id)),
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return message_id
+
+
+def _claim(ctx: Context, only: list[str] | None, limit: int) -> list[tuple[str, str, bytes]]:
+    now = ctx.now()
+    with ctx.uow() as uow:
+        stmt = (
+            select(OutboxMessage)
+            .where(or_(OutboxMessage.state == "pending", OutboxMessage.state == "sending"))
+            .where(OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(limit)
+        )
+        if only is not None:
+            stmt = stmt.where(OutboxMessage.id.in_(only))
+        if not ctx.db.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        claimed = []
+        for message in uow.session.scalars(stmt):
+            message.state = "sending"
+            message.attempts += 1
+            message.next_attempt_at = now + LEASE
+            claimed.append((message.id, message.subject_id, message.payload_ct))
+        uow.commit()
+    return claimed
+
+
+def _send_email(ctx: Context, payload: dict[str, Any]) -> None:
+    config = ctx.config
+    if not config.smtp_host:
+        raise RuntimeError("no SMTP server configured (CONSENT_SMTP_HOST)")
+    email = EmailMessage()
+    email["From"] = config.smtp_from
+    email["To"] = payload["to"]
+    email["Subject"] = payload["subject"]
+    email.set_content(payload["body"])
+    with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=10) as smtp:
+        if config.smtp_starttls:
+            smtp.starttls()
+        if config.smtp_user:
+            smtp.login(config.smtp_user, config.smtp_password)
+        smtp.send_message(email)
+
+
+def deliver(ctx: Context, *, only: list[str] | None = None, limit: int = 50) -> dict[str, int]:
+    """Send due messages (or just ``only``); returns counts of sent, failed and dead."""
+    counts = {"sent": 0, "failed": 0, "dead": 0}
+    for message_id, subject_id, payload_ct in _claim(ctx, only, limit):
+        error: str | None = None
+        with ctx.uow(write=False) as uow:
+            key = subjects.data_key(uow.session, ctx.crypto, subject_id)
+        try:
+            if key is None:
+                raise DecryptionFailed("the subject was erased before the message was sent")
+            payload = json.loads(
+                open_sealed(key, payload_ct, field_aad(subject_id, "outbox", "payload", message_id))
+            )
+            _send_email(ctx, payload)
+        except (OSError, smtplib.SMTPException, RuntimeError, DecryptionFailed) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        now = ctx.now()
+        with ctx.uow() as uow:
+            message = uow.session.get(OutboxMessage, message_id)
+            assert message is not None
+            if error is None:
+                message.state, message.sent_at, message.last_error = "sent", now, None
+                counts["sent"] += 1
+            elif message.attempts >= MAX_ATTEMPTS or key is None:
+                message.state, message.last_error = "dead", error
+                counts["dead"] += 1
+            else:
+                message.state, message.last_error = "pending", error
+                message.next_attempt_at = now + dt.timedelta(seconds=30 * 2 ** (message.attempts - 1))
+                counts["failed"] += 1
+            uow.commit()
+    return counts
+
+
+def pending(ctx: Context) -> list[dict[str, Any]]:
+    with ctx.uow(write=False) as uow:
+        rows = uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.state != "sent").order_by(OutboxMessage.created_at)
+        )
+        return [
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "state": m.state,
+                "attempts": m.attempts,
+                "next_attempt_at": m.next_attempt_at,
+                "last_error": m.last_error,
+            }
+            for m in rows
+        ]

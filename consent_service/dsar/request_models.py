@@ -1,0 +1,79 @@
+"""Tables of data subject requests: the requests, their e-mail verification, the outbox of
+messages to send, and the restrictions and objections the gate enforces.
+
+Personal data in these tables (the requester's identities and contact, rectification values,
+message bodies) is sealed under the subject's data key, like everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from consent_service.db import Base, UTCDateTime
+
+
+class DsarRequest(Base):
+    __tablename__ = "dsar_requests"
+    __table_args__ = (Index("ix_dsar_requests_state_due", "state", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"), index=True)
+    identities_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    changes_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    purposes: Mapped[list[str]]
+    verification_method: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    original_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    extension_months: Mapped[int] = mapped_column(Integer, default=0)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class DsarVerification(Base):
+    __tablename__ = "dsar_verifications"
+
+    request_id: Mapped[str] = mapped_column(String(40), ForeignKey("dsar_requests.id"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "state", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # email (webhooks later)
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"))
+    payload_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(12))  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class SubjectRestriction(Base):
+    __tablename__ = "subject_restrictions"
+    __table_args__ = (Index("ix_subject_restrictions_lookup", "subject_id", "purpose_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"))
+    purpose_key: Mapped[str] = mapped_column(String(64))  # "*" = every purpose
+    kind: Mapped[str] = mapped_column(String(12))  # restriction | objection
+    absolute: Mapped[bool] = mapped_column(default=False)
+    request_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("dsar_requests.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None]

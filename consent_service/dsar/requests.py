@@ -1,0 +1,436 @@
+"""The lifecycle of data subject requests (GDPR Art. 12-22).
+
+States: received → identity_pending → verified → in_progress → completed | rejected | failed.
+Every transition is appended, with who, when and why, to the request's own hash-chained audit
+log (``dsar:<request id>``). Deadlines count calendar months (see ``deadlines``).
+Restriction (Art. 18) and objection (Art. 21) take effect in the processing gate as soon as the
+request is verified; an objection to a direct-marketing purpose is absolute (Art. 21(3)).
+Access, erasure, rectification and portability wait in ``verified`` for execution across the
+registered stores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent_service.auditlog import service as auditlog
+from consent_service.context import Context
+from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed, seal
+from consent_service.dsar import deadlines, outbox
+from consent_service.dsar.request_models import DsarRequest, DsarVerification, SubjectRestriction
+from consent_service.errors import Conflict, Gone, InvalidInput, NotFound
+from consent_service.registry.durations import parse_duration
+from consent_service.registry.models import Purpose
+from consent_service.subjects import service as subjects
+from consent_service.subjects.service import IdentityRef
+
+TYPES = ("access", "erasure", "rectification", "restriction", "objection", "portability")
+OPEN_STATES = ("received", "identity_pending", "verified", "in_progress", "failed")
+CLOSED_STATES = ("completed", "rejected")
+
+
+@dataclass
+class OpenRequest:
+    type: str
+    identities: Sequence[IdentityRef]
+    verification: dict[str, str]
+    purposes: Sequence[str] = field(default_factory=list)
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def _log(
+    session: Session,
+    request_id: str,
+    actor: str,
+    action: str,
+    details: dict[str, Any],
+    now: dt.datetime,
+    subject_id: str,
+) -> None:
+    auditlog.append(
+        session,
+        f"dsar:{request_id}",
+        actor=actor,
+        action=action,
+        details=details,
+        now=now,
+        subject_id=subject_id,
+    )
+
+
+def _transition(
+    session: Session, request: DsarRequest, to: str, actor: str, why: str, now: dt.datetime
+) -> None:
+    _log(
+        session,
+        request.id,
+        actor,
+        "transition",
+        {"from": request.state, "to": to, "why": why},
+        now,
+        request.subject_id,
+    )
+    request.state = to
+    request.updated_at = now
+    if to in CLOSED_STATES:
+        request.closed_at = now
+
+
+def _code_hash(ctx: Context, request_id: str, code: str) -> str:
+    return hmac.new(
+        ctx.crypto.material.index_key, f"dsar-code|{request_id}|{code}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def _validate(session: Session, cmd: OpenRequest) -> None:
+    errors: dict[str, list[str]] = {}
+    if cmd.type not in TYPES:
+        errors["type"] = [f"one of {', '.join(TYPES)}"]
+    if not cmd.identities:
+        errors["identities"] = ["give at least one identity"]
+    method = cmd.verification.get("method")
+    if method not in ("email", "dpo"):
+        errors["verification"] = ["method 'email' or 'dpo'"]
+    elif method == "dpo" and not (cmd.verification.get("note") or "").strip():
+        errors["verification"] = ["a DPO verification needs a note"]
+    elif method == "email" and not any(i.type == "email" for i in cmd.identities):
+        errors["verification"] = ["e-mail verification needs an email identity"]
+    if cmd.type == "objection" and not cmd.purposes:
+        errors["purposes"] = ["name the purposes objected to"]
+    if cmd.type == "rectification" and not cmd.changes:
+        errors["changes"] = ["give the corrected values"]
+    if cmd.purposes:
+        known = set(session.scalars(select(Purpose.key).where(Purpose.key.in_(list(cmd.purposes)))))
+        unknown = [p for p in cmd.purposes if p not in known]
+        if unknown:
+            errors["purposes"] = [f"unknown: {', '.join(unknown)}"]
+    if errors:
+        raise InvalidInput("the request cannot be opened", errors=errors)
+
+
+def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any]:
+    """Record a request; send the e-mail code, or take the DPO's verification at once."""
+    message_id = None
+    with ctx.uow() as uow:
+        session = uow.session
+        _validate(session, cmd)
+        now = ctx.now()
+        subject_id = next(
+            (s for s in (subjects.resolve(session, ctx.crypto, i) for i in cmd.identities) if s), None
+        )
+        if subject_id is None:
+            subject_id, _ = subjects.get_or_create(session, ctx.crypto, cmd.identities[0], now)
+        key = subjects.data_key(session, ctx.crypto, subject_id)
+        if key is None:
+            raise Gone("this person's data has already been erased", extra={"reason": "erased"})
+        request_id = "req_" + secrets.token_hex(8)
+        identities = json.dumps([{"type": i.type, "value": i.value} for i in cmd.identities]).encode()
+        changes = json.dumps(cmd.changes).encode() if cmd.changes else None
+        due = deadlines.due_at(now)
+        request = DsarRequest(
+            id=request_id,
+            type=cmd.type,
+            state="received",
+            subject_id=subject_id,
+            identities_ct=seal(
+                key, identities, field_aad(subject_id, "dsar_requests", "identities", request_id)
+            ),
+            changes_ct=seal(key, changes, field_aad(subject_id, "dsar_requests", "changes", request_id))
+            if changes
+            else None,
+            purposes=list(cmd.purposes),
+            verification_method=cmd.verification["method"],
+            received_at=now,
+            original_due_at=due,
+            due_at=due,
+            extension_months=0,
+            updated_at=now,
+        )
+        session.add(request)
+        session.flush()
+        _log(
+            session,
+            request_id,
+            actor,
+            "received",
+            {"type": cmd.type, "purposes": list(cmd.purposes)},
+            now,
+            subject_id,
+        )
+        if cmd.verification["method"] == "dpo":
+            _verified(ctx, session, request, actor, f"verified by the DPO: {cmd.verification['note']}", now)
+        else:
+            code = f"{secrets.randbelow(10**6):06d}"
+            minutes = ctx.config.verification_code_minutes
+            session.add(
+                DsarVerification(
+                    request_id=request_id,
+                    code_hash=_code_hash(ctx, request_id, code),
+                    expires_at=now + dt.timedelta(minutes=minutes),
+                    attempts=0,
+                    max_attempts=ctx.config.verification_max_attempts,
+                )
+            )
+            email = next(i.value for i in cmd.identities if i.type == "email")
+            message_id = outbox.enqueue_email(
+                session,
+                subject_id=subject_id,
+                key=key,
+                to=email,
+                title=f"Your {cmd.type} request: verification code",
+                body=(
+                    f"Your verification code is {code}.\n\nIt is valid for {minutes} minutes. "
+                    f"If you did not ask {ctx.config.controller_name} to handle a data protection "
+                    "request, ignore this message."
+                ),
+                now=now,
+            )
+            _transition(session, request, "identity_pending", actor, "verification code sent by e-mail", now)
+        out = _summary(request)
+        uow.commit()
+    if message_id is not None:
+        outbox.deliver(ctx, only=[message_id])
+    return out
+
+
+def _verified(
+    ctx: Context, session: Session, request: DsarRequest, actor: str, why: str, now: dt.datetime
+) -> None:
+    _transition(session, request, "verified", actor, why, now)
+    request.verified_at = now
+    if request.type in ("restriction", "objection"):
+        _transition(session, request, "in_progress", actor, "applying to the processing gate", now)
+        _apply_limits(session, request, now)
+        _transition(session, request, "completed", actor, f"{request.type} in force", now)
+
+
+def _apply_limits(session: Session, request: DsarRequest, now: dt.datetime) -> None:
+    purposes = request.purposes or ["*"]
+    marketing = set(
+        session.scalars(
+            select(Purpose.key).where(Purpose.key.in_(purposes), Purpose.direct_marketing.is_(True))
+        )
+    )
+    for purpose in purposes:
+        session.add(
+            SubjectRestriction(
+                subject_id=request.subject_id,
+                purpose_key=purpose,
+                kind=request.type,
+                absolute=request.type == "objection" and purpose in marketing,
+                request_id=request.id,
+                created_at=now,
+                details=None,
+            )
+        )
+
+
+def _load(session: Session, request_id: str) -> DsarRequest:
+    request = session.get(DsarRequest, request_id)
+    if request is None:
+        raise NotFound(f"request {request_id!r} does not exist")
+    return request
+
+
+def verify(
+    ctx: Context, request_id: str, *, code: str | None, dpo_note: str | None, actor: str
+) -> dict[str, Any]:
+    """Verify the requester by the e-mailed code, or by a DPO with a note."""
+    with ctx.uow() as uow:
+        session = uow.session
+        now = ctx.now()
+        request = _load(session, request_id)
+        if request.state not in ("received", "identity_pending"):
+            raise Conflict(f"the request is {request.state}; only unverified requests can be verified")
+        if dpo_note is not None:
+            if not dpo_note.strip():
+                raise InvalidInput("a DPO verification needs a note", errors={"note": ["required"]})
+            _verified(ctx, session, request, actor, f"verified by the DPO: {dpo_note}", now)
+        else:
+            check = session.get(DsarVerification, request_id)
+            if check is None:
+                raise Conflict("no code was sent for this request; a DPO must verify it")
+            if check.attempts >= check.max_attempts:
+                raise Conflict("too many wrong codes; a DPO must verify this request")
+            if now > check.expires_at:
+                raise Conflict("the code has expired; a DPO must verify this request")
+            if not code or not hmac.compare_digest(check.code_hash, _code_hash(ctx, request_id, code)):
+                check.attempts += 1
+                _log(
+                    session,
+                    request_id,
+                    actor,
+                    "wrong_code",
+                    {"attempt": check.attempts},
+                    now,
+                    request.subject_id,
+                )
+                uow.commit()
+                left = check.max_attempts - check.attempts
+                raise InvalidInput("wrong code", errors={"code": [f"wrong code; {left} attempt(s) left"]})
+            check.attempts += 1
+            _verified(ctx, session, request, actor, "e-mail code confirmed", now)
+        out = _summary(request)
+        uow.commit()
+    return out
+
+
+def extend(ctx: Context, request_id: str, *, months: int, reason: str, actor: str) -> dict[str, Any]:
+    with ctx.uow() as uow:
+        session = uow.session
+        now = ctx.now()
+        request = _load(session, request_id)
+        if request.state in CLOSED_STATES:
+            raise Conflict(f"the request is {request.state}")
+        total, due = deadlines.extend(
+            received_at=request.received_at,
+            original_due_at=request.original_due_at,
+            extended=request.extension_months,
+            months=months,
+            reason=reason,
+            now=now,
+        )
+        _log(
+            session,
+            request_id,
+            actor,
+            "extended",
+            {"months": months, "reason": reason, "due_at": due.isoformat()},
+            now,
+            request.subject_id,
+        )
+        request.extension_months, request.due_at, request.updated_at = total, due, now
+        out = _summary(request)
+        uow.commit()
+    return out
+
+
+def reject(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str, Any]:
+    if not reason.strip():
+        raise InvalidInput("a rejection needs a reason", errors={"reason": ["required"]})
+    with ctx.uow() as uow:
+        session = uow.session
+        request = _load(session, request_id)
+        if request.state in CLOSED_STATES or request.state == "in_progress":
+            raise Conflict(f"the request is {request.state}; it cannot be rejected")
+        _transition(session, request, "rejected", actor, reason, ctx.now())
+        out = _summary(request)
+        uow.commit()
+    return out
+
+
+def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str, Any]:
+    """Lift a restriction (Art. 18(3): the person is told), or a non-absolute objection."""
+    if not reason.strip():
+        raise InvalidInput("lifting needs a reason", errors={"reason": ["required"]})
+    with ctx.uow() as uow:
+        session = uow.session
+        now = ctx.now()
+        request = _load(session, request_id)
+        limits = session.scalars(
+            select(SubjectRestriction).where(
+                SubjectRestriction.request_id == request_id, SubjectRestriction.lifted_at.is_(None)
+            )
+        ).all()
+        if not limits:
+            raise Conflict("this request has nothing in force to lift")
+        if any(limit.absolute for limit in limits):
+            raise Conflict("an objection to direct marketing is absolute (Art. 21(3)) and cannot be lifted")
+        for limit in limits:
+            limit.lifted_at, limit.lift_reason = now, reason
+        _log(
+            session,
+            request_id,
+            actor,
+            f"{request.type}_lifted",
+            {"reason": reason, "purposes": [x.purpose_key for x in limits]},
+            now,
+            request.subject_id,
+        )
+        out = _summary(request)
+        uow.commit()
+    return out
+
+
+def _summary(request: DsarRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "type": request.type,
+        "state": request.state,
+        "subject_id": request.subject_id,
+        "purposes": request.purposes,
+        "verification_method": request.verification_method,
+        "received_at": request.received_at,
+        "due_at": request.due_at,
+        "original_due_at": request.original_due_at,
+        "extension_months": request.extension_months,
+        "verified_at": request.verified_at,
+        "closed_at": request.closed_at,
+    }
+
+
+def list_requests(
+    ctx: Context,
+    *,
+    state: str | None = None,
+    type: str | None = None,
+    overdue: bool = False,
+    due_within: str | None = None,
+) -> list[dict[str, Any]]:
+    now = ctx.now()
+    stmt = select(DsarRequest).order_by(DsarRequest.due_at)
+    if state:
+        stmt = stmt.where(DsarRequest.state == state)
+    if type:
+        stmt = stmt.where(DsarRequest.type == type)
+    if overdue:
+        stmt = stmt.where(DsarRequest.state.in_(OPEN_STATES), DsarRequest.due_at < now)
+    if due_within:
+        stmt = stmt.where(
+            DsarRequest.state.in_(OPEN_STATES), DsarRequest.due_at <= now + parse_duration(due_within)
+        )
+    with ctx.uow(write=False) as uow:
+        return [
+            _summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now}
+            for r in uow.session.scalars(stmt)
+        ]
+
+
+def show(ctx: Context, request_id: str) -> dict[str, Any]:
+    """The request with the requester's identities (decrypted) and its audit trail."""
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        request = _load(session, request_id)
+        key = subjects.data_key(session, ctx.crypto, request.subject_id)
+        identities: Any = ERASED
+        if key is not None:
+            try:
+                aad = field_aad(request.subject_id, "dsar_requests", "identities", request_id)
+                identities = json.loads(open_sealed(key, request.identities_ct, aad))
+            except DecryptionFailed:
+                identities = ERASED
+        trail = auditlog.entries(session, f"dsar:{request_id}", limit=1000)
+        report = auditlog.verify(session, f"dsar:{request_id}")
+        limits = session.scalars(
+            select(SubjectRestriction).where(SubjectRestriction.request_id == request_id)
+        ).all()
+        return _summary(request) | {
+            "overdue": request.state in OPEN_STATES and request.due_at < ctx.now(),
+            "identities": identities,
+            "in_force": [
+                {"purpose": x.purpose_key, "kind": x.kind, "absolute": x.absolute, "lifted_at": x.lifted_at}
+                for x in limits
+            ],
+            "audit_trail": trail,
+            "audit_trail_ok": report.ok,
+        }
