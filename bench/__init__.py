@@ -1,0 +1,11 @@
+"""Benchmarks for consent_service: ``make bench`` (``python -m bench.run``).
+
+Never part of ``make test``: the figures depend on the machine, so they are measured and written
+down (docs/benchmarks.md, raw results in bench/results/), not asserted.
+
+- ``run``       the orchestration: per backend prepare, seed, serve, load, report, clean up
+- ``backends``  a fresh SQLite data dir or a temporary PostgreSQL database, prepared and seeded
+- ``server``    gunicorn on a free 127.0.0.1 port, started and stopped by its process id
+- ``load``      wrk (Lua scripts in ``lua/``) or the Python fallback (``pyload``), and the batch probe
+- ``report``    machine facts and the Markdown report
+"""

@@ -1,0 +1,333 @@
+"""``make bench``: measure the gate and the consent endpoint on SQLite and PostgreSQL.
+
+For each backend: prepare a fresh database (``keys init``, ``db upgrade``, ``demo``), seed
+subjects with consent, serve with gunicorn (2 workers) on a free 127.0.0.1 port, then drive it
+from a separate process (wrk): ``GET /health`` against ``POST /v1/decisions``, then
+``POST /v1/consents``, then time ``POST /v1/decisions/batch`` with 10,000 subject ids.
+Writes docs/benchmarks.md and bench/results/<stamp>/; stops gunicorn and removes temporary
+directories and databases even on failure; bounds itself in time (``--time-limit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import signal
+import sqlite3
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench import backends, load, report
+from bench.server import HOST, Gunicorn
+
+RESULTS_DIR = backends.REPO / "bench" / "results"
+DOCS = backends.REPO / "docs" / "benchmarks.md"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BATCH_SIZE = 10_000
+
+
+class TimeLimit(Exception):
+    """The whole run hit ``--time-limit``; what was measured is still reported."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise TimeLimit("the run reached its time limit")
+
+
+def _on_term(signum: int, frame: Any) -> None:
+    # Ignore repeats (``timeout`` signals the child and then its whole process group) so that a
+    # second signal cannot interrupt the finally blocks that stop gunicorn and drop databases.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    log(f"signal {signum}: stopping and cleaning up")
+    raise SystemExit(128 + signum)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 s per figure, 10,000 subjects")
+    parser.add_argument("--backend", action="append", choices=("sqlite", "postgresql"), dest="backends")
+    parser.add_argument("--subjects", type=int, help="subjects to seed (default 20,000; quick 10,000)")
+    parser.add_argument("--duration", type=float, help="seconds per figure (default 10; quick 3)")
+    parser.add_argument("--seed-processes", type=int, default=3, help="PostgreSQL seeding processes")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--time-limit", type=float, default=570.0, help="seconds for the whole run")
+    parser.add_argument("--postgres-url", help="admin URL (default: $CONSENT_BENCH_POSTGRES_URL or local)")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--python-load", action="store_true", help="use bench.pyload even if wrk exists")
+    args = parser.parse_args(argv)
+    args.backends = args.backends or ["sqlite", "postgresql"]
+    args.subjects = args.subjects or (10_000 if args.quick else 20_000)
+    args.duration = args.duration or (3.0 if args.quick else 10.0)
+    args.warmup = 1.0 if args.quick else 2.0
+    args.batch_repeats = 3 if args.quick else 5
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def measure(
+    backend: backends.Backend,
+    server: Gunicorn,
+    settings: load.LoadSettings,
+    wrk: str | None,
+    out: Path,
+    entry: dict[str, Any],
+    batch_repeats: int,
+) -> None:
+    ids_file = backend.data_dir / "subject-ids.txt"
+    ids_file.write_text("\n".join(backend.subject_ids) + "\n")
+    answer = load.probe(
+        HOST,
+        server.port,
+        "/v1/decisions",
+        {"subject_id": backend.subject_ids[0], "purpose": "newsletter"},
+        backend.token,
+    )
+    log(f"  probe decision: {answer.get('reason')}")
+    load.probe(
+        HOST,
+        server.port,
+        "/v1/consents",
+        {
+            "subject": {"type": "device_id", "value": "bench-probe"},
+            "decisions": [{"purpose": "analytics", "granted": True}],
+            "channel": "api",
+            "method": "api",
+        },
+        backend.token,
+    )
+
+    def run(scenario: str, phase: str, seconds: float) -> dict[str, Any]:
+        env = {
+            "BENCH_TOKEN": backend.token,
+            "BENCH_IDS_FILE": str(ids_file),
+            "BENCH_PREFIX": f"{backend.name}-{scenario}-{phase}",
+        }
+        figure = load.run_load(
+            wrk=wrk,
+            scenario=scenario,
+            base_url=server.base_url,
+            seconds=seconds,
+            settings=settings,
+            env=env,
+            raw_path=out / f"{backend.name}-{scenario}-{phase}.txt",
+            server_cpu=server.cpu_seconds,
+        )
+        figure.pop("raw", None)
+        return figure
+
+    def show(scenario: str, figure: dict[str, Any]) -> None:
+        log(
+            f"  {scenario}: {figure['rps']:,.0f} req/s, p50 {figure['p50_ms']:.2f} ms, "
+            f"p99 {figure['p99_ms']:.2f} ms, errors {figure['errors']}, "
+            f"server CPU {figure.get('server_cpu_ms_per_req', 0):.2f} ms/req, "
+            f"other processes {figure['other_cpu_pct']:.0f}% CPU"
+        )
+
+    # Health and decisions alternate in short rounds (health first in even rounds, decisions
+    # first in odd ones) so that other load on the machine hits both alike.
+    run("health", "warmup", settings.warmup)
+    run("decisions", "warmup", settings.warmup)
+    rounds: dict[str, list[dict[str, Any]]] = {"health": [], "decisions": []}
+    per_round = max(1.0, settings.duration / settings.rounds)
+    for r in range(settings.rounds):
+        order = ("health", "decisions") if r % 2 == 0 else ("decisions", "health")
+        for scenario in order:
+            rounds[scenario].append(run(scenario, f"round{r + 1}", per_round))
+    for scenario in ("health", "decisions"):
+        entry[scenario] = load.combine(rounds[scenario])
+        show(scenario, entry[scenario])
+    per_pair = [
+        d["rps"] / h["rps"] for h, d in zip(rounds["health"], rounds["decisions"], strict=True) if h["rps"]
+    ]
+    if entry["health"]["rps"]:
+        entry["ratio"] = round(entry["decisions"]["rps"] / entry["health"]["rps"], 3)
+        entry["ratio_rounds"] = [round(x, 3) for x in per_pair]
+        log(
+            f"  decisions/health ratio: {entry['ratio']:.2f} (rounds: {', '.join(f'{x:.2f}' for x in per_pair)})"
+        )
+    health_cpu = entry["health"].get("server_cpu_ms_per_req")
+    decisions_cpu = entry["decisions"].get("server_cpu_ms_per_req")
+    if health_cpu and decisions_cpu:
+        entry["cpu_ratio"] = round(health_cpu / decisions_cpu, 3)
+    run("consents", "warmup", settings.warmup)
+    entry["consents"] = run("consents", "measure", settings.duration)
+    show("consents", entry["consents"])
+    ids = backend.subject_ids[:BATCH_SIZE]
+    if len(ids) < BATCH_SIZE:
+        entry["batch_note"] = f"only {len(ids):,} distinct seeded ids; the list repeats them"
+        ids = [ids[i % len(ids)] for i in range(BATCH_SIZE)]
+    entry["batch"] = load.batch(HOST, server.port, backend.token, ids, "newsletter", batch_repeats)
+    log(
+        f"  batch: {entry['batch']['subjects_per_s']:,.0f} subjects/s (median {entry['batch']['median_s']} s)"
+    )
+
+
+def run_backend(
+    name: str,
+    args: argparse.Namespace,
+    settings: load.LoadSettings,
+    wrk: str | None,
+    out: Path,
+    deadline: float,
+    backends_left: int,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "status": "failed"}
+    backend: backends.Backend | None = None
+    server: Gunicorn | None = None
+    try:
+        log(f"{name}: preparing")
+        if name == "sqlite":
+            backend = backends.sqlite_backend()
+        else:
+            backend = backends.postgres_backend(args.postgres_url)
+        entry["version"] = backend.version
+        backends.prepare(backend)
+        entry["notes"] = backend.notes
+        per_measure = 3 * (settings.warmup + settings.duration + 4) + 45
+        budget = (deadline - time.monotonic() - backends_left * per_measure) / backends_left
+        log(f"{name}: seeding {args.subjects:,} subjects (budget {max(budget, 10):.0f} s)")
+        entry["seed_processes"] = 1 if name == "sqlite" else args.seed_processes
+        processes = 1 if name == "sqlite" else args.seed_processes
+        backends.seed(backend, args.subjects, max(budget, 10.0), processes)
+        entry["seed"] = {
+            "subjects": len(backend.subject_ids),
+            "seconds": round(backend.seed_seconds, 1),
+            "note": backend.seed_note,
+        }
+        log(f"{name}: seeded {len(backend.subject_ids):,} in {backend.seed_seconds:.1f} s; starting gunicorn")
+        server = Gunicorn(backend.env, out / f"gunicorn-{name}.log")
+        server.wait_healthy()
+        measure(backend, server, settings, wrk, out, entry, args.batch_repeats)
+        entry["status"] = "ok"
+    except backends.BackendUnavailable as exc:
+        entry.update(status="skipped", error=str(exc))
+        log(f"{name}: skipped: {exc}")
+    except TimeLimit as exc:
+        entry.update(status="failed", error=str(exc), time_limit=True)
+        log(f"{name}: stopped: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one backend failing must not lose the other's figures
+        entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        (out / f"{name}-error.txt").write_text(traceback.format_exc())
+        log(f"{name}: FAILED: {exc}")
+    finally:
+        if server is not None:
+            server.stop()
+        if backend is not None:
+            problems = backend.cleanup()
+            if problems:
+                entry["cleanup_problems"] = problems
+    return entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    args = parse_args(argv)
+    args.postgres_url = args.postgres_url or os.environ.get("CONSENT_BENCH_POSTGRES_URL") or DEFAULT_PG
+    started, started_wall = time.monotonic(), dt.datetime.now(dt.UTC)
+    deadline = started + args.time_limit
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGINT, _on_term)
+    signal.alarm(int(args.time_limit) + 15)
+    out = RESULTS_DIR / started_wall.strftime("%Y%m%dT%H%M%SZ")
+    out.mkdir(parents=True, exist_ok=True)
+    settings = load.LoadSettings(
+        args.duration, args.warmup, args.connections, args.threads, rounds=3 if args.quick else 5
+    )
+    wrk, wrk_note = (
+        (None, "--python-load: figures come from bench.pyload") if args.python_load else load.ensure_wrk()
+    )
+    import gunicorn
+
+    results: dict[str, Any] = {
+        "date": started_wall.strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "make bench" + (" (python -m bench.run --quick)" if args.quick else ""),
+        "quick": args.quick,
+        "commit": report.git_commit(backends.REPO),
+        "machine": report.machine(),
+        "versions": {
+            "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version,
+            "gunicorn": gunicorn.__version__,
+        },
+        "load_tool": load.wrk_version(wrk)
+        if wrk
+        else "Python fallback (bench.pyload, threads + http.client)",
+        "settings": {
+            "workers": 2,
+            "connections": args.connections,
+            "threads": args.threads,
+            "warmup": args.warmup,
+            "duration": args.duration,
+            "rounds": settings.rounds,
+            "subjects": args.subjects,
+            "batch_size": BATCH_SIZE,
+            "batch_repeats": args.batch_repeats,
+        },
+        "notes": [],
+        "backends": [],
+    }
+    if wrk_note:
+        results["notes"].append(wrk_note)
+    if (results["machine"]["nproc"] or 0) <= 4:
+        results["notes"].append(
+            f"Only {results['machine']['nproc']} CPUs: wrk, 2 gunicorn workers and the database share them, "
+            "so absolute rates are lower than with a separate load machine; the decisions ÷ health ratio "
+            "is the figure that transfers."
+        )
+    code = 0
+    log(f"results in {out}; load generator: {results['load_tool']}")
+    try:
+        for index, name in enumerate(args.backends):
+            entry = run_backend(name, args, settings, wrk, out, deadline, len(args.backends) - index)
+            results["backends"].append(entry)
+            if entry["name"] == "postgresql" and entry.get("version"):
+                results["versions"]["postgresql"] = entry["version"]
+            if entry["status"] == "failed":
+                code = 1
+            _write(results, out, args, started)
+            if entry.get("time_limit"):
+                results["notes"].append(
+                    f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s."
+                )
+                break
+    except TimeLimit:
+        results["notes"].append(f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s.")
+        code = 1
+    finally:
+        signal.alarm(0)
+    for entry in results["backends"]:
+        if entry.get("batch_note"):
+            results["notes"].append(f"{entry['name']} batch: {entry['batch_note']}.")
+    _write(results, out, args, started)
+    log(
+        f"done in {time.monotonic() - started:.0f} s; wrote {out / 'results.json'}"
+        + ("" if args.no_docs else f" and {DOCS}")
+    )
+    return code
+
+
+def _write(results: dict[str, Any], out: Path, args: argparse.Namespace, started: float) -> None:
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    for entry in results["backends"]:
+        entry["targets"] = report.evaluate(entry)
+    text = json.dumps(results, indent=2, default=str)
+    (out / "results.json").write_text(text + "\n")
+    (RESULTS_DIR / "latest.json").write_text(text + "\n")
+    if not args.no_docs:
+        DOCS.write_text(report.markdown(results))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
