@@ -76,8 +76,10 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("sqlite_single_read"):
+            return  # one SELECT is its own consistent snapshot; no transaction needed
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -140,10 +142,25 @@ class Database:
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         writer_bind = self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         self._writer = sessionmaker(writer_bind, expire_on_commit=False)
+        self._single_read = (
+            self.engine.execution_options(sqlite_single_read=True) if self.is_sqlite else self.engine
+        )
         database = self.engine.url.database if self.is_sqlite else None
         self.writer_lock = (
             WriterLock(Path(database + "-writelock")) if database and database != ":memory:" else None
         )
+
+    def fetch_one(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        """Run one read-only statement and return its first row.
+
+        A single statement sees one consistent snapshot, so on SQLite no transaction is opened
+        (no BEGIN/ROLLBACK round trips on the hottest read paths: the gate and the health check).
+        """
+        with self._single_read.connect() as conn:
+            row = conn.execute(statement, params or {}).first()
+            if not self.is_sqlite:
+                conn.rollback()
+            return row
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
         if write:

@@ -130,9 +130,7 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
             stmt, params = _GATE_BY_IDENTITY, {"ref": digests[0], "kind": ref.type, "purpose": purpose_key}
         else:
             stmt, params = _GATE_BY_IDENTITIES, {"refs": digests, "kind": ref.type, "purpose": purpose_key}
-    with ctx.db.engine.connect() as conn:
-        row = conn.execute(stmt, params).first()
-        conn.rollback()
+    row = ctx.db.fetch_one(stmt, params)
     if row is None:
         raise UnknownPurpose(f"purpose {purpose_key!r} is not registered")
     purpose = PurposeInfo(purpose_key, row.legal_basis, row.current_hash, row.current_version)

@@ -54,13 +54,18 @@ def dpo(clocked_ctx, smtp):
     clocked_ctx.config = clocked_ctx.config.with_overrides(smtp_host="127.0.0.1", smtp_port=controller.port)
     seed(clocked_ctx)
     client = create_app(context=clocked_ctx).test_client()
-    headers = {"Authorization": f"Bearer {register_client(clocked_ctx, 'dpo', ['dsar:manage', 'consent:write', 'decisions:read'])[1]}"}
+    headers = {
+        "Authorization": f"Bearer {register_client(clocked_ctx, 'dpo', ['dsar:manage', 'consent:write', 'decisions:read'])[1]}"
+    }
     return client, headers
 
 
 def open_request(client, headers, **body):
-    payload = {"type": "access", "identities": [{"type": "email", "value": "anna@example.org"}],
-               "verification": {"method": "email"}}
+    payload = {
+        "type": "access",
+        "identities": [{"type": "email", "value": "anna@example.org"}],
+        "verification": {"method": "email"},
+    }
     payload.update(body)
     return client.post("/v1/requests", headers=headers, json=payload)
 
@@ -78,21 +83,35 @@ def test_email_verification_with_a_real_smtp_server(dpo, smtp):
     assert created.status_code == 201
     request = created.get_json()
     assert request["state"] == "identity_pending"
-    assert request["received_at"].startswith("2026-01-31") and request["due_at"].startswith("2026-02-28T23:59:59")
+    assert request["received_at"].startswith("2026-01-31") and request["due_at"].startswith(
+        "2026-02-28T23:59:59"
+    )
     message = inbox.wait_for(1)[0]
     assert message.rcpt_tos == ["anna@example.org"]
     code = code_from(message)
 
-    wrong = assert_problem(client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"code": "000000" if code != "000000" else "111111"}), 422)
+    wrong = assert_problem(
+        client.post(
+            f"/v1/requests/{request['id']}/verify",
+            headers=headers,
+            json={"code": "000000" if code != "000000" else "111111"},
+        ),
+        422,
+    )
     assert "4 attempt(s) left" in wrong["errors"]["code"][0]
     verified = client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"code": code})
     assert verified.status_code == 200 and verified.get_json()["state"] == "verified"
-    assert_problem(client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"code": code}), 409)
+    assert_problem(
+        client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"code": code}), 409
+    )
 
     shown = client.get(f"/v1/requests/{request['id']}", headers=headers).get_json()
     assert shown["identities"] == [{"type": "email", "value": "anna@example.org"}]
     assert [(e["action"], e["details"].get("to")) for e in shown["audit_trail"]] == [
-        ("received", None), ("transition", "identity_pending"), ("wrong_code", None), ("transition", "verified"),
+        ("received", None),
+        ("transition", "identity_pending"),
+        ("wrong_code", None),
+        ("transition", "verified"),
     ]
     assert shown["audit_trail_ok"] is True
 
@@ -102,8 +121,12 @@ def test_too_many_wrong_codes_lock_the_code_and_a_dpo_can_verify(dpo, smtp):
     request = open_request(client, headers).get_json()
     for _ in range(5):
         client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"code": "99999x"})
-    assert_problem(client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"code": "123456"}), 409)
-    by_dpo = client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"note": "ID card checked at the desk"})
+    assert_problem(
+        client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"code": "123456"}), 409
+    )
+    by_dpo = client.post(
+        f"/v1/requests/{request['id']}/verify", headers=headers, json={"note": "ID card checked at the desk"}
+    )
     assert by_dpo.get_json()["state"] == "verified"
 
 
@@ -113,7 +136,9 @@ def test_expired_codes_are_refused(dpo, smtp, clock):
     request = open_request(client, headers).get_json()
     code = code_from(inbox.wait_for(1)[0])
     clock.advance(minutes=31)
-    body = assert_problem(client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"code": code}), 409)
+    body = assert_problem(
+        client.post(f"/v1/requests/{request['id']}/verify", headers=headers, json={"code": code}), 409
+    )
     assert "expired" in body["detail"]
 
 
@@ -126,63 +151,117 @@ def test_an_unreachable_smtp_server_keeps_the_message_for_retry(clocked_ctx):
     headers = {"Authorization": f"Bearer {register_client(clocked_ctx, 'dpo', ['dsar:manage'])[1]}"}
     assert open_request(client, headers).status_code == 201
     [message] = outbox.pending(clocked_ctx)
-    assert message["state"] == "pending" and message["attempts"] == 1 and "Connection" in message["last_error"]
+    assert (
+        message["state"] == "pending" and message["attempts"] == 1 and "Connection" in message["last_error"]
+    )
 
 
 def test_restriction_and_objection_take_effect_in_the_gate(dpo, clocked_ctx):
     client, headers = dpo
-    subject_id = client.post("/v1/consents", headers=headers, json=consent_body(decisions=[
-        {"purpose": "newsletter", "granted": True}, {"purpose": "analytics", "granted": True}])).get_json()["subject_id"]
+    subject_id = client.post(
+        "/v1/consents",
+        headers=headers,
+        json=consent_body(
+            decisions=[{"purpose": "newsletter", "granted": True}, {"purpose": "analytics", "granted": True}]
+        ),
+    ).get_json()["subject_id"]
 
     def reason(purpose: str) -> str:
-        return client.post("/v1/decisions", headers=headers, json={"subject_id": subject_id, "purpose": purpose}).get_json()["reason"]
+        return client.post(
+            "/v1/decisions", headers=headers, json={"subject_id": subject_id, "purpose": purpose}
+        ).get_json()["reason"]
 
-    objection = open_request(client, headers, type="objection", purposes=["newsletter"],
-                             verification={"method": "dpo", "note": "signed letter"}).get_json()
+    objection = open_request(
+        client,
+        headers,
+        type="objection",
+        purposes=["newsletter"],
+        verification={"method": "dpo", "note": "signed letter"},
+    ).get_json()
     assert objection["state"] == "completed"
     assert reason("newsletter") == "objected" and reason("analytics") == "consent_granted"
-    body = assert_problem(client.post(f"/v1/requests/{objection['id']}/lift", headers=headers, json={"reason": "x"}), 409)
+    body = assert_problem(
+        client.post(f"/v1/requests/{objection['id']}/lift", headers=headers, json={"reason": "x"}), 409
+    )
     assert "absolute" in body["detail"]
 
-    restriction = open_request(client, headers, type="restriction", verification={"method": "dpo", "note": "accuracy contested"}).get_json()
+    restriction = open_request(
+        client, headers, type="restriction", verification={"method": "dpo", "note": "accuracy contested"}
+    ).get_json()
     assert reason("analytics") == "restricted" and reason("essential") == "restricted"
-    batch = client.post("/v1/decisions/batch", headers=headers, json={"purpose": "analytics", "subjects": [subject_id]}).get_json()
+    batch = client.post(
+        "/v1/decisions/batch", headers=headers, json={"purpose": "analytics", "subjects": [subject_id]}
+    ).get_json()
     assert batch["results"][0]["reason"] == "restricted"
-    lifted = client.post(f"/v1/requests/{restriction['id']}/lift", headers=headers, json={"reason": "accuracy verified"})
+    lifted = client.post(
+        f"/v1/requests/{restriction['id']}/lift", headers=headers, json={"reason": "accuracy verified"}
+    )
     assert lifted.status_code == 200
     assert reason("analytics") == "consent_granted" and reason("newsletter") == "objected"
     trail = client.get(f"/v1/requests/{restriction['id']}", headers=headers).get_json()["audit_trail"]
-    assert trail[-1]["action"] == "restriction_lifted" and trail[-1]["details"]["reason"] == "accuracy verified"
+    assert (
+        trail[-1]["action"] == "restriction_lifted" and trail[-1]["details"]["reason"] == "accuracy verified"
+    )
 
 
 def test_deadlines_extension_rejection_and_filters(dpo, clock):
     client, headers = dpo
-    request = open_request(client, headers, verification={"method": "dpo", "note": "known customer"}).get_json()
+    request = open_request(
+        client, headers, verification={"method": "dpo", "note": "known customer"}
+    ).get_json()
     assert request["due_at"].startswith("2026-02-28T23:59:59")
-    assert_problem(client.post(f"/v1/requests/{request['id']}/extend", headers=headers, json={"months": 3, "reason": "x"}), 422)
-    extended = client.post(f"/v1/requests/{request['id']}/extend", headers=headers, json={"months": 2, "reason": "many stores"}).get_json()
+    assert_problem(
+        client.post(
+            f"/v1/requests/{request['id']}/extend", headers=headers, json={"months": 3, "reason": "x"}
+        ),
+        422,
+    )
+    extended = client.post(
+        f"/v1/requests/{request['id']}/extend", headers=headers, json={"months": 2, "reason": "many stores"}
+    ).get_json()
     assert extended["due_at"].startswith("2026-04-30") and extended["extension_months"] == 2
-    assert_problem(client.post(f"/v1/requests/{request['id']}/extend", headers=headers, json={"months": 1, "reason": "more"}), 409)
+    assert_problem(
+        client.post(
+            f"/v1/requests/{request['id']}/extend", headers=headers, json={"months": 1, "reason": "more"}
+        ),
+        409,
+    )
 
-    late = open_request(client, headers, type="erasure", verification={"method": "dpo", "note": "n"}).get_json()
+    late = open_request(
+        client, headers, type="erasure", verification={"method": "dpo", "note": "n"}
+    ).get_json()
     clock.advance(days=40)
-    assert_problem(client.post(f"/v1/requests/{late['id']}/extend", headers=headers, json={"months": 1, "reason": "too late"}), 409)
+    assert_problem(
+        client.post(
+            f"/v1/requests/{late['id']}/extend", headers=headers, json={"months": 1, "reason": "too late"}
+        ),
+        409,
+    )
     overdue = client.get("/v1/requests?overdue=true", headers=headers).get_json()
     assert [r["id"] for r in overdue] == [late["id"]] and overdue[0]["overdue"] is True
     soon = client.get("/v1/requests?due_within=P90D", headers=headers).get_json()
     assert {r["id"] for r in soon} == {late["id"], request["id"]}
     assert_problem(client.get("/v1/requests?due_within=soon", headers=headers), 422)
 
-    assert_problem(client.post(f"/v1/requests/{late['id']}/reject", headers=headers, json={"reason": " "}), 422)
-    rejected = client.post(f"/v1/requests/{late['id']}/reject", headers=headers, json={"reason": "manifestly unfounded"})
+    assert_problem(
+        client.post(f"/v1/requests/{late['id']}/reject", headers=headers, json={"reason": " "}), 422
+    )
+    rejected = client.post(
+        f"/v1/requests/{late['id']}/reject", headers=headers, json={"reason": "manifestly unfounded"}
+    )
     assert rejected.get_json()["state"] == "rejected" and rejected.get_json()["closed_at"]
-    assert client.get("/v1/requests?type=erasure&state=rejected", headers=headers).get_json()[0]["id"] == late["id"]
+    assert (
+        client.get("/v1/requests?type=erasure&state=rejected", headers=headers).get_json()[0]["id"]
+        == late["id"]
+    )
 
 
 def test_bad_requests(dpo):
     client, headers = dpo
     assert_problem(open_request(client, headers, type="objection"), 422)
-    assert_problem(open_request(client, headers, type="rectification", verification={"method": "dpo", "note": "n"}), 422)
+    assert_problem(
+        open_request(client, headers, type="rectification", verification={"method": "dpo", "note": "n"}), 422
+    )
     assert_problem(open_request(client, headers, identities=[{"type": "phone", "value": "+4930"}]), 422)
     assert_problem(open_request(client, headers, verification={"method": "dpo"}), 422)
     assert_problem(open_request(client, headers, type="restriction", purposes=["ghost"]), 422)

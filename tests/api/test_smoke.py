@@ -24,3 +24,10 @@ def test_openapi_lists_the_public_contract(client):
         "/v1/public/consents",
     ):
         assert path in spec["paths"], path
+
+
+def test_hand_checked_endpoints_still_document_their_bodies(client):
+    spec = client.get("/openapi.json").get_json()
+    body = spec["paths"]["/v1/decisions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/DecisionQuery"}
+    assert "DecisionQuery" in spec["components"]["schemas"]
