@@ -3,6 +3,7 @@
 from consent_service.auditlog.models import AuditEntry, AuditHead
 from consent_service.auth.models import ApiClient
 from consent_service.db import Base
+from consent_service.dsar.models import DataStore
 from consent_service.dsar.request_models import (
     DsarRequest,
     DsarVerification,
@@ -22,6 +23,7 @@ __all__ = [
     "Checkpoint",
     "ConsentState",
     "Cookie",
+    "DataStore",
     "DsarRequest",
     "DsarVerification",
     "Identity",

@@ -17,6 +17,7 @@ from consent_service.api import (
     public,
     purposes,
     requests,
+    stores,
     subjects,
     vault,
 )
@@ -34,6 +35,7 @@ BLUEPRINTS = (
     banner.blp,
     vault.blp,
     requests.blp,
+    stores.blp,
 )
 
 

@@ -63,6 +63,9 @@ _REWRAP = text(
 _COUNT_KEYS_OF_VERSION = text(
     "SELECT count(*) FROM subject_keys WHERE wrapped_key IS NOT NULL AND kek_version = :version"
 )
+# Registered data stores seal their connections under a master key too (dsar.store_secrets);
+# they are re-sealed by `keys rotate` (dsar.stores.reseal_connections).
+_COUNT_STORES_OF_VERSION = text("SELECT count(*) FROM data_stores WHERE secret_kek = :version")
 
 
 def rotate(ctx: Context, *, batch_size: int = 1000, progress: Progress | None = None) -> dict[str, Any]:
@@ -142,6 +145,12 @@ def retire(ctx: Context, version: int) -> None:
         raise Conflict(
             f"{in_use} data {'key still uses' if in_use == 1 else 'keys still use'} master key "
             f"version {version}; "
+            "run 'consent-service keys rotate' to completion first"
+        )
+    stores = scalar(ctx.db, _COUNT_STORES_OF_VERSION, version=version)
+    if stores:
+        raise Conflict(
+            f"{stores} data store connection(s) are sealed under master key version {version}; "
             "run 'consent-service keys rotate' to completion first"
         )
     _save(ctx, material.without_kek(version))

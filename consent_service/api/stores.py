@@ -1,0 +1,90 @@
+"""``/v1/stores``: the data stores data subject requests run across (connections never shown)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from consent_service.api.auth import ctx, require
+from consent_service.api.schemas import StrictSchema
+from consent_service.dsar import stores
+from consent_service.dsar.spec import STORE_TYPES
+
+blp = Blueprint("stores", __name__, url_prefix="/v1/stores", description="Data stores for subject requests")
+
+
+class StoreIn(StrictSchema):
+    type = fields.Str(required=True, validate=validate.OneOf(STORE_TYPES))
+    connection = fields.Dict(
+        required=True,
+        metadata={"description": "sql/redis: {url}; http: {endpoint, secret}. Stored encrypted."},
+    )
+    collections = fields.Dict(
+        keys=fields.Str(validate=validate.Length(1, 63)),
+        values=fields.Dict(),
+        required=True,
+        metadata={"description": "collection -> {primary_key, identities, erase, fields, ...}"},
+    )
+    description = fields.Str(load_default="", validate=validate.Length(max=2000))
+
+
+class StoreOut(StrictSchema):
+    key = fields.Str()
+    type = fields.Str()
+    description = fields.Str()
+    connection = fields.Dict(metadata={"description": "secrets hidden as ***"})
+    collections = fields.Dict()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CheckOut(StrictSchema):
+    collection = fields.Str()
+    field = fields.Str()
+    ok = fields.Bool()
+    problem = fields.Str()
+
+
+class StoreTestOut(StrictSchema):
+    key = fields.Str()
+    ok = fields.Bool()
+    checks = fields.List(fields.Nested(CheckOut))
+
+
+@blp.route("")
+class Stores(MethodView):
+    @require("dsar:manage")
+    @blp.response(200, StoreOut(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """List the registered data stores."""
+        return stores.read_stores(ctx())
+
+
+@blp.route("/<key>")
+class StoreByKey(MethodView):
+    @require("dsar:manage")
+    @blp.arguments(StoreIn)
+    @blp.response(200, StoreOut)
+    @blp.alt_response(201, schema=StoreOut, description="Created")
+    def put(self, doc: dict[str, Any], key: str) -> tuple[dict[str, Any], int]:
+        """Register or replace a data store; ``***`` in the connection keeps the stored secret."""
+        out, created = stores.save_store(ctx(), key, doc)
+        return out, 201 if created else 200
+
+    @require("dsar:manage")
+    @blp.response(200, StoreOut)
+    def get(self, key: str) -> dict[str, Any]:
+        """Show a data store without its secrets."""
+        return stores.read_store(ctx(), key)
+
+
+@blp.route("/<key>/test")
+class StoreTest(MethodView):
+    @require("dsar:manage")
+    @blp.response(200, StoreTestOut)
+    def post(self, key: str) -> dict[str, Any]:
+        """Connect to a store and check its declared collections, fields and key patterns."""
+        return stores.check_store(ctx(), key)
