@@ -15,7 +15,7 @@ help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
-	@echo "make lint   - ruff and import contracts"
+	@echo "make lint   - ruff, import contracts and mypy"
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check consent_service tests bench migrations
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .hypothesis .ruff_cache

@@ -273,7 +273,8 @@ def clients_create(name: str, scopes: tuple[str, ...]) -> None:
     from consent_service.auth.service import register_client
 
     client, token = register_client(_context(), name, list(scopes))
-    click.echo(f"client {client['id']} ({client['name']}) scopes: {' '.join(client['scopes'])}", err=True)
+    scope_list = " ".join(str(s) for s in client["scopes"])  # type: ignore[attr-defined]
+    click.echo(f"client {client['id']} ({client['name']}) scopes: {scope_list}", err=True)
     click.echo("token (shown once, store it now):", err=True)
     click.echo(token)
 
@@ -288,7 +289,8 @@ def clients_list() -> None:
         for c in list_clients(uow.session):
             d = client_dict(c)
             state = "revoked" if d["revoked_at"] else "active"
-            click.echo(f"{d['id']}  {state:7}  {d['token_prefix']}…  {' '.join(d['scopes'])}  {d['name']}")
+            scope_list = " ".join(c.scopes)
+            click.echo(f"{d['id']}  {state:7}  {d['token_prefix']}…  {scope_list}  {d['name']}")
 
 
 @clients.command("revoke")

@@ -62,7 +62,7 @@ class Config:
         return cls(
             data_dir=Path(get("CONSENT_DATA_DIR", "var")),
             database_url=get("CONSENT_DATABASE_URL", ""),
-            key_file=Path(get("CONSENT_KEY_FILE")) if get("CONSENT_KEY_FILE") else None,
+            key_file=Path(env["CONSENT_KEY_FILE"]) if get("CONSENT_KEY_FILE") else None,
             master_keys=get("CONSENT_MASTER_KEYS", ""),
             controller_name=get("CONSENT_CONTROLLER_NAME", cls.controller_name),
             controller_contact=get("CONSENT_CONTROLLER_CONTACT", cls.controller_contact),

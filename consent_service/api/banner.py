@@ -12,6 +12,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from markupsafe import escape
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from consent_service.api.auth import ctx
 from consent_service.errors import NotFound
@@ -40,7 +41,7 @@ def demo_site_key(origin: str) -> str:
 class BannerScript(MethodView):
     @blp.doc(security=[])
     @blp.response(200, content_type="application/javascript", description="The banner script")
-    def get(self) -> Response:
+    def get(self) -> WerkzeugResponse:
         """The cookie banner script a website embeds with its site key."""
         response = Response((STATIC / "banner.js").read_bytes(), mimetype="application/javascript")
         response.cache_control.public = True
@@ -54,7 +55,7 @@ class BannerScript(MethodView):
 class DemoPage(MethodView):
     @blp.doc(security=[])
     @blp.response(200, content_type="text/html", description="The demo shop page")
-    def get(self) -> Response:
+    def get(self) -> WerkzeugResponse:
         """A demo shop page embedding the banner with the demo site's key."""
         site_key = demo_site_key(request.host_url.rstrip("/"))
         lang = request.args.get("lang", "en")

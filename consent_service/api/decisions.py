@@ -64,7 +64,7 @@ class Decisions(MethodView):
         # The gate sits in other systems' hot paths: a plainly valid body is checked by hand and
         # the answer written directly; anything else goes through the schema for its 4xx.
         body = request.get_json(silent=True) if request.is_json else None
-        query = _quick_query(body)
+        query: dict[str, Any] | None = _quick_query(body)
         if query is None:
             if request.is_json and request.get_json(silent=True) is None and request.get_data():
                 abort(400, messages={"json": ["Invalid JSON body."]})
@@ -72,6 +72,7 @@ class Decisions(MethodView):
                 query = DecisionQuery().load(body if body is not None else {})
             except ValidationError as exc:
                 abort(422, messages={"json": exc.messages})
+        assert query is not None
         decision = queries.decide_one(ctx(), subject_ref(query), query["purpose"])
         answer = decision._asdict()
         if decision.valid_until is not None:

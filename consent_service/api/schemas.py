@@ -224,7 +224,7 @@ class SubjectList(fields.Field):
             if len(errors) >= 20:
                 break
         if errors:
-            raise ValidationError(errors)  # type: ignore[arg-type]
+            raise ValidationError(errors)
         return value
 
 

@@ -32,7 +32,9 @@ def load_site(ctx: Context, site_key: str | None) -> Site:
 
 
 def origin_allowed(site: Site, origin: str | None) -> bool:
-    return bool(origin) and origin.rstrip("/") in site.allowed_origins
+    if not origin:
+        return False
+    return origin.rstrip("/") in site.allowed_origins
 
 
 def any_site_allows(ctx: Context, origin: str) -> bool:

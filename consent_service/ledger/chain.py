@@ -113,7 +113,7 @@ class ChainVerifier:
     def want_hashes_at(self, seqs: Iterable[int]) -> None:
         self._wanted.update(seqs)
 
-    def feed(self, event: Mapping[str, Any]) -> None:
+    def feed(self, event: Mapping[Any, Any]) -> None:
         report = self.report
         seq = int(event["seq"])
         report.events_checked += 1

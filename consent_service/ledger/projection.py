@@ -42,10 +42,13 @@ _UPSERTS: dict[str, Any] = {}
 def _upsert_statement(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE guarded by seq, built once per dialect."""
     if dialect not in _UPSERTS:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect_insert: Any
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            dialect_insert = postgresql.insert
         elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            dialect_insert = sqlite.insert
         else:  # pragma: no cover - the ledger runs on SQLite or PostgreSQL
             raise RuntimeError(f"unsupported ledger database {dialect}")
         stmt = dialect_insert(ConsentState)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, bindparam, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed
@@ -69,7 +70,7 @@ def _root_for(session: Session, ctx: Context, ref: SubjectRef) -> str | None:
     )
 
 
-_STATE_COLUMNS = {
+_STATE_COLUMNS: dict[str, TypeEngine[Any]] = {
     "legal_basis": String(),
     "current_hash": String(),
     "current_version": Integer(),
@@ -122,6 +123,7 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
 
     One indexed query: the purpose, the subject's group root and the group's latest state.
     """
+    params: dict[str, Any]
     if isinstance(ref, str):
         stmt, params = _GATE_BY_ID, {"ref": ref, "purpose": purpose_key}
     else:

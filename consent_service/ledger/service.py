@@ -82,7 +82,7 @@ def truncate_ip(value: str) -> str:
 _HEAD = text("SELECT seq, hash FROM ledger_head WHERE id = 1")
 _HEAD_FOR_UPDATE = text("SELECT seq, hash FROM ledger_head WHERE id = 1 FOR UPDATE")
 _MOVE_HEAD = text("UPDATE ledger_head SET seq = :seq, hash = :hash WHERE id = 1")
-_INSERT_EVENTS = insert(LedgerEvent.__table__)
+_INSERT_EVENTS = insert(LedgerEvent)
 _EVENT_COLUMNS = tuple(c.key for c in LedgerEvent.__table__.columns)
 _TARGET = text(
     "SELECT p.key, p.current_version, p.current_hash, p.consent_validity, v.legal_basis, "

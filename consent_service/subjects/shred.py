@@ -11,9 +11,9 @@ processes stop decrypting at once, because every read fetches the wrapped key (s
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import CursorResult, bindparam, text
 
 from consent_service.context import Context
 from consent_service.db import UTCDateTime
@@ -39,7 +39,8 @@ def shred_subject(ctx: Context, subject_id: str, *, actor_type: str, actor_id: s
         now = ctx.now()
         destroyed = []
         for member in members:
-            if session.execute(_DESTROY_KEY, {"sid": member, "now": now}).rowcount:
+            result = cast(CursorResult[Any], session.execute(_DESTROY_KEY, {"sid": member, "now": now}))
+            if result.rowcount:
                 destroyed.append(member)
             session.execute(_FORGET_IDENTITIES, {"sid": member})
         rows = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis as redis_py
 from redis.exceptions import RedisError
@@ -129,7 +129,7 @@ class RedisConnector(Connector):
                 if gone:
                     pipe.hdel(key, *gone)
                 if kept:
-                    pipe.hset(key, mapping=kept)
+                    pipe.hset(key, mapping=cast(Mapping[str | bytes, Any], kept))
                 pipe.execute()
             updated += 1
         return EraseResult(updated=updated)
@@ -145,6 +145,6 @@ class RedisConnector(Connector):
             if coll.kind == "string":
                 self.client.set(key, diff["value"], keepttl=True)
             else:
-                self.client.hset(key, mapping=diff)
+                self.client.hset(key, mapping=cast(Mapping[str | bytes, Any], diff))
             count += 1
         return count

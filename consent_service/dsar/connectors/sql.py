@@ -61,7 +61,9 @@ class SqlConnector(Connector):
             with self.engine.connect() as conn:
                 return [c for coll in self.spec.collections.values() for c in self._check(conn, coll)]
         except SQLAlchemyError as exc:
-            return [Check("*", False, problem=f"cannot connect: {short_error(exc.orig or exc)}")]
+            return [
+                Check("*", False, problem=f"cannot connect: {short_error(getattr(exc, 'orig', None) or exc)}")
+            ]
 
     def _check(self, conn: Connection, coll: CollectionSpec) -> list[Check]:
         schema, name = _table_name(coll)
