@@ -476,6 +476,23 @@ def requests_show(request_id: str) -> None:
     click.echo(json.dumps(show(_context(), request_id), indent=2, default=str))
 
 
+@requests.command("run")
+@click.argument("request_id")
+@click.option("--actor", default="cli", show_default=True, help="who runs it, for the audit trail")
+def requests_run(request_id: str, actor: str) -> None:
+    """Execute (or resume) a verified request across the stores; exit 1 if it failed."""
+    from consent_service.dsar.execution import run_request
+
+    def progress(store: str, status: str, detail: dict[str, Any]) -> None:
+        click.echo(f"{store}: {status}  {json.dumps(detail, default=str)}")
+
+    result = run_request(_context(), request_id, actor=actor, progress=progress)
+    state = result["request"]["state"]
+    pending = result.get("pending")
+    click.echo(f"request {request_id}: {state}" + (f" (pending: {', '.join(pending)})" if pending else ""))
+    sys.exit(1 if state == "failed" else 0)
+
+
 @main.group(cls=Group)
 def outbox() -> None:
     """Messages waiting to be sent (e-mails)."""

@@ -39,6 +39,7 @@ class Config:
     smtp_starttls: bool = False
     verification_code_minutes: int = 30
     verification_max_attempts: int = 5
+    package_retention_days: int = 30  # how long an access package can be downloaded
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -81,5 +82,6 @@ class Config:
             smtp_starttls=_bool(get("CONSENT_SMTP_STARTTLS", "0")),
             verification_code_minutes=int(get("CONSENT_VERIFICATION_CODE_MINUTES", "30")),
             verification_max_attempts=int(get("CONSENT_VERIFICATION_MAX_ATTEMPTS", "5")),
+            package_retention_days=int(get("CONSENT_PACKAGE_RETENTION_DAYS", "30")),
             testing=_bool(get("CONSENT_TESTING", "0")),
         )

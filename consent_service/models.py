@@ -3,6 +3,7 @@
 from consent_service.auditlog.models import AuditEntry, AuditHead
 from consent_service.auth.models import ApiClient
 from consent_service.db import Base
+from consent_service.dsar.execution_models import DsarPackage, DsarReport, DsarStoreRun
 from consent_service.dsar.models import DataStore
 from consent_service.dsar.request_models import (
     DsarRequest,
@@ -24,7 +25,10 @@ __all__ = [
     "ConsentState",
     "Cookie",
     "DataStore",
+    "DsarPackage",
+    "DsarReport",
     "DsarRequest",
+    "DsarStoreRun",
     "DsarVerification",
     "Identity",
     "LedgerEvent",

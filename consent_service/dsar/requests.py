@@ -48,7 +48,7 @@ class OpenRequest:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-def _log(
+def log_event(
     session: Session,
     request_id: str,
     actor: str,
@@ -68,10 +68,10 @@ def _log(
     )
 
 
-def _transition(
+def transition(
     session: Session, request: DsarRequest, to: str, actor: str, why: str, now: dt.datetime
 ) -> None:
-    _log(
+    log_event(
         session,
         request.id,
         actor,
@@ -158,7 +158,7 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
         )
         session.add(request)
         session.flush()
-        _log(
+        log_event(
             session,
             request_id,
             actor,
@@ -195,8 +195,8 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
                 ),
                 now=now,
             )
-            _transition(session, request, "identity_pending", actor, "verification code sent by e-mail", now)
-        out = _summary(request)
+            transition(session, request, "identity_pending", actor, "verification code sent by e-mail", now)
+        out = summary(request)
         uow.commit()
     if message_id is not None:
         outbox.deliver(ctx, only=[message_id])
@@ -206,12 +206,12 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
 def _verified(
     ctx: Context, session: Session, request: DsarRequest, actor: str, why: str, now: dt.datetime
 ) -> None:
-    _transition(session, request, "verified", actor, why, now)
+    transition(session, request, "verified", actor, why, now)
     request.verified_at = now
     if request.type in ("restriction", "objection"):
-        _transition(session, request, "in_progress", actor, "applying to the processing gate", now)
+        transition(session, request, "in_progress", actor, "applying to the processing gate", now)
         _apply_limits(session, request, now)
-        _transition(session, request, "completed", actor, f"{request.type} in force", now)
+        transition(session, request, "completed", actor, f"{request.type} in force", now)
 
 
 def _apply_limits(session: Session, request: DsarRequest, now: dt.datetime) -> None:
@@ -235,7 +235,7 @@ def _apply_limits(session: Session, request: DsarRequest, now: dt.datetime) -> N
         )
 
 
-def _load(session: Session, request_id: str) -> DsarRequest:
+def load_request(session: Session, request_id: str) -> DsarRequest:
     request = session.get(DsarRequest, request_id)
     if request is None:
         raise NotFound(f"request {request_id!r} does not exist")
@@ -249,7 +249,7 @@ def verify(
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
-        request = _load(session, request_id)
+        request = load_request(session, request_id)
         if request.state not in ("received", "identity_pending"):
             raise Conflict(f"the request is {request.state}; only unverified requests can be verified")
         if dpo_note is not None:
@@ -266,7 +266,7 @@ def verify(
                 raise Conflict("the code has expired; a DPO must verify this request")
             if not code or not hmac.compare_digest(check.code_hash, _code_hash(ctx, request_id, code)):
                 check.attempts += 1
-                _log(
+                log_event(
                     session,
                     request_id,
                     actor,
@@ -280,7 +280,7 @@ def verify(
                 raise InvalidInput("wrong code", errors={"code": [f"wrong code; {left} attempt(s) left"]})
             check.attempts += 1
             _verified(ctx, session, request, actor, "e-mail code confirmed", now)
-        out = _summary(request)
+        out = summary(request)
         uow.commit()
     return out
 
@@ -289,7 +289,7 @@ def extend(ctx: Context, request_id: str, *, months: int, reason: str, actor: st
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
-        request = _load(session, request_id)
+        request = load_request(session, request_id)
         if request.state in CLOSED_STATES:
             raise Conflict(f"the request is {request.state}")
         total, due = deadlines.extend(
@@ -300,7 +300,7 @@ def extend(ctx: Context, request_id: str, *, months: int, reason: str, actor: st
             reason=reason,
             now=now,
         )
-        _log(
+        log_event(
             session,
             request_id,
             actor,
@@ -310,7 +310,7 @@ def extend(ctx: Context, request_id: str, *, months: int, reason: str, actor: st
             request.subject_id,
         )
         request.extension_months, request.due_at, request.updated_at = total, due, now
-        out = _summary(request)
+        out = summary(request)
         uow.commit()
     return out
 
@@ -320,11 +320,11 @@ def reject(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[st
         raise InvalidInput("a rejection needs a reason", errors={"reason": ["required"]})
     with ctx.uow() as uow:
         session = uow.session
-        request = _load(session, request_id)
+        request = load_request(session, request_id)
         if request.state in CLOSED_STATES or request.state == "in_progress":
             raise Conflict(f"the request is {request.state}; it cannot be rejected")
-        _transition(session, request, "rejected", actor, reason, ctx.now())
-        out = _summary(request)
+        transition(session, request, "rejected", actor, reason, ctx.now())
+        out = summary(request)
         uow.commit()
     return out
 
@@ -336,7 +336,7 @@ def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str,
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
-        request = _load(session, request_id)
+        request = load_request(session, request_id)
         limits = session.scalars(
             select(SubjectRestriction).where(
                 SubjectRestriction.request_id == request_id, SubjectRestriction.lifted_at.is_(None)
@@ -348,7 +348,7 @@ def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str,
             raise Conflict("an objection to direct marketing is absolute (Art. 21(3)) and cannot be lifted")
         for limit in limits:
             limit.lifted_at, limit.lift_reason = now, reason
-        _log(
+        log_event(
             session,
             request_id,
             actor,
@@ -357,12 +357,12 @@ def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str,
             now,
             request.subject_id,
         )
-        out = _summary(request)
+        out = summary(request)
         uow.commit()
     return out
 
 
-def _summary(request: DsarRequest) -> dict[str, Any]:
+def summary(request: DsarRequest) -> dict[str, Any]:
     return {
         "id": request.id,
         "type": request.type,
@@ -401,7 +401,7 @@ def list_requests(
         )
     with ctx.uow(write=False) as uow:
         return [
-            _summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now}
+            summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now}
             for r in uow.session.scalars(stmt)
         ]
 
@@ -410,7 +410,7 @@ def show(ctx: Context, request_id: str) -> dict[str, Any]:
     """The request with the requester's identities (decrypted) and its audit trail."""
     with ctx.uow(write=False) as uow:
         session = uow.session
-        request = _load(session, request_id)
+        request = load_request(session, request_id)
         key = subjects.data_key(session, ctx.crypto, request.subject_id)
         identities: Any = ERASED
         if key is not None:
@@ -424,7 +424,7 @@ def show(ctx: Context, request_id: str) -> dict[str, Any]:
         limits = session.scalars(
             select(SubjectRestriction).where(SubjectRestriction.request_id == request_id)
         ).all()
-        return _summary(request) | {
+        return summary(request) | {
             "overdue": request.state in OPEN_STATES and request.due_at < ctx.now(),
             "identities": identities,
             "in_force": [

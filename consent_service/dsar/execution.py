@@ -1,0 +1,269 @@
+"""Executing verified access, portability, erasure and rectification requests across the stores.
+
+``run_request`` runs synchronously (a worker or task queue is not built yet: the CLI and the API
+call it directly) and is resumable. It may start from ``verified``, ``in_progress`` or
+``failed``; it moves the request to ``in_progress`` first, in its own transaction, then:
+
+- finds the subject's records in every registered store (``traversal``);
+- access / portability: builds the package (``package``) once every store has answered;
+- erasure: erases children before parents; a collection with a ``hold`` is kept and the hold
+  is reported; each store gets a proof-of-erasure report (``dsar_reports``: counts, actions,
+  holds and times, no personal data); when every store is done the subject is crypto-shredded
+  (the gate then answers ``erased``);
+- rectification: sets the corrected values on the declared fields, wherever rows were found.
+
+Each store's outcome is written to ``dsar_store_runs`` and to the request's audit log as it
+happens. Erasure and rectification skip stores already done on a re-run; access re-reads every
+store (reads have no effects, and the package is one consistent snapshot). A store that raises
+sends the request to ``failed`` with the error in the audit trail; nothing is reported as done
+that was not. A store that answers later (HTTP ``accepted``, a manual task) leaves the request
+``in_progress`` with that store ``pending`` and its task in the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent_service.context import Context
+from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed
+from consent_service.dsar import package
+from consent_service.dsar.connectors.base import Connector
+from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
+from consent_service.dsar.models import DataStore
+from consent_service.dsar.request_models import DsarRequest
+from consent_service.dsar.requests import load_request, log_event, summary, transition
+from consent_service.dsar.stores import open_connector
+from consent_service.dsar.traversal import Found, StoreFailure, traverse
+from consent_service.dsar.writes import erase_store, public_task, rectify_store
+from consent_service.errors import Conflict
+from consent_service.subjects import service as subjects
+from consent_service.subjects.shred import shred_subject
+
+EXECUTABLE = ("access", "portability", "erasure", "rectification")
+RUNNABLE_STATES = ("verified", "in_progress", "failed")
+Opener = Callable[[str], AbstractContextManager[Connector]]
+
+
+def _start(ctx: Context, request_id: str, actor: str) -> dict[str, Any]:
+    """Move the request to in_progress and read what the run needs (own transaction)."""
+    with ctx.uow() as uow:
+        session = uow.session
+        request = load_request(session, request_id)
+        if request.type not in EXECUTABLE:
+            raise Conflict(f"{request.type} requests take effect when verified; there is nothing to run")
+        if request.state not in RUNNABLE_STATES:
+            raise Conflict(f"the request is {request.state}; only verified, in_progress or failed ones run")
+        if request.state != "in_progress":
+            why = "execution started" if request.state == "verified" else "execution resumed after a failure"
+            transition(session, request, "in_progress", actor, why, ctx.now())
+        runs = {
+            r.store: r.status
+            for r in session.scalars(select(DsarStoreRun).where(DsarStoreRun.request_id == request_id))
+        }
+        plan = {
+            "type": request.type,
+            "subject_id": request.subject_id,
+            "stores": list(session.scalars(select(DataStore.key).order_by(DataStore.key))),
+            "runs": runs,
+            "identities": _open(ctx, session, request, "identities", request.identities_ct),
+            "changes": _open(ctx, session, request, "changes", request.changes_ct),
+        }
+        uow.commit()
+    return plan
+
+
+def _open(ctx: Context, session: Session, request: DsarRequest, column: str, blob: bytes | None) -> Any:
+    if blob is None:
+        return None
+    key = subjects.data_key(session, ctx.crypto, request.subject_id)
+    if key is None:
+        return None  # shredded: only possible once every erasure store is done
+    try:
+        return json.loads(
+            open_sealed(key, blob, field_aad(request.subject_id, "dsar_requests", column, request.id))
+        )
+    except DecryptionFailed:
+        return None
+
+
+def _record(
+    ctx: Context,
+    request_id: str,
+    actor: str,
+    store: str,
+    status: str,
+    detail: dict[str, Any],
+    report: dict[str, Any] | None = None,
+) -> None:
+    """Write one store's outcome: its run row, its report (when done) and an audit entry."""
+    with ctx.uow() as uow:
+        session = uow.session
+        request = load_request(session, request_id)
+        now = ctx.now()
+        run = session.get(DsarStoreRun, (request_id, store))
+        if run is None:
+            session.add(
+                DsarStoreRun(request_id=request_id, store=store, status=status, detail=detail, updated_at=now)
+            )
+        else:
+            run.status, run.detail, run.updated_at = status, detail, now
+        if report is not None:
+            old = session.scalars(
+                select(DsarReport).where(DsarReport.request_id == request_id, DsarReport.store == store)
+            ).first()
+            if old is None:
+                session.add(DsarReport(request_id=request_id, store=store, report=report, created_at=now))
+            else:
+                old.report, old.created_at = report, now
+        action = {"done": "store_completed", "pending": "store_pending", "failed": "store_failed"}[status]
+        log_event(session, request_id, actor, action, {"store": store, **detail}, now, request.subject_id)
+        uow.commit()
+
+
+def _finish(ctx: Context, request_id: str, actor: str, to: str, why: str) -> dict[str, Any]:
+    with ctx.uow() as uow:
+        request = load_request(uow.session, request_id)
+        if request.state != to:
+            transition(uow.session, request, to, actor, why, ctx.now())
+        out = summary(request)
+        uow.commit()
+    return out
+
+
+@contextlib.contextmanager
+def _connectors(keys: list[str], opener: Opener) -> Iterator[dict[str, Connector]]:
+    with contextlib.ExitStack() as stack:
+        opened = {}
+        for key in keys:
+            try:
+                opened[key] = stack.enter_context(opener(key))
+            except Exception as exc:  # noqa: BLE001 - a store that cannot be opened fails the run
+                raise StoreFailure(key, f"{type(exc).__name__}: {exc}"[:500]) from exc
+        yield opened
+
+
+def _identities(plan: dict[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for ident in plan["identities"] or []:
+        out.setdefault(ident["type"], []).append(ident["value"])
+    return out
+
+
+def run_request(
+    ctx: Context,
+    request_id: str,
+    *,
+    actor: str,
+    opener: Opener | None = None,
+    progress: Callable[[str, str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Execute (or resume) a verified request; returns the request and each store's outcome.
+
+    Guarantees: the request ends ``completed`` only when every store is done; a store error
+    ends it ``failed`` with the error in the audit trail; a re-run never repeats an effect
+    (done stores are skipped, connectors' writes are idempotent).
+    """
+    open_store = opener or (lambda key: open_connector(ctx, key))
+    plan = _start(ctx, request_id, actor)
+    outcome: dict[str, dict[str, Any]] = {}
+
+    def note(store: str, status: str, detail: dict[str, Any], report: dict[str, Any] | None = None) -> None:
+        _record(ctx, request_id, actor, store, status, detail, report)
+        outcome[store] = {"status": status, **detail}
+        if progress:
+            progress(store, status, detail)
+
+    writes = plan["type"] in ("erasure", "rectification")
+    todo = [k for k in plan["stores"] if not (writes and plan["runs"].get(k) == "done")]
+    for key in plan["stores"]:
+        if key not in todo:
+            outcome[key] = {"status": "done", "skipped": "done in an earlier run"}
+    if todo and plan["identities"] is None:
+        note(todo[0], "failed", {"error": "the request's identities can no longer be read (erased)"})
+        return {
+            "request": _finish(ctx, request_id, actor, "failed", "identities unreadable"),
+            "stores": outcome,
+        }
+    try:
+        with _connectors(todo, open_store) as connectors:
+            found = traverse(connectors, _identities(plan))
+            if plan["type"] == "erasure":
+                erase_store(found, connectors, ctx.now, note)
+            elif plan["type"] == "rectification":
+                rectify_store(found, connectors, plan["changes"] or {}, ctx.now, note)
+            else:
+                _access(ctx, request_id, actor, found, connectors, note)
+    except StoreFailure as exc:
+        note(exc.store, "failed", {"error": exc.error})
+        why = f"store {exc.store} failed: {exc.error}"
+        return {"request": _finish(ctx, request_id, actor, "failed", why), "stores": outcome}
+    pending = sorted(k for k, v in outcome.items() if v["status"] == "pending")
+    if pending:
+        return {
+            "request": _finish(ctx, request_id, actor, "in_progress", ""),
+            "stores": outcome,
+            "pending": pending,
+        }
+    if plan["type"] == "erasure":
+        shred_subject(ctx, plan["subject_id"], actor_type="client", actor_id=actor)
+    why = f"{plan['type']} done in {len(plan['stores'])} store(s)"
+    return {"request": _finish(ctx, request_id, actor, "completed", why), "stores": outcome}
+
+
+def _access(
+    ctx: Context,
+    request_id: str,
+    actor: str,
+    found: Found,
+    connectors: Mapping[str, Connector],
+    note: Callable[..., None],
+) -> None:
+    """Record each store's counts; once none is pending, build and seal the package."""
+    for store in connectors:
+        if store in found.pending:
+            note(store, "pending", public_task(found.pending[store]))
+            continue
+        counts = {c: len(found.rows[(s, c)]) for s, c in found.order if s == store}
+        note(store, "done", {"collections": counts, "rows": sum(counts.values())})
+    if found.pending:
+        return
+    with ctx.uow(write=False) as uow:
+        request = load_request(uow.session, request_id)
+        rtype, subject_id = request.type, request.subject_id
+    rendered = package.build(ctx, request_id, rtype, subject_id, found, connectors)
+    with ctx.uow() as uow:
+        request = load_request(uow.session, request_id)
+        package.save(ctx, uow.session, request, rendered)
+        days = ctx.config.package_retention_days
+        log_event(
+            uow.session,
+            request_id,
+            actor,
+            "package_created",
+            {"expires_in_days": days},
+            ctx.now(),
+            subject_id,
+        )
+        uow.commit()
+
+
+def reports(ctx: Context, request_id: str) -> list[dict[str, Any]]:
+    """The per-store reports of a request (proof of erasure, rectification counts)."""
+    with ctx.uow(write=False) as uow:
+        load_request(uow.session, request_id)
+        rows = uow.session.scalars(
+            select(DsarReport).where(DsarReport.request_id == request_id).order_by(DsarReport.store)
+        )
+        runs = uow.session.scalars(select(DsarStoreRun).where(DsarStoreRun.request_id == request_id))
+        return [{"store": r.store, "created_at": r.created_at, "report": r.report} for r in rows] + [
+            {"store": r.store, "created_at": r.updated_at, "report": {"status": r.status, **r.detail}}
+            for r in runs
+            if r.status != "done"
+        ]

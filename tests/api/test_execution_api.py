@@ -1,0 +1,82 @@
+"""Running requests over HTTP: retry, the package (json, csv, html; 404 before, 410 after
+erasure) and the per-store reports, with a real SQL connector on an SQLite store file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from tests.api.helpers import assert_problem
+
+STORE: dict[str, Any] = {
+    "type": "sql",
+    "collections": {
+        "customers": {
+            "primary_key": "id",
+            "identities": {"email": "email"},
+            "erase": "delete",
+            "fields": {"email": {"category": "user.contact.email"}, "name": {"category": "user.name"}},
+        }
+    },
+}
+
+
+def setup_store(client: Any, headers: dict[str, str], tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, name TEXT)"))
+        conn.execute(
+            text("INSERT INTO customers VALUES (1, 'anna@example.org', 'Anna'), (2, 'b@x.org', 'B')")
+        )
+    engine.dispose()
+    doc = STORE | {"connection": {"url": url}}
+    assert client.put("/v1/stores/crm", headers=headers, json=doc).status_code in (200, 201)
+    return url
+
+
+def open_verified(client: Any, headers: dict[str, str], kind: str) -> str:
+    body = {
+        "type": kind,
+        "identities": [{"type": "email", "value": "anna@example.org"}],
+        "verification": {"method": "dpo", "note": "seen in person"},
+    }
+    created = client.post("/v1/requests", headers=headers, json=body)
+    assert created.status_code == 201, created.get_json()
+    return created.get_json()["id"]
+
+
+def test_retry_package_and_report(client: Any, admin: dict[str, str], demo: Any, tmp_path: Path) -> None:
+    url = setup_store(client, admin, tmp_path)
+    access = open_verified(client, admin, "access")
+    assert_problem(client.get(f"/v1/requests/{access}/package", headers=admin), 404)
+    run = client.post(f"/v1/requests/{access}/retry", headers=admin)
+    assert run.status_code == 200 and run.get_json()["request"]["state"] == "completed"
+    package = client.get(f"/v1/requests/{access}/package", headers=admin).get_json()
+    assert package["stores"]["crm"]["customers"] == [{"id": 1, "email": "anna@example.org", "name": "Anna"}]
+    csvs = client.get(f"/v1/requests/{access}/package?format=csv", headers=admin).get_json()
+    assert list(csvs) == ["crm.customers"]
+    one = client.get(f"/v1/requests/{access}/package?format=csv&collection=crm.customers", headers=admin)
+    assert one.mimetype == "text/csv" and one.text.startswith("id,email,name")
+    page = client.get(f"/v1/requests/{access}/package?format=html", headers=admin)
+    assert page.mimetype == "text/html" and "Essential operation" in page.text
+    assert_problem(client.get(f"/v1/requests/{access}/package?format=pdf", headers=admin), 422)
+
+    erasure = open_verified(client, admin, "erasure")
+    run = client.post(f"/v1/requests/{erasure}/retry", headers=admin)
+    assert run.get_json()["request"]["state"] == "completed"
+    report = client.get(f"/v1/requests/{erasure}/report", headers=admin).get_json()
+    assert report[0]["store"] == "crm" and report[0]["report"]["collections"][0]["deleted"] == 1
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM customers")).scalars().all() == [2]
+    engine.dispose()
+    assert_problem(client.get(f"/v1/requests/{access}/package", headers=admin), 410)
+    assert_problem(client.post(f"/v1/requests/{erasure}/retry", headers=admin), 409)
+
+
+def test_retry_needs_the_dsar_scope(client: Any, token: Any) -> None:
+    headers = {"Authorization": f"Bearer {token('consent:write')}"}
+    assert_problem(client.post("/v1/requests/req_x/retry", headers=headers), 403)
