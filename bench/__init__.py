@@ -7,5 +7,7 @@ down (docs/benchmarks.md, raw results in bench/results/), not asserted.
 - ``backends``  a fresh SQLite data dir or a temporary PostgreSQL database, prepared and seeded
 - ``server``    gunicorn on a free 127.0.0.1 port, started and stopped by its process id
 - ``load``      wrk (Lua scripts in ``lua/``) or the Python fallback (``pyload``), and the batch probe
+- ``proofcost`` in-process cost of sealing the consent proof (``record_consent`` with and without)
+- ``rotation``  ``keys rotate`` over 1,000,000 data keys seeded with COPY on PostgreSQL
 - ``report``    machine facts and the Markdown report
 """

@@ -38,6 +38,7 @@ class Backend:
     version: str = ""
     token: str = ""
     subject_ids: list[str] = field(default_factory=list)
+    granted_ids: list[str] = field(default_factory=list)  # seeded with the newsletter granted
     seed_seconds: float = 0.0
     seed_note: str = ""
     notes: list[str] = field(default_factory=list)
@@ -152,7 +153,8 @@ def seed(backend: Backend, count: int, budget_seconds: float, processes: int = 1
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
-    backend.subject_ids = [sid for part in parts for sid in part]
+    backend.subject_ids = [sid for part in parts for sid, _ in part]
+    backend.granted_ids = [sid for part in parts for sid, granted in part if granted]
     backend.seed_seconds = time.perf_counter() - started
     if len(backend.subject_ids) < count:
         backend.seed_note = f"time budget reached: seeded {len(backend.subject_ids):,} of {count:,} subjects"
@@ -160,24 +162,28 @@ def seed(backend: Backend, count: int, budget_seconds: float, processes: int = 1
         analyze(backend)
 
 
-def _seed_part(data_dir: str, url: str, part: int, count: int, parts: int, stop_at: float) -> list[str]:
-    """Subjects ``part, part + parts, ...`` below ``count``; stops at wall time ``stop_at``."""
+def _seed_part(
+    data_dir: str, url: str, part: int, count: int, parts: int, stop_at: float
+) -> list[tuple[str, bool]]:
+    """Subjects ``part, part + parts, ...`` below ``count`` as (subject id, newsletter granted);
+    stops at wall time ``stop_at``."""
     from consent_service.config import Config
     from consent_service.context import bootstrap
     from consent_service.ledger.service import DecisionInput, RecordConsent, record_consent
     from consent_service.subjects.service import IdentityRef
 
     ctx = bootstrap(Config(data_dir=Path(data_dir), database_url=url))
-    ids = []
+    ids: list[tuple[str, bool]] = []
     try:
         for n, i in enumerate(range(part, count, parts)):
             if n % 100 == 0 and time.time() > stop_at:
                 break
+            granted = i % 4 != 3
             result = record_consent(
                 ctx,
                 RecordConsent(
                     decisions=[
-                        DecisionInput("purpose", SEED_PURPOSE, i % 4 != 3),
+                        DecisionInput("purpose", SEED_PURPOSE, granted),
                         DecisionInput("purpose", "analytics", True),
                     ],
                     channel="import",
@@ -187,7 +193,7 @@ def _seed_part(data_dir: str, url: str, part: int, count: int, parts: int, stop_
                     subject=IdentityRef("customer_id", f"bench-customer-{i}"),
                 ),
             )
-            ids.append(result.subject_id)
+            ids.append((result.subject_id, granted))
     finally:
         ctx.db.dispose()
     return ids

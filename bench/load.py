@@ -24,6 +24,13 @@ from bench.server import machine_busy_seconds
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 MARKER = "BENCH_JSON "
+PATHS = {
+    "health": "/health",
+    "decisions": "/v1/decisions",
+    "consents": "/v1/consents",
+    "vault_encrypt": "/v1/vault/encrypt",
+    "vault_decrypt": "/v1/vault/decrypt",
+}
 
 
 @dataclass
@@ -88,7 +95,7 @@ def _parse(output: str) -> dict[str, Any]:
 def run_load(
     *,
     wrk: str | None,
-    scenario: str,  # "health" | "decisions" | "consents"
+    scenario: str,  # a key of PATHS; the wrk script is lua/<scenario>.lua
     base_url: str,
     seconds: float,
     settings: LoadSettings,
@@ -102,7 +109,7 @@ def run_load(
     processes share the machine) and the share of all CPUs that other processes used meanwhile.
     """
     env = {**os.environ, **env, "BENCH_LUA_DIR": str(LUA_DIR)}
-    path = "/health" if scenario == "health" else f"/v1/{scenario}"
+    path = PATHS[scenario]
     if wrk:
         command = [
             wrk,
@@ -213,6 +220,20 @@ def probe(host: str, port: int, path: str, payload: dict[str, Any], token: str) 
     if status not in (200, 201):
         raise RuntimeError(f"POST {path} answered {status}: {data[:500]!r}")
     return json.loads(data)
+
+
+def vault_tokens(host: str, port: int, token: str, subject_ids: list[str]) -> list[str]:
+    """Vault tokens (an e-mail address each) for ``subject_ids``, 1,000 per batch request."""
+    tokens: list[str] = []
+    for start in range(0, len(subject_ids), 1000):
+        items = [
+            {"subject_id": sid, "field": "email", "value": f"person-{start + n}@example.org"}
+            for n, sid in enumerate(subject_ids[start : start + 1000])
+        ]
+        tokens += probe(host, port, "/v1/vault/encrypt/batch", {"items": items}, token)["tokens"]
+    if len(tokens) != len(subject_ids):
+        raise RuntimeError(f"encrypt/batch gave {len(tokens)} tokens for {len(subject_ids)} subjects")
+    return tokens
 
 
 def batch(

@@ -32,6 +32,30 @@ def _bodies(scenario: str, worker: int) -> tuple[str, str, dict[str, str], objec
                 yield json.dumps({"subject_id": ids[n % len(ids)], "purpose": "newsletter"})
 
         return "POST", "/v1/decisions", headers, decisions()
+    if scenario == "vault_encrypt":
+        with open(os.environ["BENCH_IDS_FILE"]) as fh:
+            ids = [line.strip() for line in fh if line.strip()]
+
+        def encrypts() -> object:
+            n = worker * 7919
+            while True:
+                n += 1
+                yield json.dumps(
+                    {"subject_id": ids[n % len(ids)], "field": "email", "value": f"person-{n}@example.org"}
+                )
+
+        return "POST", "/v1/vault/encrypt", headers, encrypts()
+    if scenario == "vault_decrypt":
+        with open(os.environ["BENCH_TOKENS_FILE"]) as fh:
+            tokens = [line.strip() for line in fh if line.strip()]
+
+        def decrypts() -> object:
+            n = worker * 101
+            while True:
+                n += 1
+                yield json.dumps({"token": tokens[n % len(tokens)], "purpose": "newsletter"})
+
+        return "POST", "/v1/vault/decrypt", headers, decrypts()
     prefix = os.environ.get("BENCH_PREFIX", "py")
 
     def consents() -> object:
@@ -52,7 +76,11 @@ def _bodies(scenario: str, worker: int) -> tuple[str, str, dict[str, str], objec
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scenario", choices=("health", "decisions", "consents"), required=True)
+    parser.add_argument(
+        "--scenario",
+        choices=("health", "decisions", "consents", "vault_encrypt", "vault_decrypt"),
+        required=True,
+    )
     parser.add_argument("--url", required=True)
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--connections", type=int, default=8)

@@ -1,9 +1,13 @@
-"""``make bench``: measure the gate and the consent endpoint on SQLite and PostgreSQL.
+"""``make bench``: measure the gate, consents, the vault and key rotation on SQLite and PostgreSQL.
 
 For each backend: prepare a fresh database (``keys init``, ``db upgrade``, ``demo``), seed
-subjects with consent, serve with gunicorn (2 workers) on a free 127.0.0.1 port, then drive it
-from a separate process (wrk): ``GET /health`` against ``POST /v1/decisions``, then
-``POST /v1/consents``, then time ``POST /v1/decisions/batch`` with 10,000 subject ids.
+subjects with consent, make vault tokens for seeded subjects that granted the newsletter, serve
+with gunicorn (2 workers) on a free 127.0.0.1 port, then drive it from a separate process (wrk):
+``GET /health``, ``POST /v1/decisions``, ``POST /v1/vault/encrypt`` and ``POST /v1/vault/decrypt``
+in alternating rounds, then ``POST /v1/consents``, then time ``POST /v1/decisions/batch`` with
+10,000 subject ids. After gunicorn stops, the cost of sealing the consent proof is measured
+in-process on a second fresh database (``bench.proofcost``). Finally, on PostgreSQL,
+``consent-service keys rotate`` over 1,000,000 data keys (``bench.rotation``; ``--no-rotation``).
 Writes docs/benchmarks.md and bench/results/<stamp>/; stops gunicorn and removes temporary
 directories and databases even on failure; bounds itself in time (``--time-limit``).
 """
@@ -22,13 +26,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import backends, load, report
+from bench import backends, load, proofcost, report, rotation
 from bench.server import HOST, Gunicorn
 
 RESULTS_DIR = backends.REPO / "bench" / "results"
 DOCS = backends.REPO / "docs" / "benchmarks.md"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BATCH_SIZE = 10_000
+ROUND_SCENARIOS = ("health", "decisions", "vault_encrypt", "vault_decrypt")
+PROOF_BUDGET = {False: 60.0, True: 20.0}  # seconds for the in-process proof cost (by --quick)
 
 
 class TimeLimit(Exception):
@@ -57,7 +63,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed-processes", type=int, default=3, help="PostgreSQL seeding processes")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--time-limit", type=float, default=570.0, help="seconds for the whole run")
+    parser.add_argument("--time-limit", type=float, default=1200.0, help="seconds for the whole run")
+    parser.add_argument("--vault-tokens", type=int, default=300, help="vault tokens to cycle in decrypt")
+    parser.add_argument(
+        "--proof-calls", type=int, help="record_consent calls per mode for the proof cost (default 2,000)"
+    )
+    parser.add_argument("--no-rotation", action="store_true", help="skip keys rotate over many data keys")
+    parser.add_argument(
+        "--rotation-keys", type=int, help="data keys to rotate (default 1,000,000; quick 100,000)"
+    )
+    parser.add_argument(
+        "--rotation-batch-sizes",
+        default="1000,5000",
+        help="keys rotate --batch-size values to time, in order, while time allows (default 1000,5000)",
+    )
     parser.add_argument("--postgres-url", help="admin URL (default: $CONSENT_BENCH_POSTGRES_URL or local)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--python-load", action="store_true", help="use bench.pyload even if wrk exists")
@@ -67,7 +86,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.warmup = 1.0 if args.quick else 2.0
     args.batch_repeats = 3 if args.quick else 5
+    args.proof_calls = args.proof_calls or (500 if args.quick else 2000)
+    args.rotation_keys = args.rotation_keys or (100_000 if args.quick else 1_000_000)
+    args.rotation_batch_sizes = [int(x) for x in str(args.rotation_batch_sizes).split(",") if x.strip()]
+    args.rotation = not args.no_rotation and "postgresql" in args.backends
     return args
+
+
+def rotation_reserve(args: argparse.Namespace) -> float:
+    """Seconds kept back for the rotation step (seed, rotate per batch size, verify, drop)."""
+    if not args.rotation:
+        return 0.0
+    return 30.0 + args.rotation_keys * (25 + 45 * len(args.rotation_batch_sizes)) / 1_000_000
 
 
 def log(message: str) -> None:
@@ -82,6 +112,7 @@ def measure(
     out: Path,
     entry: dict[str, Any],
     batch_repeats: int,
+    vault_tokens: int,
 ) -> None:
     ids_file = backend.data_dir / "subject-ids.txt"
     ids_file.write_text("\n".join(backend.subject_ids) + "\n")
@@ -105,11 +136,14 @@ def measure(
         },
         backend.token,
     )
+    tokens_file = backend.data_dir / "vault-tokens.txt"
+    entry["vault"] = _vault_tokens(backend, server, tokens_file, vault_tokens)
 
     def run(scenario: str, phase: str, seconds: float) -> dict[str, Any]:
         env = {
             "BENCH_TOKEN": backend.token,
             "BENCH_IDS_FILE": str(ids_file),
+            "BENCH_TOKENS_FILE": str(tokens_file),
             "BENCH_PREFIX": f"{backend.name}-{scenario}-{phase}",
         }
         figure = load.run_load(
@@ -128,37 +162,51 @@ def measure(
     def show(scenario: str, figure: dict[str, Any]) -> None:
         log(
             f"  {scenario}: {figure['rps']:,.0f} req/s, p50 {figure['p50_ms']:.2f} ms, "
-            f"p99 {figure['p99_ms']:.2f} ms, errors {figure['errors']}, "
+            f"p99 {figure['p99_ms']:.2f} ms, errors {figure['errors']} ({figure['non_2xx']} non-2xx), "
             f"server CPU {figure.get('server_cpu_ms_per_req', 0):.2f} ms/req, "
             f"other processes {figure['other_cpu_pct']:.0f}% CPU"
         )
 
-    # Health and decisions alternate in short rounds (health first in even rounds, decisions
-    # first in odd ones) so that other load on the machine hits both alike.
-    run("health", "warmup", settings.warmup)
-    run("decisions", "warmup", settings.warmup)
-    rounds: dict[str, list[dict[str, Any]]] = {"health": [], "decisions": []}
+    # Health, decisions and the two vault calls alternate in short rounds (forwards in even
+    # rounds, backwards in odd ones) so that other load on the machine hits them all alike.
+    for scenario in ROUND_SCENARIOS:
+        run(scenario, "warmup", settings.warmup)
+    rounds: dict[str, list[dict[str, Any]]] = {scenario: [] for scenario in ROUND_SCENARIOS}
     per_round = max(1.0, settings.duration / settings.rounds)
     for r in range(settings.rounds):
-        order = ("health", "decisions") if r % 2 == 0 else ("decisions", "health")
-        for scenario in order:
+        for scenario in ROUND_SCENARIOS if r % 2 == 0 else ROUND_SCENARIOS[::-1]:
             rounds[scenario].append(run(scenario, f"round{r + 1}", per_round))
-    for scenario in ("health", "decisions"):
+    for scenario in ROUND_SCENARIOS:
         entry[scenario] = load.combine(rounds[scenario])
         show(scenario, entry[scenario])
-    per_pair = [
-        d["rps"] / h["rps"] for h, d in zip(rounds["health"], rounds["decisions"], strict=True) if h["rps"]
-    ]
     if entry["health"]["rps"]:
-        entry["ratio"] = round(entry["decisions"]["rps"] / entry["health"]["rps"], 3)
-        entry["ratio_rounds"] = [round(x, 3) for x in per_pair]
-        log(
-            f"  decisions/health ratio: {entry['ratio']:.2f} (rounds: {', '.join(f'{x:.2f}' for x in per_pair)})"
-        )
+        for scenario, prefix in (
+            ("decisions", ""),
+            ("vault_encrypt", "encrypt_"),
+            ("vault_decrypt", "decrypt_"),
+        ):
+            target = entry if scenario == "decisions" else entry["vault"]
+            per_pair = [
+                x["rps"] / h["rps"]
+                for h, x in zip(rounds["health"], rounds[scenario], strict=True)
+                if h["rps"]
+            ]
+            target[prefix + "ratio"] = round(entry[scenario]["rps"] / entry["health"]["rps"], 3)
+            target[prefix + "ratio_rounds"] = [round(x, 3) for x in per_pair]
+            log(
+                f"  {scenario}/health ratio: {target[prefix + 'ratio']:.2f} "
+                f"(rounds: {', '.join(f'{x:.2f}' for x in per_pair)})"
+            )
     health_cpu = entry["health"].get("server_cpu_ms_per_req")
-    decisions_cpu = entry["decisions"].get("server_cpu_ms_per_req")
-    if health_cpu and decisions_cpu:
-        entry["cpu_ratio"] = round(health_cpu / decisions_cpu, 3)
+    for scenario, target, key in (
+        ("decisions", entry, "cpu_ratio"),
+        ("vault_encrypt", entry["vault"], "encrypt_cpu_ratio"),
+        ("vault_decrypt", entry["vault"], "decrypt_cpu_ratio"),
+    ):
+        cpu = entry[scenario].get("server_cpu_ms_per_req")
+        if health_cpu and cpu:
+            target[key] = round(health_cpu / cpu, 3)
+    entry["vault"]["access_log"] = _access_log(backend, server)
     run("consents", "warmup", settings.warmup)
     entry["consents"] = run("consents", "measure", settings.duration)
     show("consents", entry["consents"])
@@ -170,6 +218,51 @@ def measure(
     log(
         f"  batch: {entry['batch']['subjects_per_s']:,.0f} subjects/s (median {entry['batch']['median_s']} s)"
     )
+
+
+def _vault_tokens(backend: backends.Backend, server: Gunicorn, path: Path, count: int) -> dict[str, Any]:
+    """Vault tokens for seeded subjects that granted the newsletter, written to ``path``; one
+    decrypt for the newsletter must answer 200 with the sealed value before the load starts."""
+    subject_ids = backend.granted_ids[:count]
+    if not subject_ids:
+        raise RuntimeError("no seeded subject granted the newsletter; nothing to decrypt")
+    started = time.perf_counter()
+    tokens = load.vault_tokens(HOST, server.port, backend.token, subject_ids)
+    seconds = time.perf_counter() - started
+    path.write_text("\n".join(tokens) + "\n")
+    answer = load.probe(
+        HOST, server.port, "/v1/vault/decrypt", {"token": tokens[0], "purpose": "newsletter"}, backend.token
+    )
+    if answer.get("value") != "person-0@example.org":
+        raise RuntimeError(f"the probe decrypt answered {answer!r}")
+    log(f"  vault: {len(tokens):,} tokens of granting subjects in {seconds:.1f} s; probe decrypt 200")
+    return {
+        "tokens": len(tokens),
+        "token_seconds": round(seconds, 2),
+        "probe": {"status": 200, "reason": answer.get("reason")},
+    }
+
+
+def _access_log(backend: backends.Backend, server: Gunicorn) -> dict[str, Any]:
+    """The vault access log after the decrypt load: its length and whether its chain verifies."""
+    import http.client
+
+    conn = http.client.HTTPConnection(HOST, server.port, timeout=120)
+    try:
+        started = time.perf_counter()
+        conn.request(
+            "GET", "/v1/vault/access-log/verify", headers={"Authorization": f"Bearer {backend.token}"}
+        )
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        return {"status": response.status}
+    result = json.loads(body)
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    log(f"  vault access log: {result}")
+    return result
 
 
 def run_backend(
@@ -193,7 +286,8 @@ def run_backend(
         entry["version"] = backend.version
         backends.prepare(backend)
         entry["notes"] = backend.notes
-        per_measure = 3 * (settings.warmup + settings.duration + 4) + 45
+        # load runs (4 scenarios in rounds, consents), batch, tokens, then the proof cost
+        per_measure = 5 * (settings.warmup + settings.duration + 4) + 45 + PROOF_BUDGET[args.quick] + 15
         budget = (deadline - time.monotonic() - backends_left * per_measure) / backends_left
         log(f"{name}: seeding {args.subjects:,} subjects (budget {max(budget, 10):.0f} s)")
         entry["seed_processes"] = 1 if name == "sqlite" else args.seed_processes
@@ -207,7 +301,17 @@ def run_backend(
         log(f"{name}: seeded {len(backend.subject_ids):,} in {backend.seed_seconds:.1f} s; starting gunicorn")
         server = Gunicorn(backend.env, out / f"gunicorn-{name}.log")
         server.wait_healthy()
-        measure(backend, server, settings, wrk, out, entry, args.batch_repeats)
+        measure(backend, server, settings, wrk, out, entry, args.batch_repeats, args.vault_tokens)
+        server.stop()
+        server = None
+        log(f"{name}: proof sealing cost, in-process, on a fresh database")
+        fresh = proofcost.fresh_backend(name, args.postgres_url)
+        try:
+            entry["proof_cost"] = proofcost.measure(fresh, args.proof_calls, 4, PROOF_BUDGET[args.quick], log)
+        finally:
+            problems = fresh.cleanup()
+            if problems:
+                entry.setdefault("cleanup_problems", []).extend(problems)
         entry["status"] = "ok"
     except backends.BackendUnavailable as exc:
         entry.update(status="skipped", error=str(exc))
@@ -225,7 +329,25 @@ def run_backend(
         if backend is not None:
             problems = backend.cleanup()
             if problems:
-                entry["cleanup_problems"] = problems
+                entry.setdefault("cleanup_problems", []).extend(problems)
+    return entry
+
+
+def run_rotation(args: argparse.Namespace, out: Path, deadline: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {"keys": args.rotation_keys, "status": "failed", "quick": args.quick}
+    try:
+        rotation.measure(entry, args.postgres_url, args.rotation_batch_sizes, deadline - 20, log, out)
+        entry["status"] = "ok"
+    except backends.BackendUnavailable as exc:
+        entry.update(status="skipped", error=str(exc))
+        log(f"rotation: skipped: {exc}")
+    except TimeLimit as exc:
+        entry.update(status="failed", error=str(exc), time_limit=True)
+        log(f"rotation: stopped: {exc}")
+    except Exception as exc:  # noqa: BLE001 - report what was measured
+        entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        (out / "rotation-error.txt").write_text(traceback.format_exc())
+        log(f"rotation: FAILED: {exc}")
     return entry
 
 
@@ -274,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
             "subjects": args.subjects,
             "batch_size": BATCH_SIZE,
             "batch_repeats": args.batch_repeats,
+            "vault_tokens": args.vault_tokens,
+            "proof_calls": args.proof_calls,
+            "time_limit": args.time_limit,
         },
         "notes": [],
         "backends": [],
@@ -288,9 +413,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     code = 0
     log(f"results in {out}; load generator: {results['load_tool']}")
+    stopped = False
     try:
         for index, name in enumerate(args.backends):
-            entry = run_backend(name, args, settings, wrk, out, deadline, len(args.backends) - index)
+            entry = run_backend(
+                name, args, settings, wrk, out, deadline - rotation_reserve(args), len(args.backends) - index
+            )
             results["backends"].append(entry)
             if entry["name"] == "postgresql" and entry.get("version"):
                 results["versions"]["postgresql"] = entry["version"]
@@ -301,7 +429,16 @@ def main(argv: list[str] | None = None) -> int:
                 results["notes"].append(
                     f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s."
                 )
+                stopped = True
                 break
+        if args.rotation and not stopped:
+            results["rotation"] = run_rotation(args, out, deadline)
+            if results["rotation"]["status"] == "failed":
+                code = 1
+            if results["rotation"].get("time_limit"):
+                results["notes"].append(
+                    f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s."
+                )
     except TimeLimit:
         results["notes"].append(f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s.")
         code = 1
@@ -322,6 +459,8 @@ def _write(results: dict[str, Any], out: Path, args: argparse.Namespace, started
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     for entry in results["backends"]:
         entry["targets"] = report.evaluate(entry)
+    if results.get("rotation"):
+        results["rotation"]["targets"] = report.evaluate_rotation(results["rotation"])
     text = json.dumps(results, indent=2, default=str)
     (out / "results.json").write_text(text + "\n")
     (RESULTS_DIR / "latest.json").write_text(text + "\n")
