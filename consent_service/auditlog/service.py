@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from consent_service.auditlog.models import AuditEntry
@@ -27,6 +27,7 @@ _ENSURE_HEAD = {
 }
 _HEAD = text("SELECT seq, hash FROM audit_heads WHERE log = :log")
 _HEAD_FOR_UPDATE = text("SELECT seq, hash FROM audit_heads WHERE log = :log FOR UPDATE")
+_INSERT = insert(AuditEntry)
 _MOVE = text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE log = :log")
 
 
@@ -59,8 +60,12 @@ def append(
 ) -> dict[str, Any]:
     """Append one entry to ``log`` in the caller's transaction; returns it with seq and hash."""
     dialect = session.get_bind().dialect.name
-    session.execute(_ENSURE_HEAD[dialect], {"log": log, "genesis": GENESIS_HASH})
-    seq, prev = session.execute(_HEAD if dialect == "sqlite" else _HEAD_FOR_UPDATE, {"log": log}).one()
+    head_stmt = _HEAD if dialect == "sqlite" else _HEAD_FOR_UPDATE
+    head = session.execute(head_stmt, {"log": log}).first()
+    if head is None:  # a new log: create its head once (a concurrent creator is fine)
+        session.execute(_ENSURE_HEAD[dialect], {"log": log, "genesis": GENESIS_HASH})
+        head = session.execute(head_stmt, {"log": log}).one()
+    seq, prev = head
     entry = {
         "log": log,
         "seq": int(seq) + 1,
@@ -72,8 +77,7 @@ def append(
         "prev_hash": prev,
     }
     entry["hash"] = entry_digest(entry)
-    session.add(AuditEntry(**entry))
-    session.flush()
+    session.execute(_INSERT, entry)
     session.execute(_MOVE, {"seq": entry["seq"], "hash": entry["hash"], "log": log})
     return entry
 

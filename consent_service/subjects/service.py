@@ -85,6 +85,23 @@ def data_key(session: Session, crypto: Crypto, subject_id: str) -> bytes | None:
     return crypto.unwrap(subject_id, row[0], bytes(row[1]))
 
 
+_KEY_STATE = text(
+    "SELECT k.kek_version, k.wrapped_key FROM subjects s "
+    "LEFT JOIN subject_keys k ON k.subject_id = s.id WHERE s.id = :sid"
+)
+
+
+def key_state(session: Session, crypto: Crypto, subject_id: str) -> tuple[bool, bytes | None]:
+    """(the subject exists, its data key or None once shredded) in one query."""
+    row = session.execute(_KEY_STATE, {"sid": subject_id}).first()
+    if row is None:
+        return False, None
+    if row[1] is None:
+        crypto.cache.purge(subject_id)
+        return True, None
+    return True, crypto.unwrap(subject_id, row[0], bytes(row[1]))
+
+
 def _create(session: Session, crypto: Crypto, ref: IdentityRef, now: dt.datetime) -> str:
     subject_id = new_subject_id()
     key, version, wrapped = crypto.new_data_key(subject_id)

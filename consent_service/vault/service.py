@@ -76,22 +76,27 @@ def encrypt(ctx: Context, items: Sequence[EncryptItem]) -> list[str]:
     if errors:
         raise InvalidInput("the values cannot be sealed", errors=errors)
     tokens = []
-    with ctx.uow() as uow:
+    # Sealing for known subject ids writes nothing: only identities may create subjects.
+    writes = any(item.subject_id is None for item in items)
+    with ctx.uow(write=writes) as uow:
         session = uow.session
         now = ctx.now()
         for item in items:
             if item.subject_id is not None:
-                subjects.require_subject(session, item.subject_id)
                 subject_id = item.subject_id
+                exists, key = subjects.key_state(session, ctx.crypto, subject_id)
+                if not exists:
+                    raise UnknownSubject(f"subject {subject_id!r} is not known")
             else:
                 assert item.subject is not None
                 subject_id, _ = subjects.get_or_create(session, ctx.crypto, item.subject, now)
-            key = subjects.data_key(session, ctx.crypto, subject_id)
+                key = subjects.data_key(session, ctx.crypto, subject_id)
             if key is None:
                 raise Gone(f"subject {subject_id} has been erased", extra={"reason": "erased"})
             blob = seal(key, item.value.encode(), field_aad(subject_id, "vault", item.field))
             tokens.append(f"{PREFIX}.{subject_id}.{item.field}.{_b64(blob)}")
-        uow.commit()
+        if writes:
+            uow.commit()
     return tokens
 
 
@@ -99,28 +104,27 @@ def decrypt(ctx: Context, token: str, purpose: str, *, client_id: str) -> dict[s
     """The value, if the gate allows ``purpose`` for the token's subject; logged either way."""
     subject_id, field, blob = parse_token(token)
     decision = queries.decide_one(ctx, subject_id, purpose)
+    with ctx.uow(write=False) as uow:  # reads first: the write lock is held for the log append only
+        known, key = subjects.key_state(uow.session, ctx.crypto, subject_id)
+    value: str | None = None
+    if decision.allowed and key is not None:
+        try:
+            value = open_sealed(key, blob, field_aad(subject_id, "vault", field)).decode()
+        except DecryptionFailed:
+            value = None
+    if not known:
+        outcome = "unknown_subject"
+    elif key is None:
+        outcome = "erased"
+    elif not decision.allowed:
+        outcome = decision.reason
+    elif value is None:
+        outcome = "invalid_token"
+    else:
+        outcome = "allowed"
     with ctx.uow() as uow:
-        session = uow.session
-        known = subjects.root_of(session, subject_id) is not None
-        key = subjects.data_key(session, ctx.crypto, subject_id) if known else None
-        value: str | None = None
-        if decision.allowed and key is not None:
-            try:
-                value = open_sealed(key, blob, field_aad(subject_id, "vault", field)).decode()
-            except DecryptionFailed:
-                value = None
-        if not known:
-            outcome = "unknown_subject"
-        elif key is None:
-            outcome = "erased"
-        elif not decision.allowed:
-            outcome = decision.reason
-        elif value is None:
-            outcome = "invalid_token"
-        else:
-            outcome = "allowed"
         entry = auditlog.append(
-            session,
+            uow.session,
             LOG,
             actor=client_id,
             action="decrypt",
