@@ -493,6 +493,35 @@ def requests_run(request_id: str, actor: str) -> None:
     sys.exit(1 if state == "failed" else 0)
 
 
+@requests.command("tasks")
+@click.argument("request_id")
+def requests_tasks(request_id: str) -> None:
+    """List a request's manual tasks (open and done)."""
+    from consent_service.dsar.tasks import list_tasks
+
+    rows = list_tasks(_context(), request_id)
+    for t in rows:
+        due = f"due {t['due_at']:%Y-%m-%d}" if t["due_at"] else ""
+        click.echo(f"{t['id']}  {t['store']:16} {t['state']:5} {due}  {t['instructions']}")
+        if t["state"] == "done":
+            click.echo(f"    done by {t['done_by']} at {t['done_at']:%Y-%m-%d %H:%M}: {t['note']}")
+    if not rows:
+        click.echo("no tasks")
+
+
+@requests.command("complete-task")
+@click.argument("request_id")
+@click.argument("task_id")
+@click.option("--note", required=True, help="what was done (kept in the request's audit trail)")
+@click.option("--actor", default="cli", show_default=True, help="who did it, for the audit trail")
+def requests_complete_task(request_id: str, task_id: str, note: str, actor: str) -> None:
+    """Close a manual task; the request completes when nothing else is pending."""
+    from consent_service.dsar.tasks import complete_task
+
+    result = complete_task(_context(), request_id, task_id, note=note, actor=actor)
+    click.echo(f"task {task_id}: done; request {request_id}: {result['request']['state']}")
+
+
 @main.group(cls=Group)
 def outbox() -> None:
     """Messages waiting to be sent (e-mails)."""
@@ -519,22 +548,57 @@ def outbox_deliver() -> None:
 
 @main.command()
 @click.option("--interval", default=10.0, show_default=True, help="seconds between outbox rounds")
-def worker(interval: float) -> None:
-    """Deliver the outbox periodically until stopped (Ctrl-C)."""
-    import time
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1))
+def worker(interval: float, processes: int, threads: int) -> None:
+    """Run queued subject requests (CONSENT_BROKER_URL, or the embedded queue) and the outbox."""
+    config = _config()
+    where = _redact(config.broker_url) if config.broker_url else "the embedded in-process queue"
+    if processes > 1 and not config.broker_url:
+        _fail("--processes needs a broker (CONSENT_BROKER_URL); the embedded queue lives in one process")
+    click.echo(
+        f"worker: {processes} process(es) x {threads} thread(s) on {where}; outbox every {interval:g} s",
+        err=True,
+    )
+    if processes == 1:
+        _work(threads, interval)
+        return
+    import multiprocessing
+    import signal
 
-    from consent_service.dsar.outbox import deliver
+    spawn = multiprocessing.get_context("spawn")
+    children = [spawn.Process(target=_work, args=(threads, interval), daemon=True) for _ in range(processes)]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join()
+    except KeyboardInterrupt:
+        for child in children:
+            if child.pid is not None:
+                os.kill(child.pid, signal.SIGINT)
+        for child in children:
+            child.join(timeout=30)
+    click.echo("worker stopped", err=True)
+
+
+def _work(threads: int, interval: float) -> None:
+    """One worker process: Dramatiq worker threads plus the periodic outbox delivery."""
+    import logging
+    import signal
+    import threading
+
+    from consent_service.jobs import work
 
     ctx = _context()
-    click.echo(f"worker: delivering the outbox every {interval:g} s", err=True)
+    logging.basicConfig(level=ctx.config.log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while True:
-            counts = deliver(ctx)
-            if any(counts.values()):
-                click.echo(json.dumps(counts), err=True)
-            time.sleep(interval)
+        work(ctx, threads=threads, stop=stop, interval=interval)
     except KeyboardInterrupt:
-        click.echo("worker stopped", err=True)
+        stop.set()
+    click.echo("worker stopped", err=True)
 
 
 # stores -----------------------------------------------------------------------------------

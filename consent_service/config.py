@@ -40,6 +40,8 @@ class Config:
     verification_code_minutes: int = 30
     verification_max_attempts: int = 5
     package_retention_days: int = 30  # how long an access package can be downloaded
+    broker_url: str = ""  # task queue: empty = embedded in-process queue, redis://… or amqp://…
+    broker_queue: str = "consent"  # queue name, so several deployments can share one broker
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -83,5 +85,7 @@ class Config:
             verification_code_minutes=int(get("CONSENT_VERIFICATION_CODE_MINUTES", "30")),
             verification_max_attempts=int(get("CONSENT_VERIFICATION_MAX_ATTEMPTS", "5")),
             package_retention_days=int(get("CONSENT_PACKAGE_RETENTION_DAYS", "30")),
+            broker_url=get("CONSENT_BROKER_URL", ""),
+            broker_queue=get("CONSENT_BROKER_QUEUE", cls.broker_queue),
             testing=_bool(get("CONSENT_TESTING", "0")),
         )

@@ -11,6 +11,7 @@ from consent_service.dsar.request_models import (
     OutboxMessage,
     SubjectRestriction,
 )
+from consent_service.dsar.task_models import DsarTask, Recipient
 from consent_service.ledger.models import Checkpoint, ConsentState, LedgerEvent, LedgerHead
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
 from consent_service.subjects.models import Identity, Subject, SubjectKey
@@ -29,12 +30,14 @@ __all__ = [
     "DsarReport",
     "DsarRequest",
     "DsarStoreRun",
+    "DsarTask",
     "DsarVerification",
     "Identity",
     "LedgerEvent",
     "LedgerHead",
     "OutboxMessage",
     "Purpose",
+    "Recipient",
     "PurposeVersion",
     "Site",
     "Subject",

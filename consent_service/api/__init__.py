@@ -16,6 +16,7 @@ from consent_service.api import (
     problems,
     public,
     purposes,
+    recipients,
     requests,
     stores,
     subjects,
@@ -36,6 +37,8 @@ BLUEPRINTS = (
     vault.blp,
     requests.blp,
     stores.blp,
+    recipients.blp,
+    requests.packages_blp,
 )
 
 

@@ -1,8 +1,9 @@
 """``/v1/requests``: data subject requests — open, verify, extend, reject, lift, list, show;
 run (``retry``) across the stores, and read the access package and the per-store reports.
 
-``POST /<id>/retry`` executes the request synchronously inside the HTTP request: a worker or
-task queue for long runs is not built yet.
+``POST /<id>/retry`` queues a run on the task queue (``consent_service.jobs``) and answers 202
+with the request as it is now; verifying an access, portability, erasure or rectification
+request queues its run too (not with ``CONSENT_TESTING=1``, where tests wire the queue themselves).
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from consent_service.api.auth import ctx, principal, require
+from consent_service import jobs
+from consent_service.api import auth as api_auth
+from consent_service.api.auth import ctx as app_ctx
+from consent_service.api.auth import principal, require
 from consent_service.api.schemas import (
     ExtendIn,
     ReasonIn,
@@ -26,11 +30,19 @@ from consent_service.api.schemas import (
     RequestOut,
     VerifyRequestIn,
 )
-from consent_service.dsar import execution, package
+from consent_service.context import Context
+from consent_service.dsar import execution, package, package_links, tasks
 from consent_service.dsar import requests as dsar
-from consent_service.errors import InvalidInput
+from consent_service.errors import Conflict, InvalidInput
 from consent_service.registry.durations import DurationError, parse_duration
 from consent_service.subjects.service import IdentityRef
+
+
+def ctx() -> Context:
+    """The app's context, with the task queue wired in (outside tests)."""
+    context = app_ctx()
+    return context if context.config.testing else jobs.install(context)
+
 
 blp = Blueprint("requests", __name__, url_prefix="/v1/requests", description="Data subject requests")
 
@@ -122,12 +134,6 @@ class PackageQuery(Schema):
     collection = fields.Str(load_default=None, metadata={"description": "csv only: one store.collection"})
 
 
-class RunOut(Schema):
-    request = fields.Nested(RequestOut)
-    stores = fields.Dict(keys=fields.Str(), values=fields.Dict())
-    pending = fields.List(fields.Str())
-
-
 class ReportOut(Schema):
     store = fields.Str()
     created_at = fields.DateTime()
@@ -137,10 +143,19 @@ class ReportOut(Schema):
 @blp.route("/<request_id>/retry")
 class Retry(MethodView):
     @require("dsar:manage")
-    @blp.response(200, RunOut)
+    @blp.response(202, RequestOut)
     def post(self, request_id: str) -> dict[str, Any]:
-        """Run (or resume) a verified access, portability, erasure or rectification request."""
-        return execution.run_request(ctx(), request_id, actor=principal().id)
+        """Queue a run (or resume) of a verified access, portability, erasure or rectification request."""
+        context = ctx()
+        current = dsar.show(context, request_id)
+        if current["type"] not in dsar.EXECUTED:
+            raise Conflict(f"{current['type']} requests take effect when verified; there is nothing to run")
+        if current["state"] not in ("verified", "in_progress", "failed"):
+            raise Conflict(
+                f"the request is {current['state']}; only verified, in_progress or failed ones run"
+            )
+        jobs.enqueue_request(context, request_id)
+        return current
 
 
 @blp.route("/<request_id>/package")
@@ -166,3 +181,83 @@ class Report(MethodView):
     def get(self, request_id: str) -> list[dict[str, Any]]:
         """The per-store reports: proof of erasure, rectification counts, pending tasks."""
         return execution.reports(ctx(), request_id)
+
+
+class TaskOut(Schema):
+    id = fields.Str()
+    request_id = fields.Str()
+    store = fields.Str()
+    instructions = fields.Str()
+    due_at = fields.DateTime(allow_none=True)
+    state = fields.Str()
+    note = fields.Str(allow_none=True)
+    done_by = fields.Str(allow_none=True)
+    done_at = fields.DateTime(allow_none=True)
+
+
+class CompleteTaskIn(Schema):
+    note = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class CompleteTaskOut(Schema):
+    task = fields.Nested(TaskOut)
+    request = fields.Nested(RequestOut)
+
+
+@blp.route("/<request_id>/tasks")
+class Tasks(MethodView):
+    @require("dsar:manage")
+    @blp.response(200, TaskOut(many=True))
+    def get(self, request_id: str) -> list[dict[str, Any]]:
+        """The manual tasks of a request (open and done)."""
+        return tasks.list_tasks(ctx(), request_id)
+
+
+@blp.route("/<request_id>/tasks/<task_id>/complete")
+class CompleteTask(MethodView):
+    @require("dsar:manage")
+    @blp.arguments(CompleteTaskIn)
+    @blp.response(200, CompleteTaskOut)
+    def post(self, body: dict[str, Any], request_id: str, task_id: str) -> dict[str, Any]:
+        """Close a manual task with a note; the request completes when nothing else is pending."""
+        return tasks.complete_task(ctx(), request_id, task_id, note=body["note"], actor=principal().id)
+
+
+class PackageLinkOut(Schema):
+    url = fields.Str()
+    expires_at = fields.DateTime()
+
+
+@blp.route("/<request_id>/package/link")
+class PackageLink(MethodView):
+    @require("dsar:manage")
+    @blp.response(200, PackageLinkOut)
+    def post(self, request_id: str) -> dict[str, Any]:
+        """A download link for the package (signed, expiring; no token needed to fetch it)."""
+        link = package_links.make_link(ctx(), request_id, actor=principal().id)
+        url = url_for("packages.PackageByToken", token=link["token"], _external=True)
+        return {"url": url, "expires_at": link["expires_at"]}
+
+
+packages_blp = Blueprint(
+    "packages", __name__, url_prefix="/v1/packages", description="Access packages by signed link"
+)
+
+
+@packages_blp.route("/<token>")
+class PackageByToken(MethodView):
+    @packages_blp.arguments(PackageQuery, location="query")
+    @packages_blp.response(
+        200, content_type="application/json", description="json, csv (JSON or text/csv) or html"
+    )
+    def get(self, query: dict[str, Any], token: str) -> WerkzeugResponse:
+        """Download a package by its signed link (401 tampered, 410 expired or erased)."""
+        context = api_auth.ctx()
+        request_id = package_links.open_link(context, token)
+        fmt, collection = query["format"], query.get("collection")
+        content = package.read(context, request_id, fmt, collection)
+        if fmt == "html":
+            return Response(content, mimetype="text/html")
+        if fmt == "csv" and collection is not None:
+            return Response(content, mimetype="text/csv")
+        return Response(json.dumps(content), mimetype="application/json")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request as http_request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from consent_service.api.auth import ctx, require
 from consent_service.api.schemas import StrictSchema
-from consent_service.dsar import stores
+from consent_service.dsar import stores, tasks
+from consent_service.dsar.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from consent_service.dsar.spec import STORE_TYPES
 
 blp = Blueprint("stores", __name__, url_prefix="/v1/stores", description="Data stores for subject requests")
@@ -88,3 +90,24 @@ class StoreTest(MethodView):
     def post(self, key: str) -> dict[str, Any]:
         """Connect to a store and check its declared collections, fields and key patterns."""
         return stores.check_store(ctx(), key)
+
+
+class CallbackOut(StrictSchema):
+    id = fields.Str()
+    type = fields.Str()
+    state = fields.Str()
+
+
+@blp.route("/<key>/callback")
+class StoreCallback(MethodView):
+    @blp.response(200, CallbackOut)
+    def post(self, key: str) -> dict[str, Any]:
+        """An HTTP store reports a job it accepted as done or failed (signed with its secret, no token)."""
+        result = tasks.store_callback(
+            ctx(),
+            key,
+            timestamp=http_request.headers.get(TIMESTAMP_HEADER, ""),
+            signature=http_request.headers.get(SIGNATURE_HEADER, ""),
+            body=http_request.get_data(),
+        )
+        return {"id": result["id"], "type": result["type"], "state": result["state"]}

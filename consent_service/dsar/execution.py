@@ -33,10 +33,11 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed
-from consent_service.dsar import package
+from consent_service.dsar import outbox, package, recipients
 from consent_service.dsar.connectors.base import Connector
 from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.models import DataStore
+from consent_service.dsar.pending import open_task, open_tasks, resolved_opener
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import load_request, log_event, summary, transition
 from consent_service.dsar.stores import open_connector
@@ -122,6 +123,8 @@ def _record(
                 session.add(DsarReport(request_id=request_id, store=store, report=report, created_at=now))
             else:
                 old.report, old.created_at = report, now
+        if status == "pending":
+            open_task(session, request, store, detail, now)
         action = {"done": "store_completed", "pending": "store_pending", "failed": "store_failed"}[status]
         log_event(session, request_id, actor, action, {"store": store, **detail}, now, request.subject_id)
         uow.commit()
@@ -130,11 +133,27 @@ def _record(
 def _finish(ctx: Context, request_id: str, actor: str, to: str, why: str) -> dict[str, Any]:
     with ctx.uow() as uow:
         request = load_request(uow.session, request_id)
+        if to == "completed" and open_tasks(uow.session, request_id):
+            raise Conflict("a manual task of this request is still open; it cannot complete")
+        webhooks: list[str] = []
         if request.state != to:
             transition(uow.session, request, to, actor, why, ctx.now())
+            if to == "completed" and request.type in ("erasure", "rectification"):
+                webhooks = _tell_recipients(ctx, uow.session, request)
         out = summary(request)
         uow.commit()
+    if webhooks:
+        outbox.deliver(ctx, only=webhooks)
     return out
+
+
+def _tell_recipients(ctx: Context, session: Session, request: DsarRequest) -> list[str]:
+    """Art. 19 webhooks for a completed erasure or rectification (names of fields, never values)."""
+    details: dict[str, Any] = {}
+    if request.type == "rectification":
+        changes = _open(ctx, session, request, "changes", request.changes_ct) or {}
+        details["fields"] = sorted(changes)
+    return recipients.enqueue_webhooks(session, request.type, request, ctx.now(), **details)
 
 
 @contextlib.contextmanager
@@ -170,7 +189,7 @@ def run_request(
     ends it ``failed`` with the error in the audit trail; a re-run never repeats an effect
     (done stores are skipped, connectors' writes are idempotent).
     """
-    open_store = opener or (lambda key: open_connector(ctx, key))
+    open_store = resolved_opener(ctx, request_id, opener or (lambda key: open_connector(ctx, key)))
     plan = _start(ctx, request_id, actor)
     outcome: dict[str, dict[str, Any]] = {}
 
@@ -204,7 +223,8 @@ def run_request(
         note(exc.store, "failed", {"error": exc.error})
         why = f"store {exc.store} failed: {exc.error}"
         return {"request": _finish(ctx, request_id, actor, "failed", why), "stores": outcome}
-    pending = sorted(k for k, v in outcome.items() if v["status"] == "pending")
+    # a deferred store's detail carries its own status ("accepted" from HTTP): pending all the same
+    pending = sorted(k for k, v in outcome.items() if v["status"] in ("pending", "accepted"))
     if pending:
         return {
             "request": _finish(ctx, request_id, actor, "in_progress", ""),

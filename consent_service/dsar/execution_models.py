@@ -26,6 +26,8 @@ class DsarStoreRun(Base):
     status: Mapped[str] = mapped_column(String(12))  # done | pending | failed
     detail: Mapped[dict[str, Any]]
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # records a store sent in its callback (access), sealed under the subject's data key
+    records_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class DsarReport(Base):

@@ -4,7 +4,9 @@ delivered after commit, so a crash never leaves "saved but not sent" or "sent bu
 Delivery is at least once: a message is claimed (leased for five minutes), sent, then marked
 sent; a process that dies between sending and marking lets the lease expire and the message is
 sent again. Failures back off exponentially; after eight attempts a message is ``dead`` and
-shows in ``consent-service outbox list``. Bodies are sealed under the subject's data key.
+shows in ``consent-service outbox list``. E-mail bodies are sealed under the subject's data key.
+Webhooks to recipients (kind ``webhook``, see ``recipients``) carry only ids, events and field
+names and are stored in plaintext, so shredding the subject does not stop them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed, seal
+from consent_service.dsar import recipients
 from consent_service.dsar.request_models import OutboxMessage
 from consent_service.subjects import service as subjects
 
@@ -49,7 +52,7 @@ def enqueue_email(
     return message_id
 
 
-def _claim(ctx: Context, only: list[str] | None, limit: int) -> list[tuple[str, str, bytes]]:
+def _claim(ctx: Context, only: list[str] | None, limit: int) -> list[tuple[str, str, bytes, str]]:
     now = ctx.now()
     with ctx.uow() as uow:
         stmt = (
@@ -68,7 +71,7 @@ def _claim(ctx: Context, only: list[str] | None, limit: int) -> list[tuple[str, 
             message.state = "sending"
             message.attempts += 1
             message.next_attempt_at = now + LEASE
-            claimed.append((message.id, message.subject_id, message.payload_ct))
+            claimed.append((message.id, message.subject_id, message.payload_ct, message.kind))
         uow.commit()
     return claimed
 
@@ -93,18 +96,22 @@ def _send_email(ctx: Context, payload: dict[str, Any]) -> None:
 def deliver(ctx: Context, *, only: list[str] | None = None, limit: int = 50) -> dict[str, int]:
     """Send due messages (or just ``only``); returns counts of sent, failed and dead."""
     counts = {"sent": 0, "failed": 0, "dead": 0}
-    for message_id, subject_id, payload_ct in _claim(ctx, only, limit):
+    for message_id, subject_id, payload_ct, kind in _claim(ctx, only, limit):
         error: str | None = None
-        with ctx.uow(write=False) as uow:
-            key = subjects.data_key(uow.session, ctx.crypto, subject_id)
+        key: bytes | None = b""
         try:
-            if key is None:
-                raise DecryptionFailed("the subject was erased before the message was sent")
-            payload = json.loads(
-                open_sealed(key, payload_ct, field_aad(subject_id, "outbox", "payload", message_id))
-            )
-            _send_email(ctx, payload)
-        except (OSError, smtplib.SMTPException, RuntimeError, DecryptionFailed) as exc:
+            if kind == "webhook":
+                recipients.send_webhook(ctx, json.loads(payload_ct))
+            else:
+                with ctx.uow(write=False) as uow:
+                    key = subjects.data_key(uow.session, ctx.crypto, subject_id)
+                if key is None:
+                    raise DecryptionFailed("the subject was erased before the message was sent")
+                payload = json.loads(
+                    open_sealed(key, payload_ct, field_aad(subject_id, "outbox", "payload", message_id))
+                )
+                _send_email(ctx, payload)
+        except (OSError, smtplib.SMTPException, RuntimeError, DecryptionFailed, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         now = ctx.now()
         with ctx.uow() as uow:

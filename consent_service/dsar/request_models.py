@@ -52,7 +52,7 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_pending", "state", "next_attempt_at"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # email (webhooks later)
+    kind: Mapped[str] = mapped_column(String(16))  # email | webhook
     subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"))
     payload_ct: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(12))  # pending | sent | dead

@@ -6,7 +6,8 @@ log (``dsar:<request id>``). Deadlines count calendar months (see ``deadlines``)
 Restriction (Art. 18) and objection (Art. 21) take effect in the processing gate as soon as the
 request is verified; an objection to a direct-marketing purpose is absolute (Art. 21(3)).
 Access, erasure, rectification and portability wait in ``verified`` for execution across the
-registered stores.
+registered stores; once the verification is committed they are handed to the scheduler wired
+into the context (``ctx.caches[SCHEDULER]``, set by ``consent_service.jobs.install``), if any.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed, seal
-from consent_service.dsar import deadlines, outbox
+from consent_service.dsar import deadlines, outbox, recipients
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, SubjectRestriction
 from consent_service.errors import Conflict, Gone, InvalidInput, NotFound
 from consent_service.registry.durations import parse_duration
@@ -37,6 +38,15 @@ from consent_service.subjects.service import IdentityRef
 TYPES = ("access", "erasure", "rectification", "restriction", "objection", "portability")
 OPEN_STATES = ("received", "identity_pending", "verified", "in_progress", "failed")
 CLOSED_STATES = ("completed", "rejected")
+EXECUTED = ("access", "erasure", "rectification", "portability")  # run across the stores
+SCHEDULER = "dsar.scheduler"  # ctx.caches key: Callable[[Context, str], None] that enqueues a run
+
+
+def _schedule(ctx: Context, out: dict[str, Any]) -> None:
+    """After commit: hand a verified request that runs across the stores to the task queue."""
+    scheduler = ctx.caches.get(SCHEDULER)
+    if scheduler is not None and out["state"] == "verified" and out["type"] in EXECUTED:
+        scheduler(ctx, out["id"])
 
 
 @dataclass
@@ -121,6 +131,7 @@ def _validate(session: Session, cmd: OpenRequest) -> None:
 def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any]:
     """Record a request; send the e-mail code, or take the DPO's verification at once."""
     message_id = None
+    webhooks: list[str] = []
     with ctx.uow() as uow:
         session = uow.session
         _validate(session, cmd)
@@ -168,7 +179,9 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             subject_id,
         )
         if cmd.verification["method"] == "dpo":
-            _verified(ctx, session, request, actor, f"verified by the DPO: {cmd.verification['note']}", now)
+            webhooks = _verified(
+                ctx, session, request, actor, f"verified by the DPO: {cmd.verification['note']}", now
+            )
         else:
             code = f"{secrets.randbelow(10**6):06d}"
             minutes = ctx.config.verification_code_minutes
@@ -200,18 +213,27 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
         uow.commit()
     if message_id is not None:
         outbox.deliver(ctx, only=[message_id])
+    if webhooks:
+        outbox.deliver(ctx, only=webhooks)
+    _schedule(ctx, out)
     return out
 
 
 def _verified(
     ctx: Context, session: Session, request: DsarRequest, actor: str, why: str, now: dt.datetime
-) -> None:
+) -> list[str]:
+    """Mark verified; restrictions and objections take effect. Returns webhook outbox ids."""
     transition(session, request, "verified", actor, why, now)
     request.verified_at = now
     if request.type in ("restriction", "objection"):
         transition(session, request, "in_progress", actor, "applying to the processing gate", now)
         _apply_limits(session, request, now)
         transition(session, request, "completed", actor, f"{request.type} in force", now)
+        if request.type == "restriction":
+            return recipients.enqueue_webhooks(
+                session, "restriction", request, now, action="applied", purposes=request.purposes or ["*"]
+            )
+    return []
 
 
 def _apply_limits(session: Session, request: DsarRequest, now: dt.datetime) -> None:
@@ -246,6 +268,7 @@ def verify(
     ctx: Context, request_id: str, *, code: str | None, dpo_note: str | None, actor: str
 ) -> dict[str, Any]:
     """Verify the requester by the e-mailed code, or by a DPO with a note."""
+    webhooks: list[str] = []
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
@@ -255,7 +278,7 @@ def verify(
         if dpo_note is not None:
             if not dpo_note.strip():
                 raise InvalidInput("a DPO verification needs a note", errors={"note": ["required"]})
-            _verified(ctx, session, request, actor, f"verified by the DPO: {dpo_note}", now)
+            webhooks = _verified(ctx, session, request, actor, f"verified by the DPO: {dpo_note}", now)
         else:
             check = session.get(DsarVerification, request_id)
             if check is None:
@@ -279,9 +302,12 @@ def verify(
                 left = check.max_attempts - check.attempts
                 raise InvalidInput("wrong code", errors={"code": [f"wrong code; {left} attempt(s) left"]})
             check.attempts += 1
-            _verified(ctx, session, request, actor, "e-mail code confirmed", now)
+            webhooks = _verified(ctx, session, request, actor, "e-mail code confirmed", now)
         out = summary(request)
         uow.commit()
+    if webhooks:
+        outbox.deliver(ctx, only=webhooks)
+    _schedule(ctx, out)
     return out
 
 
@@ -357,8 +383,20 @@ def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str,
             now,
             request.subject_id,
         )
+        webhooks: list[str] = []
+        if request.type == "restriction":
+            webhooks = recipients.enqueue_webhooks(
+                session,
+                "restriction",
+                request,
+                now,
+                action="lifted",
+                purposes=[x.purpose_key for x in limits],
+            )
         out = summary(request)
         uow.commit()
+    if webhooks:
+        outbox.deliver(ctx, only=webhooks)
     return out
 
 

@@ -48,12 +48,26 @@ def open_verified(client: Any, headers: dict[str, str], kind: str) -> str:
     return created.get_json()["id"]
 
 
+def run_queued(client: Any, headers: dict[str, str], request_id: str) -> dict[str, Any]:
+    """POST /retry (202, queued on the embedded task queue), then poll until the run settles."""
+    import time
+
+    queued = client.post(f"/v1/requests/{request_id}/retry", headers=headers)
+    assert queued.status_code == 202, queued.get_json()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        shown = client.get(f"/v1/requests/{request_id}", headers=headers).get_json()
+        if shown["state"] in ("completed", "failed"):
+            return shown
+        time.sleep(0.05)
+    raise AssertionError(f"request {request_id} still {shown['state']}")
+
+
 def test_retry_package_and_report(client: Any, admin: dict[str, str], demo: Any, tmp_path: Path) -> None:
     url = setup_store(client, admin, tmp_path)
     access = open_verified(client, admin, "access")
     assert_problem(client.get(f"/v1/requests/{access}/package", headers=admin), 404)
-    run = client.post(f"/v1/requests/{access}/retry", headers=admin)
-    assert run.status_code == 200 and run.get_json()["request"]["state"] == "completed"
+    assert run_queued(client, admin, access)["state"] == "completed"
     package = client.get(f"/v1/requests/{access}/package", headers=admin).get_json()
     assert package["stores"]["crm"]["customers"] == [{"id": 1, "email": "anna@example.org", "name": "Anna"}]
     csvs = client.get(f"/v1/requests/{access}/package?format=csv", headers=admin).get_json()
@@ -65,8 +79,7 @@ def test_retry_package_and_report(client: Any, admin: dict[str, str], demo: Any,
     assert_problem(client.get(f"/v1/requests/{access}/package?format=pdf", headers=admin), 422)
 
     erasure = open_verified(client, admin, "erasure")
-    run = client.post(f"/v1/requests/{erasure}/retry", headers=admin)
-    assert run.get_json()["request"]["state"] == "completed"
+    assert run_queued(client, admin, erasure)["state"] == "completed"
     report = client.get(f"/v1/requests/{erasure}/report", headers=admin).get_json()
     assert report[0]["store"] == "crm" and report[0]["report"]["collections"][0]["deleted"] == 1
     engine = create_engine(url)

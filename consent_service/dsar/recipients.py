@@ -1,0 +1,168 @@
+"""Recipients of personal data (GDPR Art. 19): who must be told of erasures, rectifications
+and restrictions, and the signed webhooks that tell them.
+
+A recipient is a name, an HTTPS (or HTTP) endpoint, a shared secret and the events it follows
+(erasure, rectification, restriction). The secret is sealed like a store connection
+(``store_secrets``, associated data ``recipient:<key>``) and never returned.
+
+``enqueue_webhooks`` writes one outbox message of kind ``webhook`` per subscribed recipient in
+the caller's transaction. Its payload is stored in plaintext: it holds ids, the event, times and
+(for rectification) the names of the changed fields, never a value, so it stays deliverable
+after the subject is crypto-shredded. ``send_webhook`` POSTs it as JSON signed exactly like
+requests to HTTP stores (``X-Consent-Timestamp``, ``X-Consent-Signature``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+import urllib.request
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent_service.context import Context
+from consent_service.dsar.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from consent_service.dsar.request_models import DsarRequest, OutboxMessage
+from consent_service.dsar.store_secrets import HIDDEN, open_connection, seal_connection
+from consent_service.dsar.task_models import Recipient
+from consent_service.errors import InvalidInput, NotFound
+
+EVENTS = ("erasure", "rectification", "restriction")
+TIMEOUT_S = 15.0
+
+
+def _box_key(key: str) -> str:
+    return f"recipient:{key}"
+
+
+def recipient_dict(recipient: Recipient) -> dict[str, Any]:
+    return {
+        "key": recipient.key,
+        "name": recipient.name,
+        "endpoint": recipient.endpoint,
+        "events": list(recipient.events),
+        "created_at": recipient.created_at,
+        "updated_at": recipient.updated_at,
+    }
+
+
+def save_recipient(ctx: Context, key: str, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Create or replace a recipient; a secret sent as ``***`` keeps the stored one."""
+    errors: dict[str, list[str]] = {}
+    name, endpoint, secret = doc.get("name"), doc.get("endpoint"), doc.get("secret")
+    events = doc.get("events")
+    if not isinstance(name, str) or not name.strip():
+        errors["name"] = ["required"]
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        errors["endpoint"] = ["an http:// or https:// URL is required"]
+    if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
+        errors["events"] = [f"one or more of {', '.join(EVENTS)}"]
+    with ctx.uow() as uow:
+        session = uow.session
+        existing = session.get(Recipient, key)
+        if secret == HIDDEN and existing is not None:
+            secret = open_connection(ctx.crypto, _box_key(key), existing.secret_box, existing.secret_kek)[
+                "secret"
+            ]
+        if not isinstance(secret, str) or len(secret) < 16:
+            errors["secret"] = ["a shared secret of at least 16 characters is required"]
+        if errors:
+            raise InvalidInput("the recipient is not valid", errors=errors)
+        assert isinstance(events, list) and isinstance(name, str) and isinstance(endpoint, str)
+        box, kek = seal_connection(ctx.crypto, _box_key(key), {"secret": secret})
+        now = ctx.now()
+        values = {
+            "name": name.strip(),
+            "endpoint": endpoint,
+            "events": sorted(set(events)),
+            "secret_box": box,
+            "secret_kek": kek,
+            "updated_at": now,
+        }
+        if existing is None:
+            recipient = Recipient(key=key, created_at=now, **values)
+            session.add(recipient)
+        else:
+            recipient = existing
+            for field, value in values.items():
+                setattr(recipient, field, value)
+        session.flush()
+        out = recipient_dict(recipient)
+        uow.commit()
+    return out, existing is None
+
+
+def list_recipients(ctx: Context) -> list[dict[str, Any]]:
+    with ctx.uow(write=False) as uow:
+        return [recipient_dict(r) for r in uow.session.scalars(select(Recipient).order_by(Recipient.key))]
+
+
+def enqueue_webhooks(
+    session: Session, event: str, request: DsarRequest, now: dt.datetime, **details: Any
+) -> list[str]:
+    """One outbox message per recipient following ``event``, in the caller's transaction."""
+    ids = []
+    for recipient in session.scalars(select(Recipient).order_by(Recipient.key)):
+        if event not in recipient.events:
+            continue
+        message_id = "msg_" + secrets.token_hex(8)
+        body = {
+            "event": event,
+            "request_id": request.id,
+            "subject_id": request.subject_id,
+            "occurred_at": now.isoformat(),
+            **details,
+        }
+        session.add(
+            OutboxMessage(
+                id=message_id,
+                kind="webhook",
+                subject_id=request.subject_id,
+                payload_ct=json.dumps({"recipient": recipient.key, "body": body}).encode(),
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        ids.append(message_id)
+    return ids
+
+
+def send_webhook(ctx: Context, payload: dict[str, Any]) -> None:
+    """POST one webhook, signed with the recipient's secret; raises OSError/RuntimeError on failure."""
+    key = payload["recipient"]
+    with ctx.uow(write=False) as uow:
+        recipient = uow.session.get(Recipient, key)
+        if recipient is None:
+            raise RuntimeError(f"recipient {key!r} no longer exists")
+        endpoint = recipient.endpoint
+        secret = open_connection(ctx.crypto, _box_key(key), recipient.secret_box, recipient.secret_kek)[
+            "secret"
+        ]
+    body = json.dumps(payload["body"], separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    request = urllib.request.Request(
+        endpoint,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - configured URL
+        response.read()
+
+
+def get_recipient(ctx: Context, key: str) -> dict[str, Any]:
+    with ctx.uow(write=False) as uow:
+        recipient = uow.session.get(Recipient, key)
+        if recipient is None:
+            raise NotFound(f"no recipient {key!r}")
+        return recipient_dict(recipient)

@@ -1,0 +1,63 @@
+"""``consent-service requests tasks`` and ``requests complete-task`` on a migrated SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from consent_service.cli import _context, main
+from consent_service.crypto.keyring import KeyMaterial
+from consent_service.dsar.execution import run_request
+from consent_service.dsar.requests import OpenRequest, open_request
+from consent_service.dsar.stores import save_store
+from consent_service.subjects.service import IdentityRef
+
+MANUAL = {
+    "type": "manual",
+    "connection": {},
+    "collections": {
+        "paper": {
+            "identities": {"email": "email"},
+            "instructions": "Shred the forms",
+            "fields": {"email": {"category": "user.contact.email"}},
+        }
+    },
+}
+
+
+def test_list_and_complete_a_task(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "CONSENT_DATABASE_URL": sqlite_url,
+        "CONSENT_DATA_DIR": str(tmp_path),
+        "CONSENT_MASTER_KEYS": KeyMaterial.generate().to_json(),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ctx = _context()
+    save_store(ctx, "archive", MANUAL)
+    opened = open_request(
+        ctx,
+        OpenRequest(
+            type="erasure",
+            identities=[IdentityRef("email", "anna@example.org")],
+            verification={"method": "dpo", "note": "seen"},
+        ),
+        actor="dpo",
+    )
+    assert run_request(ctx, opened["id"], actor="dpo")["pending"] == ["archive"]
+    runner = CliRunner()
+    listed = runner.invoke(main, ["requests", "tasks", opened["id"]], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "archive" in listed.output and "open" in listed.output and "Shred the forms" in listed.output
+    task_id = listed.output.split()[0]
+    missing = runner.invoke(main, ["requests", "complete-task", opened["id"], task_id], env=env)
+    assert missing.exit_code != 0 and "--note" in missing.output
+    done = runner.invoke(
+        main, ["requests", "complete-task", opened["id"], task_id, "--note", "shredded"], env=env
+    )
+    assert done.exit_code == 0, done.output
+    assert "completed" in done.output
+    again = runner.invoke(main, ["requests", "tasks", opened["id"]], env=env)
+    assert "done by cli" in again.output and "shredded" in again.output
