@@ -538,6 +538,14 @@ def outbox_list() -> None:
         )
 
 
+@requests.command("purge-packages")
+def requests_purge_packages() -> None:
+    """Delete access packages past their retention (the worker does this periodically)."""
+    from consent_service.dsar.package import purge_expired
+
+    click.echo(f"purged {purge_expired(_context())} expired package(s)")
+
+
 @outbox.command("deliver")
 def outbox_deliver() -> None:
     """Send every message that is due now."""

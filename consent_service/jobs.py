@@ -210,8 +210,10 @@ def _start_embedded(ctx: Context, queue: _Queue) -> None:
 
 
 def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float = 10.0) -> None:
-    """Consume the queue with ``threads`` threads and deliver the outbox every ``interval`` s until ``stop``."""
+    """Consume the queue with ``threads`` threads; every ``interval`` s deliver the outbox and purge
+    expired access packages, until ``stop``."""
     from consent_service.dsar.outbox import deliver
+    from consent_service.dsar.package import purge_expired
 
     global _worker_ctx
     _worker_ctx = ctx
@@ -232,6 +234,9 @@ def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float =
             counts = deliver(ctx)
             if any(counts.values()):
                 log.info("outbox: %s", counts)
+            purged = purge_expired(ctx)
+            if purged:
+                log.info("purged %d expired access package(s)", purged)
             stop.wait(interval)
     finally:
         worker.stop()

@@ -24,6 +24,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
@@ -215,6 +216,14 @@ def save(
     else:
         for name, value in values.items():
             setattr(existing, name, value)
+
+
+def purge_expired(ctx: Context) -> int:
+    """Delete every package past its retention; returns how many went."""
+    with ctx.uow() as uow:
+        result = uow.session.execute(delete(DsarPackage).where(DsarPackage.expires_at < ctx.now()))
+        uow.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def read(ctx: Context, request_id: str, fmt: str = "json", collection: str | None = None) -> Any:

@@ -93,3 +93,21 @@ def test_retry_package_and_report(client: Any, admin: dict[str, str], demo: Any,
 def test_retry_needs_the_dsar_scope(client: Any, token: Any) -> None:
     headers = {"Authorization": f"Bearer {token('consent:write')}"}
     assert_problem(client.post("/v1/requests/req_x/retry", headers=headers), 403)
+
+
+def test_expired_packages_are_refused_then_purged(
+    client: Any, admin: dict[str, str], demo: Any, ctx: Any, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from consent_service.dsar.package import purge_expired
+
+    setup_store(client, admin, tmp_path)
+    access = open_verified(client, admin, "access")
+    assert run_queued(client, admin, access)["state"] == "completed"
+    assert purge_expired(ctx) == 0
+    later = ctx.now() + dt.timedelta(days=ctx.config.package_retention_days, hours=1)
+    ctx.clock = lambda: later
+    assert_problem(client.get(f"/v1/requests/{access}/package", headers=admin), 410)
+    assert purge_expired(ctx) == 1
+    assert_problem(client.get(f"/v1/requests/{access}/package", headers=admin), 404)
