@@ -33,5 +33,11 @@ def create_app(config: Config | None = None, *, context: Context | None = None) 
     if config.trusted_proxies:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    if not config.testing:
+        # Verified requests are queued for execution; tests start runs explicitly instead, so
+        # that no background run races their assertions.
+        from consent_service import jobs
+
+        jobs.install(context)
     init_api(app)
     return app

@@ -18,9 +18,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from consent_service import jobs
-from consent_service.api import auth as api_auth
-from consent_service.api.auth import ctx as app_ctx
-from consent_service.api.auth import principal, require
+from consent_service.api.auth import ctx, principal, require
 from consent_service.api.schemas import (
     ExtendIn,
     ReasonIn,
@@ -30,19 +28,11 @@ from consent_service.api.schemas import (
     RequestOut,
     VerifyRequestIn,
 )
-from consent_service.context import Context
 from consent_service.dsar import execution, package, package_links, tasks
 from consent_service.dsar import requests as dsar
 from consent_service.errors import Conflict, InvalidInput
 from consent_service.registry.durations import DurationError, parse_duration
 from consent_service.subjects.service import IdentityRef
-
-
-def ctx() -> Context:
-    """The app's context, with the task queue wired in (outside tests)."""
-    context = app_ctx()
-    return context if context.config.testing else jobs.install(context)
-
 
 blp = Blueprint("requests", __name__, url_prefix="/v1/requests", description="Data subject requests")
 
@@ -252,7 +242,7 @@ class PackageByToken(MethodView):
     )
     def get(self, query: dict[str, Any], token: str) -> WerkzeugResponse:
         """Download a package by its signed link (401 tampered, 410 expired or erased)."""
-        context = api_auth.ctx()
+        context = ctx()
         request_id = package_links.open_link(context, token)
         fmt, collection = query["format"], query.get("collection")
         content = package.read(context, request_id, fmt, collection)
