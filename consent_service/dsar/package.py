@@ -31,6 +31,7 @@ from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed, seal
 from consent_service.dsar.connectors.base import Connector, Row
 from consent_service.dsar.execution_models import DsarPackage
+from consent_service.dsar.recipients import list_recipients
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.traversal import Found
 from consent_service.errors import Gone, InvalidInput, NotFound
@@ -123,8 +124,10 @@ def to_html(ctx: Context, doc: dict[str, Any], connectors: Mapping[str, Connecto
                 for store, cats in doc["categories"].items()
             ],
         ),
-        "<h2>Recipients (Art. 15(1)(c))</h2><p>No recipients or categories of recipients are "
-        "registered in this service yet.</p>",
+        "<h2>Recipients (Art. 15(1)(c))</h2>",
+        _table(["Recipient", "Told of"], [[r["name"], ", ".join(r["told_of"])] for r in doc["recipients"]])
+        if doc["recipients"]
+        else "<p>No recipients of your data are registered.</p>",
         "<h2>Retention (Art. 15(1)(d))</h2><p>Each purpose above states its retention period. "
         "Records kept under a legal obligation:</p>",
         _table(["Store", "Collection", "Kept because"], doc["holds"]),
@@ -181,7 +184,7 @@ def build(
         "stores": records,
         "categories": categories(records, connectors),
         "purposes": json.loads(json.dumps(read_purposes(ctx), default=str)),
-        "recipients": [],
+        "recipients": [{"name": r["name"], "told_of": r["events"]} for r in list_recipients(ctx)],
         "holds": holds,
         "consent_history": json.loads(json.dumps(events, default=str)),
     }

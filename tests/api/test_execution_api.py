@@ -111,3 +111,22 @@ def test_expired_packages_are_refused_then_purged(
     assert_problem(client.get(f"/v1/requests/{access}/package", headers=admin), 410)
     assert purge_expired(ctx) == 1
     assert_problem(client.get(f"/v1/requests/{access}/package", headers=admin), 404)
+
+
+def test_the_package_names_registered_recipients(
+    client: Any, admin: dict[str, str], demo: Any, tmp_path: Path
+) -> None:
+    setup_store(client, admin, tmp_path)
+    recipient = {
+        "name": "Mail partner GmbH",
+        "endpoint": "http://127.0.0.1:9/hook",
+        "secret": "a-shared-secret-of-16+",
+        "events": ["erasure"],
+    }
+    assert client.put("/v1/recipients/mailer", headers=admin, json=recipient).status_code in (200, 201)
+    access = open_verified(client, admin, "access")
+    assert run_queued(client, admin, access)["state"] == "completed"
+    package = client.get(f"/v1/requests/{access}/package", headers=admin).get_json()
+    assert package["recipients"] == [{"name": "Mail partner GmbH", "told_of": ["erasure"]}]
+    page = client.get(f"/v1/requests/{access}/package?format=html", headers=admin).text
+    assert "Mail partner GmbH" in page
