@@ -7,7 +7,10 @@ with gunicorn (2 workers) on a free 127.0.0.1 port, then drive it from a separat
 in alternating rounds, then ``POST /v1/consents``, then time ``POST /v1/decisions/batch`` with
 10,000 subject ids. After gunicorn stops, the cost of sealing the consent proof is measured
 in-process on a second fresh database (``bench.proofcost``). Finally, on PostgreSQL,
-``consent-service keys rotate`` over 1,000,000 data keys (``bench.rotation``; ``--no-rotation``).
+``consent-service keys rotate`` over 1,000,000 data keys (``bench.rotation``; ``--no-rotation``),
+then data subject requests against a 1,000,000-customer shop: one access and one erasure timed
+against hand-written SQL, and 1,000 queued erasures run by ``consent-service worker --processes 2``
+on Redis (``bench.dsar``; ``--no-dsar``, or ``--dsar-only`` for that step alone).
 Writes docs/benchmarks.md and bench/results/<stamp>/; stops gunicorn and removes temporary
 directories and databases even on failure; bounds itself in time (``--time-limit``).
 """
@@ -26,7 +29,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import backends, load, proofcost, report, rotation
+from bench import backends, dsar, load, proofcost, report, rotation
 from bench.server import HOST, Gunicorn
 
 RESULTS_DIR = backends.REPO / "bench" / "results"
@@ -77,6 +80,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="1000,5000",
         help="keys rotate --batch-size values to time, in order, while time allows (default 1000,5000)",
     )
+    parser.add_argument("--no-dsar", action="store_true", help="skip the data subject request step")
+    parser.add_argument(
+        "--dsar-customers",
+        type=int,
+        help="shop customers for the DSAR step (default 1,000,000; quick 100,000)",
+    )
+    parser.add_argument(
+        "--dsar-requests", type=int, help="queued erasure requests to time (default 1,000; quick 200)"
+    )
+    parser.add_argument("--dsar-only", action="store_true", help="run only the DSAR step (needs PostgreSQL)")
+    parser.add_argument("--broker-url", default=dsar.DEFAULT_BROKER, help="Redis broker for the DSAR step")
     parser.add_argument("--postgres-url", help="admin URL (default: $CONSENT_BENCH_POSTGRES_URL or local)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--python-load", action="store_true", help="use bench.pyload even if wrk exists")
@@ -89,7 +103,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.proof_calls = args.proof_calls or (500 if args.quick else 2000)
     args.rotation_keys = args.rotation_keys or (100_000 if args.quick else 1_000_000)
     args.rotation_batch_sizes = [int(x) for x in str(args.rotation_batch_sizes).split(",") if x.strip()]
-    args.rotation = not args.no_rotation and "postgresql" in args.backends
+    args.rotation = not args.no_rotation and "postgresql" in args.backends and not args.dsar_only
+    args.dsar_customers = args.dsar_customers or (100_000 if args.quick else 1_000_000)
+    args.dsar_requests = args.dsar_requests or (200 if args.quick else 1_000)
+    args.dsar = not args.no_dsar and ("postgresql" in args.backends or args.dsar_only)
+    if args.dsar_only:
+        args.backends = []
     return args
 
 
@@ -98,6 +117,13 @@ def rotation_reserve(args: argparse.Namespace) -> float:
     if not args.rotation:
         return 0.0
     return 30.0 + args.rotation_keys * (25 + 45 * len(args.rotation_batch_sizes)) / 1_000_000
+
+
+def dsar_reserve(args: argparse.Namespace) -> float:
+    """Seconds kept back for the DSAR step (seed the shop, single requests, queued requests)."""
+    if not args.dsar:
+        return 0.0
+    return 60.0 + args.dsar_customers * 60 / 1_000_000 + args.dsar_requests * 0.25
 
 
 def log(message: str) -> None:
@@ -351,6 +377,30 @@ def run_rotation(args: argparse.Namespace, out: Path, deadline: float) -> dict[s
     return entry
 
 
+def run_dsar(args: argparse.Namespace, out: Path, deadline: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "customers": args.dsar_customers,
+        "repeats": 5,
+        "queued_requests": args.dsar_requests,
+        "status": "failed",
+        "quick": args.quick,
+    }
+    try:
+        dsar.measure(entry, args.postgres_url, args.broker_url, deadline - 20, log, out)
+        entry["status"] = "ok"
+    except backends.BackendUnavailable as exc:
+        entry.update(status="skipped", error=str(exc))
+        log(f"dsar: skipped: {exc}")
+    except TimeLimit as exc:
+        entry.update(status="failed", error=str(exc), time_limit=True)
+        log(f"dsar: stopped: {exc}")
+    except Exception as exc:  # noqa: BLE001 - report what was measured
+        entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        (out / "dsar-error.txt").write_text(traceback.format_exc())
+        log(f"dsar: FAILED: {exc}")
+    return entry
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -374,7 +424,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {
         "date": started_wall.strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "make bench" + (" (python -m bench.run --quick)" if args.quick else ""),
+        "command": "make bench"
+        + (" (python -m bench.run --quick)" if args.quick else "")
+        + (" (python -m bench.run --dsar-only)" if args.dsar_only else ""),
         "quick": args.quick,
         "commit": report.git_commit(backends.REPO),
         "machine": report.machine(),
@@ -417,7 +469,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for index, name in enumerate(args.backends):
             entry = run_backend(
-                name, args, settings, wrk, out, deadline - rotation_reserve(args), len(args.backends) - index
+                name,
+                args,
+                settings,
+                wrk,
+                out,
+                deadline - rotation_reserve(args) - dsar_reserve(args),
+                len(args.backends) - index,
             )
             results["backends"].append(entry)
             if entry["name"] == "postgresql" and entry.get("version"):
@@ -432,10 +490,20 @@ def main(argv: list[str] | None = None) -> int:
                 stopped = True
                 break
         if args.rotation and not stopped:
-            results["rotation"] = run_rotation(args, out, deadline)
+            results["rotation"] = run_rotation(args, out, deadline - dsar_reserve(args))
             if results["rotation"]["status"] == "failed":
                 code = 1
             if results["rotation"].get("time_limit"):
+                results["notes"].append(
+                    f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s."
+                )
+        if args.dsar and not stopped and not (results.get("rotation") or {}).get("time_limit"):
+            results["dsar"] = run_dsar(args, out, deadline)
+            if results["dsar"].get("version"):
+                results["versions"].setdefault("postgresql", results["dsar"]["version"])
+            if results["dsar"]["status"] == "failed":
+                code = 1
+            if results["dsar"].get("time_limit"):
                 results["notes"].append(
                     f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s."
                 )
@@ -461,6 +529,8 @@ def _write(results: dict[str, Any], out: Path, args: argparse.Namespace, started
         entry["targets"] = report.evaluate(entry)
     if results.get("rotation"):
         results["rotation"]["targets"] = report.evaluate_rotation(results["rotation"])
+    if results.get("dsar"):
+        results["dsar"]["targets"] = report.evaluate_dsar(results["dsar"])
     text = json.dumps(results, indent=2, default=str)
     (out / "results.json").write_text(text + "\n")
     (RESULTS_DIR / "latest.json").write_text(text + "\n")
