@@ -118,7 +118,7 @@ def connector(shop_db: tuple[str, str]) -> Iterator[SqlConnector]:
 
 
 def rows_of(connector: SqlConnector, collection: str) -> list[dict[str, Any]]:
-    table = connector._tables[collection]
+    table = connector.table_for(collection)
     with connector.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.id))]
 

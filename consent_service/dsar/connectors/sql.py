@@ -7,6 +7,8 @@ the rows by primary key before writing, which makes both idempotent.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,13 +33,37 @@ from consent_service.dsar.spec import CollectionSpec, StoreSpec
 CONNECT_TIMEOUT_S = 5
 
 
-def make_store_engine(url: str) -> Engine:
-    """An engine without a pool (connectors are short-lived) and with a connect timeout."""
+def make_store_engine(url: str, *, pooled: bool = False) -> Engine:
+    """An engine with a connect timeout; pooled ones keep two connections for repeated runs."""
     backend = make_url(url).get_backend_name()
     connect_args: dict[str, Any] = {}
     if backend in ("postgresql", "mysql", "mariadb"):
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    if pooled and backend != "sqlite":
+        return create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True, connect_args=connect_args)
     return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+# Connectors live for one run, but a worker runs many requests against the same stores: engines
+# (with their connection pools) and table definitions are kept per process, a few stores at most.
+MAX_CACHED_STORES = 8
+_engines: OrderedDict[str, Engine] = OrderedDict()
+_tables: dict[tuple[str, str | None, str, tuple[str, ...]], Table] = {}
+_cache_lock = threading.Lock()
+
+
+def shared_engine(url: str) -> Engine:
+    with _cache_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = make_store_engine(url, pooled=True)
+            while len(_engines) > MAX_CACHED_STORES:
+                old_url, old = _engines.popitem(last=False)
+                old.dispose()
+                for key in [k for k in _tables if k[0] == old_url]:
+                    del _tables[key]
+        _engines.move_to_end(url)
+        return engine
 
 
 def _table_name(coll: CollectionSpec) -> tuple[str | None, str]:
@@ -49,11 +75,11 @@ class SqlConnector(Connector):
     def __init__(self, spec: StoreSpec, url: str, hash_key: bytes) -> None:
         self.spec = spec
         self.hash_key = hash_key
-        self.engine = make_store_engine(url)
-        self._tables: dict[str, Table] = {}
+        self.url = url
+        self.engine = shared_engine(url)
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Nothing to release: the engine and its pool are shared by later runs."""
 
     # checks ---------------------------------------------------------------------------
     def check(self) -> list[Check]:
@@ -79,20 +105,31 @@ class SqlConnector(Connector):
 
     # reads and writes -----------------------------------------------------------------
     def _table(self, conn: Connection, coll: CollectionSpec) -> Table:
-        table = self._tables.get(coll.name)
+        schema, name = _table_name(coll)
+        cache_key = (self.url, schema, name, tuple(sorted(coll.columns)))
+        table = _tables.get(cache_key)
         if table is None:
-            schema, name = _table_name(coll)
             try:
                 table = Table(
-                    name, MetaData(), schema=schema, autoload_with=conn, include_columns=coll.columns
+                    name,
+                    MetaData(),
+                    schema=schema,
+                    autoload_with=conn,
+                    include_columns=coll.columns,
+                    resolve_fks=False,
                 )
             except NoSuchTableError:
                 raise ConnectorError(f"store {self.spec.key!r}: no table {coll.table or coll.name}") from None
             missing = set(coll.columns) - set(table.c.keys())
             if missing:
                 raise ConnectorError(f"store {self.spec.key!r}: {name} lacks {', '.join(sorted(missing))}")
-            self._tables[coll.name] = table
+            _tables[cache_key] = table
         return table
+
+    def table_for(self, collection: str) -> Table:
+        """The table behind a declared collection, with its declared columns."""
+        with self.engine.connect() as conn:
+            return self._table(conn, self.collection(collection))
 
     def find(self, collection: str, field: str, values: Sequence[Any]) -> list[Row]:
         coll = self.collection(collection)
