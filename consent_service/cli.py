@@ -394,14 +394,9 @@ def ledger_verify(as_json: bool) -> None:
 @ledger.command("rebuild-state")
 def ledger_rebuild() -> None:
     """Rebuild the current-state projection from the ledger alone."""
-    from consent_service.ledger import projection
-    from consent_service.ledger.service import lock_head
+    from consent_service.ledger.service import rebuild_state
 
-    ctx = _context()
-    with ctx.uow() as uow:
-        lock_head(uow.session)
-        rows = projection.rebuild(uow.session)
-        uow.commit()
+    rows = rebuild_state(_context())
     click.echo(f"rebuilt consent state: {rows} rows")
 
 

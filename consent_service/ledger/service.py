@@ -244,6 +244,15 @@ def _current_decisions(
     return {(t, k): decision for t, k, decision in rows}
 
 
+def rebuild_state(ctx: Context) -> int:
+    """Rebuild the projection from the ledger alone, with writers held off by the head lock."""
+    with ctx.uow() as uow:
+        lock_head(uow.session)
+        rows = projection.rebuild(uow.session)
+        uow.commit()
+    return rows
+
+
 def link_subjects(
     ctx: Context, source: str, target: str, *, actor_type: str, actor_id: str
 ) -> dict[str, Any]:
