@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.schemas import ConsentIn, ConsentOut
+from consent_service.ledger import queries
 from consent_service.ledger import service as ledger
 from consent_service.subjects.service import IdentityRef
 
@@ -24,32 +25,7 @@ def decision_inputs(items: list[dict[str, Any]]) -> list[ledger.DecisionInput]:
     ]
 
 
-def event_out(row: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        k: row.get(k)
-        for k in (
-            "id",
-            "seq",
-            "kind",
-            "subject_id",
-            "decision",
-            "purpose_version",
-            "purpose_hash",
-            "channel",
-            "method",
-            "collection_point",
-            "language",
-            "jurisdiction",
-            "recorded_at",
-            "valid_until",
-            "actor_type",
-            "actor_id",
-            "hash",
-        )
-    }
-    out["purpose"] = row["target_key"] if row["target_type"] == "purpose" else None
-    out["cookie"] = row["target_key"] if row["target_type"] == "cookie" else None
-    return out
+event_out = queries.event_view
 
 
 @blp.route("")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, bindparam, select, text
@@ -280,31 +280,23 @@ def current_consents(ctx: Context, subject_id: str) -> dict[str, Any]:
         return {"subject_id": subject_id, "root_id": subject.root_id, "consents": items}
 
 
+EVENT_FIELDS = (
+    "id", "seq", "kind", "subject_id", "related_subject_id", "target_type", "target_key", "decision",
+    "purpose_version", "purpose_hash", "channel", "method", "collection_point", "language",
+    "jurisdiction", "recorded_at", "valid_until", "actor_type", "actor_id", "hash",
+)  # fmt: skip
+
+
+def event_view(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An event as the API shows it (never the proof), with ``purpose`` / ``cookie`` spelled out."""
+    out = {name: event.get(name) for name in EVENT_FIELDS}
+    out["purpose"] = event["target_key"] if event["target_type"] == "purpose" else None
+    out["cookie"] = event["target_key"] if event["target_type"] == "cookie" else None
+    return out
+
+
 def _event_dict(event: LedgerEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "seq": event.seq,
-        "kind": event.kind,
-        "subject_id": event.subject_id,
-        "related_subject_id": event.related_subject_id,
-        "target_type": event.target_type,
-        "target_key": event.target_key,
-        "purpose": event.target_key if event.target_type == "purpose" else None,
-        "cookie": event.target_key if event.target_type == "cookie" else None,
-        "decision": event.decision,
-        "purpose_version": event.purpose_version,
-        "purpose_hash": event.purpose_hash,
-        "channel": event.channel,
-        "method": event.method,
-        "collection_point": event.collection_point,
-        "language": event.language,
-        "jurisdiction": event.jurisdiction,
-        "recorded_at": event.recorded_at,
-        "valid_until": event.valid_until,
-        "actor_type": event.actor_type,
-        "actor_id": event.actor_id,
-        "hash": event.hash,
-    }
+    return event_view({name: getattr(event, name) for name in EVENT_FIELDS})
 
 
 def history(ctx: Context, subject_id: str) -> dict[str, Any]:

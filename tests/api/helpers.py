@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, text
 
 PROBLEM = "application/problem+json"
 
@@ -33,3 +36,38 @@ def consent_body(value: str = "anna@example.org", kind: str = "email", **changes
     }
     body.update(changes)
     return body
+
+
+CRM_STORE: dict[str, Any] = {
+    "type": "sql",
+    "collections": {
+        "customers": {
+            "primary_key": "id",
+            "identities": {"email": "email"},
+            "erase": "delete",
+            "fields": {"email": {"category": "user.contact.email"}, "name": {"category": "user.name"}},
+        }
+    },
+}
+
+
+def crm_store(
+    client: Any,
+    headers: dict[str, str],
+    tmp_path: Path,
+    rows: tuple[tuple[int, str, str], ...] = ((1, "anna@example.org", "Anna"),),
+) -> str:
+    """A SQLite "crm" store with a customers table, registered through the API; returns its URL."""
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, name TEXT)"))
+        for row in rows:
+            conn.execute(
+                text("INSERT INTO customers VALUES (:id, :email, :name)"),
+                dict(zip(("id", "email", "name"), row, strict=True)),
+            )
+    engine.dispose()
+    response = client.put("/v1/stores/crm", headers=headers, json=CRM_STORE | {"connection": {"url": url}})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return url

@@ -8,33 +8,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.api.helpers import assert_problem
-
-STORE: dict[str, Any] = {
-    "type": "sql",
-    "collections": {
-        "customers": {
-            "primary_key": "id",
-            "identities": {"email": "email"},
-            "erase": "delete",
-            "fields": {"email": {"category": "user.contact.email"}, "name": {"category": "user.name"}},
-        }
-    },
-}
+from tests.api.helpers import assert_problem, crm_store
 
 
 def setup_store(client: Any, headers: dict[str, str], tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'crm.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, name TEXT)"))
-        conn.execute(
-            text("INSERT INTO customers VALUES (1, 'anna@example.org', 'Anna'), (2, 'b@x.org', 'B')")
-        )
-    engine.dispose()
-    doc = STORE | {"connection": {"url": url}}
-    assert client.put("/v1/stores/crm", headers=headers, json=doc).status_code in (200, 201)
-    return url
+    return crm_store(client, headers, tmp_path, ((1, "anna@example.org", "Anna"), (2, "b@x.org", "B")))
 
 
 def open_verified(client: Any, headers: dict[str, str], kind: str) -> str:

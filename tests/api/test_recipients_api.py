@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from consent_service import create_app
 from consent_service.dsar import execution, outbox
 from consent_service.dsar.connectors.http import verify_signature
-from tests.api.helpers import assert_problem
+from tests.api.helpers import assert_problem, crm_store
 
 SECRET = "recipient-secret-of-some-length"
 
@@ -162,25 +161,7 @@ def test_completed_erasure_and_rectification_tell_recipients(
     client, headers = dpo
     url, state = endpoint
     add_recipient(client, headers, url, ["erasure", "rectification"])
-    store_url = f"sqlite:///{tmp_path / 'crm.db'}"
-    engine = create_engine(store_url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, name TEXT)"))
-        conn.execute(text("INSERT INTO customers VALUES (1, 'anna@example.org', 'Anna')"))
-    engine.dispose()
-    store = {
-        "type": "sql",
-        "connection": {"url": store_url},
-        "collections": {
-            "customers": {
-                "primary_key": "id",
-                "identities": {"email": "email"},
-                "erase": "delete",
-                "fields": {"email": {"category": "user.contact.email"}, "name": {"category": "user.name"}},
-            }
-        },
-    }
-    assert client.put("/v1/stores/crm", headers=headers, json=store).status_code == 201
+    crm_store(client, headers, tmp_path)
     fix = open_request(client, headers, "rectification", changes={"name": "Anna Berg"})
     assert execution.run_request(clocked_ctx, fix["id"], actor="dpo")["request"]["state"] == "completed"
     assert state.received[-1]["event"] == "rectification" and state.received[-1]["fields"] == ["name"]

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from consent_service.dsar.connectors.http import sign, verify_signature
-from tests.api.helpers import assert_problem
+from tests.api.helpers import assert_problem, crm_store
 
 SECRET = "callback-secret-of-some-length"
 
@@ -82,29 +82,6 @@ def saas() -> Iterator[tuple[str, Accepting]]:
     thread.join()
 
 
-def sqlite_store(client: Any, headers: dict[str, str], tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'crm.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, name TEXT)"))
-        conn.execute(text("INSERT INTO customers VALUES (1, 'anna@example.org', 'Anna')"))
-    engine.dispose()
-    doc = {
-        "type": "sql",
-        "connection": {"url": url},
-        "collections": {
-            "customers": {
-                "primary_key": "id",
-                "identities": {"email": "email"},
-                "erase": "delete",
-                "fields": {"email": {"category": "user.contact.email"}, "name": {"category": "user.name"}},
-            }
-        },
-    }
-    assert client.put("/v1/stores/crm", headers=headers, json=doc).status_code == 201
-    return url
-
-
 def open_verified(client: Any, headers: dict[str, str], kind: str) -> str:
     body = {
         "type": kind,
@@ -138,7 +115,7 @@ def signed(
 def test_a_manual_erasure_completes_only_when_its_task_is_closed(
     ctx: Any, client: Any, admin: dict[str, str], demo: Any, tmp_path: Path
 ) -> None:
-    url = sqlite_store(client, admin, tmp_path)
+    url = crm_store(client, admin, tmp_path)
     assert client.put("/v1/stores/archive", headers=admin, json=MANUAL).status_code == 201
     request_id = open_verified(client, admin, "erasure")
     run = run_now(ctx, request_id)
