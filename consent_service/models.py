@@ -12,8 +12,14 @@ from consent_service.dsar.request_models import (
     SubjectRestriction,
 )
 from consent_service.dsar.task_models import DsarTask, Recipient
-from consent_service.ledger.models import Checkpoint, ConsentState, LedgerEvent, LedgerHead
+from consent_service.ledger.models import Checkpoint, ConsentState, LedgerEvent, LedgerHead, ProofKey
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
+from consent_service.retention.models import (
+    LegalHold,
+    RetentionRule,
+    RetentionRuleVersion,
+    RetentionRun,
+)
 from consent_service.subjects.models import Identity, Subject, SubjectKey
 
 metadata = Base.metadata
@@ -35,10 +41,15 @@ __all__ = [
     "Identity",
     "LedgerEvent",
     "LedgerHead",
+    "LegalHold",
     "OutboxMessage",
+    "ProofKey",
     "Purpose",
     "Recipient",
     "PurposeVersion",
+    "RetentionRule",
+    "RetentionRuleVersion",
+    "RetentionRun",
     "Site",
     "Subject",
     "SubjectRestriction",

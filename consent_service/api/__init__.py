@@ -18,6 +18,7 @@ from consent_service.api import (
     purposes,
     recipients,
     requests,
+    retention,
     stores,
     subjects,
     vault,
@@ -38,6 +39,8 @@ BLUEPRINTS = (
     requests.blp,
     stores.blp,
     recipients.blp,
+    retention.rules_blp,
+    retention.holds_blp,
     requests.packages_blp,
 )
 

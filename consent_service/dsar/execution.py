@@ -44,6 +44,7 @@ from consent_service.dsar.stores import open_connector
 from consent_service.dsar.traversal import Found, StoreFailure, traverse
 from consent_service.dsar.writes import erase_store, public_task, rectify_store
 from consent_service.errors import Conflict
+from consent_service.retention import holds
 from consent_service.subjects import service as subjects
 from consent_service.subjects.shred import shred_subject
 
@@ -214,7 +215,7 @@ def run_request(
         with _connectors(todo, open_store) as connectors:
             found = traverse(connectors, _identities(plan))
             if plan["type"] == "erasure":
-                erase_store(found, connectors, ctx.now, note)
+                erase_store(found, connectors, ctx.now, note, holds=_holds_on(ctx, plan["subject_id"]))
             elif plan["type"] == "rectification":
                 rectify_store(found, connectors, plan["changes"] or {}, ctx.now, note)
             else:
@@ -231,10 +232,38 @@ def run_request(
             "stores": outcome,
             "pending": pending,
         }
-    if plan["type"] == "erasure":
-        shred_subject(ctx, plan["subject_id"], actor_type="client", actor_id=actor)
     why = f"{plan['type']} done in {len(plan['stores'])} store(s)"
+    if plan["type"] == "erasure":
+        held = _subject_held(ctx, request_id, actor, plan["subject_id"])
+        if held:
+            why += f"; the subject's data is kept under legal hold: {held}"
+        else:
+            shred_subject(ctx, plan["subject_id"], actor_type="client", actor_id=actor)
     return {"request": _finish(ctx, request_id, actor, "completed", why), "stores": outcome}
+
+
+def _holds_on(ctx: Context, subject_id: str) -> Callable[[str, str], list[dict[str, Any]]]:
+    """The legal holds that keep a collection's records of this subject (subject, store, collection)."""
+    with ctx.uow(write=False) as uow:
+        active = holds.active(uow.session, ctx.now())
+    on_subject = active.for_subject(subject_id)
+
+    def on(store: str, collection: str) -> list[dict[str, Any]]:
+        return holds.brief(on_subject + active.for_collection(store, collection))
+
+    return on
+
+
+def _subject_held(ctx: Context, request_id: str, actor: str, subject_id: str) -> str:
+    """When the subject is held: log it on the request and say which holds keep it (no shredding)."""
+    with ctx.uow() as uow:
+        on_subject = holds.active(uow.session, ctx.now()).for_subject(subject_id)
+        if not on_subject:
+            return ""
+        brief = holds.brief(on_subject)
+        log_event(uow.session, request_id, actor, "kept_under_hold", {"holds": brief}, ctx.now(), subject_id)
+        uow.commit()
+    return "; ".join(f"{h['key']} ({h['reason']})" for h in brief)
 
 
 def _access(

@@ -24,7 +24,8 @@ class DsarRequest(Base):
     type: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(20))
     subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"), index=True)
-    identities_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    # NULL once the requester's contact data passed its retention (``contact_purged_at``)
+    identities_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     changes_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     purposes: Mapped[list[str]]
     verification_method: Mapped[str] = mapped_column(String(16))
@@ -34,6 +35,7 @@ class DsarRequest(Base):
     extension_months: Mapped[int] = mapped_column(Integer, default=0)
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    contact_purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

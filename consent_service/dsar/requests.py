@@ -39,6 +39,8 @@ TYPES = ("access", "erasure", "rectification", "restriction", "objection", "port
 OPEN_STATES = ("received", "identity_pending", "verified", "in_progress", "failed")
 CLOSED_STATES = ("completed", "rejected")
 EXECUTED = ("access", "erasure", "rectification", "portability")  # run across the stores
+# What ``show`` gives for the identities once the requester's contact data passed its retention.
+CONTACT_PURGED = "[purged]"
 SCHEDULER = "dsar.scheduler"  # ctx.caches key: Callable[[Context, str], None] that enqueues a run
 
 
@@ -451,7 +453,9 @@ def show(ctx: Context, request_id: str) -> dict[str, Any]:
         request = load_request(session, request_id)
         key = subjects.data_key(session, ctx.crypto, request.subject_id)
         identities: Any = ERASED
-        if key is not None:
+        if request.identities_ct is None:
+            identities = CONTACT_PURGED  # past the contact data's retention (``contact_purged_at``)
+        elif key is not None:
             try:
                 aad = field_aad(request.subject_id, "dsar_requests", "identities", request_id)
                 identities = json.loads(open_sealed(key, request.identities_ct, aad))

@@ -80,8 +80,17 @@ class _Reports:
         self.note(store, "done", summary, report)
 
 
-def erase_store(found: Found, connectors: Mapping[str, Connector], now: Clock, note: Note) -> None:
-    """Erase the found records, children before parents; held collections are kept and reported."""
+def erase_store(
+    found: Found,
+    connectors: Mapping[str, Connector],
+    now: Clock,
+    note: Note,
+    holds: Callable[[str, str], list[dict[str, Any]]] | None = None,
+) -> None:
+    """Erase the found records, children before parents; held collections are kept and reported.
+
+    ``holds(store, collection)`` gives the legal holds in force on a collection's records of this
+    subject (holds on the subject, its store or the collection); a held collection is kept."""
     reports = _Reports("erasure", found, connectors, now, note)
     reports.start()
     unread = set(found.pending)  # stores that answer later could not be searched: nothing to erase yet
@@ -89,17 +98,26 @@ def erase_store(found: Found, connectors: Mapping[str, Connector], now: Clock, n
         store = node[0]
         if store in unread:
             continue
-        entry = _erase_one(connectors[store], node, found, now)
+        entry = _erase_one(connectors[store], node, found, now, holds(*node) if holds else [])
         if store in found.pending and store not in reports.pending:
             reports.pending[store] = public_task(found.pending[store])
         reports.add(store, entry)
 
 
-def _erase_one(connector: Connector, node: Node, found: Found, now: Clock) -> dict[str, Any]:
+def _erase_one(
+    connector: Connector, node: Node, found: Found, now: Clock, legal_holds: list[dict[str, Any]]
+) -> dict[str, Any]:
     store, name = node
     coll = connector.spec.collections[name]
     rows = found.rows[node]
     entry: dict[str, Any] = {"collection": name, "rows": len(rows), "at": now().isoformat()}
+    if legal_holds:
+        return entry | {
+            "action": "hold",
+            "kept": len(rows),
+            "hold": {"reason": "; ".join(h["reason"] for h in legal_holds), "basis": "legal hold"},
+            "legal_holds": legal_holds,
+        }
     if coll.hold is not None:
         return entry | {
             "action": "hold",

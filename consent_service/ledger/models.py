@@ -70,6 +70,26 @@ class ConsentState(Base):
     valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
+class ProofKey(Base):
+    """The key that seals one event's proof, itself sealed under the subject's data key.
+
+    Destroying ``wrapped_key`` (proof retention) makes that proof unreadable while the event,
+    its hash and the subject's other data stay as they are. Events recorded before proof keys
+    existed have no row: their proof is sealed under the data key directly.
+    """
+
+    __tablename__ = "proof_keys"
+    __table_args__ = (Index("ix_proof_keys_target", "subject_id", "target_type", "target_key"),)
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"))
+    target_type: Mapped[str] = mapped_column(String(8))
+    target_key: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
 class Checkpoint(Base):
     __tablename__ = "ledger_checkpoints"
 

@@ -1,4 +1,10 @@
-"""Retention rules, legal holds and the sweeper (GDPR Art. 5(1)(e)).
+"""Retention rules, legal holds and the sweeper (GDPR Art. 5(1)(e)), and the records of
+processing (Art. 30).
 
-Not built yet: this package is the agreed home of that work and holds no code so far.
+- ``rules``: versioned retention rules and which of them apply to what;
+- ``holds``: legal holds, which neither the sweeper nor an erasure request overrides;
+- ``sweeper``: applies the rules to the registered stores in bounded batches, one run at a time;
+- ``own_data``: the service's own retention (proofs, codes, packages, contact data, subjects);
+- ``ropa``: the records of processing activities;
+- ``service``: the rule and hold operations with their transactions, for the API.
 """

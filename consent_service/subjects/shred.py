@@ -10,14 +10,19 @@ processes stop decrypting at once, because every read fetches the wrapped key (s
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, text
+from sqlalchemy import CursorResult, bindparam, or_, select, text
+from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.db import UTCDateTime
+from consent_service.errors import Conflict
 from consent_service.ledger.service import append, lock_head
+from consent_service.retention.models import LegalHold
 from consent_service.subjects import service as subjects
 
 _DESTROY_KEY = text(
@@ -27,16 +32,51 @@ _DESTROY_KEY = text(
 _FORGET_IDENTITIES = text("UPDATE identities SET blind_index = NULL WHERE subject_id = :sid")
 
 
-def shred_subject(ctx: Context, subject_id: str, *, actor_type: str, actor_id: str) -> dict[str, Any]:
-    """Destroy the data keys of the subject's linked group; idempotent."""
+def subject_holds(session: Session, members: list[str], now: dt.datetime) -> list[LegalHold]:
+    """The legal holds in force on any of ``members`` (one linked group)."""
+    return list(
+        session.scalars(
+            select(LegalHold)
+            .where(
+                LegalHold.subject_id.in_(members),
+                LegalHold.released_at.is_(None),
+                or_(LegalHold.ends_at.is_(None), LegalHold.ends_at > now),
+            )
+            .order_by(LegalHold.key)
+        )
+    )
+
+
+def shred_subject(
+    ctx: Context,
+    subject_id: str,
+    *,
+    actor_type: str,
+    actor_id: str,
+    only_if: Callable[[Session, str], bool] | None = None,
+) -> dict[str, Any]:
+    """Destroy the data keys of the subject's linked group; idempotent.
+
+    ``only_if(session, root_id)``, checked in the shred's transaction under the ledger head lock,
+    can call the shred off (the result then has ``called_off: True`` and nothing changed).
+    """
     with ctx.uow() as uow:
         session = uow.session
         subjects.require_subject(session, subject_id)
         head = lock_head(session)
         root = subjects.root_of(session, subject_id)
         assert root is not None
+        if only_if is not None and not only_if(session, root):
+            return {"subject_id": subject_id, "shredded_subjects": [], "called_off": True}
         members = sorted(subjects.group_members(session, root))
         now = ctx.now()
+        holding = subject_holds(session, members, now)
+        if holding:
+            raise Conflict(
+                f"subject {subject_id} is under legal hold {holding[0].key!r} ({holding[0].reason}); "
+                "its data cannot be erased until the hold ends or is released",
+                extra={"holds": [{"key": h.key, "reason": h.reason} for h in holding]},
+            )
         destroyed = []
         for member in members:
             result = cast(CursorResult[Any], session.execute(_DESTROY_KEY, {"sid": member, "now": now}))
