@@ -40,6 +40,9 @@ class Config:
     verification_code_minutes: int = 30
     verification_max_attempts: int = 5
     package_retention_days: int = 30  # how long an access package can be downloaded
+    proof_retention: str = "P3Y"  # ISO 8601: ledger proofs kept this long after the consent ended
+    request_contact_retention: str = "P1Y"  # requester contact data kept after a request closed
+    outbox_retention: str = "P30D"  # sent and dead outbox messages kept this long
     broker_url: str = ""  # task queue: empty = embedded in-process queue, redis://… or amqp://…
     broker_queue: str = "consent"  # queue name, so several deployments can share one broker
     testing: bool = False
@@ -85,6 +88,9 @@ class Config:
             verification_code_minutes=int(get("CONSENT_VERIFICATION_CODE_MINUTES", "30")),
             verification_max_attempts=int(get("CONSENT_VERIFICATION_MAX_ATTEMPTS", "5")),
             package_retention_days=int(get("CONSENT_PACKAGE_RETENTION_DAYS", "30")),
+            proof_retention=get("CONSENT_PROOF_RETENTION", cls.proof_retention),
+            request_contact_retention=get("CONSENT_REQUEST_CONTACT_RETENTION", cls.request_contact_retention),
+            outbox_retention=get("CONSENT_OUTBOX_RETENTION", cls.outbox_retention),
             broker_url=get("CONSENT_BROKER_URL", ""),
             broker_queue=get("CONSENT_BROKER_QUEUE", cls.broker_queue),
             testing=_bool(get("CONSENT_TESTING", "0")),

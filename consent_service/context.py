@@ -42,6 +42,9 @@ def key_provider(config: Config) -> KeyProvider:
 
 
 def bootstrap(config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> Context:
+    from consent_service.retention.own_data import validate_config
+
+    validate_config(config)  # a bad retention period fails at start, naming its variable
     provider = key_provider(config)
     material = provider.load()
     if config.effective_database_url.startswith("sqlite:///"):

@@ -173,7 +173,13 @@ class EventOut(StrictSchema):
 
 
 class HistoryEventOut(EventOut):
-    proof = fields.Raw(allow_none=True, metadata={"description": "decrypted proof, or '[erased]'"})
+    proof = fields.Raw(
+        allow_none=True,
+        metadata={
+            "description": "decrypted proof; '[expired]' after its retention (CONSENT_PROOF_RETENTION), "
+            "'[erased]' once the subject is shredded"
+        },
+    )
 
 
 class ConsentOut(StrictSchema):
@@ -442,7 +448,12 @@ class RequestOut(StrictSchema):
 
 
 class RequestDetailOut(RequestOut):
-    identities = fields.Raw(metadata={"description": "the requester's identities, or '[erased]'"})
+    identities = fields.Raw(
+        metadata={
+            "description": "the requester's identities; '[purged]' after their retention "
+            "(CONSENT_REQUEST_CONTACT_RETENTION), '[erased]' once the subject is shredded"
+        }
+    )
     in_force = fields.List(fields.Dict())
     audit_trail = fields.List(fields.Nested(AuditEntryOut))
     audit_trail_ok = fields.Bool()

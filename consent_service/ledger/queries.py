@@ -19,7 +19,7 @@ from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad,
 from consent_service.db import UTCDateTime
 from consent_service.errors import InvalidInput, UnknownPurpose
 from consent_service.ledger.gate import Decision, PurposeInfo, StateInfo, decide
-from consent_service.ledger.models import ConsentState, LedgerEvent
+from consent_service.ledger.models import ConsentState, LedgerEvent, ProofKey
 from consent_service.registry.models import Purpose
 from consent_service.subjects import service as subjects
 from consent_service.subjects.models import Identity, Subject
@@ -29,6 +29,10 @@ BATCH_CHUNK = 2000
 MAX_BATCH = 10_000
 
 SubjectRef = IdentityRef | str  # an identity, or a subject id
+# A proof whose retention ended (its proof key was destroyed); "[erased]" means the subject's
+# data key was destroyed (crypto-shredding).
+PROOF_EXPIRED = "[expired]"
+_NO_ROW = object()  # an event recorded before proof keys: its proof is sealed under the data key
 
 
 def _purpose_info(session: Session, key: str) -> PurposeInfo:
@@ -300,7 +304,11 @@ def _event_dict(event: LedgerEvent) -> dict[str, Any]:
 
 
 def history(ctx: Context, subject_id: str) -> dict[str, Any]:
-    """Every event of the subject's linked group, oldest first, with the proof decrypted."""
+    """Every event of the subject's linked group, oldest first, with the proof decrypted.
+
+    A proof reads ``[expired]`` once its retention ended and ``[erased]`` once the subject was
+    shredded.
+    """
     with ctx.uow(write=False) as uow:
         session = uow.session
         subject = subjects.require_subject(session, subject_id)
@@ -309,10 +317,11 @@ def history(ctx: Context, subject_id: str) -> dict[str, Any]:
             select(LedgerEvent).where(LedgerEvent.subject_id.in_(members)).order_by(LedgerEvent.seq)
         ).all()
         keys = {m: subjects.data_key(session, ctx.crypto, m) for m in members}
+        proof_keys = proof_keys_of(session, members)
         out = []
         for event in events:
             item = _event_dict(event)
-            item["proof"] = _open_proof(keys.get(event.subject_id), event)
+            item["proof"] = open_proof(keys.get(event.subject_id), event, proof_keys.get(event.id, _NO_ROW))
             out.append(item)
         return {
             "subject_id": subject_id,
@@ -322,12 +331,27 @@ def history(ctx: Context, subject_id: str) -> dict[str, Any]:
         }
 
 
-def _open_proof(key: bytes | None, event: LedgerEvent) -> dict[str, Any] | str | None:
+def proof_keys_of(session: Session, subject_ids: Sequence[str]) -> dict[str, bytes | None]:
+    """Event id → wrapped proof key (None once purged) for every proof key of these subjects."""
+    rows = session.execute(
+        select(ProofKey.event_id, ProofKey.wrapped_key).where(ProofKey.subject_id.in_(list(subject_ids)))
+    )
+    return {event_id: (bytes(wrapped) if wrapped is not None else None) for event_id, wrapped in rows}
+
+
+def open_proof(
+    key: bytes | None, event: LedgerEvent, wrapped: bytes | None | object = _NO_ROW
+) -> dict[str, Any] | str | None:
+    """The event's proof; ``wrapped`` is its proof key row's wrapped key (absent: no row)."""
     if event.proof_ct is None:
         return None
     if key is None:
         return ERASED
+    if wrapped is None:
+        return PROOF_EXPIRED
     try:
+        if isinstance(wrapped, bytes):
+            key = open_sealed(key, wrapped, field_aad(event.subject_id, "proof_keys", "key", event.id))
         raw = open_sealed(
             key, event.proof_ct, field_aad(event.subject_id, "ledger_events", "proof", event.id)
         )

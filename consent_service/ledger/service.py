@@ -4,13 +4,16 @@ Guarantees of ``record_consent``:
 - all decisions of one call land together, with their projection, or none do;
 - events get consecutive sequence numbers under a lock on the ledger head, so concurrent
   writers (threads or processes, SQLite or PostgreSQL) never fork the chain;
-- the proof (truncated IP, user agent, URL, GPC signal, TC/GPP string) is sealed under the
-  subject's data key before it is hashed and stored.
+- the proof (truncated IP, user agent, URL, GPC signal, TC/GPP string) is sealed under a fresh
+  proof key per event before it is hashed and stored; the proof key is stored sealed under the
+  subject's data key (``proof_keys``), so the proof's retention can end by destroying that one
+  wrapped key while the ledger row, and so the hash chain, stay untouched.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +28,7 @@ from consent_service.errors import Conflict, InvalidInput
 from consent_service.hashing import canonical_json
 from consent_service.ledger import projection
 from consent_service.ledger.chain import link
-from consent_service.ledger.models import LedgerEvent
+from consent_service.ledger.models import LedgerEvent, ProofKey
 from consent_service.ledger.receipts import build_receipt
 from consent_service.registry.durations import add_duration
 from consent_service.subjects import service as subjects
@@ -84,6 +87,8 @@ _HEAD_FOR_UPDATE = text("SELECT seq, hash FROM ledger_head WHERE id = 1 FOR UPDA
 _MOVE_HEAD = text("UPDATE ledger_head SET seq = :seq, hash = :hash WHERE id = 1")
 _INSERT_EVENTS = insert(LedgerEvent)
 _EVENT_COLUMNS = tuple(c.key for c in LedgerEvent.__table__.columns)
+_INSERT_PROOF_KEYS = insert(ProofKey)
+PROOF_KEY_BYTES = 32
 _TARGET = text(
     "SELECT p.key, p.current_version, p.current_hash, p.consent_validity, v.legal_basis, "
     "v.data_categories, v.data_uses FROM purposes p JOIN purpose_versions v "
@@ -186,6 +191,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
         head = lock_head(session)
         previous = {} if created else _current_decisions(session, subject_id, cmd.decisions)
         rows = []
+        proof_keys = []
         for d in cmd.decisions:
             purpose_key = d.target_key if d.target_type == "purpose" else cookies[d.target_key]
             purpose = purposes[purpose_key]
@@ -196,6 +202,18 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
                     "withdrawn" if previous.get((d.target_type, d.target_key)) == "granted" else "denied"
                 )
             event_id = str(uuid.uuid4())
+            proof_key = os.urandom(PROOF_KEY_BYTES)
+            proof_keys.append(
+                {
+                    "event_id": event_id,
+                    "subject_id": subject_id,
+                    "target_type": d.target_type,
+                    "target_key": d.target_key,
+                    "recorded_at": now,
+                    "wrapped_key": seal(key, proof_key, field_aad(subject_id, "proof_keys", "key", event_id)),
+                    "purged_at": None,
+                }
+            )
             rows.append(
                 {
                     "id": event_id,
@@ -218,11 +236,12 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
                     "actor_id": cmd.actor_id,
                     "related_subject_id": None,
                     "proof_ct": seal(
-                        key, proof_bytes, field_aad(subject_id, "ledger_events", "proof", event_id)
+                        proof_key, proof_bytes, field_aad(subject_id, "ledger_events", "proof", event_id)
                     ),
                 }
             )
         append(session, head, rows)
+        session.execute(_INSERT_PROOF_KEYS, proof_keys)
         projection.upsert(session, [projection.state_row(r) for r in rows])
         receipt = build_receipt(
             config=ctx.config,
