@@ -9,7 +9,10 @@ Wiring, like ``context.py``: the broker is chosen here and only here, from ``CON
 - ``redis://…``: ``RedisBroker``; ``amqp://…``: ``RabbitmqBroker``. ``consent-service worker``
   consumes the queue (``work``); the API and the CLI only enqueue.
 
-Actors: ``execute_request(request_id)`` runs ``run_request`` (actor "worker"), ``deliver_outbox()``.
+Actors: ``execute_request(request_id)`` runs ``run_request`` (actor "worker"), ``deliver_outbox()``,
+``retention_run(run_id)`` runs a created retention run (never retried: the next run resumes).
+The retention schedule (``schedule_retention``, every ``CONSENT_RETENTION_INTERVAL``) is checked by
+``work`` on each round, and in embedded mode by a daemon thread of the serving process.
 A run that ends ``failed`` (a store was down) raises ``RunFailed`` so that Dramatiq's Retries
 middleware retries it with exponential backoff, at most ``MAX_RETRIES`` times; after that the
 request stays ``failed`` for a DPO to retry. ``run_request`` is resumable and idempotent per
@@ -20,6 +23,7 @@ process-local lock on SQLite), so a duplicate or redelivered message does no har
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import hashlib
 import logging
 import threading
@@ -44,6 +48,8 @@ MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 5 * 60_000
 TIME_LIMIT_MS = 6 * 3600_000  # a large erasure may take long; never cut a run in the middle
 EMBEDDED_THREADS = 2
+SCHEDULE_CHECK_SECONDS = 60.0
+RETENTION_RUNNER = "retention-runner"
 
 
 class RunFailed(Exception):
@@ -71,6 +77,15 @@ class _Queue:
             queue_name=queue,
             priority=10,
             options=options,
+        )
+        self.retention_run = dramatiq.Actor(
+            _retention_run,
+            broker=broker,
+            actor_name="retention_run",
+            queue_name=queue,
+            priority=20,
+            # a run is resumable by starting another: never retried, never cut short
+            options={"max_retries": 0, "time_limit": TIME_LIMIT_MS},
         )
         self.worker: dramatiq.Worker | None = None
 
@@ -169,6 +184,70 @@ def _deliver_outbox() -> None:
     deliver(_context())
 
 
+def _retention_run(run_id: str) -> None:
+    from consent_service.retention.sweeper import execute_run
+
+    ctx = _embedded_ctx.pop(run_id, None) or _context()
+    try:
+        run = execute_run(ctx, run_id)
+    except (Conflict, NotFound) as exc:  # another run holds the lock, or a duplicate message
+        log.info("retention run %s not run: %s", run_id, exc.detail)
+        return
+    log.info("retention run %s: %s %s", run_id, run["state"], run["report"].get("totals"))
+
+
+def enqueue_retention(ctx: Context, run_id: str) -> None:
+    """Queue a created retention run (starts the embedded worker first when there is no broker)."""
+    queue = queue_for(ctx.config)
+    if not ctx.config.broker_url:
+        _embedded_ctx[run_id] = ctx
+        _start_embedded(ctx, queue)
+    queue.retention_run.send(run_id)
+
+
+def retention_interval(config: Config) -> dt.timedelta | None:
+    """``CONSENT_RETENTION_INTERVAL`` as a time span; None when scheduled runs are off."""
+    from consent_service.registry.durations import add_duration
+
+    if config.retention_interval.strip().lower() in ("", "off", "0", "none"):
+        return None
+    start = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    return add_duration(start, config.retention_interval) - start
+
+
+def schedule_retention(ctx: Context) -> str | None:
+    """Queue a run when the last one started at least one interval ago; returns its id."""
+    from consent_service.retention.sweeper import create_run, due_for_schedule
+
+    interval = retention_interval(ctx.config)
+    if interval is None or not due_for_schedule(ctx, interval):
+        return None
+    try:
+        run = create_run(ctx, dry_run=False, store=None, started_by="schedule")
+    except Conflict:
+        return None  # a run is going on
+    enqueue_retention(ctx, run["id"])
+    return str(run["id"])
+
+
+def _scheduler(ctx: Context, stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        try:
+            schedule_retention(ctx)
+        except Exception:  # noqa: BLE001 - the schedule must survive a database hiccup
+            log.exception("scheduling a retention run failed; trying again later")
+
+
+def start_scheduler(ctx: Context, every: float = SCHEDULE_CHECK_SECONDS) -> threading.Event:
+    """The embedded in-process schedule: a daemon thread that checks every ``every`` s."""
+    stop = threading.Event()
+    threading.Thread(
+        target=_scheduler, args=(ctx, stop, every), name="retention-schedule", daemon=True
+    ).start()
+    atexit.register(stop.set)
+    return stop
+
+
 def enqueue_request(ctx: Context, request_id: str) -> None:
     """Queue a run of ``request_id`` (starts the embedded worker first when there is no broker)."""
     queue = queue_for(ctx.config)
@@ -179,8 +258,17 @@ def enqueue_request(ctx: Context, request_id: str) -> None:
 
 
 def install(ctx: Context) -> Context:
-    """Wire the queue into ``ctx``: verified requests are then enqueued after commit."""
+    """Wire the queue into ``ctx``: verified requests and retention runs are then enqueued.
+
+    Without a broker (the embedded queue) this process also keeps the retention schedule (not in
+    tests: they start ``start_scheduler`` themselves); with a broker, ``consent-service worker``
+    keeps it."""
     ctx.caches.setdefault(SCHEDULER, enqueue_request)
+    ctx.caches.setdefault(RETENTION_RUNNER, enqueue_retention)
+    if not ctx.config.broker_url and not ctx.config.testing and retention_interval(ctx.config) is not None:
+        with _lock:
+            if "retention-schedule" not in ctx.caches:
+                ctx.caches["retention-schedule"] = start_scheduler(ctx)
     return ctx
 
 
@@ -210,8 +298,8 @@ def _start_embedded(ctx: Context, queue: _Queue) -> None:
 
 
 def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float = 10.0) -> None:
-    """Consume the queue with ``threads`` threads; every ``interval`` s deliver the outbox and purge
-    expired access packages, until ``stop``."""
+    """Consume the queue with ``threads`` threads; every ``interval`` s queue a retention run when
+    one is due, deliver the outbox and purge expired access packages, until ``stop``."""
     from consent_service.dsar.outbox import deliver
     from consent_service.dsar.package import purge_expired
 
@@ -231,6 +319,9 @@ def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float =
         recover(ctx)
     try:
         while not stop.is_set():
+            scheduled = schedule_retention(ctx)
+            if scheduled:
+                log.info("queued retention run %s", scheduled)
             counts = deliver(ctx)
             if any(counts.values()):
                 log.info("outbox: %s", counts)

@@ -19,6 +19,7 @@ from consent_service.api import (
     recipients,
     requests,
     retention,
+    retention_runs,
     stores,
     subjects,
     vault,
@@ -41,6 +42,7 @@ BLUEPRINTS = (
     recipients.blp,
     retention.rules_blp,
     retention.holds_blp,
+    retention_runs.blp,
     requests.packages_blp,
 )
 

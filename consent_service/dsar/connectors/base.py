@@ -9,6 +9,7 @@ A store that answers later (an HTTP service that accepted the work, a manual tas
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from abc import ABC, abstractmethod
@@ -54,6 +55,32 @@ class EraseResult:
         return self.updated + self.deleted
 
 
+@dataclass(frozen=True)
+class Due:
+    """Which records of a collection retention has made due, and what happens to them.
+
+    A record is due when its ``field`` (a timestamp) is set and at or before ``cutoff``.
+    ``actions`` are erase actions: ``{"*": "delete"}`` deletes the record, otherwise fields are
+    nullified, masked or hashed. A record whose fields already carry their actions is not due
+    again, so sweeping twice changes nothing the second time.
+    """
+
+    field: str
+    cutoff: dt.datetime
+    actions: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One bounded step of a sweep: what it found and changed, and where the next step starts."""
+
+    candidates: int = 0
+    deleted: int = 0
+    updated: int = 0
+    cursor: Any = None
+    done: bool = True
+
+
 class Deferred(Exception):  # noqa: N818 - it is an outcome, not an error
     """The store took the work and will answer later (callback or a person's task)."""
 
@@ -65,6 +92,10 @@ class Deferred(Exception):  # noqa: N818 - it is an outcome, not an error
 
 class ConnectorError(Exception):
     """The store could not be reached or refused the operation."""
+
+
+class MissingField(ConnectorError):  # noqa: N818 - a kind of ConnectorError
+    """A retention rule names a field the collection does not have."""
 
 
 class Connector(ABC):
@@ -87,6 +118,27 @@ class Connector(ABC):
     @abstractmethod
     def rectify(self, collection: str, rows: Sequence[Row], changes: Mapping[str, Any]) -> int:
         """Set ``changes`` (field -> value) on ``rows``; returns the number of rows that changed."""
+
+    def due_count(self, collection: str, due: Due, exclude: Sequence[Any] = ()) -> tuple[int, int]:
+        """(records due and not excluded, excluded records that are due): a dry run of a sweep."""
+        raise ConnectorError(f"{self.spec.type} stores are not swept by retention rules")
+
+    def sweep_batch(
+        self, collection: str, due: Due, *, limit: int, exclude: Sequence[Any] = (), cursor: Any = None
+    ) -> Batch:
+        """Apply ``due.actions`` to at most ``limit`` due records (never to ``exclude``d keys)."""
+        raise ConnectorError(f"{self.spec.type} stores are not swept by retention rules")
+
+    def due_rows(
+        self, collection: str, due: Due, *, limit: int, exclude: Sequence[Any] = (), cursor: Any = None
+    ) -> tuple[list[Row], Any, bool]:
+        """Read at most ``limit`` due records without changing them: (rows, next cursor, done)."""
+        raise ConnectorError(f"{self.spec.type} stores are not swept by retention rules")
+
+    def record_key(self, collection: str, row: Row) -> Any:
+        """The value that identifies ``row`` in its collection (primary key, or Redis key)."""
+        coll = self.collection(collection)
+        return row[coll.primary_key] if coll.primary_key else row.get("_key")
 
     def close(self) -> None:  # noqa: B027 - most connectors hold nothing
         """Release connections."""

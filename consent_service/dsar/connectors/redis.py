@@ -8,6 +8,7 @@ key itself is idempotent by nature; mask and hash re-read the value first.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -17,10 +18,13 @@ import redis as redis_py
 from redis.exceptions import RedisError
 
 from consent_service.dsar.connectors.base import (
+    Batch,
     Check,
     Connector,
     ConnectorError,
+    Due,
     EraseResult,
+    MissingField,
     Row,
     deletes_row,
     field_changes,
@@ -148,3 +152,80 @@ class RedisConnector(Connector):
                 self.client.hset(key, mapping=cast(Mapping[str | bytes, Any], diff))
             count += 1
         return count
+
+    # retention sweeps ---------------------------------------------------------------------
+    def _scan_due(self, coll: CollectionSpec, due: Due, limit: int, cursor: Any) -> tuple[list[Row], int]:
+        """One SCAN step: the due records among about ``limit`` keys, and the next cursor."""
+        assert coll.pattern is not None
+        if coll.kind == "string" and due.field != "value":
+            raise MissingField(f"{coll.name} holds string keys: they have no field {due.field!r}")
+        next_cursor, keys = self.client.scan(
+            cursor=int(cursor or 0), match=key_glob(coll.pattern), count=limit
+        )
+        rows = []
+        for key in keys:
+            row = self._read(coll, key)
+            if row is None:
+                continue
+            when = parse_time(row.get(due.field))
+            if when is None or when > due.cutoff:
+                continue
+            if not deletes_row(due.actions) and not field_changes(coll, row, due.actions, self.hash_key):
+                continue  # anonymised already
+            rows.append(row)
+        return rows, int(next_cursor)
+
+    def due_count(self, collection: str, due: Due, exclude: Sequence[Any] = ()) -> tuple[int, int]:
+        coll = self.collection(collection)
+        held_keys, total, held, cursor = set(exclude), 0, 0, 0
+        while True:
+            rows, cursor = self._scan_due(coll, due, SCAN_COUNT, cursor)
+            for row in rows:
+                if row[KEY_FIELD] in held_keys:
+                    held += 1
+                else:
+                    total += 1
+            if cursor == 0:
+                return total, held
+
+    def due_rows(
+        self, collection: str, due: Due, *, limit: int, exclude: Sequence[Any] = (), cursor: Any = None
+    ) -> tuple[list[Row], Any, bool]:
+        coll = self.collection(collection)
+        rows, next_cursor = self._scan_due(coll, due, limit, cursor)
+        held_keys = set(exclude)
+        return [r for r in rows if r[KEY_FIELD] not in held_keys], next_cursor, next_cursor == 0
+
+    def sweep_batch(
+        self, collection: str, due: Due, *, limit: int, exclude: Sequence[Any] = (), cursor: Any = None
+    ) -> Batch:
+        rows, next_cursor, done = self.due_rows(collection, due, limit=limit, exclude=exclude, cursor=cursor)
+        if not rows:
+            return Batch(cursor=next_cursor, done=done)
+        result = self.erase(collection, rows, due.actions)
+        return Batch(
+            candidates=len(rows),
+            deleted=result.deleted,
+            updated=result.updated,
+            cursor=next_cursor,
+            done=done,
+        )
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """A timestamp kept in Redis: ISO 8601 (UTC when it has no offset) or Unix seconds or
+    milliseconds. None when empty or not a time (such a record is never due)."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if number > 1e11:  # milliseconds
+        number /= 1000
+    return dt.datetime.fromtimestamp(number, dt.UTC)

@@ -7,24 +7,47 @@ the rows by primary key before writing, which makes both idempotent.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, delete, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    false,
+    func,
+    inspect,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import sqltypes
 
 from consent_service.dsar.connectors.base import (
+    HASH_PREFIX,
+    Batch,
     Check,
     Connector,
     ConnectorError,
+    Due,
     EraseResult,
+    MissingField,
     Row,
     deletes_row,
     field_changes,
+    keyed_hash,
     rectified,
     short_error,
 )
@@ -104,9 +127,10 @@ class SqlConnector(Connector):
         return checks
 
     # reads and writes -----------------------------------------------------------------
-    def _table(self, conn: Connection, coll: CollectionSpec) -> Table:
+    def _table(self, conn: Connection, coll: CollectionSpec, extra: Sequence[str] = ()) -> Table:
         schema, name = _table_name(coll)
-        cache_key = (self.url, schema, name, tuple(sorted(coll.columns)))
+        columns = list(dict.fromkeys([*coll.columns, *extra]))
+        cache_key = (self.url, schema, name, tuple(sorted(columns)))
         table = _tables.get(cache_key)
         if table is None:
             try:
@@ -115,12 +139,12 @@ class SqlConnector(Connector):
                     MetaData(),
                     schema=schema,
                     autoload_with=conn,
-                    include_columns=coll.columns,
+                    include_columns=columns,
                     resolve_fks=False,
                 )
             except NoSuchTableError:
                 raise ConnectorError(f"store {self.spec.key!r}: no table {coll.table or coll.name}") from None
-            missing = set(coll.columns) - set(table.c.keys())
+            missing = set(columns) - set(table.c.keys())
             if missing:
                 raise ConnectorError(f"store {self.spec.key!r}: {name} lacks {', '.join(sorted(missing))}")
             _tables[cache_key] = table
@@ -190,3 +214,155 @@ class SqlConnector(Connector):
                     conn.execute(update(table).where(table.c[pk] == row[pk]).values(diff))
                     count += 1
             return count
+
+    # retention sweeps ---------------------------------------------------------------------
+    def _due_where(self, conn: Connection, coll: CollectionSpec, table: Table, due: Due) -> Any:
+        """SQL for "due and not yet carrying its actions" (see ``Due``)."""
+        column = table.c[due.field]
+        clauses: list[Any] = [column.is_not(None), column <= _bound_time(conn, column, due.cutoff)]
+        if not deletes_row(due.actions):
+            pending: list[Any] = []
+            for name, action in due.actions.items():
+                target = table.c[name]
+                if action == "nullify":
+                    pending.append(target.is_not(None))
+                elif action == "mask":
+                    mask = coll.fields[name].mask if name in coll.fields else "[erased]"
+                    pending.append(or_(target.is_(None), target != mask))
+                elif action == "hash":
+                    pending.append(and_(target.is_not(None), not_(target.startswith(HASH_PREFIX))))
+            clauses.append(or_(*pending) if pending else false())
+        return and_(*clauses)
+
+    def _sweep_table(self, conn: Connection, coll: CollectionSpec, due: Due) -> Table:
+        try:
+            return self._table(conn, coll, (due.field,))
+        except ConnectorError as exc:
+            raise MissingField(str(exc)) from None
+
+    def due_count(self, collection: str, due: Due, exclude: Sequence[Any] = ()) -> tuple[int, int]:
+        coll = self.collection(collection)
+        assert coll.primary_key is not None
+        with self.engine.connect() as conn:
+            table = self._sweep_table(conn, coll, due)
+            where = self._due_where(conn, coll, table, due)
+            total = int(conn.execute(select(func.count()).select_from(table).where(where)).scalar() or 0)
+            held = 0
+            if exclude:
+                pk = table.c[coll.primary_key]
+                held = int(
+                    conn.execute(
+                        select(func.count()).select_from(table).where(where, pk.in_(list(exclude)))
+                    ).scalar()
+                    or 0
+                )
+            return total - held, held
+
+    def due_rows(
+        self, collection: str, due: Due, *, limit: int, exclude: Sequence[Any] = (), cursor: Any = None
+    ) -> tuple[list[Row], Any, bool]:
+        coll = self.collection(collection)
+        assert coll.primary_key is not None
+        with self.engine.connect() as conn:
+            table = self._sweep_table(conn, coll, due)
+            pk = table.c[coll.primary_key]
+            query = select(table).where(self._due_where(conn, coll, table, due))
+            if exclude:
+                query = query.where(pk.not_in(list(exclude)))
+            if cursor is not None:
+                query = query.where(pk > cursor)
+            rows = [dict(r._mapping) for r in conn.execute(query.order_by(pk).limit(limit))]
+        next_cursor = rows[-1][coll.primary_key] if rows else cursor
+        return rows, next_cursor, len(rows) < limit
+
+    def sweep_batch(
+        self, collection: str, due: Due, *, limit: int, exclude: Sequence[Any] = (), cursor: Any = None
+    ) -> Batch:
+        """One transaction over the next ``limit`` due rows after ``cursor`` in key order (rows
+        other transactions hold are skipped, the next run takes them): delete them or set their
+        fields, checking the condition again in the writing statement.
+
+        Walking forward by primary key keeps every batch to one stretch of the key index, so no
+        batch, the last one included, scans the whole table. On PostgreSQL a delete or a
+        constant update is one statement (``… WHERE pk IN (SELECT … FOR UPDATE SKIP LOCKED)
+        RETURNING pk``); elsewhere the keys are locked first, then written.
+        """
+        coll = self.collection(collection)
+        assert coll.primary_key is not None
+        with self.engine.begin() as conn:
+            table = self._sweep_table(conn, coll, due)
+            pk = table.c[coll.primary_key]
+            where = self._due_where(conn, coll, table, due)
+            chosen = select(pk).where(where)
+            if cursor is not None:
+                chosen = chosen.where(pk > cursor)
+            if exclude:
+                chosen = chosen.where(pk.not_in(list(exclude)))
+            chosen = chosen.order_by(pk).limit(limit)
+            if conn.dialect.name != "sqlite":
+                chosen = chosen.with_for_update(skip_locked=True)
+            constant = {
+                name: (
+                    None
+                    if action == "nullify"
+                    else coll.fields[name].mask
+                    if name in coll.fields
+                    else "[erased]"
+                )
+                for name, action in due.actions.items()
+                if action in ("nullify", "mask")
+            }
+            hashed = [name for name, action in due.actions.items() if action == "hash"]
+            deleting = deletes_row(due.actions)
+            if conn.dialect.name == "postgresql" and (deleting or not hashed):
+                target = pk.in_(chosen.scalar_subquery())
+                statement = (
+                    delete(table).where(target, where)
+                    if deleting
+                    else update(table).where(target, where).values(constant)
+                )
+                keys = list(conn.execute(statement.returning(pk)).scalars())
+                changed = len(keys)
+                return Batch(
+                    candidates=changed,
+                    deleted=changed if deleting else 0,
+                    updated=0 if deleting else changed,
+                    cursor=max(keys) if keys else cursor,
+                    done=changed < limit,
+                )
+            keys = list(conn.execute(chosen).scalars())
+            if not keys:
+                return Batch(cursor=cursor)
+            after = Batch(candidates=len(keys), cursor=max(keys), done=len(keys) < limit)
+            if deleting:
+                result = conn.execute(delete(table).where(pk.in_(keys), where))
+                return replace(after, deleted=result.rowcount)
+            updated = 0
+            if hashed:
+                current = conn.execute(select(pk, *[table.c[n] for n in hashed]).where(pk.in_(keys), where))
+                for row in current:
+                    values = dict(constant)
+                    for name in hashed:
+                        value = row._mapping[name]
+                        if value is not None and not str(value).startswith(HASH_PREFIX):
+                            values[name] = keyed_hash(self.hash_key, value)
+                    if values:
+                        conn.execute(update(table).where(pk == row[0]).values(values))
+                        updated += 1
+            elif constant:
+                updated = conn.execute(update(table).where(pk.in_(keys), where).values(constant)).rowcount
+            return replace(after, updated=updated)
+
+
+def _bound_time(conn: Connection, column: Any, cutoff: dt.datetime) -> Any:
+    """The cutoff as the column compares it: a date for DATE columns; naive UTC unless the column
+    keeps time zones (PostgreSQL timestamptz); text columns compare ISO strings."""
+    kind = column.type
+    utc = cutoff.astimezone(dt.UTC)
+    if isinstance(kind, sqltypes.Date) and not isinstance(kind, sqltypes.DateTime):
+        return utc.date()
+    if isinstance(kind, sqltypes.DateTime):
+        return utc if kind.timezone and conn.dialect.name == "postgresql" else utc.replace(tzinfo=None)
+    if isinstance(kind, sqltypes.String):
+        return utc.replace(tzinfo=None).isoformat(sep=" ")
+    return utc.replace(tzinfo=None)
