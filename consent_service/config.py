@@ -25,6 +25,20 @@ class Config:
     controller_name: str = "Example Controller GmbH"
     controller_contact: str = "privacy@example.org"
     controller_address: str = ""
+    dpo_name: str = ""  # data protection officer, named in the records of processing (Art. 30)
+    dpo_contact: str = ""
+    data_subject_categories: str = "website visitors,customers"  # comma-separated, for Art. 30(1)(c)
+    third_country_transfers: str = "none"  # Art. 30(1)(e), in words
+    security_measures: str = (  # Art. 30(1)(g), in words
+        "Identities, consent proofs, vault tokens and access packages are encrypted with "
+        "AES-256-GCM under per-subject data keys, which are wrapped by versioned master keys; "
+        "destroying a subject's data key makes all of them unreadable (crypto-shredding). "
+        "Identities are found through HMAC-SHA-256 blind indexes and never stored in plaintext. "
+        "Consent events are kept in a hash-chained, append-only ledger (database triggers refuse "
+        "updates and deletes) with Ed25519-signed checkpoints; audit logs are hash-chained and "
+        "append-only. Data store connections and recipient secrets are stored encrypted. API "
+        "clients use scoped bearer tokens, stored only as SHA-256 hashes."
+    )
     policy_url: str = "https://example.org/privacy"
     public_rate_limit: int = 60  # requests per client IP and minute, per worker process
     trusted_proxies: int = 0
@@ -74,6 +88,11 @@ class Config:
             controller_name=get("CONSENT_CONTROLLER_NAME", cls.controller_name),
             controller_contact=get("CONSENT_CONTROLLER_CONTACT", cls.controller_contact),
             controller_address=get("CONSENT_CONTROLLER_ADDRESS", ""),
+            dpo_name=get("CONSENT_DPO_NAME", ""),
+            dpo_contact=get("CONSENT_DPO_CONTACT", ""),
+            data_subject_categories=get("CONSENT_DATA_SUBJECT_CATEGORIES", cls.data_subject_categories),
+            third_country_transfers=get("CONSENT_THIRD_COUNTRY_TRANSFERS", cls.third_country_transfers),
+            security_measures=get("CONSENT_SECURITY_MEASURES", cls.security_measures),
             policy_url=get("CONSENT_POLICY_URL", cls.policy_url),
             public_rate_limit=int(get("CONSENT_PUBLIC_RATE_LIMIT", str(cls.public_rate_limit))),
             trusted_proxies=int(get("CONSENT_TRUSTED_PROXIES", "0")),

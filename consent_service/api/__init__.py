@@ -20,6 +20,7 @@ from consent_service.api import (
     requests,
     retention,
     retention_runs,
+    ropa,
     stores,
     subjects,
     vault,
@@ -43,6 +44,7 @@ BLUEPRINTS = (
     retention.rules_blp,
     retention.holds_blp,
     retention_runs.blp,
+    ropa.blp,
     requests.packages_blp,
 )
 

@@ -3,8 +3,11 @@
 Three renderings of the same records: JSON (machine-readable), one CSV text per collection
 (``"store.collection" -> text``) and an HTML report with the information Art. 15(1) requires:
 purposes with their legal basis, data categories, data uses and retention; the categories found
-per store; recipients; the source (the store); the subject's rights; and the consent history
-from the ledger (events without their proof documents).
+per store; recipients; the retention rules that apply to this subject's data (``retention``:
+rules concerning the purposes the subject has consent events for, the categories of the fields
+found, or the store collections records were found in; each with its key, version and the rule
+in words) next to the purposes' retention periods; the source (the store); the subject's
+rights; and the consent history from the ledger (events without their proof documents).
 
 Portability keeps only data the subject provided. The rule is deliberately simple: only
 declared fields are exported, and fields whose category starts with ``user.derived`` or
@@ -24,7 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
@@ -36,7 +39,9 @@ from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.traversal import Found
 from consent_service.errors import Gone, InvalidInput, NotFound
 from consent_service.ledger.queries import history
+from consent_service.registry.models import Cookie
 from consent_service.registry.service import read_purposes
+from consent_service.retention.rules import active_rules, applicable
 from consent_service.subjects import service as subjects
 
 NOT_PROVIDED = ("user.derived", "user.behavior")
@@ -92,6 +97,44 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _scope_words(applies_to: Mapping[str, str]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in applies_to.items())
+
+
+def retention(
+    ctx: Context,
+    records: Records,
+    found: Mapping[str, list[str]],
+    events: list[dict[str, Any]],
+    purposes: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The retention rules that apply to this subject's data, and each purpose's retention period.
+
+    A rule applies when it concerns a purpose the subject has consent events for (directly or
+    through a cookie's purpose), a category of the fields found, or a store collection records
+    were found in. Only registry and rule content is shown, nothing of the subject.
+    """
+    decided = {e["target_key"] for e in events if e["target_type"] == "purpose"}
+    cookies = {e["target_key"] for e in events if e["target_type"] == "cookie"}
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        if cookies:
+            decided |= set(session.scalars(select(Cookie.purpose_key).where(Cookie.name.in_(cookies))))
+        rules = applicable(
+            active_rules(session),
+            purposes=decided,
+            categories={c for cats in found.values() for c in cats},
+            collections={(store, c) for store, colls in records.items() for c in colls},
+        )
+    return {
+        "rules": [
+            {"key": r.key, "version": r.version, "applies_to": r.applies_to, "in_words": r.sentence()}
+            for r in rules
+        ],
+        "purposes": [{"key": p["key"], "retention_period": p["retention_period"]} for p in purposes],
+    }
+
+
 def to_html(ctx: Context, doc: dict[str, Any], connectors: Mapping[str, Connector]) -> str:
     esc = html.escape
     cfg = ctx.config
@@ -128,8 +171,27 @@ def to_html(ctx: Context, doc: dict[str, Any], connectors: Mapping[str, Connecto
         _table(["Recipient", "Told of"], [[r["name"], ", ".join(r["told_of"])] for r in doc["recipients"]])
         if doc["recipients"]
         else "<p>No recipients of your data are registered.</p>",
-        "<h2>Retention (Art. 15(1)(d))</h2><p>Each purpose above states its retention period. "
-        "Records kept under a legal obligation:</p>",
+        "<h2>Retention (Art. 15(1)(d))</h2><p>How long your data is kept: the retention rules "
+        "that apply to the purposes you decided on, to the kinds of data found and to where it "
+        "was found.</p>",
+        _table(
+            ["Rule", "Version", "Applies to", "Retention"],
+            [
+                [r["key"], r["version"], _scope_words(r["applies_to"]), r["in_words"]]
+                for r in doc["retention"]["rules"]
+            ],
+        )
+        if doc["retention"]["rules"]
+        else "<p>No retention rule applies to the data found.</p>",
+        "<p>Retention period of each purpose:</p>",
+        _table(
+            ["Purpose", "Retention period"],
+            [
+                [p["key"], p["retention_period"] or "as long as the purpose needs"]
+                for p in doc["retention"]["purposes"]
+            ],
+        ),
+        "<p>Records kept under a legal obligation:</p>",
         _table(["Store", "Collection", "Kept because"], doc["holds"]),
         "<h2>Your rights (Art. 15(1)(e), (f))</h2><p>You may ask for rectification or erasure of "
         "your data, restriction of or objection to its processing, and lodge a complaint with a "
@@ -176,16 +238,19 @@ def build(
         for c in colls
         if (spec := connectors[store].spec.collections[c]).hold is not None
     ]
+    found_categories = categories(records, connectors)
+    purposes = json.loads(json.dumps(read_purposes(ctx), default=str))
     doc: dict[str, Any] = {
         "request_id": request_id,
         "type": request_type,
         "generated_at": ctx.now().isoformat(),
         "controller": {"name": ctx.config.controller_name, "contact": ctx.config.controller_contact},
         "stores": records,
-        "categories": categories(records, connectors),
-        "purposes": json.loads(json.dumps(read_purposes(ctx), default=str)),
+        "categories": found_categories,
+        "purposes": purposes,
         "recipients": [{"name": r["name"], "told_of": r["events"]} for r in list_recipients(ctx)],
         "holds": holds,
+        "retention": retention(ctx, records, found_categories, events, purposes),
         "consent_history": json.loads(json.dumps(events, default=str)),
     }
     if request_type == "portability":
