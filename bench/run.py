@@ -10,7 +10,11 @@ in-process on a second fresh database (``bench.proofcost``). Finally, on Postgre
 ``consent-service keys rotate`` over 1,000,000 data keys (``bench.rotation``; ``--no-rotation``),
 then data subject requests against a 1,000,000-customer shop: one access and one erasure timed
 against hand-written SQL, and 1,000 queued erasures run by ``consent-service worker --processes 2``
-on Redis (``bench.dsar``; ``--no-dsar``, or ``--dsar-only`` for that step alone).
+on Redis (``bench.dsar``; ``--no-dsar``, or ``--dsar-only`` for that step alone); then the
+retention sweeper deleting 1,000,000 expired rows out of 10,000,000 against a hand-written batched
+DELETE (``bench.retention``; ``--no-retention``, or ``--retention-only`` for that step alone).
+A run of one step alone (``--dsar-only``, ``--retention-only``) replaces only its own section of
+docs/benchmarks.md and leaves the others as they are.
 Writes docs/benchmarks.md and bench/results/<stamp>/; stops gunicorn and removes temporary
 directories and databases even on failure; bounds itself in time (``--time-limit``).
 """
@@ -29,7 +33,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import backends, dsar, load, proofcost, report, rotation
+from bench import backends, dsar, load, proofcost, report, retention, rotation
 from bench.server import HOST, Gunicorn
 
 RESULTS_DIR = backends.REPO / "bench" / "results"
@@ -91,6 +95,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--dsar-only", action="store_true", help="run only the DSAR step (needs PostgreSQL)")
     parser.add_argument("--broker-url", default=dsar.DEFAULT_BROKER, help="Redis broker for the DSAR step")
+    parser.add_argument("--no-retention", action="store_true", help="skip the retention sweep step")
+    parser.add_argument(
+        "--retention-rows",
+        type=int,
+        help="events in the retention step, 1 in 10 expired (default 10,000,000; quick 1,000,000)",
+    )
+    parser.add_argument(
+        "--retention-baseline-batches",
+        default="5000,20000",
+        help="batch sizes of the hand-written DELETE; the faster is the baseline (default 5000,20000)",
+    )
+    parser.add_argument(
+        "--retention-only", action="store_true", help="run only the retention step (needs PostgreSQL)"
+    )
     parser.add_argument("--postgres-url", help="admin URL (default: $CONSENT_BENCH_POSTGRES_URL or local)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--python-load", action="store_true", help="use bench.pyload even if wrk exists")
@@ -103,11 +121,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.proof_calls = args.proof_calls or (500 if args.quick else 2000)
     args.rotation_keys = args.rotation_keys or (100_000 if args.quick else 1_000_000)
     args.rotation_batch_sizes = [int(x) for x in str(args.rotation_batch_sizes).split(",") if x.strip()]
-    args.rotation = not args.no_rotation and "postgresql" in args.backends and not args.dsar_only
+    alone = args.dsar_only or args.retention_only
+    args.rotation = not args.no_rotation and "postgresql" in args.backends and not alone
     args.dsar_customers = args.dsar_customers or (100_000 if args.quick else 1_000_000)
     args.dsar_requests = args.dsar_requests or (200 if args.quick else 1_000)
-    args.dsar = not args.no_dsar and ("postgresql" in args.backends or args.dsar_only)
-    if args.dsar_only:
+    # --dsar-only and --retention-only each run that step alone (both given: both steps)
+    args.dsar = (
+        not args.no_dsar
+        and ("postgresql" in args.backends or args.dsar_only)
+        and (args.dsar_only or not args.retention_only)
+    )
+    args.retention_rows = args.retention_rows or (1_000_000 if args.quick else 10_000_000)
+    args.retention_baseline_batches = [
+        int(x) for x in str(args.retention_baseline_batches).split(",") if x.strip()
+    ]
+    args.retention = (
+        not args.no_retention
+        and ("postgresql" in args.backends or args.retention_only)
+        and (args.retention_only or not args.dsar_only)
+    )
+    args.partial = alone
+    if alone:
         args.backends = []
     return args
 
@@ -124,6 +158,13 @@ def dsar_reserve(args: argparse.Namespace) -> float:
     if not args.dsar:
         return 0.0
     return 60.0 + args.dsar_customers * 60 / 1_000_000 + args.dsar_requests * 0.25
+
+
+def retention_reserve(args: argparse.Namespace) -> float:
+    """Seconds kept back for the retention step (seed, clones, the contenders, checks, drops)."""
+    if not args.retention:
+        return 0.0
+    return 60.0 + args.retention_rows * (10 + 2 * len(args.retention_baseline_batches)) / 1_000_000
 
 
 def log(message: str) -> None:
@@ -401,6 +442,34 @@ def run_dsar(args: argparse.Namespace, out: Path, deadline: float) -> dict[str, 
     return entry
 
 
+def run_retention(args: argparse.Namespace, out: Path, deadline: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "rows": args.retention_rows,
+        "expired": args.retention_rows // retention.EXPIRED_EVERY,
+        "baseline_batches": args.retention_baseline_batches,
+        "status": "failed",
+        "quick": args.quick,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python -m bench.run"
+        + (" --retention-only" if args.retention_only else "")
+        + (" --quick" if args.quick else ""),
+    }
+    try:
+        retention.measure(entry, args.postgres_url, args.retention_baseline_batches, deadline - 20, log, out)
+        entry["status"] = "ok"
+    except backends.BackendUnavailable as exc:
+        entry.update(status="skipped", error=str(exc))
+        log(f"retention: skipped: {exc}")
+    except TimeLimit as exc:
+        entry.update(status="failed", error=str(exc), time_limit=True)
+        log(f"retention: stopped: {exc}")
+    except Exception as exc:  # noqa: BLE001 - report what was measured
+        entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        (out / "retention-error.txt").write_text(traceback.format_exc())
+        log(f"retention: FAILED: {exc}")
+    return entry
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -426,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": started_wall.strftime("%Y-%m-%d %H:%M UTC"),
         "command": "make bench"
         + (" (python -m bench.run --quick)" if args.quick else "")
-        + (" (python -m bench.run --dsar-only)" if args.dsar_only else ""),
+        + (" (python -m bench.run --dsar-only)" if args.dsar_only else "")
+        + (" (python -m bench.run --retention-only)" if args.retention_only else ""),
         "quick": args.quick,
         "commit": report.git_commit(backends.REPO),
         "machine": report.machine(),
@@ -474,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
                 settings,
                 wrk,
                 out,
-                deadline - rotation_reserve(args) - dsar_reserve(args),
+                deadline - rotation_reserve(args) - dsar_reserve(args) - retention_reserve(args),
                 len(args.backends) - index,
             )
             results["backends"].append(entry)
@@ -490,7 +560,9 @@ def main(argv: list[str] | None = None) -> int:
                 stopped = True
                 break
         if args.rotation and not stopped:
-            results["rotation"] = run_rotation(args, out, deadline - dsar_reserve(args))
+            results["rotation"] = run_rotation(
+                args, out, deadline - dsar_reserve(args) - retention_reserve(args)
+            )
             if results["rotation"]["status"] == "failed":
                 code = 1
             if results["rotation"].get("time_limit"):
@@ -498,12 +570,23 @@ def main(argv: list[str] | None = None) -> int:
                     f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s."
                 )
         if args.dsar and not stopped and not (results.get("rotation") or {}).get("time_limit"):
-            results["dsar"] = run_dsar(args, out, deadline)
+            results["dsar"] = run_dsar(args, out, deadline - retention_reserve(args))
             if results["dsar"].get("version"):
                 results["versions"].setdefault("postgresql", results["dsar"]["version"])
             if results["dsar"]["status"] == "failed":
                 code = 1
             if results["dsar"].get("time_limit"):
+                results["notes"].append(
+                    f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s."
+                )
+                stopped = True
+        if args.retention and not stopped and not (results.get("rotation") or {}).get("time_limit"):
+            results["retention"] = run_retention(args, out, deadline)
+            if results["retention"].get("version"):
+                results["versions"].setdefault("postgresql", results["retention"]["version"])
+            if results["retention"]["status"] == "failed":
+                code = 1
+            if results["retention"].get("time_limit"):
                 results["notes"].append(
                     f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s."
                 )
@@ -531,10 +614,17 @@ def _write(results: dict[str, Any], out: Path, args: argparse.Namespace, started
         results["rotation"]["targets"] = report.evaluate_rotation(results["rotation"])
     if results.get("dsar"):
         results["dsar"]["targets"] = report.evaluate_dsar(results["dsar"])
+    if results.get("retention"):
+        results["retention"]["targets"] = report.evaluate_retention(results["retention"])
     text = json.dumps(results, indent=2, default=str)
     (out / "results.json").write_text(text + "\n")
     (RESULTS_DIR / "latest.json").write_text(text + "\n")
-    if not args.no_docs:
+    if args.no_docs:
+        return
+    if args.partial and DOCS.exists():
+        # one step alone: replace its own section(s) and leave the rest of the page as it is
+        DOCS.write_text(report.merge(DOCS.read_text(), results))
+    else:
         DOCS.write_text(report.markdown(results))
 
 
