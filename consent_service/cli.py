@@ -725,7 +725,7 @@ def _print_report(report: dict[str, Any]) -> None:
     "--batch-size",
     type=click.IntRange(1, 100_000),
     default=None,
-    help="records per transaction (default: adapts to about 70 ms per transaction)",
+    help="records per transaction (default: adapts to about 40 ms per transaction)",
 )
 def retention_run(dry_run: bool, store: str | None, as_json: bool, batch_size: int | None) -> None:
     """Apply the retention rules now; exit 1 if a step failed. Safe to rerun after a crash."""
