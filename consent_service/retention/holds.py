@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.auditlog import service as auditlog
@@ -170,6 +170,11 @@ def _audit_details(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def in_force(now: dt.datetime) -> ColumnElement[bool]:
+    """SQL for "the hold is in force at ``now``": not released and not ended."""
+    return and_(LegalHold.released_at.is_(None), or_(LegalHold.ends_at.is_(None), LegalHold.ends_at > now))
+
+
 def get_hold(session: Session, key: str, now: dt.datetime) -> dict[str, Any]:
     hold = session.get(LegalHold, key)
     if hold is None:
@@ -180,9 +185,7 @@ def get_hold(session: Session, key: str, now: dt.datetime) -> dict[str, Any]:
 def list_holds(session: Session, now: dt.datetime, *, active_only: bool = False) -> list[dict[str, Any]]:
     query = select(LegalHold).order_by(LegalHold.key)
     if active_only:
-        query = query.where(
-            LegalHold.released_at.is_(None), or_(LegalHold.ends_at.is_(None), LegalHold.ends_at > now)
-        )
+        query = query.where(in_force(now))
     return [hold_view(h, now) for h in session.scalars(query)]
 
 

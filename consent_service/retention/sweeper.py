@@ -42,7 +42,7 @@ from sqlalchemy import and_, or_, select, text, update
 
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
-from consent_service.dsar.connectors.base import Connector, Due, MissingField
+from consent_service.dsar.connectors.base import Connector, Due, MissingField, field_changes
 from consent_service.dsar.models import DataStore
 from consent_service.dsar.spec import CollectionSpec, StoreSpec, parse_store
 from consent_service.dsar.stores import open_connector
@@ -197,14 +197,7 @@ def _held_records(ctx: Context, store: str, connector: Connector, held: ActiveHo
     """For each collection of ``store``: the keys of records that belong to a held subject."""
     out: dict[str, set[Any]] = {}
     with ctx.uow(write=False) as uow:
-        identity_sets = []
-        for subject_id in sorted(held.subject_ids):
-            values: dict[str, list[str]] = {}
-            if subjects.data_key(uow.session, ctx.crypto, subject_id) is None:
-                continue  # shredded before the hold: nothing of it can be found any more
-            for ident in subjects.identities_of(uow.session, ctx.crypto, subject_id):
-                values.setdefault(ident["type"], []).append(ident["value"])
-            identity_sets.append(values)
+        identity_sets = [_identity_values(ctx, uow.session, [s]) for s in sorted(held.subject_ids)]
     for values in identity_sets:
         found = traverse({store: connector}, values)
         for (_, name), rows in found.rows.items():
@@ -382,12 +375,14 @@ def ended_subjects(session: Any, purpose: str, cutoff: dt.datetime) -> list[str]
     return out
 
 
-def _group_identities(ctx: Context, session: Any, root: str) -> dict[str, list[str]]:
+def _identity_values(ctx: Context, session: Any, subject_ids: list[str]) -> dict[str, list[str]]:
+    """Identity type -> values of these subjects, as the connectors look records up; subjects
+    shredded already are left out (nothing of them can be found any more)."""
     values: dict[str, list[str]] = {}
-    for member in subjects.group_members(session, root):
-        if subjects.data_key(session, ctx.crypto, member) is None:
+    for subject_id in subject_ids:
+        if subjects.data_key(session, ctx.crypto, subject_id) is None:
             continue
-        for ident in subjects.identities_of(session, ctx.crypto, member):
+        for ident in subjects.identities_of(session, ctx.crypto, subject_id):
             values.setdefault(ident["type"], []).append(ident["value"])
     return values
 
@@ -423,7 +418,7 @@ def _sweep_consent_ended(
     for start in range(0, len(roots), SUBJECT_BATCH):
         for root in roots[start : start + SUBJECT_BATCH]:
             with ctx.uow(write=False) as uow:
-                identities = _group_identities(ctx, uow.session, root)
+                identities = _identity_values(ctx, uow.session, subjects.group_members(uow.session, root))
             found = traverse({target.store: connector}, identities)
             rows = found.rows.get((target.store, target.collection), [])
             if rule.action == "anonymise":
@@ -480,8 +475,6 @@ def _shred_ended(
 
 
 def _needs(coll: CollectionSpec, row: dict[str, Any], actions: dict[str, str], connector: Connector) -> bool:
-    from consent_service.dsar.connectors.base import field_changes
-
     return bool(field_changes(coll, row, actions, getattr(connector, "hash_key", b"")))
 
 

@@ -15,13 +15,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, or_, select, text
+from sqlalchemy import CursorResult, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.db import UTCDateTime
 from consent_service.errors import Conflict
 from consent_service.ledger.service import append, lock_head
+from consent_service.retention import holds
 from consent_service.retention.models import LegalHold
 from consent_service.subjects import service as subjects
 
@@ -37,11 +38,7 @@ def subject_holds(session: Session, members: list[str], now: dt.datetime) -> lis
     return list(
         session.scalars(
             select(LegalHold)
-            .where(
-                LegalHold.subject_id.in_(members),
-                LegalHold.released_at.is_(None),
-                or_(LegalHold.ends_at.is_(None), LegalHold.ends_at > now),
-            )
+            .where(LegalHold.subject_id.in_(members), holds.in_force(now))
             .order_by(LegalHold.key)
         )
     )
