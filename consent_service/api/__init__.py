@@ -7,6 +7,7 @@ from flask_smorest import Api
 
 from consent_service.api import (
     banner,
+    boundary,
     consents,
     cookies,
     decisions,
@@ -75,4 +76,5 @@ def init_api(app: Flask) -> Api:
     problems.register(app)  # after Api(): replaces flask-smorest's JSON error handler
     max_batch = app.extensions["consent"].config.max_batch_body_bytes
     app.before_request(lambda: decisions.allow_large_batches(max_batch))
+    boundary.install(app)  # after the batch limit: it reads chunked bodies up to the route's limit
     return api

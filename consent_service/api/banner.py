@@ -10,11 +10,11 @@ from pathlib import Path
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from markupsafe import escape
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from consent_service.api.auth import ctx
+from consent_service.api.boundary import Blueprint
 from consent_service.errors import NotFound
 from consent_service.registry import service as registry
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from consent_service.api.auth import ctx, principal, require
+from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import ConsentIn, ConsentOut
 from consent_service.ledger import queries
 from consent_service.ledger import service as ledger

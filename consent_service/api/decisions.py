@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import ValidationError
 
 from consent_service.api.auth import ctx, require
+from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import BatchOut, BatchQuery, DecisionOut, DecisionQuery
 from consent_service.ledger import queries
 from consent_service.subjects.service import IDENTITY_TYPES, IdentityRef

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from consent_service.api.auth import ctx
+from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import HealthOut
 
 _PING = text("SELECT 1")

@@ -13,6 +13,7 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from consent_service import errors as domain
+from consent_service.api.boundary import printable
 
 log = logging.getLogger("consent_service.api")
 
@@ -62,7 +63,7 @@ def problem(
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.path if request else None,
+        "instance": printable(request.path) if request else None,
     }
     if errors:
         body["errors"] = errors

@@ -12,9 +12,9 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from consent_service.api.auth import ctx
+from consent_service.api.boundary import Blueprint
 from consent_service.api.consents import decision_inputs, event_out
 from consent_service.api.problems import problem
 from consent_service.api.schemas import BannerConfigOut, ConsentOut, PublicConsentIn

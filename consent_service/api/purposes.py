@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from consent_service.api.auth import ctx, require
+from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import KEY, PurposeIn, PurposeOut
 from consent_service.errors import InvalidInput
 from consent_service.registry import service as registry

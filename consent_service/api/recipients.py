@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from consent_service.api.auth import ctx, require
+from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import StrictSchema
 from consent_service.dsar import recipients
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from flask import Response, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from consent_service import jobs
 from consent_service.api.auth import ctx, principal, require
+from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import (
     ExtendIn,
     ReasonIn,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from consent_service.api.auth import ctx, principal, require
+from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import KEY, StrictSchema
 from consent_service.retention import service as retention
 from consent_service.retention.rules import ACTIONS, TRIGGERS

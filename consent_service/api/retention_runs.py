@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from consent_service.api.auth import ctx, principal, require
+from consent_service.api.boundary import Blueprint, StrictBool
 from consent_service.api.schemas import StrictSchema
 from consent_service.jobs import RETENTION_RUNNER
 from consent_service.retention import sweeper
@@ -23,7 +23,7 @@ class PreviewQuery(StrictSchema):
 
 
 class RunIn(StrictSchema):
-    dry_run = fields.Bool(load_default=False, metadata={"description": "count only, change nothing"})
+    dry_run = StrictBool(load_default=False, metadata={"description": "count only, change nothing"})
     store = fields.Str(
         load_default=None,
         allow_none=True,

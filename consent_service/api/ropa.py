@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from consent_service.api.auth import ctx, require
+from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import StrictSchema
 from consent_service.retention import ropa
 

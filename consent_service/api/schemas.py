@@ -6,11 +6,13 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from consent_service.api.boundary import StrictBool
 from consent_service.auth.service import SCOPES
 from consent_service.ledger.service import CHANNELS, METHODS
 from consent_service.registry.service import LEGAL_BASES
 from consent_service.subjects.service import IDENTITY_TYPES
 
+MAX_SEQ = 2**63 - 1  # ledger and log positions are signed 64-bit columns
 KEY = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="use 1-64 of a-z, 0-9, '_', '.', '-'")
 
 
@@ -42,8 +44,8 @@ class PurposeIn(StrictSchema):
     )
     consent_validity = fields.Str(load_default="P12M", validate=validate.Length(2, 32))
     retention_period = fields.Str(load_default=None, allow_none=True, validate=validate.Length(2, 32))
-    direct_marketing = fields.Bool(load_default=False)
-    honor_gpc = fields.Bool(load_default=False)
+    direct_marketing = StrictBool(load_default=False)
+    honor_gpc = StrictBool(load_default=False)
 
 
 class PurposeVersionOut(StrictSchema):
@@ -122,7 +124,7 @@ class SubjectRefIn(StrictSchema):
 class DecisionIn(StrictSchema):
     purpose = fields.Str(validate=KEY)
     cookie = fields.Str(validate=validate.Length(1, 128))
-    granted = fields.Bool(required=True)
+    granted = StrictBool(required=True)
 
     @validates_schema
     def _one_target(self, data: dict[str, Any], **_: Any) -> None:
@@ -134,7 +136,7 @@ class ProofIn(StrictSchema):
     ip = fields.Str(validate=validate.Length(1, 64))
     user_agent = fields.Str(validate=validate.Length(max=1000))
     url = fields.Str(validate=validate.Length(max=2000))
-    gpc = fields.Bool()
+    gpc = StrictBool()
     tc_string = fields.Str(validate=validate.Length(max=10000))
     gpp_string = fields.Str(validate=validate.Length(max=10000))
 
@@ -294,7 +296,7 @@ class HistoryOut(StrictSchema):
 
 
 class FeedQuery(StrictSchema):
-    after = fields.Int(load_default=0, validate=validate.Range(min=0))
+    after = fields.Int(load_default=0, validate=validate.Range(0, MAX_SEQ))
     limit = fields.Int(load_default=100, validate=validate.Range(1, 1000))
 
 

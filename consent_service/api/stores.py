@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import request as http_request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from consent_service.api.auth import ctx, require
+from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import StrictSchema
 from consent_service.dsar import stores, tasks
 from consent_service.dsar.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from consent_service.api.auth import ctx, principal, require
+from consent_service.api.boundary import Blueprint
 from consent_service.api.decisions import subject_ref
 from consent_service.api.schemas import (
     HistoryOut,

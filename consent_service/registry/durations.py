@@ -17,6 +17,18 @@ _PATTERN = re.compile(
 )
 
 
+MAX_DAYS = 36_600  # no period the service keeps or waits for is longer than 100 years
+_DAYS_PER_UNIT = {
+    "years": 366,
+    "months": 31,
+    "weeks": 7,
+    "days": 1,
+    "hours": 1 / 24,
+    "minutes": 1 / 1440,
+    "seconds": 1 / 86400,
+}
+
+
 class DurationError(ValueError):
     pass
 
@@ -25,9 +37,15 @@ def parse_duration(text: str) -> relativedelta:
     match = _PATTERN.match(text or "")
     if not match:
         raise DurationError(f"{text!r} is not an ISO 8601 duration such as P12M or P30D")
-    parts = {name: int(value) for name, value in match.groupdict().items() if value}
+    groups = {name: value for name, value in match.groupdict().items() if value}
+    # Bounded before int() and datetime arithmetic: P99999999999Y would overflow both.
+    if any(len(value) > 9 for value in groups.values()):
+        raise DurationError(f"{text[:40]!r} is longer than 100 years")
+    parts = {name: int(value) for name, value in groups.items()}
     if not any(parts.values()):
         raise DurationError(f"{text!r} is an empty duration")
+    if sum(_DAYS_PER_UNIT[name] * value for name, value in parts.items()) > MAX_DAYS:
+        raise DurationError(f"{text!r} is longer than 100 years")
     return relativedelta(**parts)
 
 

@@ -114,7 +114,13 @@ def test_killed_mid_sweep_then_rerun(sqlite_url: str, pg_empty_url: str, tmp_pat
     held_old = sum(1 for n in range(1000, ROWS + 1, 1000) if n % 7)
     due = ROWS - fresh - held_old
 
-    command = [str(Path(sys.executable).parent / "consent-service"), "retention", "run", "--batch-size", "200"]
+    command = [
+        str(Path(sys.executable).parent / "consent-service"),
+        "retention",
+        "run",
+        "--batch-size",
+        "200",
+    ]
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while _count(pg_empty_url) > ROWS - 2_000 and time.monotonic() < deadline:
