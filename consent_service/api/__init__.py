@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http
+from typing import Any
+
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 
 from consent_service.api import (
     banner,
@@ -50,6 +54,23 @@ BLUEPRINTS = (
 )
 
 
+class ConsentApi(Api):
+    """flask-smorest's Api documenting every error answer as ``application/problem+json``."""
+
+    ERROR_SCHEMA = problems.ProblemSchema
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, problems.PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "A problem (RFC 9457)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, problems.PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
 def init_api(app: Flask) -> Api:
     app.config.update(
         API_TITLE="consent_service",
@@ -62,7 +83,7 @@ def init_api(app: Flask) -> Api:
             "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
         ),
     )
-    api = Api(
+    api = ConsentApi(
         app,
         spec_kwargs={
             "security": [{"bearerAuth": []}],

@@ -28,7 +28,7 @@ from urllib.parse import unquote_to_bytes
 import flask_smorest
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
-from marshmallow import fields
+from marshmallow import RAISE, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnprocessableEntity
@@ -147,7 +147,10 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 
 class StrictParser(FlaskParser):
-    """The schema parser of every blueprint: request bodies are read by ``loads``."""
+    """The schema parser of every blueprint: request bodies are read by ``loads``, and a query
+    parameter the operation does not define is refused (422) rather than silently ignored."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
 
     def _raw_load_json(self, req: Any) -> Any:
         if not is_json_request(req):
@@ -177,10 +180,10 @@ def _raw_url() -> tuple[bytes, bytes]:
     environ = request.environ
     raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw_uri:
-        path, _, query = raw_uri.partition("?")
-        return unquote_to_bytes(path), unquote_to_bytes(query)
-    # WSGI hands the unquoted path as latin-1 text: these are the bytes that were sent.
-    return environ.get("PATH_INFO", "").encode("latin-1", "replace"), unquote_to_bytes(request.query_string)
+        path = unquote_to_bytes(raw_uri.partition("?")[0])
+    else:  # WSGI hands the unquoted path as latin-1 text: these are the bytes that were sent
+        path = environ.get("PATH_INFO", "").encode("latin-1", "replace")
+    return path, unquote_to_bytes(request.query_string)
 
 
 def _clean_url() -> None:

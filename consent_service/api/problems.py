@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json, request
+from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from consent_service import errors as domain
@@ -46,6 +47,22 @@ HTTP_SLUGS = {
     422: "validation-error",
     429: "rate-limited",
 }
+
+
+class ProblemSchema(Schema):
+    """The body of every 4xx and 5xx answer (RFC 9457), as the OpenAPI documents it."""
+
+    class Meta:
+        unknown = INCLUDE  # problem types may add members (e.g. retry_after, request_id)
+
+    type = fields.Str(required=True, metadata={"description": "URI naming the kind of problem"})
+    title = fields.Str(required=True)
+    status = fields.Int(required=True)
+    detail = fields.Str(required=True)
+    instance = fields.Str(allow_none=True, metadata={"description": "the request path"})
+    errors = fields.Raw(
+        metadata={"description": "field problems: field -> messages (nested like the body), or a list"}
+    )
 
 
 def problem(

@@ -236,6 +236,12 @@ packages_blp = Blueprint(
 
 @packages_blp.route("/<token>")
 class PackageByToken(MethodView):
+    @packages_blp.doc(
+        security=[],  # the signed, expiring token in the path is the credential
+        responses={
+            "200": {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}},
+        },
+    )
     @packages_blp.arguments(PackageQuery, location="query")
     @packages_blp.response(
         200, content_type="application/json", description="json, csv (JSON or text/csv) or html"

@@ -98,7 +98,7 @@ class Runs(MethodView):
         return sweeper.list_runs(ctx(), limit=query["limit"])
 
     @require("dsar:manage")
-    @blp.arguments(RunIn)
+    @blp.arguments(RunIn, required=False)
     @blp.response(202, RunOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a run: queued for the worker (or run at once when no queue is wired); 409 while one runs."""

@@ -100,6 +100,25 @@ class CallbackOut(StrictSchema):
 
 @blp.route("/<key>/callback")
 class StoreCallback(MethodView):
+    @blp.doc(
+        security=[],  # an HMAC-SHA-256 signature with the store's secret, not a bearer token
+        parameters=[
+            {
+                "in": "header",
+                "name": TIMESTAMP_HEADER,
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "Unix time of the call; calls older than five minutes are refused",
+            },
+            {
+                "in": "header",
+                "name": SIGNATURE_HEADER,
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "`sha256=` and the hex HMAC-SHA-256 of `timestamp.body` under the store's secret",
+            },
+        ],
+    )
     @blp.response(200, CallbackOut)
     def post(self, key: str) -> dict[str, Any]:
         """An HTTP store reports a job it accepted as done or failed (signed with its secret, no token)."""
