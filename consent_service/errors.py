@@ -62,9 +62,28 @@ class UnknownSubject(NotFound):
     slug = "unknown-subject"
 
 
+class UnknownReference(NotFound):
+    """A body names a purpose, cookie, store, collection or subject that is not registered."""
+
+    title = "Unknown reference"
+    slug = "unknown-reference"
+
+
 class InvalidInput(DomainError):
     title = "Invalid input"
     slug = "invalid-input"
+
+
+def refused(
+    detail: str, errors: Mapping[str, Sequence[str]], references: set[tuple[str, str]]
+) -> DomainError:
+    """The error for a document with ``errors``: ``UnknownReference`` (404) when every problem is
+    one of ``references`` (a path and message naming something not registered), so that a body
+    the schema accepts is refused only for what the schema cannot know; else ``InvalidInput``."""
+    problems = {(path, message) for path, messages in errors.items() for message in messages}
+    if problems and problems <= references:
+        return UnknownReference(detail, errors=errors)
+    return InvalidInput(detail, errors=errors)
 
 
 class Conflict(DomainError):

@@ -30,6 +30,7 @@ from consent_service.api import (
     subjects,
     vault,
 )
+from consent_service.api.openapi import SchemaRules
 
 BLUEPRINTS = (
     health.blp,
@@ -86,12 +87,21 @@ def init_api(app: Flask) -> Api:
     api = ConsentApi(
         app,
         spec_kwargs={
+            "extra_plugins": [SchemaRules()],
             "security": [{"bearerAuth": []}],
-            "info": {"description": "Consent ledger, processing gate and data subject requests."},
+            "info": {
+                "description": "Consent ledger, processing gate and data subject requests. Every "
+                "string must be Unicode text without NUL characters (answered 422 otherwise); "
+                "unknown query parameters are refused; a body that names a purpose, cookie, "
+                "store or subject that is not registered is answered 404."
+            },
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("siteKey", {"type": "apiKey", "in": "header", "name": "X-Site-Key"})
+    for name, converter in (("key", boundary.KeyConverter), ("cookie", boundary.CookieConverter)):
+        app.url_map.converters[name] = converter
+        api.register_converter(converter, converter.openapi)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     problems.register(app)  # after Api(): replaces flask-smorest's JSON error handler

@@ -32,6 +32,7 @@ from marshmallow import RAISE, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnprocessableEntity
+from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import get_content_length
 
 MAX_DEPTH = 32
@@ -162,6 +163,30 @@ class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint reading its arguments through the strict parser."""
 
     ARGUMENTS_PARSER = StrictParser()
+
+
+class KeyConverter(BaseConverter):
+    """``<key:name>``: a registry key (purposes, stores, recipients, rules, holds) in a path.
+
+    A path whose key cannot name anything is a 404 before any view runs, and the OpenAPI
+    document shows the pattern (``init_api`` registers it with the spec)."""
+
+    regex = r"[a-z0-9][a-z0-9_.\-]{0,63}"
+    part_isolating = True
+
+    @staticmethod
+    def openapi(_: Any) -> dict[str, Any]:
+        return {"type": "string", "pattern": "^" + KeyConverter.regex.replace("\\-", "-") + "$"}
+
+
+class CookieConverter(KeyConverter):
+    """``<cookie:name>``: a cookie name, an RFC 6265 token of at most 128 characters."""
+
+    regex = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}"
+
+    @staticmethod
+    def openapi(_: Any) -> dict[str, Any]:
+        return {"type": "string", "pattern": "^" + CookieConverter.regex + "$"}
 
 
 class StrictBool(fields.Boolean):

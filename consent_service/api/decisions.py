@@ -47,7 +47,8 @@ def _quick_query(body: Any) -> dict[str, Any] | None:
     if (
         isinstance(subject, dict)
         and len(subject) == 2
-        and subject.get("type") in _IDENTITY_TYPES
+        and isinstance(subject.get("type"), str)
+        and subject["type"] in _IDENTITY_TYPES
         and isinstance(subject.get("value"), str)
         and 0 < len(subject["value"]) <= 320
     ):

@@ -31,7 +31,7 @@ class Purposes(MethodView):
         return registry.read_purposes(ctx())
 
 
-@blp.route("/<key>")
+@blp.route("/<key:key>")
 class PurposeByKey(MethodView):
     @require("registry:write")
     @blp.arguments(PurposeIn)

@@ -8,23 +8,46 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import StrictSchema
 from consent_service.dsar import recipients
+from consent_service.dsar.store_secrets import HIDDEN
 
 blp = Blueprint(
     "recipients", __name__, url_prefix="/v1/recipients", description="Recipients told of changes (Art. 19)"
 )
 
 
+def _secret(value: str) -> None:
+    if value != HIDDEN and len(value) < 16:
+        raise ValidationError("a shared secret of at least 16 characters is required")
+
+
 class RecipientIn(StrictSchema):
+    OPENAPI = {"properties": {"secret": {"anyOf": [{"minLength": 16}, {"enum": [HIDDEN]}]}}}
+
     name = fields.Str(required=True, validate=validate.Length(1, 200))
-    endpoint = fields.Str(required=True, validate=validate.Length(1, 500))
-    secret = fields.Str(required=True, load_only=True, metadata={"description": "stored sealed, never shown"})
-    events = fields.List(fields.Str(validate=validate.OneOf(recipients.EVENTS)), required=True)
+    endpoint = fields.Str(
+        required=True,
+        validate=[
+            validate.Length(1, 500),
+            validate.Regexp(r"^https?://", error="an http:// or https:// URL"),
+        ],
+    )
+    secret = fields.Str(
+        required=True,
+        load_only=True,
+        validate=_secret,
+        metadata={
+            "description": "at least 16 characters, stored sealed, never shown; '***' keeps the stored one"
+        },
+    )
+    events = fields.List(
+        fields.Str(validate=validate.OneOf(recipients.EVENTS)), required=True, validate=validate.Length(min=1)
+    )
 
 
 class RecipientOut(StrictSchema):
@@ -45,7 +68,7 @@ class Recipients(MethodView):
         return recipients.list_recipients(ctx())
 
 
-@blp.route("/<key>")
+@blp.route("/<key:key>")
 class RecipientByKey(MethodView):
     @require("dsar:manage")
     @blp.arguments(RecipientIn)

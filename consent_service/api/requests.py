@@ -20,6 +20,7 @@ from consent_service import jobs
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import (
+    NOTE,
     ExtendIn,
     ReasonIn,
     RequestDetailOut,
@@ -186,7 +187,7 @@ class TaskOut(Schema):
 
 
 class CompleteTaskIn(Schema):
-    note = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+    note = fields.Str(required=True, validate=[validate.Length(1, 5000), NOTE])
 
 
 class CompleteTaskOut(Schema):

@@ -14,9 +14,11 @@ from marshmallow import fields, validate
 
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import KEY, StrictSchema
+from consent_service.api.schemas import DURATION, KEY, NOTE, StrictSchema
+from consent_service.dsar.spec import NAME_RE
+from consent_service.registry import taxonomy
 from consent_service.retention import service as retention
-from consent_service.retention.rules import ACTIONS, TRIGGERS
+from consent_service.retention.rules import ACTIONS, FIELD_TRIGGERS, TRIGGERS
 
 SCOPE = "dsar:manage"
 
@@ -33,13 +35,23 @@ holds_blp = Blueprint(
     description="Legal holds: data retention and erasure must not remove",
 )
 
-NAME = validate.Length(1, 63)
+NAME = validate.Regexp(NAME_RE.pattern, error="a letter or '_', then letters, digits or '_' (at most 63)")
 
 
 # Rules ----------------------------------------------------------------------------------------
 
 
+def _scope_rules() -> dict[str, Any]:
+    return {
+        "anyOf": [{"not": {"required": ["collection"]}}, {"required": ["store"]}],  # collection needs store
+        "minProperties": 1,
+        "properties": {"category": {"enum": sorted(taxonomy.data_categories())}},
+    }
+
+
 class RuleScopeIn(StrictSchema):
+    OPENAPI = _scope_rules
+
     purpose = fields.Str(validate=KEY)
     category = fields.Str(validate=validate.Length(1, 200), metadata={"description": "e.g. user.contact"})
     store = fields.Str(validate=KEY)
@@ -47,6 +59,17 @@ class RuleScopeIn(StrictSchema):
 
 
 class RuleTriggerIn(StrictSchema):
+    OPENAPI = {  # a field trigger names the record's timestamp field; consent_ended a purpose
+        "oneOf": [
+            {
+                "properties": {"type": {"enum": list(FIELD_TRIGGERS)}},
+                "required": ["field"],
+                "not": {"required": ["purpose"]},
+            },
+            {"properties": {"type": {"enum": ["consent_ended"]}}, "not": {"required": ["field"]}},
+        ]
+    }
+
     type = fields.Str(required=True, validate=validate.OneOf(TRIGGERS))
     field = fields.Str(
         validate=NAME,
@@ -59,9 +82,17 @@ class RuleTriggerIn(StrictSchema):
 
 
 class RuleIn(StrictSchema):
+    OPENAPI = {  # consent_ended needs a purpose: its own or the one the rule applies to
+        "anyOf": [
+            {"properties": {"trigger": {"properties": {"type": {"enum": list(FIELD_TRIGGERS)}}}}},
+            {"properties": {"trigger": {"required": ["purpose"]}}},
+            {"properties": {"applies_to": {"required": ["purpose"]}}},
+        ]
+    }
+
     description = fields.Str(load_default="", validate=validate.Length(max=2000))
     applies_to = fields.Nested(RuleScopeIn, required=True)
-    period = fields.Str(required=True, validate=validate.Length(1, 32), metadata={"description": "e.g. P2Y"})
+    period = fields.Str(required=True, validate=DURATION, metadata={"description": "ISO 8601, e.g. P2Y"})
     trigger = fields.Nested(RuleTriggerIn, required=True)
     action = fields.Str(required=True, validate=validate.OneOf(ACTIONS))
 
@@ -108,7 +139,7 @@ class Rules(MethodView):
         return retention.read_rules(ctx(), include_retired=query["include_retired"])
 
 
-@rules_blp.route("/<key>")
+@rules_blp.route("/<key:key>")
 class RuleByKey(MethodView):
     @require(SCOPE)
     @rules_blp.arguments(RuleIn)
@@ -136,6 +167,11 @@ class RuleByKey(MethodView):
 
 
 class HoldScopeIn(StrictSchema):
+    OPENAPI = {  # a subject, a store, or a store and one of its collections
+        "oneOf": [{"required": ["subject"]}, {"required": ["store"]}],
+        "anyOf": [{"not": {"required": ["collection"]}}, {"required": ["store"]}],
+    }
+
     subject = fields.Str(validate=validate.Length(1, 40), metadata={"description": "a subject id"})
     store = fields.Str(validate=KEY)
     collection = fields.Str(validate=NAME, metadata={"description": "needs store"})
@@ -143,14 +179,14 @@ class HoldScopeIn(StrictSchema):
 
 class HoldIn(StrictSchema):
     scope = fields.Nested(HoldScopeIn, required=True)
-    reason = fields.Str(required=True, validate=validate.Length(1, 2000))
+    reason = fields.Str(required=True, validate=[validate.Length(1, 2000), NOTE])
     ends_at = fields.DateTime(
         load_default=None, allow_none=True, metadata={"description": "with an offset; none: until released"}
     )
 
 
 class ReleaseIn(StrictSchema):
-    reason = fields.Str(required=True, validate=validate.Length(1, 2000))
+    reason = fields.Str(required=True, validate=[validate.Length(1, 2000), NOTE])
 
 
 class HoldOut(StrictSchema):
@@ -181,7 +217,7 @@ class Holds(MethodView):
         return retention.read_holds(ctx(), active_only=query["active"])
 
 
-@holds_blp.route("/<key>")
+@holds_blp.route("/<key:key>")
 class HoldByKey(MethodView):
     @require(SCOPE)
     @holds_blp.arguments(HoldIn)
@@ -199,7 +235,7 @@ class HoldByKey(MethodView):
         return retention.read_hold(ctx(), key)
 
 
-@holds_blp.route("/<key>/release")
+@holds_blp.route("/<key:key>/release")
 class HoldRelease(MethodView):
     @require(SCOPE)
     @holds_blp.arguments(ReleaseIn)

@@ -7,11 +7,19 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from consent_service.api.boundary import StrictBool
+from consent_service.api.openapi import exactly_one_of
 from consent_service.auth.service import SCOPES
 from consent_service.ledger.service import CHANNELS, METHODS
-from consent_service.registry.service import LEGAL_BASES
+from consent_service.registry import durations, taxonomy
+from consent_service.registry.service import LEGAL_BASES, MAX_CONSENT_VALIDITY, REQUIRED_LANGUAGES
 from consent_service.subjects.service import IDENTITY_TYPES
+from consent_service.vault import service as vault
 
+DURATION_PATTERN = durations.PATTERN
+DURATION = validate.Regexp(
+    DURATION_PATTERN, error="'{input}' is not an ISO 8601 duration such as P12M or P30D"
+)
+NOTE = validate.Regexp(r"\S", error="must not be blank")
 MAX_SEQ = 2**63 - 1  # ledger and log positions are signed 64-bit columns
 KEY = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="use 1-64 of a-z, 0-9, '_', '.', '-'")
 
@@ -24,7 +32,21 @@ class StrictSchema(Schema):
 # Registry -------------------------------------------------------------------------------
 
 
+def _purpose_rules() -> dict[str, Any]:
+    languages = {"type": "object", "required": list(REQUIRED_LANGUAGES)}
+    return {
+        "properties": {
+            "titles": languages,
+            "descriptions": languages,
+            "data_categories": {"items": {"enum": sorted(taxonomy.data_categories())}},
+            "data_uses": {"items": {"enum": sorted(taxonomy.data_uses())}},
+        }
+    }
+
+
 class PurposeIn(StrictSchema):
+    OPENAPI = _purpose_rules  # the required languages and the fideslang taxonomy
+
     titles = fields.Dict(
         keys=fields.Str(validate=validate.Length(2, 8)),
         values=fields.Str(validate=validate.Length(1, 300)),
@@ -42,8 +64,12 @@ class PurposeIn(StrictSchema):
     data_uses = fields.List(
         fields.Str(validate=validate.Length(1, 200)), required=True, validate=validate.Length(1, 100)
     )
-    consent_validity = fields.Str(load_default="P12M", validate=validate.Length(2, 32))
-    retention_period = fields.Str(load_default=None, allow_none=True, validate=validate.Length(2, 32))
+    consent_validity = fields.Str(
+        load_default="P12M",
+        validate=DURATION,
+        metadata={"description": f"ISO 8601 duration, at most {MAX_CONSENT_VALIDITY}"},
+    )
+    retention_period = fields.Str(load_default=None, allow_none=True, validate=DURATION)
     direct_marketing = StrictBool(load_default=False)
     honor_gpc = StrictBool(load_default=False)
 
@@ -83,7 +109,7 @@ class CookieIn(StrictSchema):
     provider = fields.Str(required=True, validate=validate.Length(1, 255))
     duration = fields.Str(
         required=True,
-        validate=validate.Length(1, 32),
+        validate=validate.Regexp(f"^session$|{DURATION_PATTERN}", error="an ISO 8601 duration or 'session'"),
         metadata={"description": "ISO 8601 duration or 'session'"},
     )
     purpose = fields.Str(required=True, validate=KEY)
@@ -112,6 +138,8 @@ class IdentityIn(StrictSchema):
 class SubjectRefIn(StrictSchema):
     """Either ``subject`` (an identity) or ``subject_id``."""
 
+    OPENAPI = exactly_one_of("subject", "subject_id")
+
     subject = fields.Nested(IdentityIn)
     subject_id = fields.Str(validate=validate.Length(1, 40))
 
@@ -122,6 +150,8 @@ class SubjectRefIn(StrictSchema):
 
 
 class DecisionIn(StrictSchema):
+    OPENAPI = exactly_one_of("purpose", "cookie")
+
     purpose = fields.Str(validate=KEY)
     cookie = fields.Str(validate=validate.Length(1, 128))
     granted = StrictBool(required=True)
@@ -133,6 +163,8 @@ class DecisionIn(StrictSchema):
 
 
 class ProofIn(StrictSchema):
+    OPENAPI = {"properties": {"ip": {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}}}
+
     ip = fields.Str(validate=validate.Length(1, 64))
     user_agent = fields.Str(validate=validate.Length(max=1000))
     url = fields.Str(validate=validate.Length(max=2000))
@@ -242,7 +274,21 @@ class BatchQuery(StrictSchema):
         required=True,
         metadata={
             "type": "array",
-            "items": {},
+            "items": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1, "maxLength": 40},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "type": {"type": "string", "enum": list(IDENTITY_TYPES)},
+                            "value": {"type": "string", "minLength": 1, "maxLength": 320},
+                        },
+                        "required": ["type", "value"],
+                        "additionalProperties": False,
+                    },
+                ]
+            },
+            "minItems": 1,
             "maxItems": 10_000,
             "description": "subject ids or {type, value}",
         },
@@ -328,8 +374,15 @@ class PublicKeyOut(StrictSchema):
     public_key_pem = fields.Str()
 
 
+class DeviceIdentityIn(StrictSchema):
+    type = fields.Str(
+        required=True, validate=validate.OneOf(("device_id",), error="banners record device ids only")
+    )
+    value = fields.Str(required=True, validate=validate.Length(1, 320))
+
+
 class PublicConsentIn(StrictSchema):
-    subject = fields.Nested(IdentityIn, required=True)
+    subject = fields.Nested(DeviceIdentityIn, required=True)
     decisions = fields.List(fields.Nested(DecisionIn), required=True, validate=validate.Length(1, 200))
     method = fields.Str(required=True, validate=validate.OneOf(("accept_all", "reject_all", "custom")))
     language = fields.Str(load_default=None, validate=validate.Length(2, 16))
@@ -358,7 +411,12 @@ __all__ = ["SCOPES"]
 
 
 class VaultEncryptIn(SubjectRefIn):
-    field = fields.Str(required=True, validate=validate.Length(1, 64))
+    field = fields.Str(
+        required=True,
+        validate=validate.Regexp(
+            vault.FIELD.pattern, error="1-64 of a-z, 0-9, '_' and '.', starting with a letter"
+        ),
+    )
     value = fields.Str(required=True, validate=validate.Length(0, 4096))
 
 
@@ -375,7 +433,10 @@ class VaultTokensOut(StrictSchema):
 
 
 class VaultDecryptIn(StrictSchema):
-    token = fields.Str(required=True, validate=validate.Length(1, 8192))
+    token = fields.Str(
+        required=True,
+        validate=[validate.Length(1, 8192), validate.Regexp(r"^vt1\.", error="not a vault token (vt1.…)")],
+    )
     purpose = fields.Str(required=True, validate=KEY)
 
 
@@ -416,11 +477,35 @@ class ShredOut(StrictSchema):
 
 
 class VerificationIn(StrictSchema):
+    OPENAPI = {  # a DPO's verification is recorded with the DPO's note
+        "oneOf": [
+            {"properties": {"method": {"enum": ["email"]}}},
+            {"properties": {"method": {"enum": ["dpo"]}}, "required": ["note"]},
+        ]
+    }
+
     method = fields.Str(required=True, validate=validate.OneOf(("email", "dpo")))
-    note = fields.Str(validate=validate.Length(max=2000))
+    note = fields.Str(validate=[validate.Length(max=2000), NOTE])
 
 
 class RequestIn(StrictSchema):
+    OPENAPI = {  # an objection names its purposes; a rectification gives the corrected values
+        "allOf": [
+            {
+                "anyOf": [
+                    {"properties": {"type": {"not": {"enum": ["objection"]}}}},
+                    {"properties": {"purposes": {"minItems": 1}}, "required": ["purposes"]},
+                ]
+            },
+            {
+                "anyOf": [
+                    {"properties": {"type": {"not": {"enum": ["rectification"]}}}},
+                    {"properties": {"changes": {"minProperties": 1}}, "required": ["changes"]},
+                ]
+            },
+        ]
+    }
+
     type = fields.Str(
         required=True,
         validate=validate.OneOf(
@@ -465,13 +550,16 @@ class RequestListQuery(StrictSchema):
     state = fields.Str()
     type = fields.Str()
     overdue = fields.Bool(load_default=False)
-    due_within = fields.Str(metadata={"description": "ISO 8601 duration, e.g. P7D"})
+    due_within = fields.Str(validate=DURATION, metadata={"description": "ISO 8601 duration, e.g. P7D"})
 
 
 class VerifyRequestIn(StrictSchema):
+    OPENAPI = exactly_one_of("code", "note")
+
     code = fields.Str(validate=validate.Length(1, 12))
     note = fields.Str(
-        validate=validate.Length(1, 2000), metadata={"description": "DPO verification instead of a code"}
+        validate=[validate.Length(1, 2000), NOTE],
+        metadata={"description": "DPO verification instead of a code"},
     )
 
     @validates_schema
@@ -482,8 +570,8 @@ class VerifyRequestIn(StrictSchema):
 
 class ExtendIn(StrictSchema):
     months = fields.Int(required=True, validate=validate.OneOf((1, 2)))
-    reason = fields.Str(required=True, validate=validate.Length(1, 2000))
+    reason = fields.Str(required=True, validate=[validate.Length(1, 2000), NOTE])
 
 
 class ReasonIn(StrictSchema):
-    reason = fields.Str(required=True, validate=validate.Length(1, 2000))
+    reason = fields.Str(required=True, validate=[validate.Length(1, 2000), NOTE])

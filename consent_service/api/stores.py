@@ -65,7 +65,7 @@ class Stores(MethodView):
         return stores.read_stores(ctx())
 
 
-@blp.route("/<key>")
+@blp.route("/<key:key>")
 class StoreByKey(MethodView):
     @require("dsar:manage")
     @blp.arguments(StoreIn)
@@ -83,7 +83,7 @@ class StoreByKey(MethodView):
         return stores.read_store(ctx(), key)
 
 
-@blp.route("/<key>/test")
+@blp.route("/<key:key>/test")
 class StoreTest(MethodView):
     @require("dsar:manage")
     @blp.response(200, StoreTestOut)
@@ -98,7 +98,7 @@ class CallbackOut(StrictSchema):
     state = fields.Str()
 
 
-@blp.route("/<key>/callback")
+@blp.route("/<key:key>/callback")
 class StoreCallback(MethodView):
     @blp.doc(
         security=[],  # an HMAC-SHA-256 signature with the store's secret, not a bearer token

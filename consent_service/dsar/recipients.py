@@ -29,7 +29,7 @@ from consent_service.dsar.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEA
 from consent_service.dsar.request_models import DsarRequest, OutboxMessage
 from consent_service.dsar.store_secrets import HIDDEN, open_connection, seal_connection
 from consent_service.dsar.task_models import Recipient
-from consent_service.errors import InvalidInput, NotFound
+from consent_service.errors import NotFound, refused
 
 EVENTS = ("erasure", "rectification", "restriction")
 TIMEOUT_S = 15.0
@@ -68,10 +68,14 @@ def save_recipient(ctx: Context, key: str, doc: dict[str, Any]) -> tuple[dict[st
             secret = open_connection(ctx.crypto, _box_key(key), existing.secret_box, existing.secret_kek)[
                 "secret"
             ]
-        if not isinstance(secret, str) or len(secret) < 16:
+        references: set[tuple[str, str]] = set()
+        if secret == HIDDEN:
+            errors["secret"] = [f"{HIDDEN} keeps the stored secret, but recipient {key!r} has none"]
+            references.add(("secret", errors["secret"][0]))
+        elif not isinstance(secret, str) or len(secret) < 16:
             errors["secret"] = ["a shared secret of at least 16 characters is required"]
         if errors:
-            raise InvalidInput("the recipient is not valid", errors=errors)
+            raise refused("the recipient is not valid", errors, references)
         assert isinstance(events, list) and isinstance(name, str) and isinstance(endpoint, str)
         box, kek = seal_connection(ctx.crypto, _box_key(key), {"secret": secret})
         now = ctx.now()

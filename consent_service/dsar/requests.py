@@ -29,7 +29,7 @@ from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed, seal
 from consent_service.dsar import deadlines, outbox, recipients
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, SubjectRestriction
-from consent_service.errors import Conflict, Gone, InvalidInput, NotFound
+from consent_service.errors import Conflict, Gone, InvalidInput, NotFound, refused
 from consent_service.registry.durations import parse_duration
 from consent_service.registry.models import Purpose
 from consent_service.subjects import service as subjects
@@ -106,6 +106,7 @@ def _code_hash(ctx: Context, request_id: str, code: str) -> str:
 
 def _validate(session: Session, cmd: OpenRequest) -> None:
     errors: dict[str, list[str]] = {}
+    references: set[tuple[str, str]] = set()
     if cmd.type not in TYPES:
         errors["type"] = [f"one of {', '.join(TYPES)}"]
     if not cmd.identities:
@@ -126,8 +127,9 @@ def _validate(session: Session, cmd: OpenRequest) -> None:
         unknown = [p for p in cmd.purposes if p not in known]
         if unknown:
             errors["purposes"] = [f"unknown: {', '.join(unknown)}"]
+            references = {("purposes", errors["purposes"][0])}
     if errors:
-        raise InvalidInput("the request cannot be opened", errors=errors)
+        raise refused("the request cannot be opened", errors, references)
 
 
 def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from consent_service.context import Context
-from consent_service.errors import Forbidden, InvalidInput, Unauthorized
+from consent_service.errors import Forbidden, InvalidInput, Unauthorized, UnknownReference
 from consent_service.ledger.service import DecisionInput, RecordConsent, Recorded, record_consent
 from consent_service.registry.models import Purpose, Site
 from consent_service.registry.service import site_by_key
@@ -83,7 +83,7 @@ def record_banner_consent(
         if d.target_key not in offered:
             errors[f"decisions.{index}"] = [f"{d.target_type} {d.target_key!r} is not offered by this site"]
     if errors:
-        raise InvalidInput("the banner decided on something its site does not offer", errors=errors)
+        raise UnknownReference("the banner decided on something its site does not offer", errors=errors)
     if gpc:
         decisions = with_gpc(ctx, site, decisions)
     return record_consent(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import field_aad, seal
-from consent_service.errors import Conflict, InvalidInput
+from consent_service.errors import Conflict, InvalidInput, UnknownReference
 from consent_service.hashing import canonical_json
 from consent_service.ledger import projection
 from consent_service.ledger.chain import link
@@ -155,7 +155,7 @@ def _targets(
         if d.target_key not in known:
             errors.setdefault(f"decisions.{index}", []).append(f"unknown {d.target_type} {d.target_key!r}")
     if errors:
-        raise InvalidInput("the request names unknown purposes or cookies", errors=errors)
+        raise UnknownReference("the request names unknown purposes or cookies", errors=errors)
     return purposes, cookies
 
 
@@ -281,7 +281,9 @@ def link_subjects(
     latest decision across the whole linked group. Recorded as a ``linked`` event.
     """
     if source == target:
-        raise InvalidInput("cannot link a subject to itself", errors={"to": ["same subject as 'from'"]})
+        raise Conflict(
+            "the two identities are already the same subject", errors={"to": ["same subject as 'from'"]}
+        )
     with ctx.uow() as uow:
         session = uow.session
         subjects.require_subject(session, source)

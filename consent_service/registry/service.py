@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent_service.errors import InvalidInput, UnknownCookie, UnknownPurpose
+from consent_service.errors import InvalidInput, UnknownCookie, UnknownPurpose, UnknownReference
 from consent_service.hashing import content_hash
 from consent_service.registry import taxonomy
 from consent_service.registry.durations import DurationError, at_most, parse_duration
@@ -163,7 +163,7 @@ def versions_by_key(session: Session, keys: Sequence[str]) -> dict[str, PurposeV
 
 def put_cookie(session: Session, name: str, spec: dict[str, Any], now: dt.datetime) -> tuple[Cookie, bool]:
     if session.get(Purpose, spec["purpose"]) is None:
-        raise InvalidInput(
+        raise UnknownReference(
             "the cookie names an unknown purpose",
             errors={"purpose": [f"purpose {spec['purpose']!r} is not registered"]},
         )

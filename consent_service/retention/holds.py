@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from consent_service.auditlog import service as auditlog
 from consent_service.dsar.models import DataStore
 from consent_service.dsar.spec import KEY_RE
-from consent_service.errors import Conflict, InvalidInput, NotFound
+from consent_service.errors import Conflict, InvalidInput, NotFound, refused
 from consent_service.retention.models import LegalHold
 from consent_service.subjects import service as subjects
 from consent_service.subjects.models import Subject
@@ -78,16 +78,21 @@ def _scope(session: Session, doc: dict[str, Any]) -> tuple[str | None, str | Non
         errors["scope"] = ["a hold is on a subject or on a store (collection), not both"]
     if collection and not store:
         errors["scope.collection"] = ["name the store of the collection too"]
+    references: set[tuple[str, str]] = set()
     if subject_id and session.get(Subject, subject_id) is None:
         errors["scope.subject"] = [f"no subject {subject_id!r}"]
+        references.add(("scope.subject", errors["scope.subject"][0]))
     if store:
         row = session.get(DataStore, store)
         if row is None:
             errors["scope.store"] = [f"no store {store!r} is registered"]
         elif collection and collection not in row.spec["collections"]:
             errors["scope.collection"] = [f"store {store!r} has no collection {collection!r}"]
+        references.update(
+            (path, errors[path][0]) for path in ("scope.store", "scope.collection") if path in errors
+        )
     if errors:
-        raise InvalidInput("the hold's scope is not valid", errors=errors)
+        raise refused("the hold's scope is not valid", errors, references)
     return subject_id, store, collection
 
 

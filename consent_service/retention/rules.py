@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.dsar.models import DataStore
 from consent_service.dsar.spec import KEY_RE, NAME_RE
-from consent_service.errors import InvalidInput, NotFound
+from consent_service.errors import InvalidInput, NotFound, refused
 from consent_service.hashing import content_hash
 from consent_service.registry import taxonomy
 from consent_service.registry.durations import DurationError, parse_duration
@@ -105,9 +105,12 @@ def normalise(doc: dict[str, Any]) -> dict[str, Any]:
 def validate(session: Session, key: str, doc: Any) -> dict[str, Any]:
     """Check a rule document against the registry and the stores; InvalidInput names every problem."""
     errors = _errors()
+    references: set[tuple[str, str]] = set()
 
-    def add(path: str, message: str) -> None:
+    def add(path: str, message: str, *, reference: bool = False) -> None:
         errors.setdefault(path, []).append(message)
+        if reference:
+            references.add((path, message))
 
     if not KEY_RE.match(key):
         add("key", "use 1-64 of a-z, 0-9, '_', '.', '-'")
@@ -151,7 +154,7 @@ def validate(session: Session, key: str, doc: Any) -> dict[str, Any]:
     trigger = {k: v for k, v in trigger.items() if isinstance(v, str)}
     purpose = applies.get("purpose")
     if purpose and session.get(Purpose, purpose) is None:
-        add("applies_to.purpose", f"no purpose {purpose!r} is registered")
+        add("applies_to.purpose", f"no purpose {purpose!r} is registered", reference=True)
     category = applies.get("category")
     if category and category not in taxonomy.data_categories():
         add("applies_to.category", f"unknown data category {category!r}")
@@ -161,7 +164,7 @@ def validate(session: Session, key: str, doc: Any) -> dict[str, Any]:
     if store_key:
         store = session.get(DataStore, store_key)
         if store is None:
-            add("applies_to.store", f"no store {store_key!r} is registered")
+            add("applies_to.store", f"no store {store_key!r} is registered", reference=True)
         elif store.type not in ("sql", "redis"):
             add(
                 "applies_to.store",
@@ -169,7 +172,11 @@ def validate(session: Session, key: str, doc: Any) -> dict[str, Any]:
                 "a remote service or a manual archive applies its own retention",
             )
         elif collection and collection not in store.spec["collections"]:
-            add("applies_to.collection", f"store {store_key!r} has no collection {collection!r}")
+            add(
+                "applies_to.collection",
+                f"store {store_key!r} has no collection {collection!r}",
+                reference=True,
+            )
     kind = trigger.get("type")
     if kind in FIELD_TRIGGERS:
         field = trigger.get("field")
@@ -184,9 +191,9 @@ def validate(session: Session, key: str, doc: Any) -> dict[str, Any]:
         if not named:
             add("trigger.purpose", "name the purpose whose consent ending starts the period")
         elif session.get(Purpose, named) is None:
-            add("trigger.purpose", f"no purpose {named!r} is registered")
+            add("trigger.purpose", f"no purpose {named!r} is registered", reference=True)
     if errors:
-        raise InvalidInput(f"retention rule {key!r} is not valid", errors=errors)
+        raise refused(f"retention rule {key!r} is not valid", errors, references)
     return normalise(doc)
 
 

@@ -106,7 +106,7 @@ def test_all_decisions_land_together_or_not_at_all(tclient, auth, clocked_ctx):
     bad = consent_body(
         decisions=[{"purpose": "newsletter", "granted": True}, {"cookie": "_nope", "granted": True}]
     )
-    body = assert_problem(tclient.post("/v1/consents", headers=auth, json=bad), 422)
+    body = assert_problem(tclient.post("/v1/consents", headers=auth, json=bad), 404)
     assert "decisions.1" in body["errors"]
     bad_ip = consent_body(proof={"ip": "999.1.1.1"})
     assert_problem(tclient.post("/v1/consents", headers=auth, json=bad_ip), 422)
@@ -218,7 +218,7 @@ def test_subject_views_history_and_linking(tclient, auth):
             headers=auth,
             json={"from": {"subject_id": device}, "to": {"subject_id": device}},
         ),
-        422,
+        409,  # already one subject
     )
 
 

@@ -183,12 +183,6 @@ def test_active_lists_only_holds_in_force(hclient, auth, subject_id, crm, clock)
                 "scope.collection": ["name the store of the collection too"],
             },
         ),
-        ({"scope": {"subject": "sub_nobody"}}, {"scope.subject": ["no subject 'sub_nobody'"]}),
-        ({"scope": {"store": "erp"}}, {"scope.store": ["no store 'erp' is registered"]}),
-        (
-            {"scope": {"store": "crm", "collection": "invoices"}},
-            {"scope.collection": ["store 'crm' has no collection 'invoices'"]},
-        ),
         ({"scope": {"store": "crm", "table": "x"}}, {"scope": {"table": ["Unknown field."]}}),
         (
             {"scope": {"store": "crm"}, "ends_at": "2027-01-01T00:00:00"},
@@ -205,6 +199,24 @@ def test_bad_holds_are_422_and_write_nothing(hclient, auth, crm, clocked_ctx, bo
     with clocked_ctx.uow(write=False) as uow:
         assert uow.session.scalar(select(func.count()).select_from(LegalHold)) == 0
     assert audit(clocked_ctx) == []
+
+
+@pytest.mark.parametrize(
+    ("scope", "errors"),
+    [
+        ({"subject": "sub_nobody"}, {"scope.subject": ["no subject 'sub_nobody'"]}),
+        ({"store": "erp"}, {"scope.store": ["no store 'erp' is registered"]}),
+        (
+            {"store": "crm", "collection": "invoices"},
+            {"scope.collection": ["store 'crm' has no collection 'invoices'"]},
+        ),
+    ],
+)
+def test_holds_on_what_is_not_registered_are_404(hclient, auth, crm, clocked_ctx, scope, errors):
+    problem = assert_problem(put(hclient, auth, "h1", scope=scope, reason="Litigation"), 404)
+    assert problem["errors"] == errors and problem["type"].endswith("/unknown-reference")
+    with clocked_ctx.uow(write=False) as uow:
+        assert uow.session.scalar(select(func.count()).select_from(LegalHold)) == 0
 
 
 def test_a_hold_needs_a_reason(hclient, auth, crm):

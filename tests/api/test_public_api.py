@@ -63,7 +63,7 @@ def test_banners_speak_only_for_device_ids_and_their_site_offer(client, site, ad
             "data_uses": ["analytics.reporting"],
         },
     )
-    body = assert_problem(banner(client, site, decisions=[{"purpose": "secret", "granted": True}]), 422)
+    body = assert_problem(banner(client, site, decisions=[{"purpose": "secret", "granted": True}]), 404)
     assert "decisions.0" in body["errors"]
 
 

@@ -264,5 +264,5 @@ def test_bad_requests(dpo):
     )
     assert_problem(open_request(client, headers, identities=[{"type": "phone", "value": "+4930"}]), 422)
     assert_problem(open_request(client, headers, verification={"method": "dpo"}), 422)
-    assert_problem(open_request(client, headers, type="restriction", purposes=["ghost"]), 422)
+    assert_problem(open_request(client, headers, type="restriction", purposes=["ghost"]), 404)
     assert_problem(client.get("/v1/requests/req_nope", headers=headers), 404)

@@ -140,20 +140,36 @@ HTTP_STORE = {
             {"applies_to.purpose": ["no purpose 'lottery' is registered"]},
         ),
         (
-            {"applies_to": {"category": "user.shoe_size"}},
-            {"applies_to.category": ["unknown data category 'user.shoe_size'"]},
-        ),
-        (
-            {"applies_to": {"collection": "customers"}},
-            {"applies_to.collection": ["name the store of the collection too"]},
-        ),
-        (
             {"applies_to": {"store": "erp"}},
             {"applies_to.store": ["no store 'erp' is registered"]},
         ),
         (
             {"applies_to": {"store": "crm", "collection": "invoices"}},
             {"applies_to.collection": ["store 'crm' has no collection 'invoices'"]},
+        ),
+        (
+            {"trigger": {"type": "consent_ended", "purpose": "lottery"}},
+            {"trigger.purpose": ["no purpose 'lottery' is registered"]},
+        ),
+    ],
+)
+def test_rules_naming_what_is_not_registered_are_404(client, admin, demo, crm, ctx, changes, errors):
+    body = assert_problem(put(client, admin, rule(**changes)), 404)
+    assert body["errors"] == errors and body["type"].endswith("/unknown-reference")
+    with ctx.uow(write=False) as uow:
+        assert uow.session.scalar(select(func.count()).select_from(RetentionRule)) == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        (
+            {"applies_to": {"category": "user.shoe_size"}},
+            {"applies_to.category": ["unknown data category 'user.shoe_size'"]},
+        ),
+        (
+            {"applies_to": {"collection": "customers"}},
+            {"applies_to.collection": ["name the store of the collection too"]},
         ),
         (
             {"period": "3 years"},
@@ -208,11 +224,10 @@ def test_a_rule_on_an_http_store_is_refused(client, admin, demo):
     assert "'shop' is a http store" in body["errors"]["applies_to.store"][0]
 
 
-def test_missing_fields_and_a_bad_key_are_422(client, admin, demo, crm):
+def test_missing_fields_are_422_and_a_path_that_is_no_key_is_404(client, admin, demo, crm):
     body = assert_problem(client.put("/v1/retention/rules/x", headers=admin, json={}), 422)
     assert set(body["errors"]) == {"applies_to", "period", "trigger", "action"}
-    body = assert_problem(put(client, admin, rule(), key="Bad Key"), 422)
-    assert list(body["errors"]) == ["key"]
+    assert_problem(put(client, admin, rule(), key="Bad Key"), 404)
 
 
 def test_rules_need_the_dsar_manage_scope(client, token, demo):
