@@ -151,3 +151,9 @@ def test_a_chunked_body_over_the_limit_is_413(client, admin, demo, ctx):
     )
     assert response.status_code == 201, response.get_data(as_text=True)
     assert events(ctx) == 2
+
+
+@pytest.mark.parametrize("kind", [{}, [], 1, None])
+def test_an_identity_type_that_is_not_a_string_is_422_on_the_gate(client, admin, demo, kind):
+    body = {"subject": {"type": kind, "value": "anna@example.org"}, "purpose": "newsletter"}
+    assert_problem(client.post("/v1/decisions", headers=admin, json=body), 422)
