@@ -364,7 +364,7 @@ def ledger() -> None:
 @ledger.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def ledger_verify(as_json: bool) -> None:
-    """Verify the hash chain and checkpoints; exit 1 on any defect."""
+    """Verify the hash chain, checkpoints and projection; exit 1 on any defect."""
     from consent_service.ledger.audit import verify
 
     ctx = _context()
@@ -385,9 +385,12 @@ def ledger_verify(as_json: bool) -> None:
             f"hash {report.head_hash}, {report.checkpoints_checked} checkpoints"
         )
     else:
-        click.echo(f"ledger DEFECT at seq {report.first_bad_seq}: {report.problem}")
+        where = f" at seq {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+        click.echo(f"ledger DEFECT{where}: {report.problem}")
         for line in report.details[:20]:
             click.echo(f"  {line}")
+        for m in report.state_mismatches:
+            click.echo(f"  consent_state {m['subject_id']} {m['target_type']} {m['target_key']}: {m['problem']}")
     sys.exit(0 if report.ok else 1)
 
 

@@ -19,6 +19,7 @@ from consent_service.context import Context
 from consent_service.crypto.signing import verify_signed
 from consent_service.ledger.chain import ChainVerifier, VerifyReport
 from consent_service.ledger.models import Checkpoint, LedgerEvent, LedgerHead
+from consent_service.ledger.state_check import projection_mismatches
 
 LEDGER_NAME = "consent_service"
 VERIFY_CHUNK = 5000
@@ -71,11 +72,13 @@ def verify_session(
             report.fail(cp.seq, "checkpoint signature does not verify")
         elif verifier.hash_at.get(cp.seq) != cp.head_hash:
             report.fail(cp.seq, "ledger no longer matches a signed checkpoint (rewritten or truncated)")
+    report.fail_state(projection_mismatches(session))
     return report
 
 
 def verify(ctx: Context, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
-    """Walk the whole chain in order and check every stored checkpoint."""
+    """Walk the whole chain in order, check every stored checkpoint, and check that the
+    projection (``consent_state``) equals the fold of the events, naming every row that does not."""
     with ctx.uow(write=False) as uow:
         return verify_session(uow.session, ctx, progress)
 

@@ -80,6 +80,7 @@ class VerifyReport:
     problem: str | None = None
     checkpoints_checked: int = 0
     details: list[str] = field(default_factory=list)
+    state_mismatches: list[dict[str, Any]] = field(default_factory=list)
 
     def fail(self, seq: int, problem: str) -> None:
         if self.ok:
@@ -87,6 +88,15 @@ class VerifyReport:
             self.first_bad_seq = seq
             self.problem = problem
         self.details.append(f"seq {seq}: {problem}")
+
+    def fail_state(self, mismatches: list[dict[str, Any]]) -> None:
+        """The projection differs from the fold of the events in these rows."""
+        if not mismatches:
+            return
+        self.state_mismatches.extend(mismatches)
+        if self.ok:
+            self.ok = False
+            self.problem = f"consent_state differs from the events in {len(mismatches)} row(s)"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +107,7 @@ class VerifyReport:
             "first_bad_seq": self.first_bad_seq,
             "problem": self.problem,
             "checkpoints_checked": self.checkpoints_checked,
+            "state_mismatches": self.state_mismatches,
         }
 
 
