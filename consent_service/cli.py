@@ -390,7 +390,9 @@ def ledger_verify(as_json: bool) -> None:
         for line in report.details[:20]:
             click.echo(f"  {line}")
         for m in report.state_mismatches:
-            click.echo(f"  consent_state {m['subject_id']} {m['target_type']} {m['target_key']}: {m['problem']}")
+            click.echo(
+                f"  consent_state {m['subject_id']} {m['target_type']} {m['target_key']}: {m['problem']}"
+            )
     sys.exit(0 if report.ok else 1)
 
 

@@ -46,7 +46,12 @@ def _fold() -> Any:
 
 
 def _mismatch(row: Any, problem: str) -> dict[str, Any]:
-    return {"subject_id": row.subject_id, "target_type": row.target_type, "target_key": row.target_key, "problem": problem}
+    return {
+        "subject_id": row.subject_id,
+        "target_type": row.target_type,
+        "target_key": row.target_key,
+        "problem": problem,
+    }
 
 
 def projection_mismatches(session: Session) -> list[dict[str, Any]]:

@@ -40,7 +40,12 @@ def test_a_decision_flipped_in_the_projection_does_not_open_the_gate(any_ctx: Co
     report = verify(any_ctx)
     assert not report.ok
     assert report.state_mismatches == [
-        {"subject_id": ann, "target_type": "purpose", "target_key": "analytics", "problem": "decision differs"}
+        {
+            "subject_id": ann,
+            "target_type": "purpose",
+            "target_key": "analytics",
+            "problem": "decision differs",
+        }
     ]
 
 
@@ -49,7 +54,9 @@ def test_a_state_row_citing_another_subjects_grant_is_refused(any_ctx: Context) 
     with raw(any_ctx) as conn:
         seq = conn.execute(text("SELECT seq FROM ledger_events WHERE id = :e"), {"e": grant}).scalar()
         conn.execute(
-            text("UPDATE consent_state SET decision = 'granted', event_id = :e, seq = :q WHERE subject_id = :s"),
+            text(
+                "UPDATE consent_state SET decision = 'granted', event_id = :e, seq = :q WHERE subject_id = :s"
+            ),
             {"e": grant, "q": seq, "s": ann},
         )
     assert both_gates(any_ctx, ann) == [(False, "state_unverified", grant)] * 2
@@ -63,7 +70,9 @@ def test_verify_names_every_row_that_differs_from_the_events(any_ctx: Context) -
     with raw(any_ctx) as conn:
         conn.execute(text("DELETE FROM consent_state WHERE subject_id = :s"), {"s": ben})
         conn.execute(
-            text("UPDATE consent_state SET purpose_version = 99 WHERE subject_id = :s AND target_key = 'ads'"),
+            text(
+                "UPDATE consent_state SET purpose_version = 99 WHERE subject_id = :s AND target_key = 'ads'"
+            ),
             {"s": ann},
         )
         conn.execute(
@@ -78,7 +87,9 @@ def test_verify_names_every_row_that_differs_from_the_events(any_ctx: Context) -
         )
     report = verify(any_ctx)
     assert not report.ok
-    assert sorted((m["subject_id"], m["target_key"], m["problem"]) for m in report.state_mismatches) == sorted(
+    assert sorted(
+        (m["subject_id"], m["target_key"], m["problem"]) for m in report.state_mismatches
+    ) == sorted(
         [
             (ben, "analytics", "missing from the projection"),
             (ann, "ads", "purpose_version differs"),
