@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from consent_service.context import Context, bootstrap
 from consent_service.crypto.signing import verify_signed
@@ -36,7 +36,7 @@ from consent_service.ledger.checkpoints import (
     latest_checkpoint,
     read_file,
 )
-from consent_service.ledger.models import GENESIS_HASH
+from consent_service.ledger.models import GENESIS_HASH, LedgerEvent
 from consent_service.ledger.witness import status
 from tests.conftest import FixedClock
 from tests.integration.helpers import cli, consent, disable_ledger_guards, email, raw, set_head, stored_events
@@ -251,8 +251,7 @@ def test_a_forged_event_appended_with_a_past_date_is_found(every3: Context, tmp_
             "prev_hash": last["hash"],
         }
         forged["hash"] = event_digest(forged)
-        conn.execute(text("INSERT INTO ledger_events ({0}) VALUES ({1})".format(
-            ", ".join(forged), ", ".join(f":{c}" for c in forged))), forged)  # fmt: skip
+        conn.execute(insert(LedgerEvent.__table__).values(**forged))
         set_head(conn, 11, forged["hash"])
     report = verify(every3, checkpoints=copy)
     assert not report.ok
