@@ -363,18 +363,34 @@ def ledger() -> None:
 
 @ledger.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def ledger_verify(as_json: bool) -> None:
-    """Verify the hash chain and checkpoints; exit 1 on any defect."""
+@click.option(
+    "--checkpoints",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="also check the signed checkpoints of this file (a copy kept outside the database)",
+)
+@click.option("--public-key", "public_key", help="PEM file or base64 raw key for --checkpoints")
+def ledger_verify(as_json: bool, checkpoint_file: Path | None, public_key: str | None) -> None:
+    """Verify the hash chain, checkpoints and projection; exit 1 on any defect."""
+    from consent_service.crypto.signing import load_public_key
     from consent_service.ledger.audit import verify
+    from consent_service.ledger.checkpoints import read_file
 
     ctx = _context()
+    key = None
+    if public_key:
+        try:
+            key = load_public_key(Path(public_key).read_text() if os.path.exists(public_key) else public_key)
+        except ValueError as exc:
+            _fail(f"cannot read the public key: {exc}")
     show = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
         if show and total:
             click.echo(f"\rverified {done:,}/{total:,} events ({100 * done // total}%)", err=True, nl=False)
 
-    report = verify(ctx, progress)
+    lines = list(read_file(checkpoint_file)) if checkpoint_file else []
+    report = verify(ctx, progress, checkpoints=lines, public_key=key)
     if show:
         click.echo("", err=True)
     if as_json:
@@ -385,9 +401,14 @@ def ledger_verify(as_json: bool) -> None:
             f"hash {report.head_hash}, {report.checkpoints_checked} checkpoints"
         )
     else:
-        click.echo(f"ledger DEFECT at seq {report.first_bad_seq}: {report.problem}")
+        where = f" at seq {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+        click.echo(f"ledger DEFECT{where}: {report.problem}")
         for line in report.details[:20]:
             click.echo(f"  {line}")
+        for m in report.state_mismatches:
+            click.echo(
+                f"  consent_state {m['subject_id']} {m['target_type']} {m['target_key']}: {m['problem']}"
+            )
     sys.exit(0 if report.ok else 1)
 
 
@@ -403,8 +424,8 @@ def ledger_rebuild() -> None:
 @ledger.command("checkpoint")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write to a file")
 def ledger_checkpoint(out: Path | None) -> None:
-    """Sign a checkpoint of the current head and print (or write) it."""
-    from consent_service.ledger.audit import latest_checkpoint
+    """Sign a checkpoint of the current head, append it to the checkpoint file, print it."""
+    from consent_service.ledger.checkpoints import latest_checkpoint
 
     doc = json.dumps(latest_checkpoint(_context()), indent=2)
     if out:

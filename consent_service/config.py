@@ -16,6 +16,15 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _http_urls(name: str, value: str) -> tuple[str, ...]:
+    """A comma-separated list of http(s) URLs; anything else is refused when the setting is read."""
+    urls = tuple(u.strip() for u in value.split(",") if u.strip())
+    for url in urls:
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{name}: {url!r} is not an http:// or https:// URL")
+    return urls
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("var")
@@ -60,6 +69,10 @@ class Config:
     retention_interval: str = "P1D"  # how often the worker runs the sweeper (ISO 8601); "off" = never
     broker_url: str = ""  # task queue: empty = embedded in-process queue, redis://… or amqp://…
     broker_queue: str = "consent"  # queue name, so several deployments can share one broker
+    checkpoint_events: int = 1000  # sign a ledger checkpoint after this many new events (0 = never)
+    checkpoint_seconds: int = 60  # ... or this long after the last one, if the head moved (0 = never)
+    checkpoint_file: Path | None = None  # where signed checkpoints are appended; default in data_dir
+    witness_urls: tuple[str, ...] = ()  # http(s) URLs each signed checkpoint is POSTed to
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -72,6 +85,10 @@ class Config:
     @property
     def effective_key_file(self) -> Path:
         return self.key_file if self.key_file is not None else self.data_dir / "keyring.json"
+
+    @property
+    def effective_checkpoint_file(self) -> Path:
+        return self.checkpoint_file if self.checkpoint_file is not None else self.data_dir / "checkpoints.jsonl"
 
     def with_overrides(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -115,4 +132,8 @@ class Config:
             broker_url=get("CONSENT_BROKER_URL", ""),
             broker_queue=get("CONSENT_BROKER_QUEUE", cls.broker_queue),
             testing=_bool(get("CONSENT_TESTING", "0")),
+            checkpoint_events=int(get("CONSENT_CHECKPOINT_EVENTS", str(cls.checkpoint_events))),
+            checkpoint_seconds=int(get("CONSENT_CHECKPOINT_SECONDS", str(cls.checkpoint_seconds))),
+            checkpoint_file=Path(env["CONSENT_CHECKPOINT_FILE"]) if get("CONSENT_CHECKPOINT_FILE") else None,
+            witness_urls=_http_urls("CONSENT_WITNESS_URLS", get("CONSENT_WITNESS_URLS", "")),
         )

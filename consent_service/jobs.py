@@ -12,7 +12,10 @@ Wiring, like ``context.py``: the broker is chosen here and only here, from ``CON
 Actors: ``execute_request(request_id)`` runs ``run_request`` (actor "worker"), ``deliver_outbox()``,
 ``retention_run(run_id)`` runs a created retention run (never retried: the next run resumes).
 The retention schedule (``schedule_retention``, every ``CONSENT_RETENTION_INTERVAL``) is checked by
-``work`` on each round, and in embedded mode by a daemon thread of the serving process.
+``work`` on each round, and in embedded mode by a daemon thread of the serving process. Ledger
+checkpoints (``checkpoint_round``: sign one when due, deliver to witnesses) have their own daemon
+thread in the same places, checking every two seconds and when a local write crossed a multiple
+of ``CONSENT_CHECKPOINT_EVENTS``.
 A run that ends ``failed`` (a store was down) raises ``RunFailed`` so that Dramatiq's Retries
 middleware retries it with exponential backoff, at most ``MAX_RETRIES`` times; after that the
 request stays ``failed`` for a DPO to retry. ``run_request`` is resumable and idempotent per
@@ -50,6 +53,8 @@ TIME_LIMIT_MS = 6 * 3600_000  # a large erasure may take long; never cut a run i
 EMBEDDED_THREADS = 2
 SCHEDULE_CHECK_SECONDS = 60.0
 RETENTION_RUNNER = "retention-runner"
+CHECKPOINT_POLL_SECONDS = 2.0
+CHECKPOINTER = "checkpoint-schedule"
 
 
 class RunFailed(Exception):
@@ -248,6 +253,51 @@ def start_scheduler(ctx: Context, every: float = SCHEDULE_CHECK_SECONDS) -> thre
     return stop
 
 
+def checkpoints_enabled(config: Config) -> bool:
+    return config.checkpoint_events > 0 or config.checkpoint_seconds > 0
+
+
+def checkpoint_round(ctx: Context) -> dict[str, Any] | None:
+    """Sign a checkpoint if one is due, then deliver checkpoints to the witnesses."""
+    from consent_service.ledger.checkpoints import auto_checkpoint
+    from consent_service.ledger.witness import deliver_checkpoints
+
+    doc = auto_checkpoint(ctx)
+    if ctx.config.witness_urls:
+        deliver_checkpoints(ctx)
+    return doc
+
+
+def _checkpointer(ctx: Context, stop: threading.Event, wake: threading.Event, every: float) -> None:
+    while not stop.is_set():
+        wake.wait(every)
+        wake.clear()
+        if stop.is_set():
+            return
+        try:
+            checkpoint_round(ctx)
+        except Exception:  # noqa: BLE001 - checkpoints must survive a database hiccup
+            log.exception("making a ledger checkpoint failed; trying again later")
+
+
+def start_checkpointer(ctx: Context, every: float | None = None) -> threading.Event:
+    """The checkpoint schedule: a daemon thread that checks every ``every`` s (at most
+    ``CHECKPOINT_POLL_SECONDS``) and at once when a write in this process crossed a multiple of
+    ``CONSENT_CHECKPOINT_EVENTS``. Set the returned event to stop it."""
+    from consent_service.ledger.checkpoints import NUDGE
+
+    if every is None:
+        every = min(CHECKPOINT_POLL_SECONDS, float(ctx.config.checkpoint_seconds or CHECKPOINT_POLL_SECONDS))
+    stop = threading.Event()
+    with _lock:
+        wake = ctx.caches.setdefault(NUDGE, threading.Event())
+    threading.Thread(
+        target=_checkpointer, args=(ctx, stop, wake, every), name="ledger-checkpoints", daemon=True
+    ).start()
+    atexit.register(stop.set)
+    return stop
+
+
 def enqueue_request(ctx: Context, request_id: str) -> None:
     """Queue a run of ``request_id`` (starts the embedded worker first when there is no broker)."""
     queue = queue_for(ctx.config)
@@ -269,7 +319,19 @@ def install(ctx: Context) -> Context:
         with _lock:
             if "retention-schedule" not in ctx.caches:
                 ctx.caches["retention-schedule"] = start_scheduler(ctx)
+    if not ctx.config.broker_url and not ctx.config.testing and checkpoints_enabled(ctx.config):
+        _ensure_checkpointer(ctx)
     return ctx
+
+
+def _ensure_checkpointer(ctx: Context) -> threading.Event | None:
+    """Start the checkpoint thread for ``ctx`` unless one runs; returns its stop event if started."""
+    with _lock:
+        if CHECKPOINTER in ctx.caches:
+            return None
+        ctx.caches[CHECKPOINTER] = True
+    stop = ctx.caches[CHECKPOINTER] = start_checkpointer(ctx)
+    return stop
 
 
 def recover(ctx: Context) -> list[str]:
@@ -317,6 +379,7 @@ def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float =
                 queue.worker.start()
         worker = queue.worker
         recover(ctx)
+    checkpointer = _ensure_checkpointer(ctx) if checkpoints_enabled(ctx.config) else None
     try:
         while not stop.is_set():
             scheduled = schedule_retention(ctx)
@@ -330,6 +393,9 @@ def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float =
                 log.info("purged %d expired access package(s)", purged)
             stop.wait(interval)
     finally:
+        if checkpointer is not None:
+            checkpointer.set()
+            ctx.caches.pop(CHECKPOINTER, None)
         worker.stop()
         if ctx.config.broker_url:
             queue.broker.close()

@@ -12,7 +12,14 @@ from consent_service.dsar.request_models import (
     SubjectRestriction,
 )
 from consent_service.dsar.task_models import DsarTask, Recipient
-from consent_service.ledger.models import Checkpoint, ConsentState, LedgerEvent, LedgerHead, ProofKey
+from consent_service.ledger.models import (
+    Checkpoint,
+    ConsentState,
+    LedgerEvent,
+    LedgerHead,
+    ProofKey,
+    Witness,
+)
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
 from consent_service.retention.models import (
     LegalHold,
@@ -54,5 +61,6 @@ __all__ = [
     "Subject",
     "SubjectRestriction",
     "SubjectKey",
+    "Witness",
     "metadata",
 ]

@@ -1,47 +1,95 @@
-"""Auditing the ledger: full-chain verification and signed checkpoints of its head.
+"""Auditing the ledger: full-chain verification against signed checkpoints and the projection.
 
-A checkpoint is ``{ledger, seq, head_hash, created_at}`` signed with Ed25519; anyone with the
-public key can check it (``consent-service ledger check-checkpoint``), and ``verify`` checks that
-every stored checkpoint still matches the chain, which catches a rewritten or truncated ledger
-even by someone who recomputed all hashes.
+A checkpoint is ``{ledger, seq, head_hash, created_at}`` signed with Ed25519 (see
+``checkpoints``); anyone with the public key can check it (``consent-service ledger
+check-checkpoint``). ``verify`` checks that every stored checkpoint, and every checkpoint of a
+file kept elsewhere (``--checkpoints``), still matches the chain. That catches a rewritten or
+truncated ledger even by someone who recomputed all hashes and removed the stored checkpoints,
+and an event appended after a checkpoint with a date before it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.signing import verify_signed
 from consent_service.ledger.chain import ChainVerifier, VerifyReport
+from consent_service.ledger.checkpoints import LEDGER_NAME, checkpoint_payload, latest_checkpoint
 from consent_service.ledger.models import Checkpoint, LedgerEvent, LedgerHead
+from consent_service.ledger.state_check import projection_mismatches
 
-LEDGER_NAME = "consent_service"
+__all__ = ["LEDGER_NAME", "checkpoint_payload", "latest_checkpoint", "verify", "verify_session"]
+
 VERIFY_CHUNK = 5000
 
 
-def checkpoint_payload(seq: int, head_hash: str, created_at: dt.datetime, key_id: str) -> dict[str, Any]:
-    return {
-        "ledger": LEDGER_NAME,
-        "seq": seq,
-        "head_hash": head_hash,
-        "created_at": created_at.astimezone(dt.UTC).isoformat(),
-        "key_id": key_id,
-    }
+@dataclass(frozen=True)
+class _Signed:
+    where: str  # "stored checkpoint" or "checkpoint file line N"
+    seq: int
+    head_hash: str
+    created_at: dt.datetime
+
+
+def _from_file(
+    report: VerifyReport, lines: Iterable[tuple[int, dict[str, Any] | None]], public_key: Ed25519PublicKey
+) -> list[_Signed]:
+    """The valid signed checkpoints of a file; a line that is not one is a defect of its own."""
+    out = []
+    for number, doc in lines:
+        where = f"checkpoint file line {number}"
+        payload = doc.get("payload") if doc else None
+        try:
+            if not isinstance(payload, dict) or payload.get("ledger") != LEDGER_NAME:
+                raise ValueError("not a checkpoint of this ledger")
+            seq, head_hash = int(payload["seq"]), str(payload["head_hash"])
+            created_at = dt.datetime.fromisoformat(payload["created_at"])
+        except (KeyError, TypeError, ValueError):
+            report.fail(0, f"{where} is not a checkpoint of this ledger")
+            continue
+        report.checkpoints_checked += 1
+        if doc is None or not verify_signed(doc, public_key):
+            report.fail(seq, f"{where}: signature does not verify")
+            continue
+        out.append(_Signed(where, seq, head_hash, created_at))
+    return out
 
 
 def verify_session(
-    session: Session, ctx: Context, progress: Callable[[int, int], None] | None = None
+    session: Session,
+    ctx: Context,
+    progress: Callable[[int, int], None] | None = None,
+    external: Iterable[tuple[int, dict[str, Any] | None]] = (),
+    public_key: Ed25519PublicKey | None = None,
 ) -> VerifyReport:
     head = session.get(LedgerHead, 1)
     assert head is not None, "migrations create the ledger head"
-    checkpoints = session.scalars(select(Checkpoint).order_by(Checkpoint.seq)).all()
+    report = VerifyReport()
+    key = public_key or ctx.signer.public_key()
+    signed = []
+    for cp in session.scalars(select(Checkpoint).order_by(Checkpoint.seq)):
+        report.checkpoints_checked += 1
+        doc = {
+            "payload": checkpoint_payload(cp.seq, cp.head_hash, cp.created_at, cp.key_id),
+            "signature": {"value": cp.signature},
+        }
+        if verify_signed(doc, ctx.signer.public_key()):
+            signed.append(_Signed("stored checkpoint", cp.seq, cp.head_hash, cp.created_at))
+        else:
+            report.fail(cp.seq, "checkpoint signature does not verify")
+    signed += _from_file(report, external, key)
     verifier = ChainVerifier()
-    verifier.want_hashes_at(c.seq for c in checkpoints)
+    verifier.report = report
+    verifier.want_hashes_at(s.seq for s in signed)
+    verifier.signed_at((s.seq, s.created_at) for s in signed)
     columns = list(LedgerEvent.__table__.columns)
     last = 0
     while True:
@@ -60,50 +108,29 @@ def verify_session(
         if progress:
             progress(last, head.seq)
     report = verifier.finish(head.seq, head.hash)
-    public_key = ctx.signer.public_key()
-    for cp in checkpoints:
-        report.checkpoints_checked += 1
-        doc = {
-            "payload": checkpoint_payload(cp.seq, cp.head_hash, cp.created_at, cp.key_id),
-            "signature": {"value": cp.signature},
-        }
-        if not verify_signed(doc, public_key):
-            report.fail(cp.seq, "checkpoint signature does not verify")
-        elif verifier.hash_at.get(cp.seq) != cp.head_hash:
-            report.fail(cp.seq, "ledger no longer matches a signed checkpoint (rewritten or truncated)")
+    for s in signed:
+        if s.seq > report.head_seq:
+            report.fail(
+                s.seq,
+                f"the ledger ends at seq {report.head_seq} but the {s.where} covers seq {s.seq} "
+                "(truncated: events removed)",
+            )
+        elif verifier.hash_at.get(s.seq) != s.head_hash:
+            report.fail(s.seq, f"ledger no longer matches the {s.where} (rewritten or truncated)")
+    report.fail_state(projection_mismatches(session))
     return report
 
 
-def verify(ctx: Context, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
-    """Walk the whole chain in order and check every stored checkpoint."""
+def verify(
+    ctx: Context,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    checkpoints: Iterable[tuple[int, dict[str, Any] | None]] = (),
+    public_key: Ed25519PublicKey | None = None,
+) -> VerifyReport:
+    """Walk the whole chain in order, check every stored checkpoint and those of ``checkpoints``
+    (lines of a checkpoint file kept elsewhere, checked with ``public_key`` or the service's
+    key), and check that the projection (``consent_state``) equals the fold of the events,
+    naming every row that does not."""
     with ctx.uow(write=False) as uow:
-        return verify_session(uow.session, ctx, progress)
-
-
-def latest_checkpoint(ctx: Context) -> dict[str, Any]:
-    """Sign the current head (recording the checkpoint if the head moved) and return it."""
-    with ctx.uow() as uow:
-        session = uow.session
-        head = session.get(LedgerHead, 1)
-        assert head is not None
-        existing = session.get(Checkpoint, head.seq)
-        if existing is not None and existing.head_hash == head.hash:
-            payload = checkpoint_payload(
-                existing.seq, existing.head_hash, existing.created_at, existing.key_id
-            )
-            return ctx.signer.sign(payload)
-        now = ctx.now()
-        payload = checkpoint_payload(head.seq, head.hash, now, ctx.signer.key_id)
-        doc = ctx.signer.sign(payload)
-        if existing is None:
-            session.add(
-                Checkpoint(
-                    seq=head.seq,
-                    head_hash=head.hash,
-                    created_at=now,
-                    key_id=ctx.signer.key_id,
-                    signature=doc["signature"]["value"],
-                )
-            )
-            uow.commit()
-        return doc
+        return verify_session(uow.session, ctx, progress, checkpoints, public_key)

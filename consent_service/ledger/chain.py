@@ -19,6 +19,10 @@ from typing import Any
 from consent_service.hashing import canonical_json
 from consent_service.ledger.models import GENESIS_HASH
 
+# How much earlier than a checkpoint an event it does not cover may be dated: a writer takes its
+# timestamp before it waits for the head lock, so honest events can trail a checkpoint a little.
+CLOCK_SLACK = dt.timedelta(minutes=10)
+
 HASHED_FIELDS = (
     "seq",
     "id",
@@ -80,6 +84,7 @@ class VerifyReport:
     problem: str | None = None
     checkpoints_checked: int = 0
     details: list[str] = field(default_factory=list)
+    state_mismatches: list[dict[str, Any]] = field(default_factory=list)
 
     def fail(self, seq: int, problem: str) -> None:
         if self.ok:
@@ -87,6 +92,15 @@ class VerifyReport:
             self.first_bad_seq = seq
             self.problem = problem
         self.details.append(f"seq {seq}: {problem}")
+
+    def fail_state(self, mismatches: list[dict[str, Any]]) -> None:
+        """The projection differs from the fold of the events in these rows."""
+        if not mismatches:
+            return
+        self.state_mismatches.extend(mismatches)
+        if self.ok:
+            self.ok = False
+            self.problem = f"consent_state differs from the events in {len(mismatches)} row(s)"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +111,7 @@ class VerifyReport:
             "first_bad_seq": self.first_bad_seq,
             "problem": self.problem,
             "checkpoints_checked": self.checkpoints_checked,
+            "state_mismatches": self.state_mismatches,
         }
 
 
@@ -107,11 +122,38 @@ class ChainVerifier:
         self.report = VerifyReport()
         self._expected_seq = 1
         self._prev_hash = GENESIS_HASH
-        self.hash_at: dict[int, str] = {}
+        # seq 0 is the empty ledger, whose head is the genesis hash: a checkpoint of it holds.
+        self.hash_at: dict[int, str] = {0: GENESIS_HASH}
         self._wanted: set[int] = set()
+        self._signed: list[tuple[int, dt.datetime]] = []
+        self._next_signed = 0
+        self._latest_signed: tuple[int, dt.datetime] | None = None
 
     def want_hashes_at(self, seqs: Iterable[int]) -> None:
         self._wanted.update(seqs)
+
+    def signed_at(self, checkpoints: Iterable[tuple[int, dt.datetime]]) -> None:
+        """(seq, created_at) of signed checkpoints: an event after one of them but recorded well
+        before it was signed was appended later with a date in the past (forged)."""
+        self._signed = sorted([*self._signed, *checkpoints])
+
+    def _check_recorded_after_checkpoints(self, seq: int, recorded_at: Any) -> None:
+        while self._next_signed < len(self._signed) and self._signed[self._next_signed][0] < seq:
+            candidate = self._signed[self._next_signed]
+            if self._latest_signed is None or candidate[1] > self._latest_signed[1]:
+                self._latest_signed = candidate
+            self._next_signed += 1
+        if self._latest_signed is None or not isinstance(recorded_at, dt.datetime):
+            return
+        if recorded_at.tzinfo is None:
+            recorded_at = recorded_at.replace(tzinfo=dt.UTC)
+        cp_seq, signed = self._latest_signed
+        if recorded_at < signed - CLOCK_SLACK:
+            self.report.fail(
+                seq,
+                f"recorded before the checkpoint of seq {cp_seq} was signed, yet not covered by it "
+                "(appended later with a past date: forged)",
+            )
 
     def feed(self, event: Mapping[Any, Any]) -> None:
         report = self.report
@@ -127,6 +169,8 @@ class ChainVerifier:
         actual = event_digest(event)
         if actual != event["hash"]:
             report.fail(seq, "content does not match its hash (modified)")
+        if self._signed:
+            self._check_recorded_after_checkpoints(seq, event.get("recorded_at"))
         if seq in self._wanted:
             self.hash_at[seq] = event["hash"]
         self._prev_hash = event["hash"]

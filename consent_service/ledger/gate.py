@@ -5,6 +5,10 @@ A deny is an answer, not an error. A crypto-shredded subject is ``erased`` for e
 whatever its legal basis: nothing may be processed about a person whose data was erased. A
 restriction (Art. 18) answers ``restricted`` and an objection (Art. 21) ``objected`` for the
 purposes they name, also whatever the legal basis.
+
+The state is read from the ledger event the projection cites (joined on its primary key), not
+from the projection's own columns: a projection row whose cited event is not a consent event
+of the same subject and target is ``state_unverified`` (deny), never a grant.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ REASONS = (
     "erased",
     "restricted",
     "objected",
+    "state_unverified",
 )
 
 
@@ -70,8 +75,10 @@ def decide(
     *,
     erased: bool = False,
     limited: str | None = None,
+    backed: bool = True,
 ) -> Decision:
-    """``limited`` is ``"restriction"`` or ``"objection"`` when one is in force for the purpose."""
+    """``limited`` is ``"restriction"`` or ``"objection"`` when one is in force for the purpose;
+    ``backed`` is False when the projection's row does not match the event it cites."""
     basis = purpose.legal_basis
     if erased:
         return Decision(False, "erased", basis)
@@ -83,6 +90,8 @@ def decide(
         return Decision(True, "legal_basis", basis)
     if state is None:
         return Decision(False, "no_consent", basis)
+    if not backed:
+        return Decision(False, "state_unverified", basis, state.event_id)
     if state.decision == "denied":
         return Decision(False, "consent_denied", basis, state.event_id, state.valid_until)
     if state.decision == "withdrawn":

@@ -5,13 +5,14 @@ created by the migrations). Each row's ``hash`` is SHA-256 over the previous has
 row's canonical bytes (ciphertext included), so shredding a key later leaves the chain valid.
 ``ledger_head`` holds the last sequence number and hash; writers lock it to append in order.
 ``consent_state`` is the projection: the latest decision per subject and target.
+``ledger_witnesses`` remembers, per configured witness URL, the last checkpoint it accepted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UTCDateTime
@@ -98,3 +99,15 @@ class Checkpoint(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     key_id: Mapped[str] = mapped_column(String(32))
     signature: Mapped[str] = mapped_column(String(128))
+
+
+class Witness(Base):
+    """Delivery of signed checkpoints to one witness URL: how far it got and when to try again."""
+
+    __tablename__ = "ledger_witnesses"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    delivered_seq: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -82,6 +82,7 @@ _STATE_COLUMNS: dict[str, TypeEngine[Any]] = {
     "purpose_hash": String(),
     "valid_until": UTCDateTime(),
     "event_id": String(),
+    "backed_seq": Integer(),
     "shredded_at": UTCDateTime(),
     "limited": String(),
 }
@@ -91,17 +92,26 @@ _LIMIT_SQL = (
     "(SELECT MAX(sr.kind) FROM subject_restrictions sr JOIN subjects g ON g.id = sr.subject_id "
     "WHERE g.root_id = {root} AND sr.purpose_key IN (:purpose, '*') AND sr.lifted_at IS NULL)"
 )
+# The event a projection row cites, found by primary key, and only if it really is that row's
+# latest consent event: the gate reads decision, purpose hash and validity from the event.
+_BACKED_BY = (
+    "e.seq = cs.seq AND e.id = cs.event_id AND e.subject_id = cs.subject_id AND e.kind = 'consent' "
+    "AND e.target_type = cs.target_type AND e.target_key = cs.target_key"
+)
 _GATE_SQL = (
     "WITH r AS ({root}) "
     "SELECT p.legal_basis, p.current_hash, p.current_version, "
-    "s.decision, s.purpose_hash, s.valid_until, s.event_id, "
+    "s.decision, s.purpose_hash, s.valid_until, s.event_id, s.backed_seq, "
     "(SELECT k.shredded_at FROM subject_keys k WHERE k.subject_id = (SELECT root_id FROM r)) AS shredded_at, "
     + _LIMIT_SQL.format(root="(SELECT root_id FROM r)")
     + " AS limited "
     "FROM purposes p LEFT JOIN ("
-    "  SELECT cs.decision, cs.purpose_hash, cs.valid_until, cs.event_id FROM consent_state cs"
+    "  SELECT e.decision, e.purpose_hash, e.valid_until, cs.event_id, e.seq AS backed_seq"
+    "  FROM consent_state cs"
     "  JOIN subjects m ON m.id = cs.subject_id"
-    "  WHERE m.root_id = (SELECT root_id FROM r) AND cs.target_type = 'purpose' AND cs.target_key = :purpose"
+    "  LEFT JOIN ledger_events e ON "
+    + _BACKED_BY
+    + "  WHERE m.root_id = (SELECT root_id FROM r) AND cs.target_type = 'purpose' AND cs.target_key = :purpose"
     "  ORDER BY cs.seq DESC LIMIT 1"
     ") s ON 1 = 1 WHERE p.key = :purpose"
 )
@@ -140,18 +150,27 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
     if row is None:
         raise UnknownPurpose(f"purpose {purpose_key!r} is not registered")
     purpose = PurposeInfo(purpose_key, row.legal_basis, row.current_hash, row.current_version)
-    state = StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id) if row.decision else None
-    return decide(purpose, state, ctx.now(), erased=row.shredded_at is not None, limited=row.limited)
+    state = StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id) if row.event_id else None
+    return decide(
+        purpose,
+        state,
+        ctx.now(),
+        erased=row.shredded_at is not None,
+        limited=row.limited,
+        backed=row.backed_seq is not None,
+    )
 
 
 _BATCH_BY_ID = (
     text(
-        "SELECT q.id, k.wrapped_key IS NULL AS erased, cs.seq, cs.decision, cs.purpose_hash, cs.valid_until, "
-        "cs.event_id, " + _LIMIT_SQL.format(root="q.root_id") + " AS limited FROM subjects q "
+        "SELECT q.id, k.wrapped_key IS NULL AS erased, cs.seq, e.decision, e.purpose_hash, e.valid_until, "
+        "cs.event_id, e.seq AS backed_seq, " + _LIMIT_SQL.format(root="q.root_id") + " AS limited "
+        "FROM subjects q "
         "JOIN subjects m ON m.root_id = q.root_id "
         "LEFT JOIN subject_keys k ON k.subject_id = q.root_id "
         "LEFT JOIN consent_state cs ON cs.subject_id = m.id AND cs.target_type = 'purpose' "
         "AND cs.target_key = :purpose "
+        "LEFT JOIN ledger_events e ON " + _BACKED_BY + " "
         "WHERE q.id IN :ids"
     )
     .bindparams(bindparam("ids", expanding=True))
@@ -163,6 +182,7 @@ _BATCH_BY_ID = (
         purpose_hash=String(),
         valid_until=String(),
         event_id=String(),
+        backed_seq=Integer(),
         limited=String(),
     )
 )
@@ -206,7 +226,7 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
                     for i in positions[digest]:
                         subject_of[i] = subject_id
         wanted = list({s for s in subject_of if s is not None})
-        found: dict[str, tuple[bool, int, StateInfo | None, str | None]] = {}
+        found: dict[str, tuple[bool, int, StateInfo | None, str | None, bool]] = {}
         for start in range(0, len(wanted), BATCH_CHUNK):
             chunk = wanted[start : start + BATCH_CHUNK]
             for row in conn.execute(_BATCH_BY_ID, {"ids": chunk, "purpose": purpose_key}):
@@ -215,10 +235,10 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
                 if known is None or known[1] < seq:
                     state = (
                         StateInfo(row.decision, row.purpose_hash, _utc(row.valid_until), row.event_id)
-                        if row.decision
+                        if row.event_id
                         else None
                     )
-                    found[row.id] = (bool(row.erased), seq, state, row.limited)
+                    found[row.id] = (bool(row.erased), seq, state, row.limited, row.backed_seq is not None)
         conn.rollback()
     out = []
     none = decide(purpose, None, now)
@@ -227,7 +247,7 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
         if hit is None:
             out.append(none)
         else:
-            out.append(decide(purpose, hit[2], now, erased=hit[0], limited=hit[3]))
+            out.append(decide(purpose, hit[2], now, erased=hit[0], limited=hit[3], backed=hit[4]))
     return out
 
 

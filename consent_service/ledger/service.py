@@ -26,7 +26,7 @@ from consent_service.context import Context
 from consent_service.crypto.envelope import field_aad, seal
 from consent_service.errors import Conflict, InvalidInput, UnknownReference
 from consent_service.hashing import canonical_json
-from consent_service.ledger import projection
+from consent_service.ledger import checkpoints, projection
 from consent_service.ledger.chain import link
 from consent_service.ledger.models import LedgerEvent, ProofKey
 from consent_service.ledger.receipts import build_receipt
@@ -240,7 +240,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
                     ),
                 }
             )
-        append(session, head, rows)
+        new_head = append(session, head, rows)
         session.execute(_INSERT_PROOF_KEYS, proof_keys)
         projection.upsert(session, [projection.state_row(r) for r in rows])
         receipt = build_receipt(
@@ -252,6 +252,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
             now=now,
         )
         uow.commit()
+    checkpoints.nudge(ctx, head[0], new_head[0])
     return Recorded(subject_id, created, rows, receipt)
 
 

@@ -6,8 +6,12 @@ Raw SQL, no service code: UPDATE and DELETE (and TRUNCATE on PostgreSQL) on ``le
 
 from __future__ import annotations
 
+import json
+import uuid
+from typing import Any
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from consent_service.context import Context
@@ -110,3 +114,108 @@ def test_appending_still_works_after_refused_changes(recorded: Context) -> None:
     consent(recorded, identity=email("cid"), decisions=[("purpose", "ads", True)])
     assert [e["seq"] for e in events_of(recorded)] == [1, 2, 3, 4]
     assert verify(recorded).ok
+
+
+# Every unique key of every append-only table ----------------------------------------------------
+
+APPEND_ONLY_TABLES = ("ledger_events", "ledger_checkpoints", "audit_entries")
+
+
+def unique_keys(ctx: Context, table: str) -> list[tuple[str, ...]]:
+    """The table's unique keys read from the database catalog (SQLite's hidden rowid included)."""
+    with ctx.db.engine.connect() as conn:
+        if is_sqlite(ctx):
+            keys: list[tuple[str, ...]] = [("rowid",)]
+            for index in conn.execute(text(f"PRAGMA index_list({table})")).mappings():
+                if index["unique"]:
+                    cols = conn.execute(text(f"PRAGMA index_info({index['name']})")).mappings()
+                    keys.append(tuple(c["name"] for c in cols))
+            return keys
+        rows = conn.execute(
+            text(
+                "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i "
+                "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+                "WHERE i.indrelid = CAST(:t AS regclass) AND i.indisunique GROUP BY i.indexrelid"
+            ),
+            {"t": table},
+        )
+        return [tuple(r[0]) for r in rows]
+
+
+def record_with_vault_log(ctx: Context) -> Context:
+    from consent_service.auditlog import service as auditlog
+
+    record_some(ctx)
+    with ctx.uow() as uow:  # the vault access log is the audit log named "vault"
+        auditlog.append(
+            uow.session, "vault", actor="cli_test", action="decrypt", details={"field": "f"}, now=ctx.now()
+        )
+        uow.commit()
+    return ctx
+
+
+def conflicting_row(conn: Connection, table: str, key: tuple[str, ...]) -> dict[str, Any]:
+    """A row that collides with the first stored row on ``key`` only (fresh values elsewhere)."""
+    sqlite = conn.dialect.name == "sqlite"
+    select_cols = "rowid AS rowid, *" if sqlite else "*"
+    row = dict(conn.execute(text(f"SELECT {select_cols} FROM {table} ORDER BY seq LIMIT 1")).mappings().one())
+    if "rowid" not in key:
+        row.pop("rowid", None)
+    if "seq" not in key:
+        row["seq"] = 10_000
+    if "id" in row and "id" not in key:
+        row["id"] = str(uuid.uuid4())
+    if "log" in row and "log" not in key:
+        row["log"] = "forged"
+    column = "decision" if table == "ledger_events" else "head_hash" if "head_hash" in row else "action"
+    row[column] = "forged"
+    return row
+
+
+@pytest.fixture
+def with_vault_log(any_ctx: Context) -> Context:
+    return record_with_vault_log(any_ctx)
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
+def test_replacing_a_row_on_any_unique_key_is_refused(with_vault_log: Context, table: str) -> None:
+    """INSERT OR REPLACE (SQLite) / ON CONFLICT DO UPDATE (PostgreSQL) on each unique key in turn.
+
+    On SQLite a REPLACE that conflicts on ``id`` or on the hidden ``rowid`` (not on ``seq``)
+    used to delete the stored row silently.
+    """
+    ctx = with_vault_log
+    keys = unique_keys(ctx, table)
+    assert len(keys) >= (2 if is_sqlite(ctx) else 1), keys
+    before = table_rows(ctx, table)
+    for key in keys:
+        with raw(ctx) as conn:
+            row = conflicting_row(conn, table, key)
+        cols = ", ".join(row)
+        values = ", ".join(f":{c}" for c in row)
+        if is_sqlite(ctx):
+            sql = f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({values})"
+        else:
+            assign = ", ".join(f"{c} = EXCLUDED.{c}" for c in row if c not in key)
+            sql = f"INSERT INTO {table} ({cols}) VALUES ({values}) ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assign}"
+        params = {c: (json.dumps(v) if isinstance(v, dict) else v) for c, v in row.items()}
+        with pytest.raises(DBAPIError, match=REFUSED), raw(ctx) as conn:
+            conn.execute(text(sql), params)
+        assert table_rows(ctx, table) == before, f"{table}: replacing on {key} changed the table"
+    assert verify(ctx).ok
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
+def test_merge_is_refused_on_postgres(pg_ctx: Context, table: str) -> None:
+    ctx = record_with_vault_log(pg_ctx)
+    before = table_rows(ctx, table)
+    with pytest.raises(DBAPIError, match=REFUSED), raw(ctx) as conn:
+        conn.execute(
+            text(
+                f"MERGE INTO {table} t USING (SELECT seq FROM {table} ORDER BY seq LIMIT 1) s "
+                "ON t.seq = s.seq WHEN MATCHED THEN DELETE"
+            )
+        )
+    assert table_rows(ctx, table) == before

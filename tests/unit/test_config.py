@@ -24,3 +24,16 @@ def test_environment_overrides():
     assert config.effective_database_url == "postgresql+psycopg://db/consent"
     assert config.effective_key_file == Path("/srv/consent/keyring.json")
     assert config.public_rate_limit == 5 and config.trusted_proxies == 1
+
+
+def test_checkpoint_settings_and_witness_urls():
+    import pytest
+
+    config = Config.from_env(
+        {"CONSENT_CHECKPOINT_EVENTS": "500", "CONSENT_WITNESS_URLS": "https://w.example/cp, http://x.example/"}
+    )
+    assert config.checkpoint_events == 500 and config.checkpoint_seconds == 60
+    assert config.witness_urls == ("https://w.example/cp", "http://x.example/")
+    assert Config.from_env({}).effective_checkpoint_file.name == "checkpoints.jsonl"
+    with pytest.raises(ValueError, match="CONSENT_WITNESS_URLS"):
+        Config.from_env({"CONSENT_WITNESS_URLS": "file:///etc/passwd"})
