@@ -60,9 +60,12 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
+    from consent_service.files import secure_data_dir, sqlite_path
     from consent_service.migrate import upgrade
 
-    url = _config().effective_database_url
+    config = _config()
+    url = config.effective_database_url
+    secure_data_dir(config.data_dir, sqlite_path(url))
     upgrade(url, revision)
     click.echo(f"database at revision {revision}: {_redact(url)}")
 
@@ -91,11 +94,13 @@ def keys() -> None:
 def keys_init() -> None:
     """Create the local key file (0600) if it does not exist."""
     from consent_service.crypto.keyring import LocalFileProvider
+    from consent_service.files import secure_data_dir
 
     config = _config()
     if config.master_keys:
         click.echo("keys come from CONSENT_MASTER_KEYS; nothing to create")
         return
+    secure_data_dir(config.data_dir, config.effective_key_file)
     provider = LocalFileProvider(config.effective_key_file)
     if provider.init():
         click.echo(f"created key file {provider.path} (mode 600); back it up separately from the database")
