@@ -593,14 +593,14 @@ def worker(interval: float, processes: int, threads: int) -> None:
 
 def _work(threads: int, interval: float) -> None:
     """One worker process: Dramatiq worker threads plus the periodic outbox delivery."""
-    import logging
     import signal
     import threading
 
+    from consent_service import logs
     from consent_service.jobs import work
 
     ctx = _context()
-    logging.basicConfig(level=ctx.config.log_level)
+    logs.configure(ctx.config.log_level)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -830,6 +830,8 @@ def serve(bind: str, workers: int) -> None:
         str(workers),
         "--access-logfile",
         "-",
+        "--logger-class",
+        "consent_service.logs.GunicornLogger",  # JSON lines without personal data or secrets
         "consent_service.wsgi:app",
     ]
     os.execvp(sys.executable, [sys.executable, "-m", *args])
