@@ -50,7 +50,11 @@ def test_notes_are_readable_until_the_subject_is_shredded(client, admin, demo, c
         client,
         admin,
         "/v1/requests",
-        {"type": "restriction", "identities": identity, "verification": {"method": "dpo", "note": VERIFY_NOTE}},
+        {
+            "type": "restriction",
+            "identities": identity,
+            "verification": {"method": "dpo", "note": VERIFY_NOTE},
+        },
     )
     post(client, admin, f"/v1/requests/{restriction['id']}/lift", {"reason": LIFT_REASON})
 
@@ -75,3 +79,29 @@ def test_notes_are_readable_until_the_subject_is_shredded(client, admin, demo, c
             report = auditlog.verify(uow.session, f"dsar:{request['id']}")
         assert report.ok and report.events_checked == len(shown["audit_trail"])
     assert client.get("/v1/ledger/verify", headers=admin).get_json()["ok"] is True
+
+
+def test_a_subject_holds_reasons_are_sealed_and_erased_with_the_subject(client, admin, demo, ctx) -> None:
+    from tests.api.helpers import consent_body
+
+    subject_id = post(client, admin, "/v1/consents", consent_body(f"{CANARY.lower()}@example.org"))[
+        "subject_id"
+    ]
+    placed = client.put(
+        "/v1/holds/case-1",
+        headers=admin,
+        json={"scope": {"subject": subject_id}, "reason": f"{CANARY} sued us"},
+    )
+    assert placed.status_code == 201 and placed.get_json()["reason"] == f"{CANARY} sued us"
+    released = post(client, admin, "/v1/holds/case-1/release", {"reason": f"{CANARY} settled"})
+    assert released["release_reason"] == f"{CANARY} settled"
+    assert client.get("/v1/holds/case-1", headers=admin).get_json()["reason"] == f"{CANARY} sued us"
+    assert CANARY not in raw_database(ctx)
+
+    assert client.post(f"/v1/subjects/{subject_id}/shred", headers=admin).status_code == 200
+
+    assert CANARY not in raw_database(ctx)
+    shown = client.get("/v1/holds/case-1", headers=admin).get_json()
+    assert shown["reason"] == NOTE_ERASED and shown["release_reason"] == NOTE_ERASED
+    with ctx.uow(write=False) as uow:
+        assert auditlog.verify(uow.session, "holds").ok

@@ -107,6 +107,7 @@ def test_killed_mid_sweep_then_rerun(sqlite_url: str, pg_empty_url: str, tmp_pat
             {"scope": {"subject": held}, "reason": "dispute", "ends_at": None},
             "t",
             ctx.now(),
+            crypto=ctx.crypto,
         )
         uow.commit()
 
