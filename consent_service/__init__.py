@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from consent_service.config import Config
@@ -19,12 +17,13 @@ def create_app(config: Config | None = None, *, context: Context | None = None) 
     """The WSGI app for ``config`` (default: from ``CONSENT_*`` environment variables)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from consent_service.api import init_api
+    from consent_service import logs
+    from consent_service.api import init_api, request_ids
 
     if context is None:
         context = bootstrap(config or Config.from_env())
     config = context.config
-    logging.basicConfig(level=config.log_level)
+    logs.configure(config.log_level)  # JSON lines, nothing personal (see consent_service.logs)
     app = Flask("consent_service")
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.config["TESTING"] = config.testing
@@ -39,5 +38,6 @@ def create_app(config: Config | None = None, *, context: Context | None = None) 
         from consent_service import jobs
 
         jobs.install(context)
+    request_ids.install(app)
     init_api(app)
     return app

@@ -60,9 +60,12 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
+    from consent_service.files import secure_data_dir, sqlite_path
     from consent_service.migrate import upgrade
 
-    url = _config().effective_database_url
+    config = _config()
+    url = config.effective_database_url
+    secure_data_dir(config.data_dir, sqlite_path(url))
     upgrade(url, revision)
     click.echo(f"database at revision {revision}: {_redact(url)}")
 
@@ -91,11 +94,13 @@ def keys() -> None:
 def keys_init() -> None:
     """Create the local key file (0600) if it does not exist."""
     from consent_service.crypto.keyring import LocalFileProvider
+    from consent_service.files import secure_data_dir
 
     config = _config()
     if config.master_keys:
         click.echo("keys come from CONSENT_MASTER_KEYS; nothing to create")
         return
+    secure_data_dir(config.data_dir, config.effective_key_file)
     provider = LocalFileProvider(config.effective_key_file)
     if provider.init():
         click.echo(f"created key file {provider.path} (mode 600); back it up separately from the database")
@@ -609,14 +614,14 @@ def worker(interval: float, processes: int, threads: int) -> None:
 
 def _work(threads: int, interval: float) -> None:
     """One worker process: Dramatiq worker threads plus the periodic outbox delivery."""
-    import logging
     import signal
     import threading
 
+    from consent_service import logs
     from consent_service.jobs import work
 
     ctx = _context()
-    logging.basicConfig(level=ctx.config.log_level)
+    logs.configure(ctx.config.log_level)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -846,6 +851,8 @@ def serve(bind: str, workers: int) -> None:
         str(workers),
         "--access-logfile",
         "-",
+        "--logger-class",
+        "consent_service.logs.GunicornLogger",  # JSON lines without personal data or secrets
         "consent_service.wsgi:app",
     ]
     os.execvp(sys.executable, [sys.executable, "-m", *args])

@@ -16,6 +16,7 @@ from consent_service.crypto.envelope import Crypto
 from consent_service.crypto.keyring import EnvProvider, KeyProvider, LocalFileProvider
 from consent_service.crypto.signing import Signer
 from consent_service.db import Database, UnitOfWork, utcnow
+from consent_service.files import secure_data_dir, sqlite_path
 
 
 @dataclass
@@ -49,6 +50,8 @@ def bootstrap(config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> C
     material = provider.load()
     if config.effective_database_url.startswith("sqlite:///"):
         config.data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = None if config.master_keys else config.effective_key_file
+    secure_data_dir(config.data_dir, sqlite_path(config.effective_database_url), key_file)
     return Context(
         config=config,
         db=Database(config.effective_database_url),

@@ -20,6 +20,8 @@ from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from consent_service.files import secure_sqlite
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -84,6 +86,7 @@ def _sqlite_setup(engine: Engine) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        secure_sqlite(url)  # database file 0600 before SQLite creates it (its -wal/-shm follow)
         engine = create_engine(url, **kwargs)
         _sqlite_setup(engine)
         return engine

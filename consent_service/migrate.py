@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 
 from consent_service.errors import ConfigurationError
+from consent_service.files import secure_sqlite
 
 
 def migrations_dir() -> Path:
@@ -33,8 +34,7 @@ def alembic_config(database_url: str) -> AlembicConfig:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:///:memory:"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    secure_sqlite(database_url)  # a new directory 0700, the database file 0600
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from consent_service import errors as domain
 from consent_service.api.boundary import printable
+from consent_service.logs import redact_path
 
 log = logging.getLogger("consent_service.api")
 
@@ -105,6 +106,8 @@ def _domain(exc: domain.DomainError) -> Response:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, domain.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="consent-service"'
+    # The class and the path only: an error's detail can name the values it refused.
+    log.info("%d %s on %s %s", status, type(exc).__name__, request.method, redact_path(request.path))
     return problem(
         status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors, headers=headers, **exc.extra
     )
@@ -134,7 +137,9 @@ def _http(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    # The traceback is logged without exception messages (consent_service.logs.JsonFormatter),
+    # the path with its secret segments redacted and no query string.
+    log.exception("unhandled error on %s %s", request.method, redact_path(request.path))
     return problem(
         500,
         "Internal Server Error",

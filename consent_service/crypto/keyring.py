@@ -20,6 +20,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from consent_service.errors import ConfigurationError
+from consent_service.files import private_dir
 
 FORMAT_VERSION = 2
 
@@ -190,7 +191,7 @@ class LocalFileProvider:
         """Create the key file if absent (0600). Returns True when it was created."""
         if self.path.exists():
             return False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         material = KeyMaterial.generate()
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed, seal
@@ -81,21 +82,30 @@ def log_event(
 
 
 def transition(
-    session: Session, request: DsarRequest, to: str, actor: str, why: str, now: dt.datetime
+    session: Session,
+    request: DsarRequest,
+    to: str,
+    actor: str,
+    why: str,
+    now: dt.datetime,
+    *,
+    note: str | None = None,
 ) -> None:
-    log_event(
-        session,
-        request.id,
-        actor,
-        "transition",
-        {"from": request.state, "to": to, "why": why},
-        now,
-        request.subject_id,
-    )
+    """Move the request to ``to``; ``why`` is a fixed, non-personal phrase, ``note`` a sealed one."""
+    details: dict[str, Any] = {"from": request.state, "to": to, "why": why}
+    if note is not None:
+        details["note"] = note
+    log_event(session, request.id, actor, "transition", details, now, request.subject_id)
     request.state = to
     request.updated_at = now
     if to in CLOSED_STATES:
         request.closed_at = now
+
+
+def sealed_note(ctx: Context, session: Session, request: DsarRequest, text: str) -> str:
+    """A DPO's free text about this request, sealed under the subject's key (``auditlog.notes``)."""
+    key = subjects.data_key(session, ctx.crypto, request.subject_id)
+    return notes.seal_note(key, text, subject_id=request.subject_id, where=f"dsar:{request.id}")
 
 
 def _code_hash(ctx: Context, request_id: str, code: str) -> str:
@@ -183,9 +193,8 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             subject_id,
         )
         if cmd.verification["method"] == "dpo":
-            webhooks = _verified(
-                ctx, session, request, actor, f"verified by the DPO: {cmd.verification['note']}", now
-            )
+            note = sealed_note(ctx, session, request, cmd.verification["note"])
+            webhooks = _verified(ctx, session, request, actor, "verified by the DPO", now, note=note)
         else:
             code = f"{secrets.randbelow(10**6):06d}"
             minutes = ctx.config.verification_code_minutes
@@ -224,10 +233,17 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
 
 
 def _verified(
-    ctx: Context, session: Session, request: DsarRequest, actor: str, why: str, now: dt.datetime
+    ctx: Context,
+    session: Session,
+    request: DsarRequest,
+    actor: str,
+    why: str,
+    now: dt.datetime,
+    *,
+    note: str | None = None,
 ) -> list[str]:
     """Mark verified; restrictions and objections take effect. Returns webhook outbox ids."""
-    transition(session, request, "verified", actor, why, now)
+    transition(session, request, "verified", actor, why, now, note=note)
     request.verified_at = now
     if request.type in ("restriction", "objection"):
         transition(session, request, "in_progress", actor, "applying to the processing gate", now)
@@ -282,7 +298,8 @@ def verify(
         if dpo_note is not None:
             if not dpo_note.strip():
                 raise InvalidInput("a DPO verification needs a note", errors={"note": ["required"]})
-            webhooks = _verified(ctx, session, request, actor, f"verified by the DPO: {dpo_note}", now)
+            note = sealed_note(ctx, session, request, dpo_note)
+            webhooks = _verified(ctx, session, request, actor, "verified by the DPO", now, note=note)
         else:
             check = session.get(DsarVerification, request_id)
             if check is None:
@@ -335,7 +352,11 @@ def extend(ctx: Context, request_id: str, *, months: int, reason: str, actor: st
             request_id,
             actor,
             "extended",
-            {"months": months, "reason": reason, "due_at": due.isoformat()},
+            {
+                "months": months,
+                "reason": sealed_note(ctx, session, request, reason),
+                "due_at": due.isoformat(),
+            },
             now,
             request.subject_id,
         )
@@ -353,7 +374,8 @@ def reject(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[st
         request = load_request(session, request_id)
         if request.state in CLOSED_STATES or request.state == "in_progress":
             raise Conflict(f"the request is {request.state}; it cannot be rejected")
-        transition(session, request, "rejected", actor, reason, ctx.now())
+        note = sealed_note(ctx, session, request, reason)
+        transition(session, request, "rejected", actor, "rejected by the DPO", ctx.now(), note=note)
         out = summary(request)
         uow.commit()
     return out
@@ -376,14 +398,15 @@ def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str,
             raise Conflict("this request has nothing in force to lift")
         if any(limit.absolute for limit in limits):
             raise Conflict("an objection to direct marketing is absolute (Art. 21(3)) and cannot be lifted")
+        sealed = sealed_note(ctx, session, request, reason)
         for limit in limits:
-            limit.lifted_at, limit.lift_reason = now, reason
+            limit.lifted_at, limit.lift_reason = now, sealed
         log_event(
             session,
             request_id,
             actor,
             f"{request.type}_lifted",
-            {"reason": reason, "purposes": [x.purpose_key for x in limits]},
+            {"reason": sealed, "purposes": [x.purpose_key for x in limits]},
             now,
             request.subject_id,
         )
@@ -463,7 +486,15 @@ def show(ctx: Context, request_id: str) -> dict[str, Any]:
                 identities = json.loads(open_sealed(key, request.identities_ct, aad))
             except DecryptionFailed:
                 identities = ERASED
-        trail = auditlog.entries(session, f"dsar:{request_id}", limit=1000)
+        trail = [
+            entry
+            | {
+                "details": notes.open_details(
+                    key, entry["details"], subject_id=request.subject_id, where=f"dsar:{request_id}"
+                )
+            }
+            for entry in auditlog.entries(session, f"dsar:{request_id}", limit=1000)
+        ]
         report = auditlog.verify(session, f"dsar:{request_id}")
         limits = session.scalars(
             select(SubjectRestriction).where(SubjectRestriction.request_id == request_id)

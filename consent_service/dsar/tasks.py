@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service.auditlog import notes
 from consent_service.context import Context
 from consent_service.crypto.envelope import seal
 from consent_service.dsar import execution
@@ -24,7 +25,7 @@ from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.models import DataStore
 from consent_service.dsar.pending import open_tasks, records_aad
 from consent_service.dsar.request_models import DsarRequest
-from consent_service.dsar.requests import load_request, log_event, summary, transition
+from consent_service.dsar.requests import load_request, log_event, sealed_note, summary, transition
 from consent_service.dsar.store_secrets import open_connection
 from consent_service.dsar.task_models import DsarTask
 from consent_service.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -33,7 +34,8 @@ from consent_service.subjects import service as subjects
 CALLBACK_MAX_AGE_S = 300
 
 
-def task_dict(task: DsarTask) -> dict[str, Any]:
+def task_dict(task: DsarTask, note: str | None) -> dict[str, Any]:
+    """The task as shown; ``note`` is its note opened (``auditlog.notes.open_note``)."""
     return {
         "id": task.id,
         "request_id": task.request_id,
@@ -41,7 +43,7 @@ def task_dict(task: DsarTask) -> dict[str, Any]:
         "instructions": task.instructions,
         "due_at": task.due_at,
         "state": task.state,
-        "note": task.note,
+        "note": note,
         "done_by": task.done_by,
         "done_at": task.done_at,
     }
@@ -50,13 +52,19 @@ def task_dict(task: DsarTask) -> dict[str, Any]:
 def list_tasks(ctx: Context, request_id: str) -> list[dict[str, Any]]:
     """The manual tasks of a request, oldest first."""
     with ctx.uow(write=False) as uow:
-        load_request(uow.session, request_id)
+        request = load_request(uow.session, request_id)
         rows = uow.session.scalars(
             select(DsarTask)
             .where(DsarTask.request_id == request_id)
             .order_by(DsarTask.created_at, DsarTask.id)
-        )
-        return [task_dict(t) for t in rows]
+        ).all()
+        key = subjects.data_key(uow.session, ctx.crypto, request.subject_id) if rows else None
+        return [
+            task_dict(
+                t, notes.open_note(key, t.note, subject_id=request.subject_id, where=f"dsar:{request_id}")
+            )
+            for t in rows
+        ]
 
 
 def _pending_runs(session: Session, request_id: str) -> int:
@@ -101,21 +109,22 @@ def complete_task(ctx: Context, request_id: str, task_id: str, *, note: str, act
             raise NotFound(f"request {request_id!r} has no task {task_id!r}")
         if task.state != "open":
             raise Conflict(f"task {task_id} is already done")
-        task.state, task.note, task.done_by, task.done_at = "done", note.strip(), actor, now
+        sealed = sealed_note(ctx, session, request, note.strip())
+        task.state, task.note, task.done_by, task.done_at = "done", sealed, actor, now
         _resolve(session, request, task.store, {"resolved": True, "via": "task", "task": task_id}, now)
         log_event(
             session,
             request_id,
             actor,
             "task_completed",
-            {"task": task_id, "store": task.store, "note": note.strip()},
+            {"task": task_id, "store": task.store, "note": sealed},
             now,
             request.subject_id,
         )
         session.flush()
         ready = request.state == "in_progress" and not _pending_runs(session, request_id)
         ready = ready and not open_tasks(session, request_id)
-        done = task_dict(task)
+        done = task_dict(task, note.strip())
         out = summary(request)
         uow.commit()
     return {"task": done, "request": _finish_if_ready(ctx, request_id, ready, actor, out)}

@@ -5,6 +5,11 @@ store, their ledger proofs and their data key), on a store, or on one collection
 has a reason and an optional end; it is active until it ends or is released. Neither the
 sweeper nor an erasure request removes held data, and both say in their reports what was held
 and why. Every change is written to the ``holds`` audit log.
+The reason (and release reason) of a hold on a subject can be about that person: it is sealed
+under the subject's data key (``auditlog.notes``) in the table and in the log, opened by
+``opened`` for whoever reads the hold, and named only as ``SEALED_IN_REPORT`` in sweep and
+erasure reports. A hold on a store or a collection is about no one person (no shred could
+ever reach it), so its reason stays in the clear: name a case there, not a person.
 Each function runs in the caller's unit of work and does not commit.
 """
 
@@ -18,7 +23,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
+from consent_service.crypto.envelope import Crypto
 from consent_service.dsar.models import DataStore
 from consent_service.dsar.spec import KEY_RE
 from consent_service.errors import Conflict, InvalidInput, NotFound, refused
@@ -28,6 +35,26 @@ from consent_service.subjects.models import Subject
 
 LOG = "holds"
 SCOPE_KEYS = ("subject", "store", "collection")
+SEALED_IN_REPORT = "[sealed under the subject's key: read it on the hold]"
+
+
+def _seal(session: Session, crypto: Crypto, subject_id: str | None, text: str) -> str:
+    if subject_id is None:
+        return text
+    key = subjects.data_key(session, crypto, subject_id)
+    return notes.seal_note(key, text, subject_id=subject_id, where=LOG)
+
+
+def opened(session: Session, crypto: Crypto, view: dict[str, Any]) -> dict[str, Any]:
+    """``view`` with a subject hold's reasons opened (or erased once the subject is shredded)."""
+    subject_id = view["scope"].get("subject")
+    if subject_id is None:
+        return view
+    key = subjects.data_key(session, crypto, subject_id)
+    return view | {
+        name: notes.open_note(key, view[name], subject_id=subject_id, where=LOG)
+        for name in ("reason", "release_reason")
+    }
 
 
 def hold_view(hold: LegalHold, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -97,7 +124,7 @@ def _scope(session: Session, doc: dict[str, Any]) -> tuple[str | None, str | Non
 
 
 def put_hold(
-    session: Session, key: str, doc: dict[str, Any], actor: str, now: dt.datetime
+    session: Session, key: str, doc: dict[str, Any], actor: str, now: dt.datetime, *, crypto: Crypto
 ) -> tuple[dict[str, Any], bool]:
     """Create a hold, or change the reason or end of an existing one; returns (view, created)."""
     if not KEY_RE.match(key):
@@ -113,6 +140,7 @@ def put_hold(
     if ends_at is not None:
         ends_at = ends_at.astimezone(dt.UTC)  # shown and logged as read back: in UTC
     subject_id, store, collection = _scope(session, doc)
+    sealed = _seal(session, crypto, subject_id, reason)  # before the new row exists (autoflush)
     hold = session.get(LegalHold, key, with_for_update=session.get_bind().dialect.name != "sqlite")
     created = hold is None
     if hold is None:
@@ -129,7 +157,7 @@ def put_hold(
         raise Conflict("a hold's scope cannot change: release this hold and create another")
     elif hold.released_at is not None:
         raise Conflict(f"hold {key!r} was released on {hold.released_at:%Y-%m-%d}; create a new one")
-    hold.reason, hold.ends_at, hold.updated_at = reason, ends_at, now
+    hold.reason, hold.ends_at, hold.updated_at = sealed, ends_at, now
     session.flush()
     view = hold_view(hold, now)
     auditlog.append(
@@ -141,17 +169,20 @@ def put_hold(
         now=now,
         subject_id=subject_id,
     )
-    return view, created
+    return opened(session, crypto, view), created
 
 
-def release_hold(session: Session, key: str, reason: str, actor: str, now: dt.datetime) -> dict[str, Any]:
+def release_hold(
+    session: Session, key: str, reason: str, actor: str, now: dt.datetime, *, crypto: Crypto
+) -> dict[str, Any]:
     hold = session.get(LegalHold, key)
     if hold is None:
         raise NotFound(f"no legal hold {key!r}")
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("a release needs a reason", errors={"reason": ["say why the hold ends"]})
     if hold.released_at is None:
-        hold.released_at, hold.released_by, hold.release_reason = now, actor, reason
+        sealed = _seal(session, crypto, hold.subject_id, reason)
+        hold.released_at, hold.released_by, hold.release_reason = now, actor, sealed
         hold.updated_at = now
         auditlog.append(
             session,
@@ -162,7 +193,7 @@ def release_hold(session: Session, key: str, reason: str, actor: str, now: dt.da
             now=now,
             subject_id=hold.subject_id,
         )
-    return hold_view(hold, now)
+    return opened(session, crypto, hold_view(hold, now))
 
 
 def _audit_details(view: dict[str, Any]) -> dict[str, Any]:
@@ -240,7 +271,7 @@ def brief(holds: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "key": h["key"],
             "scope": h["scope"],
-            "reason": h["reason"],
+            "reason": SEALED_IN_REPORT if notes.is_sealed(h["reason"]) else h["reason"],
             "ends_at": h["ends_at"].isoformat() if h["ends_at"] else None,
         }
         for h in holds

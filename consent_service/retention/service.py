@@ -43,7 +43,7 @@ def read_rules(ctx: Context, include_retired: bool = False) -> list[dict[str, An
 def save_hold(ctx: Context, key: str, doc: dict[str, Any], actor: str) -> tuple[dict[str, Any], bool]:
     """Place a hold or change its reason or end, with its audit entry; returns (view, created)."""
     with ctx.uow() as uow:
-        view, created = holds.put_hold(uow.session, key, doc, actor, ctx.now())
+        view, created = holds.put_hold(uow.session, key, doc, actor, ctx.now(), crypto=ctx.crypto)
         uow.commit()
     return view, created
 
@@ -51,17 +51,18 @@ def save_hold(ctx: Context, key: str, doc: dict[str, Any], actor: str) -> tuple[
 def release_hold(ctx: Context, key: str, reason: str, actor: str) -> dict[str, Any]:
     """Release a hold with its audit entry; releasing a released hold changes nothing."""
     with ctx.uow() as uow:
-        view = holds.release_hold(uow.session, key, reason, actor, ctx.now())
+        view = holds.release_hold(uow.session, key, reason, actor, ctx.now(), crypto=ctx.crypto)
         uow.commit()
     return view
 
 
 def read_hold(ctx: Context, key: str) -> dict[str, Any]:
     with ctx.uow(write=False) as uow:
-        return holds.get_hold(uow.session, key, ctx.now())
+        return holds.opened(uow.session, ctx.crypto, holds.get_hold(uow.session, key, ctx.now()))
 
 
 def read_holds(ctx: Context, active_only: bool = False) -> list[dict[str, Any]]:
     """Every hold by key, or only those in force now (not released, not ended)."""
     with ctx.uow(write=False) as uow:
-        return holds.list_holds(uow.session, ctx.now(), active_only=active_only)
+        views = holds.list_holds(uow.session, ctx.now(), active_only=active_only)
+        return [holds.opened(uow.session, ctx.crypto, view) for view in views]

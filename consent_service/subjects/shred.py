@@ -70,9 +70,10 @@ def shred_subject(
         holding = subject_holds(session, members, now)
         if holding:
             raise Conflict(
-                f"subject {subject_id} is under legal hold {holding[0].key!r} ({holding[0].reason}); "
+                # The hold's reason is sealed under the subject's key: GET /v1/holds/<key> reads it.
+                f"subject {subject_id} is under legal hold {holding[0].key!r}; "
                 "its data cannot be erased until the hold ends or is released",
-                extra={"holds": [{"key": h.key, "reason": h.reason} for h in holding]},
+                extra={"holds": [{"key": h.key} for h in holding]},
             )
         destroyed = []
         for member in members:
