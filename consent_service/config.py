@@ -61,6 +61,8 @@ class Config:
     broker_url: str = ""  # task queue: empty = embedded in-process queue, redis://… or amqp://…
     broker_queue: str = "consent"  # queue name, so several deployments can share one broker
     testing: bool = False
+    # non-public networks (CIDR list) that webhooks, HTTP stores and witnesses may call; empty = none
+    outbound_allow_networks: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -115,4 +117,5 @@ class Config:
             broker_url=get("CONSENT_BROKER_URL", ""),
             broker_queue=get("CONSENT_BROKER_QUEUE", cls.broker_queue),
             testing=_bool(get("CONSENT_TESTING", "0")),
+            outbound_allow_networks=get("CONSENT_OUTBOUND_ALLOW_NETWORKS", ""),
         )
