@@ -40,7 +40,7 @@ class Config:
         "clients use scoped bearer tokens, stored only as SHA-256 hashes."
     )
     policy_url: str = "https://example.org/privacy"
-    public_rate_limit: int = 60  # requests per client IP and minute, per worker process
+    public_rate_limit: int = 60  # requests per client IP and minute (see ratelimit_storage_url)
     trusted_proxies: int = 0
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 2 * 1024 * 1024
@@ -63,6 +63,8 @@ class Config:
     testing: bool = False
     # non-public networks (CIDR list) that webhooks, HTTP stores and witnesses may call; empty = none
     outbound_allow_networks: str = ""
+    ratelimit_storage_url: str = "memory://"  # memory:// = per process; redis://… = shared by all
+    auth_failure_limit: int = 10  # failed bearer-token attempts per client IP and minute; 0 = off
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -118,4 +120,6 @@ class Config:
             broker_queue=get("CONSENT_BROKER_QUEUE", cls.broker_queue),
             testing=_bool(get("CONSENT_TESTING", "0")),
             outbound_allow_networks=get("CONSENT_OUTBOUND_ALLOW_NETWORKS", ""),
+            ratelimit_storage_url=get("CONSENT_RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url),
+            auth_failure_limit=int(get("CONSENT_AUTH_FAILURE_LIMIT", str(cls.auth_failure_limit))),
         )

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from consent_service.config import Config
-from consent_service.context import check_outbound_config
+from consent_service.context import check_network_settings
 from consent_service.errors import ConfigurationError
 from consent_service.outbound import Policy, RefusedURL, check_url, parse_networks, url_problem, urlopen
 
@@ -101,7 +101,7 @@ def test_url_problem_reads_the_setting() -> None:
 
 def test_a_bad_allow_list_fails_at_start_naming_the_variable() -> None:
     with pytest.raises(ConfigurationError, match="CONSENT_OUTBOUND_ALLOW_NETWORKS"):
-        check_outbound_config(Config(outbound_allow_networks="10.0.0.0/8,not-a-net"))
+        check_network_settings(Config(outbound_allow_networks="10.0.0.0/8,not-a-net"))
     assert (
         Config.from_env({"CONSENT_OUTBOUND_ALLOW_NETWORKS": "10.0.0.0/8"}).outbound_allow_networks
         == "10.0.0.0/8"
