@@ -511,6 +511,8 @@ def requests_run(request_id: str, actor: str) -> None:
     state = result["request"]["state"]
     pending = result.get("pending")
     click.echo(f"request {request_id}: {state}" + (f" (pending: {', '.join(pending)})" if pending else ""))
+    if state == "failed" and result["request"].get("failure_reason"):
+        click.echo(f"reason: {result['request']['failure_reason']}")
     sys.exit(1 if state == "failed" else 0)
 
 

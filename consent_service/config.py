@@ -49,7 +49,7 @@ class Config:
         "clients use scoped bearer tokens, stored only as SHA-256 hashes."
     )
     policy_url: str = "https://example.org/privacy"
-    public_rate_limit: int = 60  # requests per client IP and minute, per worker process
+    public_rate_limit: int = 60  # requests per client IP and minute (see ratelimit_storage_url)
     trusted_proxies: int = 0
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 2 * 1024 * 1024
@@ -74,6 +74,10 @@ class Config:
     checkpoint_file: Path | None = None  # where signed checkpoints are appended; default in data_dir
     witness_urls: tuple[str, ...] = ()  # http(s) URLs each signed checkpoint is POSTed to
     testing: bool = False
+    # non-public networks (CIDR list) that webhooks, HTTP stores and witnesses may call; empty = none
+    outbound_allow_networks: str = ""
+    ratelimit_storage_url: str = "memory://"  # memory:// = per process; redis://… = shared by all
+    auth_failure_limit: int = 10  # failed bearer-token attempts per client IP and minute; 0 = off
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -88,7 +92,9 @@ class Config:
 
     @property
     def effective_checkpoint_file(self) -> Path:
-        return self.checkpoint_file if self.checkpoint_file is not None else self.data_dir / "checkpoints.jsonl"
+        return (
+            self.checkpoint_file if self.checkpoint_file is not None else self.data_dir / "checkpoints.jsonl"
+        )
 
     def with_overrides(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -136,4 +142,7 @@ class Config:
             checkpoint_seconds=int(get("CONSENT_CHECKPOINT_SECONDS", str(cls.checkpoint_seconds))),
             checkpoint_file=Path(env["CONSENT_CHECKPOINT_FILE"]) if get("CONSENT_CHECKPOINT_FILE") else None,
             witness_urls=_http_urls("CONSENT_WITNESS_URLS", get("CONSENT_WITNESS_URLS", "")),
+            outbound_allow_networks=get("CONSENT_OUTBOUND_ALLOW_NETWORKS", ""),
+            ratelimit_storage_url=get("CONSENT_RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url),
+            auth_failure_limit=int(get("CONSENT_AUTH_FAILURE_LIMIT", str(cls.auth_failure_limit))),
         )

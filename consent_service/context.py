@@ -42,10 +42,25 @@ def key_provider(config: Config) -> KeyProvider:
     return LocalFileProvider(config.effective_key_file)
 
 
+def check_network_settings(config: Config) -> None:
+    """ConfigurationError naming the variable when the outbound allow-list is not a CIDR list or
+    the rate-limit storage URL is not memory:// or redis://."""
+    from consent_service.errors import ConfigurationError
+    from consent_service.outbound import parse_networks
+    from consent_service.ratelimit import check_config
+
+    try:
+        parse_networks(config.outbound_allow_networks)
+        check_config(config)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def bootstrap(config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> Context:
     from consent_service.retention.own_data import validate_config
 
     validate_config(config)  # a bad retention period fails at start, naming its variable
+    check_network_settings(config)
     provider = key_provider(config)
     material = provider.load()
     if config.effective_database_url.startswith("sqlite:///"):

@@ -18,7 +18,8 @@ thread in the same places, checking every two seconds and when a local write cro
 of ``CONSENT_CHECKPOINT_EVENTS``.
 A run that ends ``failed`` (a store was down) raises ``RunFailed`` so that Dramatiq's Retries
 middleware retries it with exponential backoff, at most ``MAX_RETRIES`` times; after that the
-request stays ``failed`` for a DPO to retry. ``run_request`` is resumable and idempotent per
+request stays ``failed`` (with its ``failure_reason``) for a DPO to retry. A failure no run can
+mend (the subject was shredded: ``retryable`` false) is not retried. ``run_request`` is resumable and idempotent per
 store, and one run per request at a time is enforced (a PostgreSQL advisory lock, or a
 process-local lock on SQLite), so a duplicate or redelivered message does no harm.
 """
@@ -177,7 +178,7 @@ def _execute_request(request_id: str) -> None:
             _embedded_ctx.pop(request_id, None)
             return
     state = result["request"]["state"]
-    if state == "failed":
+    if state == "failed" and result.get("retryable", True):
         raise RunFailed(f"request {request_id} failed; retried with backoff")
     _embedded_ctx.pop(request_id, None)
     log.info("request %s: %s", request_id, state)

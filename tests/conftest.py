@@ -22,6 +22,9 @@ from consent_service.context import Context, bootstrap
 from consent_service.crypto.keyring import KeyMaterial
 
 REQUIRE_SERVERS = os.environ.get("CONSENT_TEST_REQUIRE_SERVERS") == "1"
+# Tests run their HTTP stores and webhook receivers on loopback: allowed here explicitly, never
+# by default (the guard itself is tested with its own, empty allow-list).
+TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
 
 
 def server_url(name: str) -> str:
@@ -57,7 +60,7 @@ def make_context(
         database_url=url,
         master_keys=KeyMaterial.generate().to_json(),
         testing=True,
-        **overrides,
+        **({"outbound_allow_networks": TEST_OUTBOUND_ALLOW} | overrides),
     )
     if clock is None:
         return bootstrap(config)

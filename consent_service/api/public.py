@@ -1,18 +1,18 @@
 """``/v1/public``: endpoints a cookie banner calls from the browser with its public site key.
 
-CORS is answered only for origins a registered site allows; requests are rate limited per
-client IP (per worker process).
+CORS is answered only for origins a registered site allows; consents are rate limited per client
+IP (``CONSENT_PUBLIC_RATE_LIMIT`` a minute, counted in ``CONSENT_RATELIMIT_STORAGE_URL``: per
+process in memory, or shared by every process through Redis; see ``api.throttle``).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
 
+from consent_service.api import throttle
 from consent_service.api.auth import ctx
 from consent_service.api.boundary import Blueprint
 from consent_service.api.consents import decision_inputs, event_out
@@ -26,39 +26,6 @@ from consent_service.subjects.service import IdentityRef
 blp = Blueprint("public", __name__, url_prefix="/v1/public", description="Cookie banner endpoints")
 
 ALLOWED_HEADERS = "Content-Type, X-Site-Key"
-
-
-class RateLimiter:
-    """Fixed one-minute windows per key; memory bounded by pruning old windows."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._counts: dict[str, tuple[int, int]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> None:
-        window = int(time.time() // 60)
-        with self._lock:
-            if len(self._counts) > 100_000:
-                self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
-            start, count = self._counts.get(key, (window, 0))
-            if start != window:
-                start, count = window, 0
-            count += 1
-            self._counts[key] = (start, count)
-        if count > self.per_minute:
-            raise RateLimited(
-                "too many consent requests from this address", retry_after=60 - int(time.time() % 60)
-            )
-
-
-def _limiter() -> RateLimiter:
-    app_ctx = ctx()
-    limiter = getattr(app_ctx, "_public_limiter", None)
-    if limiter is None:
-        limiter = RateLimiter(app_ctx.config.public_rate_limit)
-        app_ctx._public_limiter = limiter  # type: ignore[attr-defined]
-    return limiter
 
 
 def _cors(response: Response, origin: str) -> Response:
@@ -85,7 +52,9 @@ class PublicConsents(MethodView):
     @blp.response(201, ConsentOut)
     def post(self, body: dict[str, Any]) -> Any:
         """Record a banner's decisions for a device id (site key in ``X-Site-Key``)."""
-        _limiter().hit(request.remote_addr or "unknown")
+        wait = throttle.limiter().hit("public-consents", ctx().config.public_rate_limit, throttle.client_ip())
+        if wait is not None:
+            raise RateLimited("too many consent requests from this address", retry_after=wait)
         site = banner.load_site(ctx(), request.headers.get("X-Site-Key"))
         origin = request.headers.get("Origin")
         proof = {

@@ -31,7 +31,7 @@ from consent_service.api.schemas import (
 )
 from consent_service.dsar import execution, package, package_links, tasks
 from consent_service.dsar import requests as dsar
-from consent_service.errors import Conflict, InvalidInput
+from consent_service.errors import InvalidInput
 from consent_service.registry.durations import DurationError, parse_duration
 from consent_service.subjects.service import IdentityRef
 
@@ -136,15 +136,12 @@ class Retry(MethodView):
     @require("dsar:manage")
     @blp.response(202, RequestOut)
     def post(self, request_id: str) -> dict[str, Any]:
-        """Queue a run (or resume) of a verified access, portability, erasure or rectification request."""
+        """Queue a run (or resume) of a verified access, portability, erasure or rectification request.
+
+        A failed request answers ``in_progress``: it is queued for a new run. 409 when there is
+        nothing to run (closed, unverified, or its subject was shredded: reject it instead)."""
         context = ctx()
-        current = dsar.show(context, request_id)
-        if current["type"] not in dsar.EXECUTED:
-            raise Conflict(f"{current['type']} requests take effect when verified; there is nothing to run")
-        if current["state"] not in ("verified", "in_progress", "failed"):
-            raise Conflict(
-                f"the request is {current['state']}; only verified, in_progress or failed ones run"
-            )
+        current = execution.retry(context, request_id, actor=principal().id)
         jobs.enqueue_request(context, request_id)
         return current
 

@@ -532,6 +532,10 @@ class RequestOut(StrictSchema):
     verified_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
     overdue = fields.Bool()
+    failure_reason = fields.Str(
+        allow_none=True,
+        metadata={"description": "why the last run failed (state failed), for the DPO; null otherwise"},
+    )
 
 
 class RequestDetailOut(RequestOut):

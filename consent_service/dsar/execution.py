@@ -18,12 +18,19 @@ store (reads have no effects, and the package is one consistent snapshot). A sto
 sends the request to ``failed`` with the error in the audit trail; nothing is reported as done
 that was not. A store that answers later (HTTP ``accepted``, a manual task) leaves the request
 ``in_progress`` with that store ``pending`` and its task in the result.
+
+Every run that started ends in a defined state: ``completed``, ``in_progress`` with pending
+stores, or ``failed`` with ``failure_reason`` (readable by the DPO: no stack trace, no personal
+data; the trace goes to the service log). A subject crypto-shredded before the run fails the
+request for good (``retryable: false`` in the result): its identities can no longer be read, so
+only a rejection closes it. ``retry`` puts a failed request back to ``in_progress`` for a new run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -43,14 +50,40 @@ from consent_service.dsar.requests import load_request, log_event, summary, tran
 from consent_service.dsar.stores import open_connector
 from consent_service.dsar.traversal import Found, StoreFailure, traverse
 from consent_service.dsar.writes import erase_store, public_task, rectify_store
-from consent_service.errors import Conflict
+from consent_service.errors import Conflict, DomainError
 from consent_service.retention import holds
 from consent_service.subjects import service as subjects
 from consent_service.subjects.shred import shred_subject
 
+log = logging.getLogger(__name__)
+
 EXECUTABLE = ("access", "portability", "erasure", "rectification")
 RUNNABLE_STATES = ("verified", "in_progress", "failed")
 Opener = Callable[[str], AbstractContextManager[Connector]]
+SUBJECT_ERASED = (
+    "the subject's data was erased (crypto-shredded) before this request ran: its identities can "
+    "no longer be read, so it cannot be executed; reject it with a reason for the requester"
+)
+FAILURE_REASON_MAX = 1000
+
+
+def _unrunnable(ctx: Context, session: Session, request: DsarRequest) -> str | None:
+    """Why no run can ever execute ``request`` (its subject was shredded), or None.
+
+    An erasure whose every store is already done can still complete after the shredding."""
+    if subjects.data_key(session, ctx.crypto, request.subject_id) is not None:
+        return None
+    if request.type == "erasure":
+        done = set(
+            session.scalars(
+                select(DsarStoreRun.store).where(
+                    DsarStoreRun.request_id == request.id, DsarStoreRun.status == "done"
+                )
+            )
+        )
+        if set(session.scalars(select(DataStore.key))) <= done:
+            return None
+    return SUBJECT_ERASED
 
 
 def _start(ctx: Context, request_id: str, actor: str) -> dict[str, Any]:
@@ -65,6 +98,7 @@ def _start(ctx: Context, request_id: str, actor: str) -> dict[str, Any]:
         if request.state != "in_progress":
             why = "execution started" if request.state == "verified" else "execution resumed after a failure"
             transition(session, request, "in_progress", actor, why, ctx.now())
+            request.failure_reason = None
         runs = {
             r.store: r.status
             for r in session.scalars(select(DsarStoreRun).where(DsarStoreRun.request_id == request_id))
@@ -76,6 +110,7 @@ def _start(ctx: Context, request_id: str, actor: str) -> dict[str, Any]:
             "runs": runs,
             "identities": _open(ctx, session, request, "identities", request.identities_ct),
             "changes": _open(ctx, session, request, "changes", request.changes_ct),
+            "unrunnable": _unrunnable(ctx, session, request),
         }
         uow.commit()
     return plan
@@ -137,6 +172,8 @@ def _finish(ctx: Context, request_id: str, actor: str, to: str, why: str) -> dic
         if to == "completed" and open_tasks(uow.session, request_id):
             raise Conflict("a manual task of this request is still open; it cannot complete")
         webhooks: list[str] = []
+        if to == "failed":
+            request.failure_reason = why[:FAILURE_REASON_MAX]
         if request.state != to:
             transition(uow.session, request, to, actor, why, ctx.now())
             if to == "completed" and request.type in ("erasure", "rectification"):
@@ -187,13 +224,47 @@ def run_request(
     """Execute (or resume) a verified request; returns the request and each store's outcome.
 
     Guarantees: the request ends ``completed`` only when every store is done; a store error
-    ends it ``failed`` with the error in the audit trail; a re-run never repeats an effect
-    (done stores are skipped, connectors' writes are idempotent).
+    ends it ``failed`` with the error in the audit trail; any other error ends it ``failed``
+    with a reason that names no internals (the trace is logged); a re-run never repeats an
+    effect (done stores are skipped, connectors' writes are idempotent). The result's
+    ``retryable`` is False when no later run can succeed (the subject was shredded).
     """
     open_store = resolved_opener(ctx, request_id, opener or (lambda key: open_connector(ctx, key)))
     plan = _start(ctx, request_id, actor)
     outcome: dict[str, dict[str, Any]] = {}
+    if plan["unrunnable"]:
+        return {
+            "request": _finish(ctx, request_id, actor, "failed", plan["unrunnable"]),
+            "stores": outcome,
+            "retryable": False,
+        }
+    try:
+        return _run(ctx, request_id, actor, plan, open_store, outcome, progress) | {"retryable": True}
+    except Exception as exc:  # noqa: BLE001 - whatever stopped the run, the request must not hang
+        log.exception("the run of request %s stopped on an unexpected error", request_id)
+        return {
+            "request": _finish(ctx, request_id, actor, "failed", _readable(exc)),
+            "stores": outcome,
+            "retryable": True,
+        }
 
+
+def _readable(exc: Exception) -> str:
+    """A failure reason for the DPO: a domain error's own words, else only the error's kind."""
+    if isinstance(exc, DomainError):
+        return f"the run stopped: {exc.detail}"
+    return f"the run stopped on an unexpected error ({type(exc).__name__}); the service log has the details"
+
+
+def _run(
+    ctx: Context,
+    request_id: str,
+    actor: str,
+    plan: dict[str, Any],
+    open_store: Opener,
+    outcome: dict[str, dict[str, Any]],
+    progress: Callable[[str, str, dict[str, Any]], None] | None,
+) -> dict[str, Any]:
     def note(store: str, status: str, detail: dict[str, Any], report: dict[str, Any] | None = None) -> None:
         _record(ctx, request_id, actor, store, status, detail, report)
         outcome[store] = {"status": status, **detail}
@@ -240,6 +311,37 @@ def run_request(
         else:
             shred_subject(ctx, plan["subject_id"], actor_type="client", actor_id=actor)
     return {"request": _finish(ctx, request_id, actor, "completed", why), "stores": outcome}
+
+
+def retry(ctx: Context, request_id: str, *, actor: str) -> dict[str, Any]:
+    """Ready a request for another run (the caller queues it); returns the request as it is now.
+
+    A failed request goes back to ``in_progress`` (audited as ``retry_requested``, its failure
+    reason cleared); a verified or in_progress one is left as it is. Conflict when the request
+    is not executed across the stores, is closed or waits for verification, or can never run
+    (its subject was shredded).
+    """
+    with ctx.uow() as uow:
+        session = uow.session
+        request = load_request(session, request_id)
+        if request.type not in EXECUTABLE:
+            raise Conflict(f"{request.type} requests take effect when verified; there is nothing to run")
+        if request.state not in RUNNABLE_STATES:
+            raise Conflict(f"the request is {request.state}; only verified, in_progress or failed ones run")
+        if request.state == "failed":
+            reason = _unrunnable(ctx, session, request)
+            if reason:
+                raise Conflict(reason)
+        now = ctx.now()
+        log_event(
+            session, request_id, actor, "retry_requested", {"state": request.state}, now, request.subject_id
+        )
+        if request.state == "failed":
+            transition(session, request, "in_progress", actor, "retry requested: queued for a new run", now)
+            request.failure_reason = None
+        out = summary(request)
+        uow.commit()
+    return out
 
 
 def _holds_on(ctx: Context, subject_id: str) -> Callable[[str, str], list[dict[str, Any]]]:

@@ -9,7 +9,8 @@ A recipient is a name, an HTTPS (or HTTP) endpoint, a shared secret and the even
 the caller's transaction. Its payload is stored in plaintext: it holds ids, the event, times and
 (for rectification) the names of the changed fields, never a value, so it stays deliverable
 after the subject is crypto-shredded. ``send_webhook`` POSTs it as JSON signed exactly like
-requests to HTTP stores (``X-Consent-Timestamp``, ``X-Consent-Signature``).
+requests to HTTP stores (``X-Consent-Timestamp``, ``X-Consent-Signature``). The endpoint passes
+``consent_service.outbound`` at registration and again when the webhook connects.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service import outbound
 from consent_service.context import Context
 from consent_service.dsar.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from consent_service.dsar.request_models import DsarRequest, OutboxMessage
 from consent_service.dsar.store_secrets import HIDDEN, open_connection, seal_connection
 from consent_service.dsar.task_models import Recipient
-from consent_service.errors import NotFound, refused
+from consent_service.errors import NotFound
 
 EVENTS = ("erasure", "rectification", "restriction")
 TIMEOUT_S = 15.0
@@ -59,6 +61,8 @@ def save_recipient(ctx: Context, key: str, doc: dict[str, Any]) -> tuple[dict[st
         errors["name"] = ["required"]
     if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
         errors["endpoint"] = ["an http:// or https:// URL is required"]
+    elif refused := outbound.url_problem(ctx.config, endpoint):
+        errors["endpoint"] = [refused]
     if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
         errors["events"] = [f"one or more of {', '.join(EVENTS)}"]
     with ctx.uow() as uow:
@@ -160,7 +164,8 @@ def send_webhook(ctx: Context, payload: dict[str, Any]) -> None:
             SIGNATURE_HEADER: sign(secret, timestamp, body),
         },
     )
-    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - configured URL
+    policy = outbound.Policy.from_config(ctx.config)
+    with outbound.urlopen(request, policy, TIMEOUT_S) as response:  # checked again at connect time
         response.read()
 
 

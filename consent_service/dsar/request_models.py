@@ -37,6 +37,8 @@ class DsarRequest(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     contact_purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # why the last run failed, for the DPO (no stack trace, no personal data); NULL otherwise
+    failure_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class DsarVerification(Base):

@@ -441,6 +441,7 @@ def summary(request: DsarRequest) -> dict[str, Any]:
         "extension_months": request.extension_months,
         "verified_at": request.verified_at,
         "closed_at": request.closed_at,
+        "failure_reason": request.failure_reason,
     }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service import outbound
 from consent_service.context import Context
 from consent_service.dsar.connectors import Connector, connector_for
 from consent_service.dsar.models import DataStore
@@ -60,6 +61,10 @@ def put_store(ctx: Context, session: Session, key: str, doc: dict[str, Any]) -> 
     if "key" in doc and doc["key"] != key:
         raise InvalidInput("the key in the body differs from the URL", errors={"key": [f"expected {key!r}"]})
     parse_store(key, doc)
+    if doc["type"] == "http" and (refused := outbound.url_problem(ctx.config, doc["connection"]["endpoint"])):
+        raise InvalidInput(
+            "the store's endpoint may not be called", errors={"connection.endpoint": [refused]}
+        )
     box, kek = seal_connection(ctx.crypto, key, doc["connection"])
     now = ctx.now()
     values = {
@@ -132,7 +137,13 @@ def load_spec(ctx: Context, key: str) -> tuple[StoreSpec, dict[str, Any]]:
 def open_connector(ctx: Context, key: str) -> Iterator[Connector]:
     """The connector of store ``key``, closed when the block ends."""
     spec, connection = load_spec(ctx, key)
-    connector = connector_for(spec, connection, hash_key=erasure_hash_key(ctx.crypto), clock=ctx.clock)
+    connector = connector_for(
+        spec,
+        connection,
+        hash_key=erasure_hash_key(ctx.crypto),
+        clock=ctx.clock,
+        outbound=outbound.Policy.from_config(ctx.config),
+    )
     try:
         yield connector
     finally:

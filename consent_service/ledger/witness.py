@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from consent_service import outbound
 from consent_service.context import Context
 from consent_service.ledger.checkpoints import document
 from consent_service.ledger.models import Checkpoint, Witness
@@ -30,13 +31,13 @@ BATCH = 20  # checkpoints per witness and round
 MAX_BACKOFF = dt.timedelta(hours=1)
 
 
-def _post(url: str, doc: dict[str, Any]) -> None:
+def _post(url: str, doc: dict[str, Any], policy: outbound.Policy) -> None:
+    """POST one checkpoint; the address is checked when connecting, as for webhooks."""
     body = json.dumps(doc, separators=(",", ":")).encode()
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}
     )
-    # Outbound-URL guard: check ``url`` here before posting (the shared guard is wired in by the lead).
-    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - configured URL
+    with outbound.urlopen(request, policy, timeout=TIMEOUT_S) as response:
         response.read()
 
 
@@ -82,6 +83,7 @@ def _update(ctx: Context, url: str, *, delivered: int | None, error: str | None)
 def deliver_checkpoints(ctx: Context) -> dict[str, int]:
     """Post undelivered checkpoints to every due witness; returns checkpoints delivered per URL."""
     counts: dict[str, int] = {}
+    policy = outbound.Policy.from_config(ctx.config)
     for url in ctx.config.witness_urls:
         pending = _pending(ctx, url)
         if pending is None:
@@ -91,7 +93,7 @@ def deliver_checkpoints(ctx: Context) -> dict[str, int]:
         error: str | None = None
         for doc in docs:
             try:
-                _post(url, doc)
+                _post(url, doc, policy)
             except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning(

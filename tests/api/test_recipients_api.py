@@ -90,7 +90,7 @@ def open_request(client: Any, headers: dict[str, str], kind: str, **extra: Any) 
 
 def test_register_and_list_without_the_secret(dpo: Any, token: Any) -> None:
     client, headers = dpo
-    created = add_recipient(client, headers, "https://partner.example/hooks", ["erasure", "restriction"])
+    created = add_recipient(client, headers, "https://localhost/partner-hooks", ["erasure", "restriction"])
     assert created.status_code == 201 and "secret" not in created.get_json()
     listed = client.get("/v1/recipients", headers=headers)
     assert listed.get_json()[0]["events"] == ["erasure", "restriction"] and SECRET not in listed.text
@@ -99,7 +99,7 @@ def test_register_and_list_without_the_secret(dpo: Any, token: Any) -> None:
         headers=headers,
         json={
             "name": "Renamed",
-            "endpoint": "https://partner.example/h",
+            "endpoint": "https://localhost/h",
             "secret": "***",
             "events": ["erasure"],
         },

@@ -125,7 +125,7 @@ def test_unknown_rules_are_404(client, admin):
 
 HTTP_STORE = {
     "type": "http",
-    "connection": {"endpoint": "https://shop.example/dsar", "secret": "http-shared-secret-0123456789"},
+    "connection": {"endpoint": "https://localhost/shop-dsar", "secret": "http-shared-secret-0123456789"},
     "collections": {
         "orders": {"identities": {"email": "email"}, "fields": {"email": {"category": "user.contact.email"}}}
     },

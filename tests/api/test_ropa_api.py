@@ -66,7 +66,7 @@ def registered(client: Any, admin: dict[str, str], ctx: Any, tmp_path: Path) -> 
     url = crm_store(client, admin, tmp_path)
     recipient = {
         "name": "Mail partner GmbH",
-        "endpoint": "https://partner.example/hooks?token=do-not-show",
+        "endpoint": "https://localhost/partner-hooks?token=do-not-show",
         "secret": RECIPIENT_SECRET,
         "events": ["erasure", "rectification"],
     }
@@ -221,7 +221,7 @@ def test_no_secret_in_either_output(client: Any, admin: dict[str, str], register
     for path in ("/v1/ropa", "/v1/ropa?format=json", "/v1/ropa?format=csv"):
         text = client.get(path, headers=admin).text
         assert "crm.customers.email" in text
-        for secret in (store_url, "crm.db", RECIPIENT_SECRET, "partner.example", "do-not-show"):
+        for secret in (store_url, "crm.db", RECIPIENT_SECRET, "partner-hooks", "do-not-show"):
             assert secret not in text, (path, secret)
 
 

@@ -25,7 +25,7 @@ def http_doc() -> dict[str, Any]:
     return {
         "type": "http",
         "description": "The CRM",
-        "connection": {"endpoint": "https://crm.example/dsar", "secret": HTTP_SECRET},
+        "connection": {"endpoint": "https://localhost/crm-dsar", "secret": HTTP_SECRET},
         "collections": {
             "contacts": {
                 "identities": {"email": "email"},
@@ -55,7 +55,7 @@ def test_put_get_list_never_show_secrets(
     assert client.put("/v1/stores/crm", json=http_doc(), headers=admin).status_code == 201
     again = client.put("/v1/stores/crm", json=http_doc(), headers=admin)
     assert again.status_code == 200
-    assert again.get_json()["connection"] == {"endpoint": "https://crm.example/dsar", "secret": "***"}
+    assert again.get_json()["connection"] == {"endpoint": "https://localhost/crm-dsar", "secret": "***"}
 
     one = client.get("/v1/stores/crm", headers=admin)
     assert one.status_code == 200 and one.get_json()["description"] == "The CRM"

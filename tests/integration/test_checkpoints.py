@@ -327,3 +327,19 @@ def test_witnesses_get_every_checkpoint_and_one_that_is_down_stops_nothing(
     assert by_url[down]["delivered_seq"] == 0 and by_url[down]["attempts"] >= 1
     assert "Error" in by_url[down]["last_error"]
     witnessed.db.dispose()
+
+
+def test_a_witness_on_a_refused_address_gets_nothing(ctx: Context, witness_url: str) -> None:
+    """Witness URLs go through the outbound guard: loopback only when the operator allows it."""
+    guarded = bootstrap(
+        ctx.config.with_overrides(
+            checkpoint_events=2, checkpoint_seconds=0, witness_urls=(witness_url,), outbound_allow_networks=""
+        )
+    )
+    seed(guarded)
+    record(guarded, 2)
+    assert checkpoint_round(guarded)["payload"]["seq"] == 2  # type: ignore[index]
+    assert Witness.received == []
+    (row,) = status(guarded)
+    assert row["delivered_seq"] == 0 and "RefusedURL" in row["last_error"]
+    guarded.db.dispose()

@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from consent_service.config import Config
 from consent_service.dsar.connectors import ConnectorError, Deferred, connector_for
 from consent_service.dsar.connectors.http import HttpConnector, sign, verify_signature
 from consent_service.dsar.spec import parse_store
+from consent_service.outbound import Policy
+from tests.conftest import TEST_OUTBOUND_ALLOW
 
 SECRET = "a-shared-secret-of-some-length"
 
@@ -89,7 +92,8 @@ def connector(endpoint: str, secret: str = SECRET) -> HttpConnector:
             }
         },
     }
-    made = connector_for(parse_store("crm", doc), doc["connection"])
+    loopback = Policy.from_config(Config(outbound_allow_networks=TEST_OUTBOUND_ALLOW))
+    made = connector_for(parse_store("crm", doc), doc["connection"], outbound=loopback)
     assert isinstance(made, HttpConnector)
     return made
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from consent_service.cli import main
 from consent_service.crypto.keyring import KeyMaterial
+from tests.conftest import TEST_OUTBOUND_ALLOW
 
 STORES_YAML = """
 stores:
@@ -41,6 +42,7 @@ def env(sqlite_url: str, tmp_path: Path) -> dict[str, str]:
         "CONSENT_DATABASE_URL": sqlite_url,
         "CONSENT_DATA_DIR": str(tmp_path),
         "CONSENT_MASTER_KEYS": KeyMaterial.generate().to_json(),
+        "CONSENT_OUTBOUND_ALLOW_NETWORKS": TEST_OUTBOUND_ALLOW,  # its HTTP store is on loopback
     }
 
 

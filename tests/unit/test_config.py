@@ -30,7 +30,10 @@ def test_checkpoint_settings_and_witness_urls():
     import pytest
 
     config = Config.from_env(
-        {"CONSENT_CHECKPOINT_EVENTS": "500", "CONSENT_WITNESS_URLS": "https://w.example/cp, http://x.example/"}
+        {
+            "CONSENT_CHECKPOINT_EVENTS": "500",
+            "CONSENT_WITNESS_URLS": "https://w.example/cp, http://x.example/",
+        }
     )
     assert config.checkpoint_events == 500 and config.checkpoint_seconds == 60
     assert config.witness_urls == ("https://w.example/cp", "http://x.example/")

@@ -19,6 +19,7 @@ from consent_service.dsar.connectors.base import (
     EraseResult,
 )
 from consent_service.dsar.spec import StoreSpec
+from consent_service.outbound import Policy
 
 __all__ = ["Check", "Connector", "ConnectorError", "Deferred", "EraseResult", "connector_for"]
 
@@ -29,6 +30,7 @@ def connector_for(
     *,
     hash_key: bytes = b"",
     clock: Callable[[], dt.datetime] = utcnow,
+    outbound: Policy | None = None,
 ) -> Connector:
     """The connector of ``store_spec``; ``secrets`` is its connection (URL, endpoint and secret)."""
     if store_spec.type == "sql":
@@ -42,7 +44,7 @@ def connector_for(
     if store_spec.type == "http":
         from consent_service.dsar.connectors.http import HttpConnector
 
-        return HttpConnector(store_spec, secrets["endpoint"], secrets["secret"])
+        return HttpConnector(store_spec, secrets["endpoint"], secrets["secret"], policy=outbound)
     if store_spec.type == "manual":
         from consent_service.dsar.connectors.manual import ManualConnector
 

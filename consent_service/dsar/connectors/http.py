@@ -4,7 +4,8 @@ Every call is a POST of a JSON body ``{"operation", "store", "collection", "requ
 with ``X-Consent-Timestamp`` (Unix seconds) and ``X-Consent-Signature: sha256=<hex>``, the
 HMAC-SHA256 of ``"<timestamp>.<body>"`` under the store's shared secret. The service answers
 ``{"status": "done", ...}`` inline or ``{"status": "accepted"}`` and calls back later; the
-callback is checked with ``verify_signature``. See docs/dsar-stores.md.
+callback is checked with ``verify_signature``. Calls go through ``consent_service.outbound``: the
+address connected to is checked against the allow-list each time. See docs/dsar-stores.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from consent_service import outbound
 from consent_service.dsar.connectors.base import (
     Check,
     Connector,
@@ -55,11 +57,19 @@ def verify_signature(
 
 
 class HttpConnector(Connector):
-    def __init__(self, spec: StoreSpec, endpoint: str, secret: str, timeout_s: float = TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        spec: StoreSpec,
+        endpoint: str,
+        secret: str,
+        timeout_s: float = TIMEOUT_S,
+        policy: outbound.Policy | None = None,
+    ) -> None:
         self.spec = spec
         self.endpoint = endpoint
         self.secret = secret
         self.timeout_s = timeout_s
+        self.policy = policy or outbound.Policy()  # no allow-list: public addresses only
 
     def call(self, operation: str, **payload: Any) -> dict[str, Any]:
         """POST one signed operation; returns the answer or raises ConnectorError."""
@@ -82,7 +92,7 @@ class HttpConnector(Connector):
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+            with outbound.urlopen(request, self.policy, self.timeout_s) as response:
                 answer = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             raise ConnectorError(f"{self.endpoint} answered {exc.code} {exc.reason}") from None

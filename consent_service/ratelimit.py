@@ -1,0 +1,86 @@
+"""Rate limits shared by every process of a deployment, on the ``limits`` library.
+
+``Limiter`` counts hits per (limit name, key) in fixed one-minute windows in the storage of
+``CONSENT_RATELIMIT_STORAGE_URL``: ``memory://`` (the default) counts in this process only, so
+with several gunicorn workers each has its own count; ``redis://host:port/db`` (or
+``rediss://``) shares the counts between all processes and machines that use that Redis.
+A storage that cannot be reached lets the request through and logs a warning: a Redis outage
+must not take the banner or the API down with it.
+
+A low layer without Flask: the API decides what is limited and under which key (the client IP).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
+
+from consent_service.config import Config
+
+log = logging.getLogger(__name__)
+
+MEMORY = "memory://"
+KEY_PREFIX = "consent-ratelimit"
+CACHE_KEY = "ratelimit.limiter"  # ctx.caches key of the process's Limiter
+
+
+def make_storage(url: str) -> Storage:
+    """The counters' storage for ``url`` (empty = this process's memory)."""
+    url = url or MEMORY
+    if url.startswith(("redis://", "rediss://")):
+        return RedisStorage(url, key_prefix=KEY_PREFIX)
+    if url == MEMORY:
+        return MemoryStorage()
+    raise ValueError(f"CONSENT_RATELIMIT_STORAGE_URL: use memory:// or redis://, not {url.split('://')[0]!r}")
+
+
+def check_config(config: Config) -> None:
+    """ValueError naming the variable when the storage URL has a scheme that is not supported."""
+    make_storage(config.ratelimit_storage_url)
+
+
+class Limiter:
+    """Per-minute limits; ``hit`` counts, ``blocked`` only looks."""
+
+    def __init__(self, storage_url: str) -> None:
+        self.storage_url = storage_url or MEMORY
+        self.strategy = FixedWindowRateLimiter(make_storage(self.storage_url))
+
+    @classmethod
+    def from_config(cls, config: Config) -> Limiter:
+        return cls(config.ratelimit_storage_url)
+
+    def _retry_after(self, item: RateLimitItem, name: str, key: str) -> int:
+        reset = self.strategy.get_window_stats(item, name, key).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def hit(self, name: str, per_minute: int, key: str) -> int | None:
+        """Count one hit of ``key`` against ``name``; the seconds to wait when over the limit, else None."""
+        if per_minute <= 0:
+            return None
+        item = RateLimitItemPerMinute(per_minute)
+        try:
+            if self.strategy.hit(item, name, key):
+                return None
+            return self._retry_after(item, name, key)
+        except Exception as exc:  # noqa: BLE001 - any storage failure: let the request through
+            log.warning("rate limit storage unavailable (%s); %s not limited", type(exc).__name__, name)
+            return None
+
+    def blocked(self, name: str, per_minute: int, key: str) -> int | None:
+        """The seconds to wait when ``key`` already used up ``name`` this window, else None."""
+        if per_minute <= 0:
+            return None
+        item = RateLimitItemPerMinute(per_minute)
+        try:
+            if self.strategy.test(item, name, key):
+                return None
+            return self._retry_after(item, name, key)
+        except Exception as exc:  # noqa: BLE001 - any storage failure: let the request through
+            log.warning("rate limit storage unavailable (%s); %s not limited", type(exc).__name__, name)
+            return None
