@@ -61,8 +61,8 @@ def save_recipient(ctx: Context, key: str, doc: dict[str, Any]) -> tuple[dict[st
         errors["name"] = ["required"]
     if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
         errors["endpoint"] = ["an http:// or https:// URL is required"]
-    elif refused := outbound.url_problem(ctx.config, endpoint):
-        errors["endpoint"] = [refused]
+    elif problem := outbound.url_problem(ctx.config, endpoint):
+        errors["endpoint"] = [problem]
     if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
         errors["events"] = [f"one or more of {', '.join(EVENTS)}"]
     with ctx.uow() as uow:
