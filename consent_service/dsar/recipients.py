@@ -31,7 +31,7 @@ from consent_service.dsar.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEA
 from consent_service.dsar.request_models import DsarRequest, OutboxMessage
 from consent_service.dsar.store_secrets import HIDDEN, open_connection, seal_connection
 from consent_service.dsar.task_models import Recipient
-from consent_service.errors import NotFound
+from consent_service.errors import NotFound, refused
 
 EVENTS = ("erasure", "rectification", "restriction")
 TIMEOUT_S = 15.0
