@@ -116,7 +116,7 @@ def test_a_request_leaves_no_personal_data_or_secret_in_the_log(served) -> None:
     base, token, log_path = served
     request_id = "req-" + secrets.token_hex(8)
     tracked = {"User-Agent": USER_AGENT, "Referer": REFERER, "X-Request-Id": request_id}
-    status, headers = call(base, "GET", f"/v1/packages/{PACKAGE_TOKEN}?format=csv&email={EMAIL}", tracked)
+    status, headers = call(base, "GET", f"/v1/packages/{PACKAGE_TOKEN}?format=csv&collection={EMAIL}", tracked)
     assert status == 401  # not a valid link, but the token was on the wire
     assert headers["X-Request-Id"] == request_id
 
