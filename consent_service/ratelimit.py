@@ -61,26 +61,19 @@ class Limiter:
 
     def hit(self, name: str, per_minute: int, key: str) -> int | None:
         """Count one hit of ``key`` against ``name``; the seconds to wait when over the limit, else None."""
-        if per_minute <= 0:
-            return None
-        item = RateLimitItemPerMinute(per_minute)
-        try:
-            if self.strategy.hit(item, name, key):
-                return None
-            return self._retry_after(item, name, key)
-        except Exception as exc:  # noqa: BLE001 - any storage failure: let the request through
-            log.warning("rate limit storage unavailable (%s); %s not limited", type(exc).__name__, name)
-            return None
+        return self._ask(name, per_minute, key, count=True)
 
     def blocked(self, name: str, per_minute: int, key: str) -> int | None:
         """The seconds to wait when ``key`` already used up ``name`` this window, else None."""
+        return self._ask(name, per_minute, key, count=False)
+
+    def _ask(self, name: str, per_minute: int, key: str, *, count: bool) -> int | None:
         if per_minute <= 0:
             return None
         item = RateLimitItemPerMinute(per_minute)
         try:
-            if self.strategy.test(item, name, key):
-                return None
-            return self._retry_after(item, name, key)
+            allowed = (self.strategy.hit if count else self.strategy.test)(item, name, key)
+            return None if allowed else self._retry_after(item, name, key)
         except Exception as exc:  # noqa: BLE001 - any storage failure: let the request through
             log.warning("rate limit storage unavailable (%s); %s not limited", type(exc).__name__, name)
             return None

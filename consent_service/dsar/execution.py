@@ -86,15 +86,19 @@ def _unrunnable(ctx: Context, session: Session, request: DsarRequest) -> str | N
     return SUBJECT_ERASED
 
 
+def _check_runnable(request: DsarRequest) -> None:
+    if request.type not in EXECUTABLE:
+        raise Conflict(f"{request.type} requests take effect when verified; there is nothing to run")
+    if request.state not in RUNNABLE_STATES:
+        raise Conflict(f"the request is {request.state}; only verified, in_progress or failed ones run")
+
+
 def _start(ctx: Context, request_id: str, actor: str) -> dict[str, Any]:
     """Move the request to in_progress and read what the run needs (own transaction)."""
     with ctx.uow() as uow:
         session = uow.session
         request = load_request(session, request_id)
-        if request.type not in EXECUTABLE:
-            raise Conflict(f"{request.type} requests take effect when verified; there is nothing to run")
-        if request.state not in RUNNABLE_STATES:
-            raise Conflict(f"the request is {request.state}; only verified, in_progress or failed ones run")
+        _check_runnable(request)
         if request.state != "in_progress":
             why = "execution started" if request.state == "verified" else "execution resumed after a failure"
             transition(session, request, "in_progress", actor, why, ctx.now())
@@ -324,10 +328,7 @@ def retry(ctx: Context, request_id: str, *, actor: str) -> dict[str, Any]:
     with ctx.uow() as uow:
         session = uow.session
         request = load_request(session, request_id)
-        if request.type not in EXECUTABLE:
-            raise Conflict(f"{request.type} requests take effect when verified; there is nothing to run")
-        if request.state not in RUNNABLE_STATES:
-            raise Conflict(f"the request is {request.state}; only verified, in_progress or failed ones run")
+        _check_runnable(request)
         if request.state == "failed":
             reason = _unrunnable(ctx, session, request)
             if reason:

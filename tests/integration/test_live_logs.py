@@ -9,10 +9,7 @@ truncated client IP and the request id in the access line and in the app's recor
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -22,11 +19,7 @@ from typing import Any
 
 import pytest
 
-from consent_service.config import Config
-from consent_service.context import bootstrap
-from consent_service.crypto.keyring import KeyMaterial
-from tests.conftest import migrate
-from tests.integration.test_live_workers import free_port
+from tests.integration.live import serve
 
 pytestmark = pytest.mark.live
 
@@ -50,58 +43,11 @@ def call(base: str, method: str, path: str, headers: dict[str, str], body: Any =
 
 @pytest.fixture
 def served(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'consent.db'}"
-    migrate(url)
-    keys = KeyMaterial.generate().to_json()
-    ctx = bootstrap(Config(data_dir=tmp_path, database_url=url, master_keys=keys))
-    from consent_service.demo import seed
-
-    token = seed(ctx)["token"]
-    ctx.db.dispose()
-    port = free_port()
-    env = {
-        **os.environ,
-        "CONSENT_DATABASE_URL": url,
-        "CONSENT_MASTER_KEYS": keys,
-        "CONSENT_DATA_DIR": str(tmp_path),
-        "CONSENT_LOG_LEVEL": "INFO",
-    }
-    log_path = tmp_path / "serve.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed below
     # The real command (`consent-service serve`), which execs gunicorn with the service's flags.
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from consent_service.cli import main; main()",
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/health", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                log.close()
-                pytest.fail("the service did not start: " + log_path.read_text())
-            time.sleep(0.2)
-    try:
-        yield base, token, log_path
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=20)
-        log.close()
+    command = [sys.executable, "-c", "from consent_service.cli import main; main()", "serve"]
+    command += ["--bind", "127.0.0.1:{port}", "--workers", "1"]
+    with serve(tmp_path, command, env={"CONSENT_LOG_LEVEL": "INFO"}) as live:
+        yield live.base, live.token, live.log_path
 
 
 def records(log_path: Path) -> list[dict[str, Any]]:
@@ -116,7 +62,9 @@ def test_a_request_leaves_no_personal_data_or_secret_in_the_log(served) -> None:
     base, token, log_path = served
     request_id = "req-" + secrets.token_hex(8)
     tracked = {"User-Agent": USER_AGENT, "Referer": REFERER, "X-Request-Id": request_id}
-    status, headers = call(base, "GET", f"/v1/packages/{PACKAGE_TOKEN}?format=csv&collection={EMAIL}", tracked)
+    status, headers = call(
+        base, "GET", f"/v1/packages/{PACKAGE_TOKEN}?format=csv&collection={EMAIL}", tracked
+    )
     assert status == 401  # not a valid link, but the token was on the wire
     assert headers["X-Request-Id"] == request_id
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -15,18 +12,9 @@ from typing import Any
 
 import pytest
 
-from consent_service.config import Config
-from consent_service.context import bootstrap
-from consent_service.crypto.keyring import KeyMaterial
-from tests.conftest import migrate
+from tests.integration.live import serve
 
 pytestmark = pytest.mark.live
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Live:
@@ -48,57 +36,16 @@ class Live:
 
 @pytest.fixture
 def live(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'consent.db'}"
-    migrate(url)
-    keys = KeyMaterial.generate().to_json()
-    ctx = bootstrap(Config(data_dir=tmp_path, database_url=url, master_keys=keys))
-    from consent_service.demo import seed
-
-    token = seed(ctx)["token"]
-    ctx.db.dispose()
-    port = free_port()
-    env = {
-        **os.environ,
-        "CONSENT_DATABASE_URL": url,
-        "CONSENT_MASTER_KEYS": keys,
-        "CONSENT_DATA_DIR": str(tmp_path),
-    }
-    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--access-logfile",
-            "-",
-            "--access-logformat",
-            "pid=%(p)s %(r)s %(s)s",
-            "consent_service.wsgi:app",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    client = Live(f"http://127.0.0.1:{port}", token)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(client.base + "/health", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                log.close()
-                pytest.fail("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text())
-            time.sleep(0.2)
-    yield client
-    server.terminate()
-    server.wait(timeout=20)
-    log.close()
+    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", "127.0.0.1:{port}"]
+    command += [
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        "pid=%(p)s %(r)s %(s)s",
+        "consent_service.wsgi:app",
+    ]
+    with serve(tmp_path, command, log_name="gunicorn.log") as served:
+        yield Live(served.base, served.token)
 
 
 def test_a_shred_stops_decryption_in_every_worker_at_once(live, tmp_path):
