@@ -318,12 +318,14 @@ class LinkOut(StrictSchema):
 class CurrentConsentOut(StrictSchema):
     target_type = fields.Str()
     target_key = fields.Str()
-    decision = fields.Str()
+    decision = fields.Str(
+        allow_none=True, metadata={"description": "null when the projection does not match its event"}
+    )
     reason = fields.Str()
     event_id = fields.Str()
     seq = fields.Int()
     subject_id = fields.Str()
-    purpose_version = fields.Int()
+    purpose_version = fields.Int(allow_none=True)
     recorded_at = fields.DateTime()
     valid_until = fields.DateTime(allow_none=True)
 

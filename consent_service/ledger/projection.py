@@ -36,6 +36,14 @@ def state_row(event: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+# SQL join condition: the ledger event ``e`` a projection row ``cs`` cites, found by primary key,
+# and only if it really is that row's consent event. Readers take decision, purpose hash and
+# validity from the event (which the chain protects), never from the row alone.
+BACKED_BY = (
+    "e.seq = cs.seq AND e.id = cs.event_id AND e.subject_id = cs.subject_id AND e.kind = 'consent' "
+    "AND e.target_type = cs.target_type AND e.target_key = cs.target_key"
+)
+
 _UPSERTS: dict[str, Any] = {}
 
 

@@ -10,14 +10,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, bindparam, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Boolean, Integer, String, and_, bindparam, select, text
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed
 from consent_service.db import UTCDateTime
 from consent_service.errors import InvalidInput, UnknownPurpose
+from consent_service.ledger import projection
 from consent_service.ledger.gate import Decision, PurposeInfo, StateInfo, decide
 from consent_service.ledger.models import ConsentState, LedgerEvent, ProofKey
 from consent_service.registry.models import Purpose
@@ -94,10 +95,7 @@ _LIMIT_SQL = (
 )
 # The event a projection row cites, found by primary key, and only if it really is that row's
 # latest consent event: the gate reads decision, purpose hash and validity from the event.
-_BACKED_BY = (
-    "e.seq = cs.seq AND e.id = cs.event_id AND e.subject_id = cs.subject_id AND e.kind = 'consent' "
-    "AND e.target_type = cs.target_type AND e.target_key = cs.target_key"
-)
+_BACKED_BY = projection.BACKED_BY
 _GATE_SQL = (
     "WITH r AS ({root}) "
     "SELECT p.legal_basis, p.current_hash, p.current_version, "
@@ -267,38 +265,56 @@ def resolve_subject(ctx: Context, ref: IdentityRef) -> str | None:
 
 
 def current_consents(ctx: Context, subject_id: str) -> dict[str, Any]:
-    """Latest decision per target across the subject's linked group, with gate reasons."""
+    """Latest decision per target across the subject's linked group, with gate reasons.
+
+    Each decision is read from the ledger event the projection cites, as the gate reads it; a
+    projection row that does not match its event shows no decision and ``state_unverified``.
+    """
     now = ctx.now()
     with ctx.uow(write=False) as uow:
         session = uow.session
         subject = subjects.require_subject(session, subject_id)
+        event = aliased(LedgerEvent)
+        backed = and_(
+            event.seq == ConsentState.seq,
+            event.id == ConsentState.event_id,
+            event.subject_id == ConsentState.subject_id,
+            event.kind == "consent",
+            event.target_type == ConsentState.target_type,
+            event.target_key == ConsentState.target_key,
+        )
         rows = session.execute(
-            select(ConsentState)
+            select(ConsentState, event)
             .join(Subject, Subject.id == ConsentState.subject_id)
+            .outerjoin(event, backed)
             .where(Subject.root_id == subject.root_id)
             .order_by(ConsentState.seq)
-        ).scalars()
-        latest: dict[tuple[str, str], ConsentState] = {}
-        for row in rows:
-            latest[(row.target_type, row.target_key)] = row
+        ).all()
+        latest: dict[tuple[str, str], tuple[ConsentState, LedgerEvent | None]] = {}
+        for row, event_row in rows:
+            latest[(row.target_type, row.target_key)] = (row, event_row)
         purposes = {p.key: p for p in session.scalars(select(Purpose))}
         items = []
-        for (target_type, target_key), row in sorted(latest.items()):
+        for (target_type, target_key), (row, cited) in sorted(latest.items()):
             item: dict[str, Any] = {
                 "target_type": target_type,
                 "target_key": target_key,
-                "decision": row.decision,
+                "decision": cited.decision if cited else None,
                 "event_id": row.event_id,
                 "seq": row.seq,
                 "subject_id": row.subject_id,
-                "purpose_version": row.purpose_version,
-                "recorded_at": row.recorded_at,
-                "valid_until": row.valid_until,
+                "purpose_version": cited.purpose_version if cited else None,
+                "recorded_at": cited.recorded_at if cited else row.recorded_at,
+                "valid_until": cited.valid_until if cited else None,
             }
-            if target_type == "purpose" and target_key in purposes:
+            if cited is None:
+                item["reason"] = "state_unverified"
+            elif target_type == "purpose" and target_key in purposes:
                 p = purposes[target_key]
                 info = PurposeInfo(p.key, p.legal_basis, p.current_hash, p.current_version)
-                state = StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id)
+                state = StateInfo(
+                    str(cited.decision), str(cited.purpose_hash), cited.valid_until, row.event_id
+                )
                 item["reason"] = decide(info, state, now).reason
             items.append(item)
         return {"subject_id": subject_id, "root_id": subject.root_id, "consents": items}

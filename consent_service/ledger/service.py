@@ -104,8 +104,9 @@ _TARGET = text(
 )
 _COOKIE = text("SELECT purpose_key FROM cookies WHERE name = :name")
 _GROUP_STATE = text(
-    "SELECT cs.target_type, cs.target_key, cs.decision FROM consent_state cs "
+    "SELECT cs.target_type, cs.target_key, e.decision FROM consent_state cs "
     "JOIN subjects m ON m.id = cs.subject_id "
+    "JOIN ledger_events e ON " + projection.BACKED_BY + " "
     "WHERE m.root_id = (SELECT root_id FROM subjects WHERE id = :sid) AND cs.target_key IN :keys "
     "ORDER BY cs.seq"
 ).bindparams(bindparam("keys", expanding=True))

@@ -105,3 +105,23 @@ def test_cli_verify_reports_the_projection(ctx: Context, tmp_path: Path) -> None
     result = cli(ctx, "ledger", "verify", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"consent_state {ann} purpose analytics: decision differs" in result.stdout
+
+
+def test_the_subjects_current_consents_read_the_event_not_the_edited_row(any_ctx: Context) -> None:
+    ann, denial, _, _ = denied_ann_granted_ben(any_ctx)
+    with raw(any_ctx) as conn:
+        conn.execute(text("UPDATE consent_state SET decision = 'granted' WHERE subject_id = :s"), {"s": ann})
+    (item,) = queries.current_consents(any_ctx, ann)["consents"]
+    assert (item["decision"], item["reason"], item["event_id"]) == ("denied", "consent_denied", denial)
+    with raw(any_ctx) as conn:
+        conn.execute(text("UPDATE consent_state SET event_id = 'forged' WHERE subject_id = :s"), {"s": ann})
+    (item,) = queries.current_consents(any_ctx, ann)["consents"]
+    assert (item["decision"], item["reason"]) == (None, "state_unverified")
+
+
+def test_a_withdrawal_is_told_from_a_denial_by_the_events_not_the_edited_row(any_ctx: Context) -> None:
+    ann, _, _, _ = denied_ann_granted_ben(any_ctx)
+    with raw(any_ctx) as conn:
+        conn.execute(text("UPDATE consent_state SET decision = 'granted' WHERE subject_id = :s"), {"s": ann})
+    again = consent(any_ctx, identity=email("ann"), decisions=[("purpose", "analytics", False)])
+    assert again.events[0]["decision"] == "denied"  # a refusal after a refusal, not a withdrawal
