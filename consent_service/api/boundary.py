@@ -66,6 +66,10 @@ def _parse_constant(name: str) -> Any:
     raise _TooLarge(f"{name} is not a JSON number")
 
 
+# Built once: json.loads with hooks would build a decoder (and its scanner) on every call.
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+
+
 def _bad_text(value: str) -> str | None:
     if "\x00" in value:
         return "must not contain a NUL character"
@@ -123,9 +127,7 @@ def loads(data: str | bytes) -> Any:
     else:
         text = data
     try:
-        document = json.loads(
-            text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
-        )
+        document = _DECODER.decode(text)
     except RecursionError:
         raise BadRequest(f"The JSON document is nested deeper than {MAX_DEPTH} levels.") from None
     except _TooLarge as exc:
@@ -213,6 +215,9 @@ def _raw_url() -> tuple[bytes, bytes]:
 
 def _clean_url() -> None:
     """Paths and query strings must be UTF-8 text without NUL."""
+    raw_uri = request.environ.get("RAW_URI")
+    if raw_uri is not None and raw_uri.isascii() and "%" not in raw_uri:
+        return  # nothing escaped: ASCII as sent (a server refuses control bytes in a request line)
     for part, raw in zip(("path", "query"), _raw_url(), strict=True):
         try:
             text = raw.decode("utf-8")
