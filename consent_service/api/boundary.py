@@ -94,9 +94,11 @@ def _walk(document: Any, check_text: bool) -> Iterator[tuple[list[str], str]]:
             raise BadRequest(f"The JSON document is nested deeper than {MAX_DEPTH} levels.")
         if isinstance(value, dict):
             for key, item in value.items():
-                if check_text and (problem := _bad_text(key)):
-                    yield [*path, printable(key)], "key " + problem
-                stack.append((item, [*path, key]))
+                problem = _bad_text(key) if check_text else None
+                shown = printable(key) if problem else key
+                if problem:
+                    yield [*path, shown], "key " + problem
+                stack.append((item, [*path, shown]))
         elif isinstance(value, list):
             stack.extend((item, [*path, str(i)]) for i, item in enumerate(value))
         elif check_text and isinstance(value, str) and (problem := _bad_text(value)):
@@ -109,8 +111,13 @@ def _nest(problems: list[tuple[list[str], str]]) -> dict[str, Any]:
     for path, problem in problems:
         node = tree
         for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node.setdefault(path[-1] if path else "_schema", []).append(problem)
+            child = node.setdefault(part, {})
+            if isinstance(child, list):  # a bad key whose value has bad text too
+                child = node[part] = {"_schema": child}
+            node = child
+        leaf = path[-1] if path else "_schema"
+        existing = node.setdefault(leaf, [])
+        (existing.setdefault("_schema", []) if isinstance(existing, dict) else existing).append(problem)
     return tree
 
 

@@ -157,3 +157,14 @@ def test_a_chunked_body_over_the_limit_is_413(client, admin, demo, ctx):
 def test_an_identity_type_that_is_not_a_string_is_422_on_the_gate(client, admin, demo, kind):
     body = {"subject": {"type": kind, "value": "anna@example.org"}, "purpose": "newsletter"}
     assert_problem(client.post("/v1/decisions", headers=admin, json=body), 422)
+
+
+def test_a_bad_key_holding_bad_text_is_one_422(client, admin, demo):
+    body = '{"subject": {"type": "email", "value": "a@b.org"}, "purpose": "newsletter", "x\\u0000": {"y": "\\ud800"}}'
+    problem = assert_problem(raw(client, "/v1/decisions", admin, body), 422)
+    assert problem["errors"] == {
+        "x\\x00": {
+            "_schema": ["key must not contain a NUL character"],
+            "y": ["must not contain a lone surrogate (not valid Unicode text)"],
+        }
+    }
