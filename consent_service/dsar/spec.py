@@ -196,13 +196,22 @@ def _parse_collection(kind: str, path: str, name: str, doc: Any, errors: _Errors
     for itype, ifield in identities.items():
         if itype not in IDENTITY_TYPES:
             errors.add(f"{path}.identities.{itype}", f"identity types are {', '.join(IDENTITY_TYPES)}")
-        if kind != "redis" and ifield not in known:
+        # a redis key pattern carries it; a manual store is searched by a person
+        if kind not in ("redis", "manual") and ifield not in known:
             errors.add(
                 f"{path}.identities.{itype}", f"{ifield!r} is neither a declared field nor the primary key"
             )
     for rfield in references:
-        if rfield not in known:
-            errors.add(f"{path}.references.{rfield}", "a reference must start from a declared field")
+        # A SQL reference may start from any column of the table (declare a column as a field
+        # only when it needs a category or an erase action); other stores only hand back the
+        # fields they declare.
+        if not isinstance(rfield, str) or not NAME_RE.match(rfield):
+            errors.add(f"{path}.references.{rfield}", "a reference starts from a column name")
+        elif kind != "sql" and rfield not in known:
+            errors.add(
+                f"{path}.references.{rfield}",
+                f"a {kind} store's reference must start from a declared field or the primary key",
+            )
     if not identities and not references:
         errors.add(path, "declare identities or references, or no subject can be found in it")
     hold = None

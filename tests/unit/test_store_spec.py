@@ -196,3 +196,43 @@ def test_hidden_values_keep_the_stored_secret() -> None:
     old = {"url": "postgresql+psycopg://shop:pw@db/shop", "secret": "old-secret"}
     new = {"url": "postgresql+psycopg://shop:***@db/shop", "secret": "***"}
     assert keep_hidden(new, old) == old
+
+
+def test_a_sql_reference_may_start_from_any_column() -> None:
+    doc = shop()
+    orders = doc["collections"]["orders"]
+    orders["references"] = {"customer_id": "customers.id"}
+    orders["fields"].pop("customer_id", None)
+    spec = parse_store("shop", doc)
+    assert "customer_id" in spec.collections["orders"].columns
+
+
+def test_a_redis_reference_must_start_from_a_declared_field() -> None:
+    doc = {
+        "type": "redis",
+        "connection": {"url": "redis://127.0.0.1:6379/0"},
+        "collections": {
+            "sessions": {
+                "pattern": "session:{customer_id}",
+                "identities": {"customer_id": "customer_id"},
+                "references": {"cart": "sessions.customer_id"},
+                "fields": {"customer_id": {"category": "user.unique_id", "erase": "delete"}},
+            }
+        },
+    }
+    assert "declared field" in errors_of("cache", doc)["collections.sessions.references.cart"][0]
+
+
+def test_a_manual_store_is_searched_by_identities_it_does_not_declare_as_fields() -> None:
+    doc = {
+        "type": "manual",
+        "connection": {"assignee": "archive@example.org", "due_days": 7},
+        "collections": {
+            "paper_files": {
+                "identities": {"email": "email"},
+                "instructions": "Search the folders.",
+                "fields": {"forms": {"category": "user.name", "erase": "delete"}},
+            }
+        },
+    }
+    assert parse_store("archive", doc).collections["paper_files"].identities == {"email": "email"}

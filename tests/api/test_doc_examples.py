@@ -1,0 +1,202 @@
+"""Every JSON and YAML example in README.md and docs/, and every curl call in README.md, is run.
+
+JSON and YAML blocks are checked by what they show: store descriptions are parsed by the store
+registry, request bodies are sent to the API, problem and callback documents are checked against
+what the service reads and writes. A block this file does not know fails the test, so a new
+example gets a check when it is written. README's curl calls run in order against the API with
+a token of all scopes (``$TOKEN``); placeholders such as ``sub_…`` take the values earlier calls
+returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+
+from consent_service.dsar.spec import parse_store
+from tests.api.helpers import assert_problem
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+
+def blocks(path: Path, languages: tuple[str, ...]) -> Iterator[tuple[int, str, str]]:
+    """(line, language, text) of each fenced block in one of ``languages``."""
+    source = path.read_text()
+    for match in FENCE.finditer(source):
+        if match.group(1) in languages:
+            yield source.count("\n", 0, match.start()) + 1, match.group(1), match.group(2)
+
+
+def crm_store(client: Any, headers: dict[str, str], tmp_path: Path) -> None:
+    """A SQLite store with the collections the examples name."""
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, last_order_at TEXT)"))
+        conn.execute(text("CREATE TABLE leads (id INTEGER PRIMARY KEY, email TEXT, created_at TEXT)"))
+        conn.execute(
+            text("CREATE TABLE contracts (id INTEGER PRIMARY KEY, customer_id INTEGER, ended_at TEXT)")
+        )
+    engine.dispose()
+    stamp = {"category": "system.operations", "erase": "keep"}
+    store = {
+        "type": "sql",
+        "connection": {"url": url},
+        "collections": {
+            "customers": {
+                "primary_key": "id",
+                "identities": {"email": "email", "customer_id": "id"},
+                "fields": {
+                    "email": {"category": "user.contact.email", "erase": "mask"},
+                    "last_order_at": stamp,
+                },
+            },
+            "leads": {
+                "primary_key": "id",
+                "identities": {"email": "email"},
+                "erase": "delete",
+                "fields": {"email": {"category": "user.contact.email", "erase": "mask"}, "created_at": stamp},
+            },
+            "contracts": {
+                "primary_key": "id",
+                "references": {"customer_id": "customers.id"},
+                "erase": "delete",
+                "fields": {"ended_at": stamp},
+            },
+        },
+    }
+    response = client.put("/v1/stores/crm", headers=headers, json=store)
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
+# JSON and YAML blocks ----------------------------------------------------------------------
+
+
+def check_yaml(client: Any, headers: dict[str, str], where: str, doc: Any) -> None:
+    assert isinstance(doc, dict) and "type" in doc and "collections" in doc, f"{where}: not a store"
+    parse_store("example", doc)  # raises InvalidInput naming every problem
+
+
+def check_json(client: Any, headers: dict[str, str], where: str, doc: Any) -> None:
+    if "titles" in doc and "legal_basis" in doc:
+        response = client.put("/v1/purposes/doc-example", headers=headers, json=doc)
+        assert response.status_code == 201, f"{where}: {response.get_data(as_text=True)}"
+    elif "applies_to" in doc and "trigger" in doc:
+        response = client.put("/v1/retention/rules/doc-example", headers=headers, json=doc)
+        assert response.status_code == 201, f"{where}: {response.get_data(as_text=True)}"
+    elif str(doc.get("type", "")).startswith("https://consent-service.dev/problems/"):
+        answered = assert_problem(client.post("/v1/consents", headers=headers, json={}), doc["status"])
+        assert set(doc) <= set(answered) | {"errors"}, where
+        assert answered["type"] == doc["type"], where
+    elif {"request_id", "status"} <= set(doc):  # an HTTP store's callback
+        from consent_service.dsar.tasks import _callback_document
+
+        _callback_document(json.dumps(doc).encode())
+    elif {"event", "request_id", "subject_id", "occurred_at"} <= set(doc):  # a recipient webhook
+        assert set(doc) <= {
+            "event",
+            "request_id",
+            "subject_id",
+            "occurred_at",
+            "fields",
+            "action",
+            "purposes",
+        }
+    else:
+        pytest.fail(f"{where}: an example this test does not know; add a check for it")
+
+
+def test_every_json_and_yaml_example_is_what_the_service_takes(client, admin, demo, tmp_path) -> None:
+    crm_store(client, admin, tmp_path)
+    checked = 0
+    for path in DOCS:
+        for line, language, body in blocks(path, ("json", "yaml", "yml")):
+            where = f"{path.relative_to(ROOT)}:{line}"
+            if language == "json":
+                check_json(client, admin, where, json.loads(body))
+            else:
+                check_yaml(client, admin, where, yaml.safe_load(body))
+            checked += 1
+    assert checked >= 9
+
+
+# README's curl calls ---------------------------------------------------------------------
+
+
+def curl_calls(source: str) -> Iterator[tuple[int, list[str]]]:
+    """(line, argv) of each curl command in the shell blocks, read as a shell reads them:
+    backslash continuations, quotes that span lines, ``#`` comments."""
+    for match in FENCE.finditer(source):
+        if match.group(1) != "sh":
+            continue
+        first = source.count("\n", 0, match.start()) + 2
+        pending, start = "", 0
+        for offset, line in enumerate(match.group(2).splitlines()):
+            if not pending:
+                start = first + offset
+            if line.endswith("\\"):  # a continuation: the command goes on
+                pending += line[:-1] + " "
+                continue
+            pending += line + "\n"
+            try:
+                argv = shlex.split(pending, comments=True)
+            except ValueError:  # a quote still open: the command goes on
+                continue
+            pending = ""
+            if argv[:1] == ["curl"]:
+                yield start, argv
+
+
+def as_request(argv: list[str]) -> tuple[str, str, dict[str, str], str | None]:
+    method, url, headers, data = "GET", "", {}, None
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "-X":
+            method = next(args)
+        elif arg == "-H":
+            name, _, value = next(args).partition(": ")
+            headers[name] = value
+        elif arg == "-d":
+            data = next(args)
+        elif not arg.startswith("-"):
+            url = arg
+    return method, url.split("8000", 1)[1], headers, data
+
+
+def fill(text: str, known: dict[str, str]) -> str:
+    for placeholder, value in known.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def test_the_readme_curl_calls_work_in_order(client, admin, demo, tmp_path) -> None:
+    crm_store(client, admin, tmp_path)
+    token = admin["Authorization"].removeprefix("Bearer ")
+    learned: dict[str, str] = {"pk_…": demo["site"]["site_key"]}
+    calls = list(curl_calls((ROOT / "README.md").read_text()))
+    assert len(calls) >= 15
+    for line, argv in calls:
+        method, path, headers, data = as_request(argv)
+        known = {"$TOKEN": token, **learned}
+        path, data = fill(path, known), fill(data, known) if data else data
+        headers = {name: fill(value, known) for name, value in headers.items()}
+        response = client.open(path, method=method, headers=headers, data=data)
+        assert response.status_code < 300, f"README.md:{line}: {response.get_data(as_text=True)}"
+        body = response.get_json(silent=True) or {}
+        if isinstance(body, dict):
+            if "subject_id" in body and "sub_…" not in learned:  # anna, the first subject
+                learned["sub_…"] = body["subject_id"]
+            if path.startswith("/v1/retention/runs") and method == "POST":
+                learned["<id>"] = body["id"]
+            if "token" in body:
+                learned["vt1.…"] = body["token"]
