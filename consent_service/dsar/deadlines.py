@@ -115,7 +115,27 @@ class Deadlines:
         return {name: getattr(self, name).isoformat() for name in self.__dataclass_fields__}
 
 
+def parse_received(text: str, cal: Calendar) -> dt.date:
+    """The day of receipt from an ISO date (``2027-01-31``) or an ISO date and time with its UTC
+    offset (placed in the controller's zone); ValueError saying what is wrong otherwise."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date such as 2027-01-31") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has a time but no UTC offset (e.g. 2027-01-31T10:00:00+01:00)")
+    return cal.local_date(moment)
+
+
 def deadlines_for(received: dt.date, cal: Calendar) -> Deadlines:
+    """The deadlines of a request received on ``received``; ValueError when they fall outside
+    the years a date can hold."""
+    if received.year > dt.MAXYEAR - 1:
+        raise ValueError(f"{received.isoformat()} is too far in the future to count deadlines from")
     due = period_end_day(received, 1, cal)
     return Deadlines(
         received=received,
