@@ -69,6 +69,8 @@ def test_a_request_opened_now_counts_from_now_in_the_controllers_calendar(bavari
         ("2026-01-31T12:00:01+00:00", "future"),
         ("2027-01-01T00:00:00+01:00", "future"),
         ("2018-05-24T23:59:59+00:00", "2018-05-25"),
+        ("0001-01-01T00:00:00+01:00", "2018-05-25"),  # no overflow into a 500
+        ("9999-12-31T23:59:59-01:00", "future"),
         ("2026-01-10T10:00:00", ""),  # no offset
         ("31.01.2026", ""),
     ],
