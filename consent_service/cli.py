@@ -488,6 +488,34 @@ def requests_list(overdue: bool, state: str | None, type_: str | None) -> None:
         click.echo("no requests")
 
 
+@main.command("deadlines")
+@click.argument("received_date")
+@click.option(
+    "--calendar",
+    "code",
+    default=None,
+    help="holiday calendar (DE, DE-BY, FR, IE, none…); default CONSENT_HOLIDAYS",
+)
+def deadlines(received_date: str, code: str | None) -> None:
+    """Print the deadlines of a request received on RECEIVED_DATE (JSON, ISO dates)."""
+    from consent_service.dsar.deadlines import CalendarError, calendar, deadlines_for, parse_received
+
+    config = _config()
+    try:
+        calendar("none", config.timezone)
+    except CalendarError as exc:
+        _fail(f"CONSENT_TIMEZONE: {exc}", 2)
+    try:
+        cal = calendar(config.holidays if code is None else code, config.timezone)
+    except CalendarError as exc:
+        _fail(f"CONSENT_HOLIDAYS: {exc}" if code is None else f"--calendar: {exc}", 2)
+    try:
+        found = deadlines_for(parse_received(received_date, cal), cal)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    click.echo(json.dumps(found.as_json()))
+
+
 @requests.command("show")
 @click.argument("request_id")
 def requests_show(request_id: str) -> None:

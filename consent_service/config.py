@@ -78,6 +78,8 @@ class Config:
     outbound_allow_networks: str = ""
     ratelimit_storage_url: str = "memory://"  # memory:// = per process; redis://… = shared by all
     auth_failure_limit: int = 10  # failed bearer-token attempts per client IP and minute; 0 = off
+    holidays: str = "none"  # public holidays that end no deadline: DE, DE-BY, FR, IE…; none = weekends
+    timezone: str = "UTC"  # the controller's time zone, in which deadline days are counted
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -145,4 +147,6 @@ class Config:
             outbound_allow_networks=get("CONSENT_OUTBOUND_ALLOW_NETWORKS", ""),
             ratelimit_storage_url=get("CONSENT_RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url),
             auth_failure_limit=int(get("CONSENT_AUTH_FAILURE_LIMIT", str(cls.auth_failure_limit))),
+            holidays=get("CONSENT_HOLIDAYS", cls.holidays),
+            timezone=get("CONSENT_TIMEZONE", cls.timezone),
         )

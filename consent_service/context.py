@@ -56,11 +56,28 @@ def check_network_settings(config: Config) -> None:
         raise ConfigurationError(str(exc)) from None
 
 
+def check_calendar(config: Config) -> None:
+    """ConfigurationError naming CONSENT_HOLIDAYS or CONSENT_TIMEZONE when deadlines cannot be
+    counted with them."""
+    from consent_service.dsar.deadlines import CalendarError, calendar
+    from consent_service.errors import ConfigurationError
+
+    try:
+        calendar(config.holidays, "UTC")
+    except CalendarError as exc:
+        raise ConfigurationError(f"CONSENT_HOLIDAYS: {exc}") from None
+    try:
+        calendar("none", config.timezone)
+    except CalendarError as exc:
+        raise ConfigurationError(f"CONSENT_TIMEZONE: {exc}") from None
+
+
 def bootstrap(config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> Context:
     from consent_service.retention.own_data import validate_config
 
     validate_config(config)  # a bad retention period fails at start, naming its variable
     check_network_settings(config)
+    check_calendar(config)
     provider = key_provider(config)
     material = provider.load()
     if config.effective_database_url.startswith("sqlite:///"):

@@ -51,6 +51,7 @@ class Requests(MethodView):
             verification=body["verification"],
             purposes=body["purposes"],
             changes=body["changes"],
+            received_at=body.get("received_at"),
         )
         return dsar.open_request(ctx(), command, actor=principal().id)
 

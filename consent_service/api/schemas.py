@@ -518,6 +518,13 @@ class RequestIn(StrictSchema):
     purposes = fields.List(fields.Str(validate=KEY), load_default=list, validate=validate.Length(max=100))
     changes = fields.Dict(keys=fields.Str(validate=validate.Length(1, 100)), load_default=dict)
     verification = fields.Nested(VerificationIn, required=True)
+    received_at = fields.AwareDateTime(
+        format="iso",
+        metadata={
+            "description": "when a request that came by post or e-mail arrived (with its UTC offset; "
+            "not in the future, not before 2018-05-25); the deadline counts from it. Default: now"
+        },
+    )
 
 
 class RequestOut(StrictSchema):

@@ -1,8 +1,16 @@
-"""Legal deadlines of data subject requests (GDPR Art. 12(3)), counted in calendar months.
+"""Legal deadlines of data subject requests (GDPR Art. 12(3)), counted as Regulation 1182/71 does.
 
-A request is due one calendar month after receipt, at the end of that day (UTC): received on
-31 January, due at the end of 28 (or 29) February. The controller may extend by at most two
-further months, with a reason, and only before the original deadline has passed.
+A period of months (Art. 3(2)(c) of the Regulation) ends at the end of the day of the last month
+that has the same date number as the day of receipt, or of that month's last day where there is
+no such date: received on 31 January, due at the end of 28 (or 29) February. When that day is a
+Saturday, Sunday or public holiday the period ends at the end of the next working day
+(Art. 3(4)). Days are those of the controller's time zone (``CONSENT_TIMEZONE``); public holidays
+come from the ``holidays`` library for the controller's country and region (``CONSENT_HOLIDAYS``:
+``DE``, ``DE-BY``, ``FR``, ``IE``…, or ``none`` for weekends only).
+
+The controller may extend by at most two further months, with a reason, and only before the
+first month has ended; the extended period is counted as months from receipt (three at most) and
+rolled the same way. A due date is the end of its day in the controller's zone, given in UTC.
 
 Pure functions: no database, no clock.
 """
@@ -10,22 +18,131 @@ Pure functions: no database, no clock.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Container
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from dateutil.relativedelta import relativedelta
 
 from consent_service.errors import Conflict, InvalidInput
 
 MAX_EXTENSION_MONTHS = 2
+NO_HOLIDAYS = "none"
+SATURDAY = 5
 
 
-def end_of_day(moment: dt.datetime) -> dt.datetime:
-    moment = moment.astimezone(dt.UTC)
-    return moment.replace(hour=23, minute=59, second=59, microsecond=999999)
+class CalendarError(ValueError):
+    """An unknown holiday calendar code or time zone name."""
 
 
-def due_at(received_at: dt.datetime, extension_months: int = 0) -> dt.datetime:
-    """End of the day one calendar month (plus any extension) after receipt."""
-    return end_of_day(received_at + relativedelta(months=1 + extension_months))
+@dataclass(frozen=True)
+class Calendar:
+    """The controller's days: its time zone and the public holidays that are not working days."""
+
+    code: str
+    zone: dt.tzinfo
+    public_holidays: Container[dt.date]
+
+    def is_working_day(self, day: dt.date) -> bool:
+        return day.weekday() < SATURDAY and day not in self.public_holidays
+
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        if moment.tzinfo is None:
+            raise ValueError("a moment without a time zone cannot be placed in the calendar")
+        return moment.astimezone(self.zone).date()
+
+    def end_of(self, day: dt.date) -> dt.datetime:
+        """The last instant of ``day`` in the controller's zone, in UTC."""
+        return dt.datetime.combine(day, dt.time.max, tzinfo=self.zone).astimezone(dt.UTC)
+
+
+@lru_cache(maxsize=32)
+def calendar(holidays_code: str = NO_HOLIDAYS, timezone: str = "UTC") -> Calendar:
+    """The calendar for a ``CONSENT_HOLIDAYS`` code and a ``CONSENT_TIMEZONE`` name.
+
+    Raises CalendarError naming the bad value. A code is a country (``FR``) or a country and a
+    subdivision (``DE-BY``) as the ``holidays`` library knows them, or ``none``.
+    """
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CalendarError(f"unknown time zone {timezone!r} (an IANA name such as Europe/Berlin)") from None
+    code = holidays_code.strip()
+    if code.lower() == NO_HOLIDAYS:
+        return Calendar(NO_HOLIDAYS, zone, frozenset())
+    country, _, subdiv = code.upper().partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise CalendarError(f"unknown holiday calendar {holidays_code!r} (e.g. DE, DE-BY, FR, IE or none)")
+    if subdiv and subdiv not in supported[country]:
+        raise CalendarError(
+            f"unknown region {subdiv!r} of {country} in {holidays_code!r} "
+            f"(known: {', '.join(s for s in supported[country] if s.isupper())})"
+        )
+    days = holidays.country_holidays(country, subdiv=subdiv or None)
+    return Calendar(f"{country}-{subdiv}" if subdiv else country, zone, days)
+
+
+UTC_WEEKENDS = calendar()
+
+
+def period_end_day(received: dt.date, months: int, cal: Calendar) -> dt.date:
+    """The day a period of ``months`` from ``received`` ends on, rolled to a working day."""
+    day = received + relativedelta(months=months)  # the month's last day where the date is missing
+    while not cal.is_working_day(day):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def due_at(received_at: dt.datetime, extension_months: int = 0, cal: Calendar = UTC_WEEKENDS) -> dt.datetime:
+    """End of the working day that ends the period of one month (plus any extension) from receipt."""
+    return cal.end_of(period_end_day(cal.local_date(received_at), 1 + extension_months, cal))
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """What a DPO needs to know of a receipt date: when the answer is due, by when an extension
+    must be notified (the end of the first month, Art. 12(3)), and the latest extended date."""
+
+    received: dt.date
+    due: dt.date
+    extension_notice_by: dt.date
+    extended_due: dt.date
+
+    def as_json(self) -> dict[str, str]:
+        return {name: getattr(self, name).isoformat() for name in self.__dataclass_fields__}
+
+
+def parse_received(text: str, cal: Calendar) -> dt.date:
+    """The day of receipt from an ISO date (``2027-01-31``) or an ISO date and time with its UTC
+    offset (placed in the controller's zone); ValueError saying what is wrong otherwise."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date such as 2027-01-31") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has a time but no UTC offset (e.g. 2027-01-31T10:00:00+01:00)")
+    return cal.local_date(moment)
+
+
+def deadlines_for(received: dt.date, cal: Calendar) -> Deadlines:
+    """The deadlines of a request received on ``received``; ValueError when they fall outside
+    the years a date can hold."""
+    if received.year > dt.MAXYEAR - 1:
+        raise ValueError(f"{received.isoformat()} is too far in the future to count deadlines from")
+    due = period_end_day(received, 1, cal)
+    return Deadlines(
+        received=received,
+        due=due,
+        extension_notice_by=due,
+        extended_due=period_end_day(received, 1 + MAX_EXTENSION_MONTHS, cal),
+    )
 
 
 def extend(
@@ -36,6 +153,7 @@ def extend(
     months: int,
     reason: str,
     now: dt.datetime,
+    cal: Calendar = UTC_WEEKENDS,
 ) -> tuple[int, dt.datetime]:
     """(total extension months, new due date); refuses what Art. 12(3) does not allow."""
     if months not in (1, 2):
@@ -50,4 +168,4 @@ def extend(
             f"the deadline may be extended by at most {MAX_EXTENSION_MONTHS} months in all "
             f"({extended} already used)"
         )
-    return total, due_at(received_at, total)
+    return total, due_at(received_at, total, cal)

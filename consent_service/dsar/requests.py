@@ -2,7 +2,10 @@
 
 States: received → identity_pending → verified → in_progress → completed | rejected | failed.
 Every transition is appended, with who, when and why, to the request's own hash-chained audit
-log (``dsar:<request id>``). Deadlines count calendar months (see ``deadlines``).
+log (``dsar:<request id>``). Deadlines count months from receipt as Regulation 1182/71 does, in
+the controller's calendar (``CONSENT_HOLIDAYS``, ``CONSENT_TIMEZONE``; see ``deadlines``). A request
+that came by post or e-mail is entered with its real ``received_at`` (past, never future); the audit
+trail records that it was entered by hand.
 Restriction (Art. 18) and objection (Art. 21) take effect in the processing gate as soon as the
 request is verified; an objection to a direct-marketing purpose is absolute (Art. 21(3)).
 Access, erasure, rectification and portability wait in ``verified`` for execution across the
@@ -43,6 +46,7 @@ EXECUTED = ("access", "erasure", "rectification", "portability")  # run across t
 # What ``show`` gives for the identities once the requester's contact data passed its retention.
 CONTACT_PURGED = "[purged]"
 SCHEDULER = "dsar.scheduler"  # ctx.caches key: Callable[[Context, str], None] that enqueues a run
+EARLIEST_RECEIPT = dt.datetime(2018, 5, 25, tzinfo=dt.UTC)  # the GDPR applies from this day
 
 
 def _schedule(ctx: Context, out: dict[str, Any]) -> None:
@@ -59,6 +63,11 @@ class OpenRequest:
     verification: dict[str, str]
     purposes: Sequence[str] = field(default_factory=list)
     changes: dict[str, Any] = field(default_factory=dict)
+    received_at: dt.datetime | None = None  # when it arrived by post or e-mail; None = now
+
+
+def calendar_of(ctx: Context) -> deadlines.Calendar:
+    return deadlines.calendar(ctx.config.holidays, ctx.config.timezone)
 
 
 def log_event(
@@ -114,8 +123,15 @@ def _code_hash(ctx: Context, request_id: str, code: str) -> str:
     ).hexdigest()
 
 
-def _validate(session: Session, cmd: OpenRequest) -> None:
+def _validate(session: Session, cmd: OpenRequest, now: dt.datetime) -> None:
     errors: dict[str, list[str]] = {}
+    if cmd.received_at is not None:
+        if cmd.received_at.tzinfo is None:
+            errors["received_at"] = ["give a date and time with its UTC offset"]
+        elif cmd.received_at > now:
+            errors["received_at"] = ["a request cannot be received in the future"]
+        elif cmd.received_at < EARLIEST_RECEIPT:
+            errors["received_at"] = [f"not before {EARLIEST_RECEIPT:%Y-%m-%d}, when the GDPR began to apply"]
     references: set[tuple[str, str]] = set()
     if cmd.type not in TYPES:
         errors["type"] = [f"one of {', '.join(TYPES)}"]
@@ -148,8 +164,9 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
     webhooks: list[str] = []
     with ctx.uow() as uow:
         session = uow.session
-        _validate(session, cmd)
         now = ctx.now()
+        _validate(session, cmd, now)
+        received_at = now if cmd.received_at is None else cmd.received_at.astimezone(dt.UTC)
         subject_id = next(
             (s for s in (subjects.resolve(session, ctx.crypto, i) for i in cmd.identities) if s), None
         )
@@ -161,7 +178,7 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
         request_id = "req_" + secrets.token_hex(8)
         identities = json.dumps([{"type": i.type, "value": i.value} for i in cmd.identities]).encode()
         changes = json.dumps(cmd.changes).encode() if cmd.changes else None
-        due = deadlines.due_at(now)
+        due = deadlines.due_at(received_at, cal=calendar_of(ctx))
         request = DsarRequest(
             id=request_id,
             type=cmd.type,
@@ -175,7 +192,7 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             else None,
             purposes=list(cmd.purposes),
             verification_method=cmd.verification["method"],
-            received_at=now,
+            received_at=received_at,
             original_due_at=due,
             due_at=due,
             extension_months=0,
@@ -188,7 +205,8 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             request_id,
             actor,
             "received",
-            {"type": cmd.type, "purposes": list(cmd.purposes)},
+            {"type": cmd.type, "purposes": list(cmd.purposes)}
+            | ({"received_at": received_at.isoformat(), "entered_by_hand": True} if cmd.received_at else {}),
             now,
             subject_id,
         )
@@ -346,6 +364,7 @@ def extend(ctx: Context, request_id: str, *, months: int, reason: str, actor: st
             months=months,
             reason=reason,
             now=now,
+            cal=calendar_of(ctx),
         )
         log_event(
             session,

@@ -31,7 +31,7 @@ NOT_STATABLE = {
     ("PUT", "/v1/purposes/{key}"): "title and description maps are keyed by language tags of 2-8 "
     "characters (OpenAPI 3.0 has no propertyNames)",
     ("POST", "/v1/requests"): "keys of `changes` are 1-100 characters (no propertyNames); e-mail "
-    "verification needs an email identity (no `contains`)",
+    "verification needs an email identity (no `contains`); `received_at` is not in the future",
     ("POST", "/v1/consents"): "a purpose or cookie is decided at most once per request",
     ("POST", "/v1/public/consents"): "a purpose or cookie is decided at most once per request",
     ("POST", "/v1/vault/decrypt"): "a token is checked cryptographically",

@@ -84,7 +84,7 @@ def test_email_verification_with_a_real_smtp_server(dpo, smtp):
     request = created.get_json()
     assert request["state"] == "identity_pending"
     assert request["received_at"].startswith("2026-01-31") and request["due_at"].startswith(
-        "2026-02-28T23:59:59"
+        "2026-03-02T23:59:59"  # 28 February 2026 is a Saturday
     )
     message = inbox.wait_for(1)[0]
     assert message.rcpt_tos == ["anna@example.org"]
@@ -209,7 +209,7 @@ def test_deadlines_extension_rejection_and_filters(dpo, clock):
     request = open_request(
         client, headers, verification={"method": "dpo", "note": "known customer"}
     ).get_json()
-    assert request["due_at"].startswith("2026-02-28T23:59:59")
+    assert request["due_at"].startswith("2026-03-02T23:59:59")  # 28 February 2026 is a Saturday
     assert_problem(
         client.post(
             f"/v1/requests/{request['id']}/extend", headers=headers, json={"months": 3, "reason": "x"}

@@ -40,3 +40,19 @@ def test_checkpoint_settings_and_witness_urls():
     assert Config.from_env({}).effective_checkpoint_file.name == "checkpoints.jsonl"
     with pytest.raises(ValueError, match="CONSENT_WITNESS_URLS"):
         Config.from_env({"CONSENT_WITNESS_URLS": "file:///etc/passwd"})
+
+
+def test_deadline_calendar_settings_are_checked_at_start_by_name():
+    import pytest
+
+    from consent_service.context import check_calendar
+    from consent_service.errors import ConfigurationError
+
+    config = Config.from_env({"CONSENT_HOLIDAYS": "DE-BY", "CONSENT_TIMEZONE": "Europe/Berlin"})
+    assert (config.holidays, config.timezone) == ("DE-BY", "Europe/Berlin")
+    assert (Config.from_env({}).holidays, Config.from_env({}).timezone) == ("none", "UTC")
+    check_calendar(config)
+    with pytest.raises(ConfigurationError, match="CONSENT_HOLIDAYS: unknown holiday calendar 'Atlantis'"):
+        check_calendar(Config.from_env({"CONSENT_HOLIDAYS": "Atlantis"}))
+    with pytest.raises(ConfigurationError, match="CONSENT_TIMEZONE: unknown time zone 'Berlin'"):
+        check_calendar(Config.from_env({"CONSENT_TIMEZONE": "Berlin"}))
