@@ -562,7 +562,12 @@ class RequestListQuery(StrictSchema):
 
 class VerifyRequestIn(StrictSchema):
     # exactly one of code and note; identities only with a note (a DPO names what they verified)
-    OPENAPI = exactly_one_of("code", "note") | {"dependentRequired": {"identities": ["note"]}}
+    OPENAPI = {
+        "allOf": [
+            exactly_one_of("code", "note"),
+            {"anyOf": [{"not": {"required": ["identities"]}}, {"required": ["note"]}]},
+        ]
+    }
 
     code = fields.Str(validate=validate.Length(1, 12))
     note = fields.Str(
