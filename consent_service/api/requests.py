@@ -83,9 +83,14 @@ class Verify(MethodView):
     @blp.arguments(VerifyRequestIn)
     @blp.response(200, RequestOut)
     def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
-        """Verify the requester with the e-mailed code, or as DPO with a note."""
+        """Verify the e-mail address(es) a code was sent to, or identities as DPO with a note."""
         return dsar.verify(
-            ctx(), request_id, code=body.get("code"), dpo_note=body.get("note"), actor=principal().id
+            ctx(),
+            request_id,
+            code=body.get("code"),
+            dpo_note=body.get("note"),
+            identities=body.get("identities"),
+            actor=principal().id,
         )
 
 

@@ -550,7 +550,8 @@ class RequestOut(StrictSchema):
 class RequestDetailOut(RequestOut):
     identities = fields.Raw(
         metadata={
-            "description": "the requester's identities; '[purged]' after their retention "
+            "description": "the requester's identities, each with its verification (code, dpo, "
+            "linked or pending: a run uses only the verified ones); '[purged]' after their retention "
             "(CONSENT_REQUEST_CONTACT_RETENTION), '[erased]' once the subject is shredded"
         }
     )
@@ -567,18 +568,33 @@ class RequestListQuery(StrictSchema):
 
 
 class VerifyRequestIn(StrictSchema):
-    OPENAPI = exactly_one_of("code", "note")
+    # exactly one of code and note; identities only with a note (a DPO names what they verified)
+    OPENAPI = {
+        "allOf": [
+            exactly_one_of("code", "note"),
+            {"anyOf": [{"not": {"required": ["identities"]}}, {"required": ["note"]}]},
+        ]
+    }
 
     code = fields.Str(validate=validate.Length(1, 12))
     note = fields.Str(
         validate=[validate.Length(1, 2000), NOTE],
         metadata={"description": "DPO verification instead of a code"},
     )
+    identities = fields.List(
+        fields.Int(strict=True, validate=validate.Range(0, 9)),
+        validate=validate.Length(1, 10),
+        metadata={
+            "description": "with a note: the positions of the identities the DPO verified (default all)"
+        },
+    )
 
     @validates_schema
     def _one(self, data: dict[str, Any], **_: Any) -> None:
         if ("code" in data) == ("note" in data):
             raise ValidationError("give exactly one of 'code' or 'note'", "code")
+        if "identities" in data and "note" not in data:
+            raise ValidationError("identities are named with a DPO note only", "identities")
 
 
 class ExtendIn(StrictSchema):

@@ -40,13 +40,13 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed
-from consent_service.dsar import outbox, package, recipients
+from consent_service.dsar import outbox, package, recipients, verified
 from consent_service.dsar.connectors.base import Connector
 from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.models import DataStore
 from consent_service.dsar.pending import open_task, open_tasks, resolved_opener
 from consent_service.dsar.request_models import DsarRequest
-from consent_service.dsar.requests import load_request, log_event, summary, transition
+from consent_service.dsar.requests import load_request, log_event, request_identities, summary, transition
 from consent_service.dsar.stores import open_connector
 from consent_service.dsar.traversal import Found, StoreFailure, traverse
 from consent_service.dsar.writes import erase_store, public_task, rectify_store
@@ -112,12 +112,28 @@ def _start(ctx: Context, request_id: str, actor: str) -> dict[str, Any]:
             "subject_id": request.subject_id,
             "stores": list(session.scalars(select(DataStore.key).order_by(DataStore.key))),
             "runs": runs,
-            "identities": _open(ctx, session, request, "identities", request.identities_ct),
+            "identities": _verified_identities(ctx, session, request, actor),
             "changes": _open(ctx, session, request, "changes", request.changes_ct),
             "unrunnable": _unrunnable(ctx, session, request),
         }
         uow.commit()
     return plan
+
+
+def _verified_identities(
+    ctx: Context, session: Session, request: DsarRequest, actor: str
+) -> list[dict[str, str]] | None:
+    """The identities this run may act on; those left out are audited, masked. None: unreadable."""
+    entries = request_identities(ctx, session, request)
+    if entries is None:
+        return None
+    used, left_out = verified.usable(session, ctx.crypto, entries)
+    if left_out:
+        log_event(
+            session, request.id, actor, "identities_left_out",
+            {"why": "not verified", "identities": left_out}, ctx.now(), request.subject_id,
+        )  # fmt: skip
+    return used
 
 
 def _open(ctx: Context, session: Session, request: DsarRequest, column: str, blob: bytes | None) -> Any:

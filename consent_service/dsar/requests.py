@@ -31,7 +31,7 @@ from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed, seal
-from consent_service.dsar import deadlines, outbox, recipients
+from consent_service.dsar import deadlines, outbox, recipients, verified
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, SubjectRestriction
 from consent_service.errors import Conflict, Gone, InvalidInput, NotFound, refused
 from consent_service.registry.durations import parse_duration
@@ -160,23 +160,37 @@ def _validate(session: Session, cmd: OpenRequest, now: dt.datetime) -> None:
 
 def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any]:
     """Record a request; send the e-mail code, or take the DPO's verification at once."""
-    message_id = None
+    message_ids: list[str] = []
     webhooks: list[str] = []
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
         _validate(session, cmd, now)
         received_at = now if cmd.received_at is None else cmd.received_at.astimezone(dt.UTC)
-        subject_id = next(
-            (s for s in (subjects.resolve(session, ctx.crypto, i) for i in cmd.identities) if s), None
+        by_dpo = cmd.verification["method"] == "dpo"
+        emails = [n for n, i in enumerate(cmd.identities) if i.type == "email"]
+        # by code, the request's subject is the first address's: only a code sent to it (or to
+        # an address linked to it) verifies the request, so nobody acts on another's subject
+        subject_id = (
+            next((s for s in (subjects.resolve(session, ctx.crypto, i) for i in cmd.identities) if s), None)
+            if by_dpo
+            else None
         )
         if subject_id is None:
-            subject_id, _ = subjects.get_or_create(session, ctx.crypto, cmd.identities[0], now)
+            first = cmd.identities[0 if by_dpo else emails[0]]
+            subject_id, _ = subjects.get_or_create(session, ctx.crypto, first, now)
         key = subjects.data_key(session, ctx.crypto, subject_id)
         if key is None:
             raise Gone("this person's data has already been erased", extra={"reason": "erased"})
         request_id = "req_" + secrets.token_hex(8)
-        identities = json.dumps([{"type": i.type, "value": i.value} for i in cmd.identities]).encode()
+        codes = {n: f"{secrets.randbelow(10**6):06d}" for n in ([] if by_dpo else emails)}
+        entries = [
+            {"type": i.type, "value": i.value, "verified": verified.BY_DPO if by_dpo else None}
+            | ({"code": verified.code_hash(ctx.crypto.material.index_key, request_id, n, codes[n])}
+               if n in codes else {})
+            for n, i in enumerate(cmd.identities)
+        ]  # fmt: skip
+        identities = json.dumps(entries).encode()
         changes = json.dumps(cmd.changes).encode() if cmd.changes else None
         due = deadlines.due_at(received_at, cal=calendar_of(ctx))
         request = DsarRequest(
@@ -210,40 +224,43 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             now,
             subject_id,
         )
-        if cmd.verification["method"] == "dpo":
+        if by_dpo:
             note = sealed_note(ctx, session, request, cmd.verification["note"])
             webhooks = _verified(ctx, session, request, actor, "verified by the DPO", now, note=note)
         else:
-            code = f"{secrets.randbelow(10**6):06d}"
             minutes = ctx.config.verification_code_minutes
             session.add(
                 DsarVerification(
                     request_id=request_id,
-                    code_hash=_code_hash(ctx, request_id, code),
+                    # the first address's code, as before; each address's own is in ``entries``
+                    code_hash=_code_hash(ctx, request_id, codes[emails[0]]),
                     expires_at=now + dt.timedelta(minutes=minutes),
                     attempts=0,
                     max_attempts=ctx.config.verification_max_attempts,
                 )
             )
-            email = next(i.value for i in cmd.identities if i.type == "email")
-            message_id = outbox.enqueue_email(
-                session,
-                subject_id=subject_id,
-                key=key,
-                to=email,
-                title=f"Your {cmd.type} request: verification code",
-                body=(
-                    f"Your verification code is {code}.\n\nIt is valid for {minutes} minutes. "
-                    f"If you did not ask {ctx.config.controller_name} to handle a data protection "
-                    "request, ignore this message."
-                ),
-                now=now,
-            )
-            transition(session, request, "identity_pending", actor, "verification code sent by e-mail", now)
+            message_ids = [
+                outbox.enqueue_email(
+                    session,
+                    subject_id=subject_id,
+                    key=key,
+                    to=cmd.identities[n].value,
+                    title=f"Your {cmd.type} request: verification code",
+                    body=(
+                        f"Your verification code is {code}.\n\nIt is valid for {minutes} minutes. "
+                        f"If you did not ask {ctx.config.controller_name} to handle a data protection "
+                        "request, ignore this message."
+                    ),
+                    now=now,
+                )
+                for n, code in codes.items()
+            ]
+            why = f"verification code sent to each of {len(codes)} e-mail address(es)"
+            transition(session, request, "identity_pending", actor, why, now)
         out = summary(request)
         uow.commit()
-    if message_id is not None:
-        outbox.deliver(ctx, only=[message_id])
+    if message_ids:
+        outbox.deliver(ctx, only=message_ids)
     if webhooks:
         outbox.deliver(ctx, only=webhooks)
     _schedule(ctx, out)
@@ -302,10 +319,78 @@ def load_request(session: Session, request_id: str) -> DsarRequest:
     return request
 
 
+def request_identities(ctx: Context, session: Session, request: DsarRequest) -> list[dict[str, Any]] | None:
+    """The request's identities with their verification (``verified``); None once unreadable."""
+    key = subjects.data_key(session, ctx.crypto, request.subject_id)
+    if key is None or request.identities_ct is None:
+        return None
+    try:
+        aad = field_aad(request.subject_id, "dsar_requests", "identities", request.id)
+        entries = json.loads(open_sealed(key, request.identities_ct, aad))
+    except DecryptionFailed:
+        return None
+    return verified.normalized(entries, request.verification_method)
+
+
+def _reseal_identities(
+    ctx: Context, session: Session, request: DsarRequest, entries: list[dict[str, Any]]
+) -> None:
+    key = subjects.data_key(session, ctx.crypto, request.subject_id)
+    assert key is not None  # read just before, in the same transaction
+    aad = field_aad(request.subject_id, "dsar_requests", "identities", request.id)
+    request.identities_ct = seal(key, json.dumps(entries).encode(), aad)
+
+
+def _mark(entries: list[dict[str, Any]], positions: Sequence[int], how: str) -> list[int]:
+    marked = [n for n in positions if entries[n]["verified"] is None]
+    for n in marked:
+        entries[n] = entries[n] | {"verified": how}
+    return marked
+
+
+def _dpo_positions(entries: list[dict[str, Any]], named: Sequence[int] | None) -> list[int]:
+    if named is None:
+        return list(range(len(entries)))
+    bad = [n for n in named if not 0 <= n < len(entries)]
+    if bad:
+        raise InvalidInput(
+            "no such identity in this request",
+            errors={"identities": [f"positions run from 0 to {len(entries) - 1}; not {bad}"]},
+        )
+    return list(dict.fromkeys(named))
+
+
+def _code_positions(
+    ctx: Context, request: DsarRequest, entries: list[dict[str, Any]], code: str
+) -> list[int]:
+    """The pending e-mail identities this code was sent to (an older request: its first one)."""
+    if not any("code" in e for e in entries):  # the caller checks the code against dsar_verifications
+        return [next(n for n, e in enumerate(entries) if e["type"] == "email")]
+    key = ctx.crypto.material.index_key
+    return [
+        n
+        for n, e in enumerate(entries)
+        if e["verified"] is None
+        and "code" in e
+        and hmac.compare_digest(e["code"], verified.code_hash(key, request.id, n, code))
+    ]
+
+
 def verify(
-    ctx: Context, request_id: str, *, code: str | None, dpo_note: str | None, actor: str
+    ctx: Context,
+    request_id: str,
+    *,
+    code: str | None,
+    dpo_note: str | None,
+    actor: str,
+    identities: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Verify the requester by the e-mailed code, or by a DPO with a note."""
+    """Verify identities of the request: by the e-mailed code, or by a DPO with a note.
+
+    A code verifies the address it was sent to; the request is verified once that address is
+    the request's subject's (or linked to it); otherwise it waits for another code or the DPO.
+    A DPO note verifies the identities at ``identities`` (positions; default all) and the
+    request. A run acts only on verified identities (``verified.usable``)."""
     webhooks: list[str] = []
     with ctx.uow() as uow:
         session = uow.session
@@ -313,9 +398,18 @@ def verify(
         request = load_request(session, request_id)
         if request.state not in ("received", "identity_pending"):
             raise Conflict(f"the request is {request.state}; only unverified requests can be verified")
+        entries = request_identities(ctx, session, request)
+        if entries is None:
+            raise Conflict("the request's identities can no longer be read; reject it instead")
         if dpo_note is not None:
             if not dpo_note.strip():
                 raise InvalidInput("a DPO verification needs a note", errors={"note": ["required"]})
+            marked = _mark(entries, _dpo_positions(entries, identities), verified.BY_DPO)
+            _reseal_identities(ctx, session, request, entries)
+            log_event(
+                session, request_id, actor, "identities_verified",
+                {"by": verified.BY_DPO, "positions": marked}, now, request.subject_id,
+            )  # fmt: skip
             note = sealed_note(ctx, session, request, dpo_note)
             webhooks = _verified(ctx, session, request, actor, "verified by the DPO", now, note=note)
         else:
@@ -326,7 +420,11 @@ def verify(
                 raise Conflict("too many wrong codes; a DPO must verify this request")
             if now > check.expires_at:
                 raise Conflict("the code has expired; a DPO must verify this request")
-            if not code or not hmac.compare_digest(check.code_hash, _code_hash(ctx, request_id, code)):
+            positions = _code_positions(ctx, request, entries, code) if code else []
+            if not any("code" in e for e in entries) and code:  # stored before per-address codes
+                if not hmac.compare_digest(check.code_hash, _code_hash(ctx, request_id, code)):
+                    positions = []
+            if not positions:
                 check.attempts += 1
                 log_event(
                     session,
@@ -340,8 +438,17 @@ def verify(
                 uow.commit()
                 left = check.max_attempts - check.attempts
                 raise InvalidInput("wrong code", errors={"code": [f"wrong code; {left} attempt(s) left"]})
-            check.attempts += 1
-            webhooks = _verified(ctx, session, request, actor, "e-mail code confirmed", now)
+            _mark(entries, positions, verified.BY_CODE)
+            _reseal_identities(ctx, session, request, entries)
+            log_event(
+                session, request_id, actor, "identities_verified",
+                {"by": verified.BY_CODE, "positions": positions}, now, request.subject_id,
+            )  # fmt: skip
+            if any(
+                verified.in_subject_group(session, ctx.crypto, entries[n], request.subject_id)
+                for n in positions
+            ):
+                webhooks = _verified(ctx, session, request, actor, "e-mail code confirmed", now)
         out = summary(request)
         uow.commit()
     if webhooks:
@@ -500,12 +607,10 @@ def show(ctx: Context, request_id: str) -> dict[str, Any]:
         identities: Any = ERASED
         if request.identities_ct is None:
             identities = CONTACT_PURGED  # past the contact data's retention (``contact_purged_at``)
-        elif key is not None:
-            try:
-                aad = field_aad(request.subject_id, "dsar_requests", "identities", request_id)
-                identities = json.loads(open_sealed(key, request.identities_ct, aad))
-            except DecryptionFailed:
-                identities = ERASED
+        else:
+            entries = request_identities(ctx, session, request)
+            if entries is not None:
+                identities = verified.public(entries, verified.states(session, ctx.crypto, entries))
         trail = [
             entry
             | {

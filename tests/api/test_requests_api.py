@@ -106,11 +106,12 @@ def test_email_verification_with_a_real_smtp_server(dpo, smtp):
     )
 
     shown = client.get(f"/v1/requests/{request['id']}", headers=headers).get_json()
-    assert shown["identities"] == [{"type": "email", "value": "anna@example.org"}]
+    assert shown["identities"] == [{"type": "email", "value": "anna@example.org", "verification": "code"}]
     assert [(e["action"], e["details"].get("to")) for e in shown["audit_trail"]] == [
         ("received", None),
         ("transition", "identity_pending"),
         ("wrong_code", None),
+        ("identities_verified", None),
         ("transition", "verified"),
     ]
     assert shown["audit_trail_ok"] is True

@@ -281,6 +281,7 @@ def test_contact_data_goes_a_year_after_the_request_closed(tctx: Context, clock:
     assert dsar.show(tctx, closed["id"])["identities"][0] == {
         "type": "email",
         "value": "closed@integration.example",
+        "verification": "dpo",
     }
     at(clock, closed_at + relativedelta(years=1))
     assert sweep(tctx, dry_run=True)["request_contacts"] == {"candidates": 1, "purged": 0, "held": 0}
