@@ -478,7 +478,7 @@ def requests() -> None:
 @click.option("--type", "type_", default=None)
 def requests_list(overdue: bool, state: str | None, type_: str | None) -> None:
     """List requests, soonest due first."""
-    from consent_service.dsar.requests import list_requests
+    from consent_service.dsar.request_views import list_requests
 
     rows = list_requests(_context(), overdue=overdue, state=state, type=type_)
     for r in rows:
@@ -520,7 +520,7 @@ def deadlines(received_date: str, code: str | None) -> None:
 @click.argument("request_id")
 def requests_show(request_id: str) -> None:
     """Show a request with its audit trail (JSON)."""
-    from consent_service.dsar.requests import show
+    from consent_service.dsar.request_views import show
 
     click.echo(json.dumps(show(_context(), request_id), indent=2, default=str))
 

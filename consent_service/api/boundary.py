@@ -35,6 +35,8 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, Unprocessable
 from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import get_content_length
 
+from consent_service.dsar.spec import KEY_RE
+
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 19  # every integer the API takes fits in a signed 64-bit column
 
@@ -180,12 +182,12 @@ class KeyConverter(BaseConverter):
     A path whose key cannot name anything is a 404 before any view runs, and the OpenAPI
     document shows the pattern (``init_api`` registers it with the spec)."""
 
-    regex = r"[a-z0-9][a-z0-9_.\-]{0,63}"
+    regex = KEY_RE.pattern.removeprefix("^").removesuffix("$")
     part_isolating = True
 
     @staticmethod
     def openapi(_: Any) -> dict[str, Any]:
-        return {"type": "string", "pattern": "^" + KeyConverter.regex.replace("\\-", "-") + "$"}
+        return {"type": "string", "pattern": KEY_RE.pattern}
 
 
 class CookieConverter(KeyConverter):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from flask import Response, request
@@ -14,6 +13,7 @@ from marshmallow import ValidationError
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import BatchOut, BatchQuery, DecisionOut, DecisionQuery
+from consent_service.dsar.spec import KEY_RE
 from consent_service.ledger import queries
 from consent_service.subjects.service import IDENTITY_TYPES, IdentityRef
 
@@ -26,7 +26,7 @@ def subject_ref(body: dict[str, Any]) -> queries.SubjectRef:
     return IdentityRef(body["subject"]["type"], body["subject"]["value"])
 
 
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_KEY = KEY_RE
 _IDENTITY_TYPES = frozenset(IDENTITY_TYPES)
 
 

@@ -19,8 +19,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from consent_service import jobs
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import (
-    NOTE,
+from consent_service.api.request_schemas import (
     ExtendIn,
     ReasonIn,
     RequestDetailOut,
@@ -29,7 +28,8 @@ from consent_service.api.schemas import (
     RequestOut,
     VerifyRequestIn,
 )
-from consent_service.dsar import execution, package, package_links, tasks
+from consent_service.api.schemas import NOTE
+from consent_service.dsar import execution, package, package_links, request_views, tasks
 from consent_service.dsar import requests as dsar
 from consent_service.errors import InvalidInput
 from consent_service.registry.durations import DurationError, parse_duration
@@ -65,7 +65,7 @@ class Requests(MethodView):
                 parse_duration(query["due_within"])
             except DurationError as exc:
                 raise InvalidInput("bad duration", errors={"due_within": [str(exc)]}) from exc
-        return dsar.list_requests(ctx(), **query)
+        return request_views.list_requests(ctx(), **query)
 
 
 @blp.route("/<request_id>")
@@ -74,7 +74,7 @@ class RequestById(MethodView):
     @blp.response(200, RequestDetailOut)
     def get(self, request_id: str) -> dict[str, Any]:
         """Show a request with the requester's identities and its audit trail."""
-        return dsar.show(ctx(), request_id)
+        return request_views.show(ctx(), request_id)
 
 
 @blp.route("/<request_id>/verify")

@@ -8,16 +8,15 @@ from flask.views import MethodView
 
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import (
+from consent_service.api.schemas import FeedQuery, VerifyOut
+from consent_service.api.vault_schemas import (
     AccessLogOut,
-    FeedQuery,
     VaultBatchIn,
     VaultDecryptIn,
     VaultEncryptIn,
     VaultTokenOut,
     VaultTokensOut,
     VaultValueOut,
-    VerifyOut,
 )
 from consent_service.subjects.service import IdentityRef
 from consent_service.vault import service as vault

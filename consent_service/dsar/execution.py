@@ -46,9 +46,10 @@ from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.models import DataStore
 from consent_service.dsar.pending import open_task, open_tasks, resolved_opener
 from consent_service.dsar.request_models import DsarRequest
-from consent_service.dsar.requests import load_request, log_event, request_identities, summary, transition
+from consent_service.dsar.requests import load_request, log_event, summary, transition
 from consent_service.dsar.stores import open_connector
 from consent_service.dsar.traversal import Found, StoreFailure, traverse
+from consent_service.dsar.verified import request_identities
 from consent_service.dsar.writes import erase_store, public_task, rectify_store
 from consent_service.errors import Conflict, DomainError
 from consent_service.retention import holds

@@ -30,11 +30,10 @@ from sqlalchemy.orm import Session
 from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
-from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed, seal
+from consent_service.crypto.envelope import field_aad, seal
 from consent_service.dsar import deadlines, outbox, recipients, verified
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, SubjectRestriction
 from consent_service.errors import Conflict, Gone, InvalidInput, NotFound, refused
-from consent_service.registry.durations import parse_duration
 from consent_service.registry.models import Purpose
 from consent_service.subjects import service as subjects
 from consent_service.subjects.service import IdentityRef
@@ -319,63 +318,6 @@ def load_request(session: Session, request_id: str) -> DsarRequest:
     return request
 
 
-def request_identities(ctx: Context, session: Session, request: DsarRequest) -> list[dict[str, Any]] | None:
-    """The request's identities with their verification (``verified``); None once unreadable."""
-    key = subjects.data_key(session, ctx.crypto, request.subject_id)
-    if key is None or request.identities_ct is None:
-        return None
-    try:
-        aad = field_aad(request.subject_id, "dsar_requests", "identities", request.id)
-        entries = json.loads(open_sealed(key, request.identities_ct, aad))
-    except DecryptionFailed:
-        return None
-    return verified.normalized(entries, request.verification_method)
-
-
-def _reseal_identities(
-    ctx: Context, session: Session, request: DsarRequest, entries: list[dict[str, Any]]
-) -> None:
-    key = subjects.data_key(session, ctx.crypto, request.subject_id)
-    assert key is not None  # read just before, in the same transaction
-    aad = field_aad(request.subject_id, "dsar_requests", "identities", request.id)
-    request.identities_ct = seal(key, json.dumps(entries).encode(), aad)
-
-
-def _mark(entries: list[dict[str, Any]], positions: Sequence[int], how: str) -> list[int]:
-    marked = [n for n in positions if entries[n]["verified"] is None]
-    for n in marked:
-        entries[n] = entries[n] | {"verified": how}
-    return marked
-
-
-def _dpo_positions(entries: list[dict[str, Any]], named: Sequence[int] | None) -> list[int]:
-    if named is None:
-        return list(range(len(entries)))
-    bad = [n for n in named if not 0 <= n < len(entries)]
-    if bad:
-        raise InvalidInput(
-            "no such identity in this request",
-            errors={"identities": [f"positions run from 0 to {len(entries) - 1}; not {bad}"]},
-        )
-    return list(dict.fromkeys(named))
-
-
-def _code_positions(
-    ctx: Context, request: DsarRequest, entries: list[dict[str, Any]], code: str
-) -> list[int]:
-    """The pending e-mail identities this code was sent to (an older request: its first one)."""
-    if not any("code" in e for e in entries):  # the caller checks the code against dsar_verifications
-        return [next(n for n, e in enumerate(entries) if e["type"] == "email")]
-    key = ctx.crypto.material.index_key
-    return [
-        n
-        for n, e in enumerate(entries)
-        if e["verified"] is None
-        and "code" in e
-        and hmac.compare_digest(e["code"], verified.code_hash(key, request.id, n, code))
-    ]
-
-
 def verify(
     ctx: Context,
     request_id: str,
@@ -398,14 +340,14 @@ def verify(
         request = load_request(session, request_id)
         if request.state not in ("received", "identity_pending"):
             raise Conflict(f"the request is {request.state}; only unverified requests can be verified")
-        entries = request_identities(ctx, session, request)
+        entries = verified.request_identities(ctx, session, request)
         if entries is None:
             raise Conflict("the request's identities can no longer be read; reject it instead")
         if dpo_note is not None:
             if not dpo_note.strip():
                 raise InvalidInput("a DPO verification needs a note", errors={"note": ["required"]})
-            marked = _mark(entries, _dpo_positions(entries, identities), verified.BY_DPO)
-            _reseal_identities(ctx, session, request, entries)
+            marked = verified.mark(entries, verified.dpo_positions(entries, identities), verified.BY_DPO)
+            verified.reseal_identities(ctx, session, request, entries)
             log_event(
                 session, request_id, actor, "identities_verified",
                 {"by": verified.BY_DPO, "positions": marked}, now, request.subject_id,
@@ -420,7 +362,7 @@ def verify(
                 raise Conflict("too many wrong codes; a DPO must verify this request")
             if now > check.expires_at:
                 raise Conflict("the code has expired; a DPO must verify this request")
-            positions = _code_positions(ctx, request, entries, code) if code else []
+            positions = verified.code_positions(ctx, request, entries, code) if code else []
             if not any("code" in e for e in entries) and code:  # stored before per-address codes
                 if not hmac.compare_digest(check.code_hash, _code_hash(ctx, request_id, code)):
                     positions = []
@@ -438,8 +380,8 @@ def verify(
                 uow.commit()
                 left = check.max_attempts - check.attempts
                 raise InvalidInput("wrong code", errors={"code": [f"wrong code; {left} attempt(s) left"]})
-            _mark(entries, positions, verified.BY_CODE)
-            _reseal_identities(ctx, session, request, entries)
+            verified.mark(entries, positions, verified.BY_CODE)
+            verified.reseal_identities(ctx, session, request, entries)
             log_event(
                 session, request_id, actor, "identities_verified",
                 {"by": verified.BY_CODE, "positions": positions}, now, request.subject_id,
@@ -569,68 +511,3 @@ def summary(request: DsarRequest) -> dict[str, Any]:
         "closed_at": request.closed_at,
         "failure_reason": request.failure_reason,
     }
-
-
-def list_requests(
-    ctx: Context,
-    *,
-    state: str | None = None,
-    type: str | None = None,
-    overdue: bool = False,
-    due_within: str | None = None,
-) -> list[dict[str, Any]]:
-    now = ctx.now()
-    stmt = select(DsarRequest).order_by(DsarRequest.due_at)
-    if state:
-        stmt = stmt.where(DsarRequest.state == state)
-    if type:
-        stmt = stmt.where(DsarRequest.type == type)
-    if overdue:
-        stmt = stmt.where(DsarRequest.state.in_(OPEN_STATES), DsarRequest.due_at < now)
-    if due_within:
-        stmt = stmt.where(
-            DsarRequest.state.in_(OPEN_STATES), DsarRequest.due_at <= now + parse_duration(due_within)
-        )
-    with ctx.uow(write=False) as uow:
-        return [
-            summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now}
-            for r in uow.session.scalars(stmt)
-        ]
-
-
-def show(ctx: Context, request_id: str) -> dict[str, Any]:
-    """The request with the requester's identities (decrypted) and its audit trail."""
-    with ctx.uow(write=False) as uow:
-        session = uow.session
-        request = load_request(session, request_id)
-        key = subjects.data_key(session, ctx.crypto, request.subject_id)
-        identities: Any = ERASED
-        if request.identities_ct is None:
-            identities = CONTACT_PURGED  # past the contact data's retention (``contact_purged_at``)
-        else:
-            entries = request_identities(ctx, session, request)
-            if entries is not None:
-                identities = verified.public(entries, verified.states(session, ctx.crypto, entries))
-        trail = [
-            entry
-            | {
-                "details": notes.open_details(
-                    key, entry["details"], subject_id=request.subject_id, where=f"dsar:{request_id}"
-                )
-            }
-            for entry in auditlog.entries(session, f"dsar:{request_id}", limit=1000)
-        ]
-        report = auditlog.verify(session, f"dsar:{request_id}")
-        limits = session.scalars(
-            select(SubjectRestriction).where(SubjectRestriction.request_id == request_id)
-        ).all()
-        return summary(request) | {
-            "overdue": request.state in OPEN_STATES and request.due_at < ctx.now(),
-            "identities": identities,
-            "in_force": [
-                {"purpose": x.purpose_key, "kind": x.kind, "absolute": x.absolute, "lifted_at": x.lifted_at}
-                for x in limits
-            ],
-            "audit_trail": trail,
-            "audit_trail_ok": report.ok,
-        }

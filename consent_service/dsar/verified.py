@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from consent_service.crypto.envelope import Crypto
+from consent_service.context import Context
+from consent_service.crypto.envelope import Crypto, DecryptionFailed, field_aad, open_sealed, seal
+from consent_service.dsar.request_models import DsarRequest
+from consent_service.errors import InvalidInput
 from consent_service.subjects import service as subjects
 from consent_service.subjects.service import IdentityRef
 
@@ -106,3 +110,58 @@ def masked(value: str) -> str:
     if at:
         return f"{local[:1]}***@{domain}"
     return f"{value[:1]}***{value[-2:]}" if len(value) > 4 else "***"
+
+
+def request_identities(ctx: Context, session: Session, request: DsarRequest) -> list[dict[str, Any]] | None:
+    """The request's identities with their verification (``verified``); None once unreadable."""
+    key = subjects.data_key(session, ctx.crypto, request.subject_id)
+    if key is None or request.identities_ct is None:
+        return None
+    try:
+        aad = field_aad(request.subject_id, "dsar_requests", "identities", request.id)
+        entries = json.loads(open_sealed(key, request.identities_ct, aad))
+    except DecryptionFailed:
+        return None
+    return normalized(entries, request.verification_method)
+
+
+def reseal_identities(
+    ctx: Context, session: Session, request: DsarRequest, entries: list[dict[str, Any]]
+) -> None:
+    key = subjects.data_key(session, ctx.crypto, request.subject_id)
+    assert key is not None  # read just before, in the same transaction
+    aad = field_aad(request.subject_id, "dsar_requests", "identities", request.id)
+    request.identities_ct = seal(key, json.dumps(entries).encode(), aad)
+
+
+def mark(entries: list[dict[str, Any]], positions: Sequence[int], how: str) -> list[int]:
+    marked = [n for n in positions if entries[n]["verified"] is None]
+    for n in marked:
+        entries[n] = entries[n] | {"verified": how}
+    return marked
+
+
+def dpo_positions(entries: list[dict[str, Any]], named: Sequence[int] | None) -> list[int]:
+    if named is None:
+        return list(range(len(entries)))
+    bad = [n for n in named if not 0 <= n < len(entries)]
+    if bad:
+        raise InvalidInput(
+            "no such identity in this request",
+            errors={"identities": [f"positions run from 0 to {len(entries) - 1}; not {bad}"]},
+        )
+    return list(dict.fromkeys(named))
+
+
+def code_positions(ctx: Context, request: DsarRequest, entries: list[dict[str, Any]], code: str) -> list[int]:
+    """The pending e-mail identities this code was sent to (an older request: its first one)."""
+    if not any("code" in e for e in entries):  # the caller checks the code against dsar_verifications
+        return [next(n for n, e in enumerate(entries) if e["type"] == "email")]
+    key = ctx.crypto.material.index_key
+    return [
+        n
+        for n, e in enumerate(entries)
+        if e["verified"] is None
+        and "code" in e
+        and hmac.compare_digest(e["code"], code_hash(key, request.id, n, code))
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from consent_service.ledger.models import ConsentState, LedgerEvent
@@ -74,21 +74,37 @@ def upsert(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(_upsert_statement(session.get_bind().dialect.name), rows)
 
 
+def latest_consent_events() -> Any:
+    """The fold of the ledger: the latest ``consent`` event per (subject, target), as rows of
+    ``STATE_COLUMNS`` (a subquery). ``rebuild`` writes it; ``state_check`` compares with it."""
+    e = LedgerEvent
+    ranked = (
+        select(
+            e.subject_id,
+            e.target_type,
+            e.target_key,
+            e.id.label("event_id"),
+            e.seq,
+            e.decision,
+            e.purpose_version,
+            e.purpose_hash,
+            e.recorded_at,
+            e.valid_until,
+            func.row_number()
+            .over(partition_by=(e.subject_id, e.target_type, e.target_key), order_by=e.seq.desc())
+            .label("rn"),
+        )
+        .where(e.kind == "consent")
+        .subquery("ranked")
+    )
+    return select(*[ranked.c[c] for c in STATE_COLUMNS]).where(ranked.c.rn == 1).subquery("fold")
+
+
 def rebuild(session: Session) -> int:
     """Derive ``consent_state`` and subject groups again from ``ledger_events``; returns rows."""
     session.execute(delete(ConsentState))
-    cols = ", ".join(STATE_COLUMNS)
-    session.execute(
-        text(
-            f"INSERT INTO consent_state ({cols}) "
-            "SELECT subject_id, target_type, target_key, id, seq, decision, purpose_version, "
-            "purpose_hash, recorded_at, valid_until FROM ("
-            "  SELECT e.*, ROW_NUMBER() OVER ("
-            "    PARTITION BY subject_id, target_type, target_key ORDER BY seq DESC) AS rn"
-            "  FROM ledger_events e WHERE kind = 'consent') latest "
-            "WHERE rn = 1"
-        )
-    )
+    fold = latest_consent_events()
+    session.execute(insert(ConsentState).from_select(list(STATE_COLUMNS), select(fold)))
     session.execute(update(Subject).values(root_id=Subject.id))
     links = session.execute(
         select(LedgerEvent.subject_id, LedgerEvent.related_subject_id)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, and_, bindparam, select, text
+from sqlalchemy import Boolean, Integer, String, bindparam, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
@@ -95,7 +95,6 @@ _LIMIT_SQL = (
 )
 # The event a projection row cites, found by primary key, and only if it really is that row's
 # latest consent event: the gate reads decision, purpose hash and validity from the event.
-_BACKED_BY = projection.BACKED_BY
 _GATE_SQL = (
     "WITH r AS ({root}) "
     "SELECT p.legal_basis, p.current_hash, p.current_version, "
@@ -108,7 +107,7 @@ _GATE_SQL = (
     "  FROM consent_state cs"
     "  JOIN subjects m ON m.id = cs.subject_id"
     "  LEFT JOIN ledger_events e ON "
-    + _BACKED_BY
+    + projection.BACKED_BY
     + "  WHERE m.root_id = (SELECT root_id FROM r) AND cs.target_type = 'purpose' AND cs.target_key = :purpose"
     "  ORDER BY cs.seq DESC LIMIT 1"
     ") s ON 1 = 1 WHERE p.key = :purpose"
@@ -168,7 +167,7 @@ _BATCH_BY_ID = (
         "LEFT JOIN subject_keys k ON k.subject_id = q.root_id "
         "LEFT JOIN consent_state cs ON cs.subject_id = m.id AND cs.target_type = 'purpose' "
         "AND cs.target_key = :purpose "
-        "LEFT JOIN ledger_events e ON " + _BACKED_BY + " "
+        "LEFT JOIN ledger_events e ON " + projection.BACKED_BY + " "
         "WHERE q.id IN :ids"
     )
     .bindparams(bindparam("ids", expanding=True))
@@ -274,21 +273,14 @@ def current_consents(ctx: Context, subject_id: str) -> dict[str, Any]:
     with ctx.uow(write=False) as uow:
         session = uow.session
         subject = subjects.require_subject(session, subject_id)
-        event = aliased(LedgerEvent)
-        backed = and_(
-            event.seq == ConsentState.seq,
-            event.id == ConsentState.event_id,
-            event.subject_id == ConsentState.subject_id,
-            event.kind == "consent",
-            event.target_type == ConsentState.target_type,
-            event.target_key == ConsentState.target_key,
-        )
+        # the aliases the shared join condition names: cs (the projection row), e (its event)
+        cs, event = aliased(ConsentState, name="cs"), aliased(LedgerEvent, name="e")
         rows = session.execute(
-            select(ConsentState, event)
-            .join(Subject, Subject.id == ConsentState.subject_id)
-            .outerjoin(event, backed)
+            select(cs, event)
+            .join(Subject, Subject.id == cs.subject_id)
+            .outerjoin(event, text(projection.BACKED_BY))
             .where(Subject.root_id == subject.root_id)
-            .order_by(ConsentState.seq)
+            .order_by(cs.seq)
         ).all()
         latest: dict[tuple[str, str], tuple[ConsentState, LedgerEvent | None]] = {}
         for row, event_row in rows:

@@ -11,38 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from consent_service.ledger.models import ConsentState, LedgerEvent
-from consent_service.ledger.projection import STATE_COLUMNS
+from consent_service.ledger.models import ConsentState
+from consent_service.ledger.projection import STATE_COLUMNS, latest_consent_events
 
 KEY = ("subject_id", "target_type", "target_key")
 VALUES = tuple(c for c in STATE_COLUMNS if c not in KEY)
-
-
-def _fold() -> Any:
-    e = LedgerEvent
-    ranked = (
-        select(
-            e.subject_id,
-            e.target_type,
-            e.target_key,
-            e.id.label("event_id"),
-            e.seq,
-            e.decision,
-            e.purpose_version,
-            e.purpose_hash,
-            e.recorded_at,
-            e.valid_until,
-            func.row_number()
-            .over(partition_by=(e.subject_id, e.target_type, e.target_key), order_by=e.seq.desc())
-            .label("rn"),
-        )
-        .where(e.kind == "consent")
-        .subquery("ranked")
-    )
-    return select(*[ranked.c[c] for c in STATE_COLUMNS]).where(ranked.c.rn == 1).subquery("fold")
 
 
 def _mismatch(row: Any, problem: str) -> dict[str, Any]:
@@ -60,7 +36,7 @@ def projection_mismatches(session: Session) -> list[dict[str, Any]]:
     Each item names the row (subject, target) and the problem: ``"<columns> differ(s)"``,
     ``"not backed by any event"`` or ``"missing from the projection"``.
     """
-    fold = _fold()
+    fold = latest_consent_events()
     cs = ConsentState.__table__
     on = and_(*[cs.c[k] == fold.c[k] for k in KEY])
     out = []

@@ -26,7 +26,8 @@ from sqlalchemy import (
 )
 
 from consent_service.dsar import execution, package
-from consent_service.dsar.requests import OpenRequest, open_request, show
+from consent_service.dsar.request_views import show
+from consent_service.dsar.requests import OpenRequest, open_request
 from consent_service.dsar.stores import save_store
 from consent_service.errors import Conflict, Gone
 from consent_service.ledger.queries import decide_one

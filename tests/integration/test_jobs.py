@@ -23,7 +23,8 @@ from sqlalchemy.engine import make_url
 from consent_service import jobs
 from consent_service.context import Context
 from consent_service.dsar import execution
-from consent_service.dsar.requests import OpenRequest, open_request, show, verify
+from consent_service.dsar.request_views import show
+from consent_service.dsar.requests import OpenRequest, open_request, verify
 from consent_service.dsar.stores import save_store
 from consent_service.subjects.service import IdentityRef
 from tests.conftest import REQUIRE_SERVERS, make_context, server_url

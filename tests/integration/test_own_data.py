@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 
 from consent_service.context import Context
 from consent_service.demo import seed
+from consent_service.dsar import request_views
 from consent_service.dsar import requests as dsar
 from consent_service.dsar.execution_models import DsarPackage
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, OutboxMessage
@@ -278,7 +279,7 @@ def test_contact_data_goes_a_year_after_the_request_closed(tctx: Context, clock:
     closed_at = tctx.now()
     at(clock, closed_at + relativedelta(years=1) - dt.timedelta(minutes=1))
     assert sweep(tctx)["request_contacts"] == {"candidates": 0, "purged": 0, "held": 0}
-    assert dsar.show(tctx, closed["id"])["identities"][0] == {
+    assert request_views.show(tctx, closed["id"])["identities"][0] == {
         "type": "email",
         "value": "closed@integration.example",
         "verification": "dpo",
@@ -286,9 +287,9 @@ def test_contact_data_goes_a_year_after_the_request_closed(tctx: Context, clock:
     at(clock, closed_at + relativedelta(years=1))
     assert sweep(tctx, dry_run=True)["request_contacts"] == {"candidates": 1, "purged": 0, "held": 0}
     assert sweep(tctx)["request_contacts"] == {"candidates": 1, "purged": 1, "held": 0}
-    shown = dsar.show(tctx, closed["id"])
+    shown = request_views.show(tctx, closed["id"])
     assert shown["identities"] == "[purged]" and shown["audit_trail_ok"] is True
-    assert isinstance(dsar.show(tctx, still_open["id"])["identities"], list)
+    assert isinstance(request_views.show(tctx, still_open["id"])["identities"], list)
     with tctx.uow(write=False) as uow:
         row = uow.session.get(DsarRequest, closed["id"])
         assert row is not None and row.changes_ct is None and row.contact_purged_at == tctx.now()

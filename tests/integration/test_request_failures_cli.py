@@ -8,7 +8,8 @@ from typing import Any
 from click.testing import CliRunner
 
 from consent_service.cli import main
-from consent_service.dsar.requests import OpenRequest, open_request, show
+from consent_service.dsar.request_views import show
+from consent_service.dsar.requests import OpenRequest, open_request
 from consent_service.subjects.service import IdentityRef
 from consent_service.subjects.shred import shred_subject
 

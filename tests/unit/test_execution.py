@@ -18,7 +18,8 @@ from consent_service.dsar import execution, package
 from consent_service.dsar.connectors.base import Connector, EraseResult
 from consent_service.dsar.connectors.fake import FakeConnector
 from consent_service.dsar.connectors.manual import ManualConnector
-from consent_service.dsar.requests import OpenRequest, open_request, show
+from consent_service.dsar.request_views import show
+from consent_service.dsar.requests import OpenRequest, open_request
 from consent_service.dsar.spec import parse_store
 from consent_service.dsar.stores import save_store
 from consent_service.dsar.traversal import traverse

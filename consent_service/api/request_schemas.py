@@ -1,0 +1,145 @@
+"""Marshmallow schemas of the data subject request endpoints (``/v1/requests``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from consent_service.api.openapi import exactly_one_of
+from consent_service.api.schemas import (
+    DURATION,
+    KEY,
+    NOTE,
+    AuditEntryOut,
+    IdentityIn,
+    StrictSchema,
+)
+
+
+class VerificationIn(StrictSchema):
+    OPENAPI = {  # a DPO's verification is recorded with the DPO's note
+        "oneOf": [
+            {"properties": {"method": {"enum": ["email"]}}},
+            {"properties": {"method": {"enum": ["dpo"]}}, "required": ["note"]},
+        ]
+    }
+
+    method = fields.Str(required=True, validate=validate.OneOf(("email", "dpo")))
+    note = fields.Str(validate=[validate.Length(max=2000), NOTE])
+
+
+class RequestIn(StrictSchema):
+    OPENAPI = {  # an objection names its purposes; a rectification gives the corrected values
+        "allOf": [
+            {
+                "anyOf": [
+                    {"properties": {"type": {"not": {"enum": ["objection"]}}}},
+                    {"properties": {"purposes": {"minItems": 1}}, "required": ["purposes"]},
+                ]
+            },
+            {
+                "anyOf": [
+                    {"properties": {"type": {"not": {"enum": ["rectification"]}}}},
+                    {"properties": {"changes": {"minProperties": 1}}, "required": ["changes"]},
+                ]
+            },
+        ]
+    }
+
+    type = fields.Str(
+        required=True,
+        validate=validate.OneOf(
+            ("access", "erasure", "rectification", "restriction", "objection", "portability")
+        ),
+    )
+    identities = fields.List(fields.Nested(IdentityIn), required=True, validate=validate.Length(1, 10))
+    purposes = fields.List(fields.Str(validate=KEY), load_default=list, validate=validate.Length(max=100))
+    changes = fields.Dict(keys=fields.Str(validate=validate.Length(1, 100)), load_default=dict)
+    verification = fields.Nested(VerificationIn, required=True)
+    received_at = fields.AwareDateTime(
+        format="iso",
+        metadata={
+            "description": "when a request that came by post or e-mail arrived (with its UTC offset; "
+            "not in the future, not before 2018-05-25); the deadline counts from it. Default: now"
+        },
+    )
+
+
+class RequestOut(StrictSchema):
+    id = fields.Str()
+    type = fields.Str()
+    state = fields.Str()
+    subject_id = fields.Str()
+    purposes = fields.List(fields.Str())
+    verification_method = fields.Str()
+    received_at = fields.DateTime()
+    due_at = fields.DateTime()
+    original_due_at = fields.DateTime()
+    extension_months = fields.Int()
+    verified_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    overdue = fields.Bool()
+    failure_reason = fields.Str(
+        allow_none=True,
+        metadata={"description": "why the last run failed (state failed), for the DPO; null otherwise"},
+    )
+
+
+class RequestDetailOut(RequestOut):
+    identities = fields.Raw(
+        metadata={
+            "description": "the requester's identities, each with its verification (code, dpo, "
+            "linked or pending: a run uses only the verified ones); '[purged]' after their retention "
+            "(CONSENT_REQUEST_CONTACT_RETENTION), '[erased]' once the subject is shredded"
+        }
+    )
+    in_force = fields.List(fields.Dict())
+    audit_trail = fields.List(fields.Nested(AuditEntryOut))
+    audit_trail_ok = fields.Bool()
+
+
+class RequestListQuery(StrictSchema):
+    state = fields.Str()
+    type = fields.Str()
+    overdue = fields.Bool(load_default=False)
+    due_within = fields.Str(validate=DURATION, metadata={"description": "ISO 8601 duration, e.g. P7D"})
+
+
+class VerifyRequestIn(StrictSchema):
+    # exactly one of code and note; identities only with a note (a DPO names what they verified)
+    OPENAPI = {
+        "allOf": [
+            exactly_one_of("code", "note"),
+            {"anyOf": [{"not": {"required": ["identities"]}}, {"required": ["note"]}]},
+        ]
+    }
+
+    code = fields.Str(validate=validate.Length(1, 12))
+    note = fields.Str(
+        validate=[validate.Length(1, 2000), NOTE],
+        metadata={"description": "DPO verification instead of a code"},
+    )
+    identities = fields.List(
+        fields.Int(strict=True, validate=validate.Range(0, 9)),
+        validate=validate.Length(1, 10),
+        metadata={
+            "description": "with a note: the positions of the identities the DPO verified (default all)"
+        },
+    )
+
+    @validates_schema
+    def _one(self, data: dict[str, Any], **_: Any) -> None:
+        if ("code" in data) == ("note" in data):
+            raise ValidationError("give exactly one of 'code' or 'note'", "code")
+        if "identities" in data and "note" not in data:
+            raise ValidationError("identities are named with a DPO note only", "identities")
+
+
+class ExtendIn(StrictSchema):
+    months = fields.Int(required=True, validate=validate.OneOf((1, 2)))
+    reason = fields.Str(required=True, validate=[validate.Length(1, 2000), NOTE])
+
+
+class ReasonIn(StrictSchema):
+    reason = fields.Str(required=True, validate=[validate.Length(1, 2000), NOTE])

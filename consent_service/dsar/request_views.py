@@ -1,0 +1,83 @@
+"""Reading data subject requests: summaries, lists with deadline filters, and one request's
+file (identities with their verification, what is in force, the audit trail)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from consent_service.auditlog import notes
+from consent_service.auditlog import service as auditlog
+from consent_service.context import Context
+from consent_service.crypto.envelope import ERASED
+from consent_service.dsar import verified
+from consent_service.dsar.request_models import DsarRequest, SubjectRestriction
+from consent_service.dsar.requests import CONTACT_PURGED, OPEN_STATES, load_request, summary
+from consent_service.registry.durations import parse_duration
+from consent_service.subjects import service as subjects
+
+
+def list_requests(
+    ctx: Context,
+    *,
+    state: str | None = None,
+    type: str | None = None,
+    overdue: bool = False,
+    due_within: str | None = None,
+) -> list[dict[str, Any]]:
+    now = ctx.now()
+    stmt = select(DsarRequest).order_by(DsarRequest.due_at)
+    if state:
+        stmt = stmt.where(DsarRequest.state == state)
+    if type:
+        stmt = stmt.where(DsarRequest.type == type)
+    if overdue:
+        stmt = stmt.where(DsarRequest.state.in_(OPEN_STATES), DsarRequest.due_at < now)
+    if due_within:
+        stmt = stmt.where(
+            DsarRequest.state.in_(OPEN_STATES), DsarRequest.due_at <= now + parse_duration(due_within)
+        )
+    with ctx.uow(write=False) as uow:
+        return [
+            summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now}
+            for r in uow.session.scalars(stmt)
+        ]
+
+
+def show(ctx: Context, request_id: str) -> dict[str, Any]:
+    """The request with the requester's identities (decrypted) and its audit trail."""
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        request = load_request(session, request_id)
+        key = subjects.data_key(session, ctx.crypto, request.subject_id)
+        identities: Any = ERASED
+        if request.identities_ct is None:
+            identities = CONTACT_PURGED  # past the contact data's retention (``contact_purged_at``)
+        else:
+            entries = verified.request_identities(ctx, session, request)
+            if entries is not None:
+                identities = verified.public(entries, verified.states(session, ctx.crypto, entries))
+        trail = [
+            entry
+            | {
+                "details": notes.open_details(
+                    key, entry["details"], subject_id=request.subject_id, where=f"dsar:{request_id}"
+                )
+            }
+            for entry in auditlog.entries(session, f"dsar:{request_id}", limit=1000)
+        ]
+        report = auditlog.verify(session, f"dsar:{request_id}")
+        limits = session.scalars(
+            select(SubjectRestriction).where(SubjectRestriction.request_id == request_id)
+        ).all()
+        return summary(request) | {
+            "overdue": request.state in OPEN_STATES and request.due_at < ctx.now(),
+            "identities": identities,
+            "in_force": [
+                {"purpose": x.purpose_key, "kind": x.kind, "absolute": x.absolute, "lifted_at": x.lifted_at}
+                for x in limits
+            ],
+            "audit_trail": trail,
+            "audit_trail_ok": report.ok,
+        }
