@@ -180,15 +180,19 @@ def pg_ctx(pg_url: str, tmp_path: Path) -> Iterator[Context]:
     context.db.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
-    """The same test on SQLite and on PostgreSQL."""
+def param_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database for a fixture parametrized ``["sqlite", "postgres"]``: its URL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'consent.db'}"
         migrate(url)
-    else:
-        url = request.getfixturevalue("pg_url")
-    context = make_context(url, tmp_path)
+        return url
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
+    """The same test on SQLite and on PostgreSQL."""
+    context = make_context(param_database(request, tmp_path), tmp_path)
     yield context
     context.db.dispose()
 

@@ -183,6 +183,16 @@ class HoldIn(StrictSchema):
     ends_at = fields.DateTime(
         load_default=None, allow_none=True, metadata={"description": "with an offset; none: until released"}
     )
+    purpose = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=KEY,
+        metadata={
+            "description": "the registered purpose (not on consent) the data is kept for; after an "
+            "erasure kept under a hold on the subject, only this purpose may still be processed. "
+            "Set once: it cannot change afterwards"
+        },
+    )
 
 
 class ReleaseIn(StrictSchema):
@@ -194,6 +204,7 @@ class HoldOut(StrictSchema):
     scope = fields.Dict(metadata={"description": "{subject} | {store} | {store, collection}"})
     reason = fields.Str()
     ends_at = fields.DateTime(allow_none=True)
+    purpose = fields.Str(allow_none=True)
     active = fields.Bool()
     created_at = fields.DateTime()
     created_by = fields.Str()

@@ -98,6 +98,13 @@ class PurposeOut(StrictSchema):
     retention_period = fields.Str(allow_none=True)
     direct_marketing = fields.Bool()
     honor_gpc = fields.Bool()
+    consent_collected_at = fields.DateTime(
+        allow_none=True,
+        metadata={
+            "description": "when the first consent decision for this purpose was recorded; from then "
+            "on its legal basis cannot change from consent (409)"
+        },
+    )
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     new_version = fields.Bool(metadata={"description": "PUT only: whether this call created a version"})

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed
-from consent_service.dsar import outbox, package, recipients, verified
+from consent_service.dsar import limits, outbox, package, recipients, verified
 from consent_service.dsar.connectors.base import Connector
 from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.models import DataStore
@@ -375,13 +375,15 @@ def _holds_on(ctx: Context, subject_id: str) -> Callable[[str, str], list[dict[s
 
 
 def _subject_held(ctx: Context, request_id: str, actor: str, subject_id: str) -> str:
-    """When the subject is held: log it on the request and say which holds keep it (no shredding)."""
+    """When the subject is held: log it on the request, leave the person restricted but for the
+    holds' purposes (``limits.hold_erasure``), and say which holds keep it (no shredding)."""
     with ctx.uow() as uow:
         on_subject = holds.active(uow.session, ctx.now()).for_subject(subject_id)
         if not on_subject:
             return ""
         brief = holds.brief(on_subject)
         log_event(uow.session, request_id, actor, "kept_under_hold", {"holds": brief}, ctx.now(), subject_id)
+        limits.hold_erasure(uow.session, load_request(uow.session, request_id), brief, ctx.now())
         uow.commit()
     return "; ".join(f"{h['key']} ({h['reason']})" for h in brief)
 

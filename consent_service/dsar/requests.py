@@ -31,7 +31,7 @@ from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import field_aad, seal
-from consent_service.dsar import deadlines, outbox, recipients, verified
+from consent_service.dsar import deadlines, limits, outbox, recipients, verified
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, SubjectRestriction
 from consent_service.errors import Conflict, Gone, InvalidInput, NotFound, refused
 from consent_service.registry.models import Purpose
@@ -281,34 +281,13 @@ def _verified(
     request.verified_at = now
     if request.type in ("restriction", "objection"):
         transition(session, request, "in_progress", actor, "applying to the processing gate", now)
-        _apply_limits(session, request, now)
+        limits.apply(session, request, now)
         transition(session, request, "completed", actor, f"{request.type} in force", now)
         if request.type == "restriction":
             return recipients.enqueue_webhooks(
                 session, "restriction", request, now, action="applied", purposes=request.purposes or ["*"]
             )
     return []
-
-
-def _apply_limits(session: Session, request: DsarRequest, now: dt.datetime) -> None:
-    purposes = request.purposes or ["*"]
-    marketing = set(
-        session.scalars(
-            select(Purpose.key).where(Purpose.key.in_(purposes), Purpose.direct_marketing.is_(True))
-        )
-    )
-    for purpose in purposes:
-        session.add(
-            SubjectRestriction(
-                subject_id=request.subject_id,
-                purpose_key=purpose,
-                kind=request.type,
-                absolute=request.type == "objection" and purpose in marketing,
-                request_id=request.id,
-                created_at=now,
-                details=None,
-            )
-        )
 
 
 def load_request(session: Session, request_id: str) -> DsarRequest:
@@ -457,24 +436,28 @@ def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str,
         session = uow.session
         now = ctx.now()
         request = load_request(session, request_id)
-        limits = session.scalars(
+        if request.type not in ("restriction", "objection"):
+            raise Conflict(
+                f"only restrictions and objections can be lifted, not a request of type {request.type}"
+            )
+        in_force = session.scalars(
             select(SubjectRestriction).where(
                 SubjectRestriction.request_id == request_id, SubjectRestriction.lifted_at.is_(None)
             )
         ).all()
-        if not limits:
+        if not in_force:
             raise Conflict("this request has nothing in force to lift")
-        if any(limit.absolute for limit in limits):
+        if any(limit.absolute for limit in in_force):
             raise Conflict("an objection to direct marketing is absolute (Art. 21(3)) and cannot be lifted")
         sealed = sealed_note(ctx, session, request, reason)
-        for limit in limits:
+        for limit in in_force:
             limit.lifted_at, limit.lift_reason = now, sealed
         log_event(
             session,
             request_id,
             actor,
             f"{request.type}_lifted",
-            {"reason": sealed, "purposes": [x.purpose_key for x in limits]},
+            {"reason": sealed, "purposes": [x.purpose_key for x in in_force]},
             now,
             request.subject_id,
         )
@@ -486,7 +469,7 @@ def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str,
                 request,
                 now,
                 action="lifted",
-                purposes=[x.purpose_key for x in limits],
+                purposes=[x.purpose_key for x in in_force],
             )
         out = summary(request)
         uow.commit()

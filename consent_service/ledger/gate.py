@@ -4,7 +4,9 @@
 A deny is an answer, not an error. A crypto-shredded subject is ``erased`` for every purpose,
 whatever its legal basis: nothing may be processed about a person whose data was erased. A
 restriction (Art. 18) answers ``restricted`` and an objection (Art. 21) ``objected`` for the
-purposes they name, also whatever the legal basis.
+purposes they name (an objection to direct marketing: for every direct-marketing purpose, also
+those registered later), also whatever the legal basis. After an erasure that a legal hold kept
+from completing, every purpose answers ``held`` but the holds' own purposes (``dsar.limits``).
 
 The state is read from the ledger event the projection cites (joined on its primary key), not
 from the projection's own columns: a projection row whose cited event is not a consent event
@@ -24,6 +26,7 @@ class PurposeInfo:
     legal_basis: str
     current_hash: str
     current_version: int
+    direct_marketing: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ REASONS = (
     "erased",
     "restricted",
     "objected",
+    "held",
     "state_unverified",
 )
 
@@ -77,7 +81,8 @@ def decide(
     limited: str | None = None,
     backed: bool = True,
 ) -> Decision:
-    """``limited`` is ``"restriction"`` or ``"objection"`` when one is in force for the purpose;
+    """``limited`` is ``"restriction"``, ``"objection"`` or ``"held"`` when one is in force for the
+    purpose (``held``: an erasure kept the data only under a legal hold, for another purpose);
     ``backed`` is False when the projection's row does not match the event it cites."""
     basis = purpose.legal_basis
     if erased:
@@ -86,6 +91,8 @@ def decide(
         return Decision(False, "restricted", basis)
     if limited == "objection":
         return Decision(False, "objected", basis)
+    if limited == "held":
+        return Decision(False, "held", basis)
     if basis != "consent":
         return Decision(True, "legal_basis", basis)
     if state is None:

@@ -87,11 +87,17 @@ _STATE_COLUMNS: dict[str, TypeEngine[Any]] = {
     "shredded_at": UTCDateTime(),
     "limited": String(),
 }
-# The strongest restriction or objection in force for the purpose anywhere in the subject's
-# linked group ('restriction' sorts after 'objection', so MAX prefers it).
+# The strongest limit in force for the purpose anywhere in the subject's linked group (MAX prefers
+# 'restriction', then 'objection', then 'held'; see dsar.limits): rows for the purpose, for every
+# purpose ('*'), and for the class '@direct_marketing' when the purpose is one. 'held' (an erasure
+# kept under a legal hold) does not apply to a purpose the hold keeps the data for ('held_for').
 _LIMIT_SQL = (
     "(SELECT MAX(sr.kind) FROM subject_restrictions sr JOIN subjects g ON g.id = sr.subject_id "
-    "WHERE g.root_id = {root} AND sr.purpose_key IN (:purpose, '*') AND sr.lifted_at IS NULL)"
+    "WHERE g.root_id = {root} AND sr.lifted_at IS NULL AND sr.kind <> 'held_for' "
+    "AND (sr.purpose_key IN (:purpose, '*') OR (sr.purpose_key = '@direct_marketing' AND {marketing})) "
+    "AND NOT (sr.kind = 'held' AND EXISTS (SELECT 1 FROM subject_restrictions x "
+    "JOIN subjects xg ON xg.id = x.subject_id WHERE xg.root_id = {root} AND x.kind = 'held_for' "
+    "AND x.purpose_key = :purpose AND x.lifted_at IS NULL)))"
 )
 # The event a projection row cites, found by primary key, and only if it really is that row's
 # latest consent event: the gate reads decision, purpose hash and validity from the event.
@@ -100,7 +106,7 @@ _GATE_SQL = (
     "SELECT p.legal_basis, p.current_hash, p.current_version, "
     "s.decision, s.purpose_hash, s.valid_until, s.event_id, s.backed_seq, "
     "(SELECT k.shredded_at FROM subject_keys k WHERE k.subject_id = (SELECT root_id FROM r)) AS shredded_at, "
-    + _LIMIT_SQL.format(root="(SELECT root_id FROM r)")
+    + _LIMIT_SQL.format(root="(SELECT root_id FROM r)", marketing="p.direct_marketing")
     + " AS limited "
     "FROM purposes p LEFT JOIN ("
     "  SELECT e.decision, e.purpose_hash, e.valid_until, cs.event_id, e.seq AS backed_seq"
@@ -161,7 +167,9 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
 _BATCH_BY_ID = (
     text(
         "SELECT q.id, k.wrapped_key IS NULL AS erased, cs.seq, e.decision, e.purpose_hash, e.valid_until, "
-        "cs.event_id, e.seq AS backed_seq, " + _LIMIT_SQL.format(root="q.root_id") + " AS limited "
+        "cs.event_id, e.seq AS backed_seq, "
+        + _LIMIT_SQL.format(root="q.root_id", marketing=":marketing")
+        + " AS limited "
         "FROM subjects q "
         "JOIN subjects m ON m.root_id = q.root_id "
         "LEFT JOIN subject_keys k ON k.subject_id = q.root_id "
@@ -226,7 +234,9 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
         found: dict[str, tuple[bool, int, StateInfo | None, str | None, bool]] = {}
         for start in range(0, len(wanted), BATCH_CHUNK):
             chunk = wanted[start : start + BATCH_CHUNK]
-            for row in conn.execute(_BATCH_BY_ID, {"ids": chunk, "purpose": purpose_key}):
+            for row in conn.execute(
+                _BATCH_BY_ID, {"ids": chunk, "purpose": purpose_key, "marketing": purpose.direct_marketing}
+            ):
                 seq = row.seq or 0
                 known = found.get(row.id)
                 if known is None or known[1] < seq:
@@ -252,10 +262,12 @@ def _purpose_info_conn(conn: Any, key: str) -> PurposeInfo:
     row = conn.execute(_PURPOSE, {"key": key}).first()
     if row is None:
         raise UnknownPurpose(f"purpose {key!r} is not registered")
-    return PurposeInfo(key, row[0], row[1], row[2])
+    return PurposeInfo(key, row[0], row[1], row[2], bool(row[3]))
 
 
-_PURPOSE = text("SELECT legal_basis, current_hash, current_version FROM purposes WHERE key = :key")
+_PURPOSE = text(
+    "SELECT legal_basis, current_hash, current_version, direct_marketing FROM purposes WHERE key = :key"
+)
 
 
 def resolve_subject(ctx: Context, ref: IdentityRef) -> str | None:

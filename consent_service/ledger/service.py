@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, bindparam, insert, text
+from sqlalchemy import JSON, Boolean, Integer, String, bindparam, insert, text
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import field_aad, seal
+from consent_service.db import UTCDateTime
 from consent_service.errors import Conflict, InvalidInput, UnknownReference
 from consent_service.hashing import canonical_json
 from consent_service.ledger import checkpoints, projection
@@ -91,7 +92,8 @@ _INSERT_PROOF_KEYS = insert(ProofKey)
 PROOF_KEY_BYTES = 32
 _TARGET = text(
     "SELECT p.key, p.current_version, p.current_hash, p.consent_validity, v.legal_basis, "
-    "v.data_categories, v.data_uses FROM purposes p JOIN purpose_versions v "
+    "v.data_categories, v.data_uses, p.consent_collected_at IS NULL AS first_consent "
+    "FROM purposes p JOIN purpose_versions v "
     "ON v.purpose_key = p.key AND v.version = p.current_version WHERE p.key = :key"
 ).columns(
     key=String(),
@@ -101,7 +103,12 @@ _TARGET = text(
     legal_basis=String(),
     data_categories=JSON(),
     data_uses=JSON(),
+    first_consent=Boolean(),
 )
+# Set once per purpose, on its first consent decision; later events match no row and lock none.
+_COLLECTED = text(
+    "UPDATE purposes SET consent_collected_at = :now WHERE key = :key AND consent_collected_at IS NULL"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 _COOKIE = text("SELECT purpose_key FROM cookies WHERE name = :name")
 _GROUP_STATE = text(
     "SELECT cs.target_type, cs.target_key, e.decision FROM consent_state cs "
@@ -243,6 +250,8 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
             )
         new_head = append(session, head, rows)
         session.execute(_INSERT_PROOF_KEYS, proof_keys)
+        for first in sorted(k for k, p in purposes.items() if p["first_consent"]):
+            session.execute(_COLLECTED, {"now": now, "key": first})
         projection.upsert(session, [projection.state_row(r) for r in rows])
         receipt = build_receipt(
             config=ctx.config,

@@ -28,6 +28,9 @@ class Purpose(Base):
     retention_period: Mapped[str | None] = mapped_column(String(32))
     direct_marketing: Mapped[bool] = mapped_column(Boolean, default=False)
     honor_gpc: Mapped[bool] = mapped_column(Boolean, default=False)
+    # when the first consent decision for this purpose (or one of its cookies) was recorded; from
+    # then on its legal basis stays ``consent`` (EDPB Guidelines 05/2020: no swapping of bases)
+    consent_collected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

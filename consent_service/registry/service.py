@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent_service.errors import InvalidInput, UnknownCookie, UnknownPurpose, UnknownReference
+from consent_service.errors import Conflict, InvalidInput, UnknownCookie, UnknownPurpose, UnknownReference
 from consent_service.hashing import content_hash
 from consent_service.registry import taxonomy
 from consent_service.registry.durations import DurationError, at_most, parse_duration
@@ -94,6 +94,7 @@ def put_purpose(session: Session, key: str, spec: dict[str, Any], now: dt.dateti
         purpose = Purpose(key=key, current_version=0, current_hash="", created_at=now)
         session.add(purpose)
     new_version = purpose.current_hash != digest
+    _keep_consent_basis(purpose, spec["legal_basis"])
     if new_version:
         version = PurposeVersion(
             purpose_key=key,
@@ -119,6 +120,19 @@ def put_purpose(session: Session, key: str, spec: dict[str, Any], now: dt.dateti
     purpose.updated_at = now
     session.flush()
     return PutResult(purpose, version, created, new_version)
+
+
+def _keep_consent_basis(purpose: Purpose, basis: str) -> None:
+    """Once consent was collected for a purpose, its basis stays consent (EDPB Guidelines 05/2020
+    on consent, 121-123: a controller cannot swap to another basis after the fact)."""
+    collected = purpose.consent_collected_at
+    if purpose.legal_basis == "consent" and basis != "consent" and collected is not None:
+        raise Conflict(
+            f"consent was collected for purpose {purpose.key!r} since {collected:%Y-%m-%d}; its legal "
+            "basis cannot change from consent afterwards (EDPB Guidelines 05/2020). Register a new "
+            "purpose for processing on another basis",
+            extra={"reason": "consent_collected", "consent_collected_at": collected.isoformat()},
+        )
 
 
 def _is_sqlite(session: Session) -> bool:
@@ -266,6 +280,7 @@ def purpose_dict(purpose: Purpose, version: PurposeVersion) -> dict[str, Any]:
         "retention_period": purpose.retention_period,
         "direct_marketing": purpose.direct_marketing,
         "honor_gpc": purpose.honor_gpc,
+        "consent_collected_at": purpose.consent_collected_at,
         "created_at": purpose.created_at,
         "updated_at": purpose.updated_at,
     }

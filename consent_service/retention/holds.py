@@ -28,7 +28,8 @@ from consent_service.auditlog import service as auditlog
 from consent_service.crypto.envelope import Crypto
 from consent_service.dsar.models import DataStore
 from consent_service.dsar.spec import KEY_RE
-from consent_service.errors import Conflict, InvalidInput, NotFound, refused
+from consent_service.errors import Conflict, InvalidInput, NotFound, UnknownReference, refused
+from consent_service.registry.models import Purpose
 from consent_service.retention.models import LegalHold
 from consent_service.subjects import service as subjects
 from consent_service.subjects.models import Subject
@@ -70,6 +71,7 @@ def hold_view(hold: LegalHold, now: dt.datetime | None = None) -> dict[str, Any]
         "scope": scope,
         "reason": hold.reason,
         "ends_at": hold.ends_at,
+        "purpose": hold.purpose,
         "created_at": hold.created_at,
         "created_by": hold.created_by,
         "updated_at": hold.updated_at,
@@ -123,6 +125,23 @@ def _scope(session: Session, doc: dict[str, Any]) -> tuple[str | None, str | Non
     return subject_id, store, collection
 
 
+def _purpose(session: Session, key: Any) -> str | None:
+    """The purpose held data is kept for: registered, and not one that rests on consent."""
+    if key is None:
+        return None
+    purpose = session.get(Purpose, key) if isinstance(key, str) else None
+    if purpose is None:
+        raise UnknownReference(
+            "the hold's purpose is not valid", errors={"purpose": [f"no purpose {key!r} is registered"]}
+        )
+    if purpose.legal_basis == "consent":
+        raise InvalidInput(
+            "the hold's purpose is not valid",
+            errors={"purpose": ["data kept under a hold is kept on another basis than consent (Art. 17(3))"]},
+        )
+    return key
+
+
 def put_hold(
     session: Session, key: str, doc: dict[str, Any], actor: str, now: dt.datetime, *, crypto: Crypto
 ) -> tuple[dict[str, Any], bool]:
@@ -140,6 +159,7 @@ def put_hold(
     if ends_at is not None:
         ends_at = ends_at.astimezone(dt.UTC)  # shown and logged as read back: in UTC
     subject_id, store, collection = _scope(session, doc)
+    purpose = _purpose(session, doc.get("purpose"))
     sealed = _seal(session, crypto, subject_id, reason)  # before the new row exists (autoflush)
     hold = session.get(LegalHold, key, with_for_update=session.get_bind().dialect.name != "sqlite")
     created = hold is None
@@ -157,7 +177,10 @@ def put_hold(
         raise Conflict("a hold's scope cannot change: release this hold and create another")
     elif hold.released_at is not None:
         raise Conflict(f"hold {key!r} was released on {hold.released_at:%Y-%m-%d}; create a new one")
-    hold.reason, hold.ends_at, hold.updated_at = sealed, ends_at, now
+    elif hold.purpose is not None and purpose != hold.purpose:
+        # erasures kept under this hold let only its purpose continue (dsar.execution)
+        raise Conflict("a hold's purpose cannot change: release this hold and create another")
+    hold.reason, hold.ends_at, hold.updated_at, hold.purpose = sealed, ends_at, now, purpose
     session.flush()
     view = hold_view(hold, now)
     auditlog.append(
@@ -273,6 +296,7 @@ def brief(holds: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "scope": h["scope"],
             "reason": SEALED_IN_REPORT if notes.is_sealed(h["reason"]) else h["reason"],
             "ends_at": h["ends_at"].isoformat() if h["ends_at"] else None,
+            "purpose": h["purpose"],
         }
         for h in holds
     ]

@@ -49,6 +49,9 @@ class LegalHold(Base):
     subject_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("subjects.id"))
     store: Mapped[str | None] = mapped_column(String(64))
     collection: Mapped[str | None] = mapped_column(String(64))
+    # the purpose the held data is kept for (a legal obligation, a legal claim): after an erasure
+    # kept under this hold, only this purpose may still be processed (see dsar.execution)
+    purpose: Mapped[str | None] = mapped_column(String(64), ForeignKey("purposes.key"))
     reason: Mapped[str] = mapped_column(Text)
     ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

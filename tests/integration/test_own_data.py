@@ -33,7 +33,7 @@ from consent_service.retention import holds, own_data
 from consent_service.retention import service as retention
 from consent_service.subjects import service as subjects
 from consent_service.subjects.service import IdentityRef
-from tests.conftest import FixedClock, make_context, migrate
+from tests.conftest import FixedClock, make_context, param_database
 from tests.integration.helpers import consent, email
 
 PROOF = {"ip": "198.51.100.77", "user_agent": "Mozilla/5.0 (OwnData)", "url": "https://shop.example/x"}
@@ -43,12 +43,7 @@ READABLE = {"ip": "198.51.100.0", "user_agent": "Mozilla/5.0 (OwnData)", "url": 
 @pytest.fixture(params=["sqlite", "postgres"])
 def tctx(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> Iterator[Context]:
     """A seeded context with the test's fixed clock, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'consent.db'}"
-        migrate(url)
-    else:
-        url = request.getfixturevalue("pg_url")
-    context = make_context(url, tmp_path, clock=clock)
+    context = make_context(param_database(request, tmp_path), tmp_path, clock=clock)
     seed(context)
     yield context
     context.db.dispose()

@@ -23,7 +23,7 @@ from consent_service.dsar.stores import save_store
 from consent_service.ledger.service import DecisionInput, RecordConsent, record_consent
 from consent_service.retention import holds, rules, sweeper
 from consent_service.subjects.service import IdentityRef
-from tests.conftest import FixedClock, make_context, migrate, server_url
+from tests.conftest import FixedClock, make_context, param_database, server_url
 
 T0 = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
 
@@ -40,12 +40,7 @@ def clock() -> FixedClock:
 @pytest.fixture(params=["sqlite", "postgres"])
 def service(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> Iterator[Context]:
     """The service on SQLite or on PostgreSQL, with the fixed clock and the demo registry."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'consent.db'}"
-        migrate(url)
-    else:
-        url = request.getfixturevalue("pg_url")
-    context = make_context(url, tmp_path, clock=clock)
+    context = make_context(param_database(request, tmp_path), tmp_path, clock=clock)
     from consent_service.demo import seed
 
     seed(context)
