@@ -7,6 +7,7 @@ must work. A control test proves the comparison really sees added columns and ch
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -149,3 +150,66 @@ def test_alembic_command_line_upgrade_head_from_empty(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert current(url) == head_revision()
     assert drift(url) == []
+
+
+_ROWS = {
+    "subjects": "INSERT INTO subjects (id, root_id, created_at) VALUES ('sub_1', 'sub_1', :t)",
+    "purposes": (
+        "INSERT INTO purposes (key, current_version, current_hash, legal_basis, consent_validity, "
+        "direct_marketing, honor_gpc, created_at, updated_at) VALUES "
+        "(:key, 1, 'h', 'consent', 'P1Y', false, false, :t, :t)"
+    ),
+    "cookies": (
+        "INSERT INTO cookies (name, domain, provider, duration, purpose_key, created_at, updated_at) "
+        "VALUES ('_ga', 'shop.example', 'GA', 'P13M', 'analytics', :t, :t)"
+    ),
+    "ledger_events": (
+        "INSERT INTO ledger_events (seq, id, kind, subject_id, target_type, target_key, decision, "
+        "recorded_at, actor_type, actor_id, prev_hash, hash) VALUES "
+        "(:seq, :id, 'consent', 'sub_1', :type, :target, 'denied', :t, 'client', 'c', 'p', 'h')"
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0013_finds_when_consent_was_first_collected_per_purpose(
+    backend: str, tmp_path: Path, request
+) -> None:
+    """Purposes with consent events (on themselves or a cookie of theirs) get the first event's time."""
+    from sqlalchemy import bindparam
+
+    from consent_service.db import UTCDateTime
+
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("pg_empty_url")
+    )
+    command.upgrade(alembic_config(url), "0010")
+    first, later = dt.datetime(2025, 3, 1, 9, tzinfo=dt.UTC), dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def run(conn: Any, sql: str, **params: Any) -> None:
+        conn.execute(text(sql).bindparams(bindparam("t", type_=UTCDateTime())), params)
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        run(conn, _ROWS["subjects"], t=first)
+        for key in ("newsletter", "analytics", "unused"):
+            run(conn, _ROWS["purposes"], key=key, t=first)
+        run(conn, _ROWS["cookies"], t=first)
+        events = [
+            (1, "purpose", "newsletter", later),
+            (2, "purpose", "newsletter", first),
+            (3, "cookie", "_ga", later),
+        ]
+        for seq, kind, target, at in events:
+            run(conn, _ROWS["ledger_events"], seq=seq, id=f"e{seq}", type=kind, target=target, t=at)
+    upgrade(url)
+    with engine.connect() as conn:
+        found = dict(
+            conn.execute(
+                text("SELECT key, consent_collected_at FROM purposes").columns(
+                    consent_collected_at=UTCDateTime()
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert found == {"newsletter": first, "analytics": later, "unused": None}
