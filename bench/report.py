@@ -204,7 +204,7 @@ def _retention_section(entry: dict[str, Any], results: dict[str, Any]) -> list[s
         "- The sweeper: the clone registered as a sql store (`save_store`, collection `events`, "
         "`erase: delete`) and a rule `{period: P2Y, trigger: since_field created_at, action: delete}` "
         "(`put_rule`) in a fresh SQLite service database (`consent_service.migrate.upgrade`); "
-        "`sweeper.run_now(ctx, dry_run=False, store='shop')` in-process, timed from call to return "
+        "`runs.run_now(ctx, dry_run=False, store='shop')` in-process, timed from call to return "
         "(run bookkeeping, audit log entry and all), adaptive batch size (about "
         f"{int(1000 * (entry.get('sweeper') or {}).get('target_batch_seconds', 0.1))} ms per "
         "transaction). Its longest transaction is the report's `longest_transaction_ms` (wall time "
@@ -258,7 +258,7 @@ def _retention_section(entry: dict[str, Any], results: dict[str, Any]) -> list[s
         if sweeper.get("seconds") is not None:
             batch_rows = sweeper.get("batch_rows") or {}
             lines.append(
-                f"| `sweeper.run_now` | {sweeper['deleted']:,} rows in {sweeper['seconds']:.2f} s, "
+                f"| `runs.run_now` | {sweeper['deleted']:,} rows in {sweeper['seconds']:.2f} s, "
                 f"**{sweeper['rows_per_s']:,.0f} rows/s**; {sweeper['batches']:,} batches"
                 + (
                     f" (rows per batch: median {batch_rows['median']:,}, largest {batch_rows['max']:,})"

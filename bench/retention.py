@@ -13,7 +13,7 @@ files:
 - the sweeper: the clone registered as a sql store (``save_store``) with a rule deleting events two
   years after ``created_at`` (``put_rule``) in a service database (a fresh SQLite file, migrated
   with ``consent_service.migrate.upgrade``); first a ``dry_run=True`` preview (timed on its own),
-  then ``sweeper.run_now(store="shop")`` timed from start to end.
+  then ``runs.run_now(store="shop")`` timed from start to end.
 
 Afterwards every clone must hold the same rows (count, sum and range of the ids) and none at or
 before the cutoff. All databases are dropped whatever happens.
@@ -233,17 +233,17 @@ def _forget_engine(url: str) -> None:
 def sweeper_run(url: str, data_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
     """Register the store and the rule, time a dry-run preview, then time ``run_now``."""
     from consent_service.dsar.stores import save_store
-    from consent_service.retention import rules, sweeper
+    from consent_service.retention import field_sweep, rules, runs
 
     ctx = _service(data_dir)
-    out: dict[str, Any] = {"target_batch_seconds": sweeper.TARGET_BATCH_SECONDS}
+    out: dict[str, Any] = {"target_batch_seconds": field_sweep.TARGET_BATCH_SECONDS}
     try:
         save_store(ctx, "shop", events_store(url))
         with ctx.uow() as uow:
             rules.put_rule(uow.session, RULE_KEY, RULE, "bench", ctx.now())
             uow.commit()
         t = time.perf_counter()
-        preview = sweeper.run_now(ctx, dry_run=True, store="shop", started_by="bench")
+        preview = runs.run_now(ctx, dry_run=True, store="shop", started_by="bench")
         out["dry_run_seconds"] = round(time.perf_counter() - t, 2)
         entry = preview["report"]["rules"][0]
         out["dry_run"] = {
@@ -264,7 +264,7 @@ def sweeper_run(url: str, data_dir: Path, log: Callable[[str], None]) -> dict[st
                 log(f"    | {step}: {e.get('deleted', 0):,} deleted, {e.get('batches', 0):,} batches")
 
         started = time.perf_counter()
-        run = sweeper.run_now(ctx, dry_run=False, store="shop", started_by="bench", progress=progress)
+        run = runs.run_now(ctx, dry_run=False, store="shop", started_by="bench", progress=progress)
         seconds = time.perf_counter() - started
         entry = run["report"]["rules"][0]
         out.update(
@@ -343,7 +343,7 @@ def measure(
                 continue
             url = clones[label].database_url
             if label == "sweeper":
-                log("retention: sweeper.run_now(store='shop')")
+                log("retention: runs.run_now(store='shop')")
                 entry["sweeper"] = sweeper_run(url, clones[label].data_dir, log)
                 s = entry["sweeper"]
                 log(

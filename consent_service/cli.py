@@ -785,7 +785,7 @@ def _print_report(report: dict[str, Any]) -> None:
 )
 def retention_run(dry_run: bool, store: str | None, as_json: bool, batch_size: int | None) -> None:
     """Apply the retention rules now; exit 1 if a step failed. Safe to rerun after a crash."""
-    from consent_service.retention.sweeper import run_now
+    from consent_service.retention.runs import run_now
 
     progress = _SweepProgress()
     try:
@@ -830,7 +830,7 @@ def retention_preview(store: str | None, as_json: bool) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 def retention_runs(limit: int) -> None:
     """List the latest runs."""
-    from consent_service.retention.sweeper import list_runs
+    from consent_service.retention.runs import list_runs
 
     for run in list_runs(_context(), limit=limit):
         totals = run["report"].get("totals") or {}
@@ -845,7 +845,7 @@ def retention_runs(limit: int) -> None:
 @click.argument("run_id")
 def retention_show(run_id: str) -> None:
     """Show one run with its report (JSON)."""
-    from consent_service.retention.sweeper import get_run
+    from consent_service.retention.runs import get_run
 
     click.echo(json.dumps(get_run(_context(), run_id), indent=2, default=str))
 

@@ -20,25 +20,23 @@ A run that ends ``failed`` (a store was down) raises ``RunFailed`` so that Drama
 middleware retries it with exponential backoff, at most ``MAX_RETRIES`` times; after that the
 request stays ``failed`` (with its ``failure_reason``) for a DPO to retry. A failure no run can
 mend (the subject was shredded: ``retryable`` false) is not retried. ``run_request`` is resumable and idempotent per
-store, and one run per request at a time is enforced (a PostgreSQL advisory lock, or a
-process-local lock on SQLite), so a duplicate or redelivered message does no harm.
+store, and one run per request at a time is enforced (``consent_service.locks``: across threads
+and processes), so a duplicate or redelivered message does no harm.
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as dt
-import hashlib
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import select, text
+from sqlalchemy import select
 
+from consent_service import locks
 from consent_service.config import Config
 from consent_service.context import Context, bootstrap
 from consent_service.dsar.request_models import DsarRequest
@@ -100,7 +98,6 @@ _lock = threading.Lock()
 _queues: dict[tuple[str, str], _Queue] = {}
 _worker_ctx: Context | None = None
 _embedded_ctx: dict[str, Context] = {}  # request id -> the enqueuing context (embedded mode only)
-_running: dict[str, threading.Lock] = {}
 
 
 def make_broker(url: str) -> dramatiq.Broker:
@@ -136,38 +133,11 @@ def _context() -> Context:
         return _worker_ctx
 
 
-@contextmanager
-def _exclusive(ctx: Context, request_id: str) -> Iterator[bool]:
-    """Hold the run of ``request_id``: yields False when another thread or process runs it."""
-    if ctx.db.is_sqlite:
-        with _lock:
-            lock = _running.setdefault(request_id, threading.Lock())
-        got = lock.acquire(blocking=False)
-        try:
-            yield got
-        finally:
-            if got:
-                lock.release()
-        return
-    number = int.from_bytes(
-        hashlib.sha256(f"dsar-run|{request_id}".encode()).digest()[:8], "big", signed=True
-    )
-    with ctx.db.engine.connect() as conn:
-        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:n)"), {"n": number}).scalar())
-        conn.commit()
-        try:
-            yield got
-        finally:
-            if got:
-                conn.execute(text("SELECT pg_advisory_unlock(:n)"), {"n": number})
-                conn.commit()
-
-
 def _execute_request(request_id: str) -> None:
     from consent_service.dsar.execution import run_request
 
     ctx = _embedded_ctx.get(request_id) or _context()
-    with _exclusive(ctx, request_id) as mine:
+    with locks.exclusive(ctx.db, f"dsar-run|{request_id}") as mine:
         if not mine:
             log.info("request %s is being run elsewhere; this message is a duplicate", request_id)
             return
@@ -191,7 +161,7 @@ def _deliver_outbox() -> None:
 
 
 def _retention_run(run_id: str) -> None:
-    from consent_service.retention.sweeper import execute_run
+    from consent_service.retention.runs import execute_run
 
     ctx = _embedded_ctx.pop(run_id, None) or _context()
     try:
@@ -223,7 +193,7 @@ def retention_interval(config: Config) -> dt.timedelta | None:
 
 def schedule_retention(ctx: Context) -> str | None:
     """Queue a run when the last one started at least one interval ago; returns its id."""
-    from consent_service.retention.sweeper import create_run, due_for_schedule
+    from consent_service.retention.runs import create_run, due_for_schedule
 
     interval = retention_interval(ctx.config)
     if interval is None or not due_for_schedule(ctx, interval):

@@ -11,7 +11,7 @@ from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint, StrictBool
 from consent_service.api.schemas import StrictSchema
 from consent_service.jobs import RETENTION_RUNNER
-from consent_service.retention import sweeper
+from consent_service.retention import runs, sweeper
 
 blp = Blueprint(
     "retention_runs", __name__, url_prefix="/v1/retention", description="Retention sweeper: preview and runs"
@@ -95,7 +95,7 @@ class Runs(MethodView):
     @blp.response(200, RunOut(many=True))
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """The latest runs, newest first (reports cut to their totals)."""
-        return sweeper.list_runs(ctx(), limit=query["limit"])
+        return runs.list_runs(ctx(), limit=query["limit"])
 
     @require("dsar:manage")
     @blp.arguments(RunIn, required=False)
@@ -103,14 +103,14 @@ class Runs(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a run: queued for the worker (or run at once when no queue is wired); 409 while one runs."""
         context = ctx()
-        run = sweeper.create_run(
+        run = runs.create_run(
             context, dry_run=body["dry_run"], store=body["store"], started_by=principal().id
         )
         runner = context.caches.get(RETENTION_RUNNER)
         if runner is None:
-            return sweeper.execute_run(context, run["id"])
+            return runs.execute_run(context, run["id"])
         runner(context, run["id"])
-        return sweeper.get_run(context, run["id"])
+        return runs.get_run(context, run["id"])
 
 
 @blp.route("/runs/<run_id>")
@@ -119,4 +119,4 @@ class RunById(MethodView):
     @blp.response(200, RunOut)
     def get(self, run_id: str) -> dict[str, Any]:
         """One run with its full report and its entry in the tamper-evident ``retention`` log."""
-        return sweeper.get_run(ctx(), run_id)
+        return runs.get_run(ctx(), run_id)

@@ -299,7 +299,7 @@ def _events_rule(ctx: Context) -> None:
 
 
 def _wait_for_run(ctx: Context, timeout: float = 60) -> list[dict[str, Any]]:
-    from consent_service.retention.sweeper import list_runs
+    from consent_service.retention.runs import list_runs
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -327,7 +327,7 @@ def test_the_worker_schedules_and_runs_retention_on_the_broker(
     try:
         runs = _wait_for_run(queued_ctx)
         time.sleep(3)  # a few more worker rounds: the interval (a day) has not passed, no new run
-        from consent_service.retention.sweeper import list_runs
+        from consent_service.retention.runs import list_runs
 
         assert len(list_runs(queued_ctx)) == 1
     finally:

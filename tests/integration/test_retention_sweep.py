@@ -2,7 +2,7 @@
 
 The same shop (customers -> orders) runs on an SQLite file, a PostgreSQL database and MariaDB
 tables; sessions live in Redis. Rules are written with the rules service, holds with the holds
-service, and runs go through ``sweeper.run_now`` as the CLI and the worker call it.
+service, and runs go through ``runs.run_now`` as the CLI and the worker call it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from consent_service.auditlog.service import entries, verify
 from consent_service.context import Context
 from consent_service.dsar.stores import save_store
 from consent_service.ledger.service import DecisionInput, RecordConsent, record_consent
-from consent_service.retention import holds, rules, sweeper
+from consent_service.retention import holds, rules, runs, sweeper
 from consent_service.subjects.service import IdentityRef
 from tests.conftest import FixedClock, make_context, param_database, server_url
 
@@ -224,7 +224,7 @@ def test_time_travel_sweep_with_a_held_subject(service: Context, shop: Shop, clo
     assert (customers["candidates"], customers["held"]) == (2, 1)  # anna (held), ben
     assert len(shop.rows(shop.orders)) == 4  # a preview changes nothing
 
-    run = sweeper.run_now(service, dry_run=False, store=None, started_by="test")
+    run = runs.run_now(service, dry_run=False, store=None, started_by="test")
     assert run["state"] == "completed"
     report = run["report"]
     orders, customers = (
@@ -243,7 +243,7 @@ def test_time_travel_sweep_with_a_held_subject(service: Context, shop: Shop, clo
     assert orders["longest_transaction_ms"] > 0
 
     # the report is in the tamper-evident log, and the run points at its entry
-    shown = sweeper.get_run(service, run["id"])
+    shown = runs.get_run(service, run["id"])
     assert shown["log"]["seq"] == run["audit_seq"] and shown["log"]["hash"]
     with service.uow(write=False) as uow:
         assert verify(uow.session, "retention").ok
@@ -252,20 +252,20 @@ def test_time_travel_sweep_with_a_held_subject(service: Context, shop: Shop, clo
     assert logged[-1]["details"]["report"]["totals"]["deleted"] == 2
 
     # idempotent: a second run finds only what is held
-    again = sweeper.run_now(service, dry_run=False, store=None, started_by="test")["report"]
+    again = runs.run_now(service, dry_run=False, store=None, started_by="test")["report"]
     assert again["totals"]["deleted"] == again["totals"]["anonymised"] == 0
     assert again["totals"]["held"] == 2
 
     # the hold is released: its data goes on the next run
     release(service, "anna-dispute")
-    third = sweeper.run_now(service, dry_run=False, store=None, started_by="test")["report"]
+    third = runs.run_now(service, dry_run=False, store=None, started_by="test")["report"]
     assert entry_for(third, "orders-2y", "orders")["deleted"] == 1
     assert entry_for(third, "inactive-customers", "customers")["anonymised"] == 1
     assert set(shop.rows(shop.orders)) == {12}
 
     # two years on, order 12 is due as well
     clock.advance(days=2 * 366)
-    sweeper.run_now(service, dry_run=False, store=None, started_by="test")
+    runs.run_now(service, dry_run=False, store=None, started_by="test")
     assert shop.rows(shop.orders) == {}
 
 
@@ -275,7 +275,7 @@ def test_a_held_collection_is_not_touched_and_the_report_says_why(service: Conte
     put_rule(service, "orders-2y", SHOP_RULES["orders-2y"])
     put_hold(service, "tax-audit", {"store": "shop", "collection": "orders"}, "tax audit 2026")
 
-    report = sweeper.run_now(service, dry_run=False, store="shop", started_by="test")["report"]
+    report = runs.run_now(service, dry_run=False, store="shop", started_by="test")["report"]
     entry = entry_for(report, "orders-2y", "orders")
     assert entry["status"] == "held"
     assert (entry["candidates"], entry["held"], entry["deleted"]) == (3, 3, 0)
@@ -296,7 +296,7 @@ def test_a_rule_change_makes_a_new_version_and_runs_use_it(service: Context, sho
         versions = rules.get_rule(uow.session, "orders")["versions"]
     assert [(v["version"], v["period"]) for v in versions] == [(1, "P2Y"), (2, "P4Y")]
 
-    report = sweeper.run_now(service, dry_run=False, store=None, started_by="test")["report"]
+    report = runs.run_now(service, dry_run=False, store=None, started_by="test")["report"]
     entry = entry_for(report, "orders", "orders")
     assert (entry["version"], entry["deleted"]) == (2, 1)  # four years back from 2026-01-31: order 10 only
     assert set(shop.rows(shop.orders)) == {11, 12, 13}
@@ -335,7 +335,7 @@ def test_contract_end_never_touches_running_contracts(service: Context, tmp_path
             "action": "anonymise",
         },
     )
-    report = sweeper.run_now(service, dry_run=False, store=None, started_by="test")["report"]
+    report = runs.run_now(service, dry_run=False, store=None, started_by="test")["report"]
     entry = entry_for(report, "contracts", "orders")
     assert entry["anonymised"] == 1
     assert {k: r["address"] for k, r in shop.rows(shop.orders).items()} == {1: "A", 2: None, 3: "C"}
@@ -367,16 +367,16 @@ def test_a_crash_mid_sweep_then_a_rerun_reaches_the_same_end(service: Context, t
                 raise SystemExit("killed")  # not an Exception: nothing in the sweeper catches it
 
     with pytest.raises(SystemExit):
-        sweeper.run_now(service, dry_run=False, store=None, started_by="test", progress=crash, batch_size=5)
+        runs.run_now(service, dry_run=False, store=None, started_by="test", progress=crash, batch_size=5)
     assert len(shop.rows(shop.orders)) == 50 - 15  # three whole batches, nothing half done
-    assert sweeper.list_runs(service)[0]["state"] == "running"  # as a killed process leaves it
-    rerun = sweeper.run_now(service, dry_run=False, store=None, started_by="test", batch_size=5)
+    assert runs.list_runs(service)[0]["state"] == "running"  # as a killed process leaves it
+    rerun = runs.run_now(service, dry_run=False, store=None, started_by="test", batch_size=5)
     entry = entry_for(rerun["report"], "orders-2y", "orders")
     assert entry["deleted"] == 45 - 15 and entry["held"] == 5
     remaining = shop.rows(shop.orders)
     assert set(remaining) == {10, 20, 30, 40, 50}  # anna's held orders, and nothing else
-    runs = sweeper.list_runs(service)
-    assert sorted(r["state"] for r in runs) == ["completed", "interrupted"]  # same clock time
+    listed = runs.list_runs(service)
+    assert sorted(r["state"] for r in listed) == ["completed", "interrupted"]  # same clock time
     with service.uow(write=False) as uow:
         assert [e["action"] for e in entries(uow.session, "retention")] == [
             "run_interrupted",
@@ -407,7 +407,7 @@ def test_consent_ended_removes_records_of_subjects_whose_consent_ended(
     clock.advance(days=200)
     assert entry_for(sweeper.preview(service), "after-newsletter", "customers")["candidates"] == 0
     clock.advance(days=200)  # ben's withdrawal is over a year old; anna's consent still runs
-    report = sweeper.run_now(service, dry_run=False, store=None, started_by="test")["report"]
+    report = runs.run_now(service, dry_run=False, store=None, started_by="test")["report"]
     entry = entry_for(report, "after-newsletter", "customers")
     assert (entry["subjects"], entry["anonymised"]) == (1, 1)
     people = shop.rows(shop.customers)
@@ -463,12 +463,12 @@ def test_redis_sessions_expire_after_last_activity_except_held_ones(
             "action": "delete",
         },
     )
-    report = sweeper.run_now(service, dry_run=False, store="sessions", started_by="test")["report"]
+    report = runs.run_now(service, dry_run=False, store="sessions", started_by="test")["report"]
     entry = entry_for(report, "sessions-30d", "sessions")
     assert (entry["deleted"], entry["held"]) == (1, 1)
     left = sorted(k.split(":")[-1] for k in client.scan_iter(match=f"{prefix}:session:*"))
     assert left == ["anna@example.org", "cara@example.org", "dan@example.org"]
-    again = sweeper.run_now(service, dry_run=False, store="sessions", started_by="test")["report"]
+    again = runs.run_now(service, dry_run=False, store="sessions", started_by="test")["report"]
     assert entry_for(again, "sessions-30d", "sessions")["deleted"] == 0
 
 
@@ -488,7 +488,7 @@ def test_a_category_rule_skips_collections_without_its_trigger_field(
             "action": "anonymise",
         },
     )
-    report = sweeper.run_now(service, dry_run=False, store=None, started_by="test")["report"]
+    report = runs.run_now(service, dry_run=False, store=None, started_by="test")["report"]
     customers, orders = (
         entry_for(report, "contact-data", "customers"),
         entry_for(report, "contact-data", "orders"),
