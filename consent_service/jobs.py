@@ -42,6 +42,7 @@ from consent_service.context import Context, bootstrap
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import EXECUTED, SCHEDULER
 from consent_service.errors import Conflict, NotFound
+from consent_service.retention.runs import RUNNER
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,6 @@ MAX_BACKOFF_MS = 5 * 60_000
 TIME_LIMIT_MS = 6 * 3600_000  # a large erasure may take long; never cut a run in the middle
 EMBEDDED_THREADS = 2
 SCHEDULE_CHECK_SECONDS = 60.0
-RETENTION_RUNNER = "retention-runner"
 CHECKPOINT_POLL_SECONDS = 2.0
 CHECKPOINTER = "checkpoint-schedule"
 
@@ -285,7 +285,7 @@ def install(ctx: Context) -> Context:
     tests: they start ``start_scheduler`` themselves); with a broker, ``consent-service worker``
     keeps it."""
     ctx.caches.setdefault(SCHEDULER, enqueue_request)
-    ctx.caches.setdefault(RETENTION_RUNNER, enqueue_retention)
+    ctx.caches.setdefault(RUNNER, enqueue_retention)
     if not ctx.config.broker_url and not ctx.config.testing and retention_interval(ctx.config) is not None:
         with _lock:
             if "retention-schedule" not in ctx.caches:

@@ -10,7 +10,6 @@ from marshmallow import fields, validate
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint, StrictBool
 from consent_service.api.schemas import StrictSchema
-from consent_service.jobs import RETENTION_RUNNER
 from consent_service.retention import runs, sweeper
 
 blp = Blueprint(
@@ -102,15 +101,7 @@ class Runs(MethodView):
     @blp.response(202, RunOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a run: queued for the worker (or run at once when no queue is wired); 409 while one runs."""
-        context = ctx()
-        run = runs.create_run(
-            context, dry_run=body["dry_run"], store=body["store"], started_by=principal().id
-        )
-        runner = context.caches.get(RETENTION_RUNNER)
-        if runner is None:
-            return runs.execute_run(context, run["id"])
-        runner(context, run["id"])
-        return runs.get_run(context, run["id"])
+        return runs.start_run(ctx(), dry_run=body["dry_run"], store=body["store"], started_by=principal().id)
 
 
 @blp.route("/runs/<run_id>")

@@ -22,6 +22,7 @@ from consent_service.retention.recorder import Progress
 from consent_service.retention.sweeper import LOG, sweep
 
 RUN_LOCK = "retention-run"  # one run at a time
+RUNNER = "retention-runner"  # ctx.caches key: Callable[[Context, str], None] that queues a run
 
 
 def run_view(run: RetentionRun) -> dict[str, Any]:
@@ -149,6 +150,17 @@ def run_now(
     """Create and execute a run in this process (the CLI, the schedule, an API call without a queue)."""
     run = create_run(ctx, dry_run=dry_run, store=store, started_by=started_by)
     return execute_run(ctx, run["id"], progress=progress, batch_size=batch_size)
+
+
+def start_run(ctx: Context, *, dry_run: bool, store: str | None, started_by: str) -> dict[str, Any]:
+    """Record a run and hand it to the task queue wired into the context (``RUNNER``), or run it
+    here and now when none is; returns the run as it is then. Conflict while another run goes."""
+    run = create_run(ctx, dry_run=dry_run, store=store, started_by=started_by)
+    runner = ctx.caches.get(RUNNER)
+    if runner is None:
+        return execute_run(ctx, run["id"])
+    runner(ctx, run["id"])
+    return get_run(ctx, run["id"])
 
 
 def get_run(ctx: Context, run_id: str) -> dict[str, Any]:
