@@ -1,6 +1,7 @@
 """Data categories and data uses: the keys of fideslang's default taxonomy.
 
-The taxonomy is loaded from the ``fideslang`` package on first use (not at import), and kept
+Keys are what the registry and store descriptions hold; ``name`` gives the taxonomy's human
+name of a key for what people read (access packages). The taxonomy is loaded from the ``fideslang`` package on first use (not at import), and kept
 for the life of the process.
 """
 
@@ -16,6 +17,19 @@ def _keys() -> tuple[frozenset[str], frozenset[str]]:
     categories = frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_category)
     uses = frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_use)
     return categories, uses
+
+
+@lru_cache(maxsize=1)
+def _names() -> dict[str, str]:
+    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+
+    items = [*DEFAULT_TAXONOMY.data_category, *DEFAULT_TAXONOMY.data_use]
+    return {item.fides_key: item.name or item.fides_key for item in items}
+
+
+def name(key: str) -> str:
+    """The human name of a data category or data use ("User Contact Email"); the key if unknown."""
+    return _names().get(key, key)
 
 
 def data_categories() -> frozenset[str]:
