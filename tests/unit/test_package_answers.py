@@ -27,8 +27,12 @@ from consent_service.dsar.spec import parse_store
 from consent_service.dsar.stores import save_store
 from consent_service.dsar.traversal import traverse
 from consent_service.errors import InvalidInput
+from consent_service.hashing import content_hash
+from consent_service.ledger.queries import decide_one
 from consent_service.registry.service import save_purpose
+from consent_service.subjects.service import IdentityRef
 from tests.conftest import FixedClock, make_context
+from tests.integration.helpers import consent
 from tests.unit.test_execution import SHOP, SHOP_ROWS, Fakes, open_verified
 
 SECRET = "s" * 24
@@ -211,3 +215,27 @@ def test_rights_and_complaint_are_in_the_json(answers: Any) -> None:
     }
     assert "Art. 77" in doc["complaint"]["text"] and "Art. 79" in doc["complaint"]["text"]
     assert doc["names"]["user.contact.email"] == "User Contact Email"
+
+
+def test_consents_to_purposes_without_automated_decisions_stay_current(answers: Any) -> None:
+    """Versions stored before the field existed read as "none" and keep their hash: the same
+    purpose saved again is no new version and its consents stay valid; describing automated
+    decisions is a material change."""
+    ctx, _ = answers
+    spec = {k: v for k, v in PURPOSE.items() if k != "automated_decisions"} | {"legal_basis": "consent"}
+    first, _ = save_purpose(ctx, "offers", spec)
+    before = content_hash(
+        {
+            name: first[name]
+            for name in ("titles", "descriptions", "legal_basis", "data_categories", "data_uses")
+        }
+    )
+    assert first["content_hash"] == before and first["automated_decisions"] == "none"
+    subject_id = consent(
+        ctx, identity=IdentityRef("email", "anna@example.org"), decisions=[("purpose", "offers", True)]
+    ).subject_id
+    again, _ = save_purpose(ctx, "offers", {**spec, "automated_decisions": "none"})
+    assert again["new_version"] is False and decide_one(ctx, subject_id, "offers").allowed
+    changed, _ = save_purpose(ctx, "offers", {**spec, "automated_decisions": PROFILING})
+    assert changed["new_version"] is True
+    assert decide_one(ctx, subject_id, "offers").reason == "consent_outdated"
