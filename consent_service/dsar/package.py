@@ -251,7 +251,7 @@ def build(
         "columns": columns,
         "left_out": left_out(records, connectors),
         "categories": found_categories,
-        "names": {k: taxonomy.name(k) for k in sorted(keys - {UNCLASSIFIED})},
+        "names": {k: taxonomy.name(k, language) for k in sorted(keys - {UNCLASSIFIED})},
         "purposes": purposes,
         "recipients": [recipient_entry(r, language) for r in list_recipients(ctx)],
         "holds": holds,

@@ -85,7 +85,7 @@ class Report:
                 t(
                     "intro",
                     request=doc["request_id"],
-                    type=doc["type"],
+                    type=texts.words(texts.TYPES, self.lang).get(doc["type"], doc["type"]),
                     date=texts.date_words(doc["generated_at"], self.lang),
                     contact=self.cfg.controller_contact,
                     policy=self.cfg.policy_url,
@@ -150,6 +150,7 @@ class Report:
         if not self.doc["recipients"]:
             return [heading, f"<p>{html.escape(t('no_recipients'))}</p>"]
         safeguards = texts.words(texts.SAFEGUARDS, self.lang)
+        events = texts.words(texts.EVENTS, self.lang)
         rows = []
         for r in self.doc["recipients"]:
             if r["country"] is None:
@@ -158,7 +159,8 @@ class Report:
                 safeguard = t("in_eea")
             else:
                 safeguard = safeguards.get(r["safeguard"], r["safeguard"])
-            rows.append([r["name"], ", ".join(r["told_of"]), r["country_name"], safeguard])
+            told_of = ", ".join(events.get(e, e) for e in r["told_of"])
+            rows.append([r["name"], told_of, r["country_name"], safeguard])
         return [heading, _table([t("recipient"), t("told_of"), t("country"), t("safeguard")], rows)]
 
     def retention(self) -> list[str]:

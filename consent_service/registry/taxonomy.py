@@ -1,7 +1,7 @@
 """Data categories and data uses: the keys of fideslang's default taxonomy.
 
 Keys are what the registry and store descriptions hold; ``name`` gives the taxonomy's human
-name of a key for what people read (access packages). The taxonomy is loaded from the ``fideslang`` package on first use (not at import), and kept
+name of a key for what people read (access packages), in English or German (``taxonomy_de``). The taxonomy is loaded from the ``fideslang`` package on first use (not at import), and kept
 for the life of the process.
 """
 
@@ -27,8 +27,14 @@ def _names() -> dict[str, str]:
     return {item.fides_key: item.name or item.fides_key for item in items}
 
 
-def name(key: str) -> str:
-    """The human name of a data category or data use ("User Contact Email"); the key if unknown."""
+def name(key: str, language: str = "en") -> str:
+    """The human name of a data category or data use ("User Contact Email", in German
+    "E-Mail-Adresse"); the English name for other languages, the key itself if unknown."""
+    if language == "de":
+        from consent_service.registry.taxonomy_de import NAMES_DE
+
+        if key in NAMES_DE:
+            return NAMES_DE[key]
     return _names().get(key, key)
 
 

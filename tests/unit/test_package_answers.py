@@ -195,7 +195,8 @@ def test_german_html_reads_like_german(answers: Any) -> None:
     )
     assert "<html lang=de>" in page and "erstellt am 1. März 2026" in page
     assert "Treueangebote" in page and "3 Jahre" in page  # the title in German, P3Y in words
-    assert "User Contact Email" in page and "<td>user.contact.email</td>" not in page  # human names
+    assert "E-Mail-Adresse" in page and "<td>user.contact.email</td>" not in page  # human names
+    assert "Kaufhistorie" in page and "Antrag" in page and "(Auskunft)" in page
     assert "berechtigte Interessen" in page and "Ein Wert aus früheren Bestellungen" in page
     assert "Widerspruch" in page and "Landesbeauftragte für Datenschutz" in page
     assert "nicht eingeordnet" in page  # the undeclared column's kind

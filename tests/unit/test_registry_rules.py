@@ -72,3 +72,14 @@ def test_automated_decisions_are_material_and_none_hashes_as_before():
     assert material_hash(spec()) == before
     assert material_hash(spec(automated_decisions="none")) == before
     assert material_hash(spec(automated_decisions=PROFILING)) != before
+
+
+def test_every_taxonomy_key_has_a_german_name():
+    from consent_service.registry import taxonomy
+    from consent_service.registry.taxonomy_de import NAMES_DE
+
+    keys = taxonomy.data_categories() | taxonomy.data_uses()
+    assert set(NAMES_DE) == keys
+    assert taxonomy.name("user.contact.email", "de") == "E-Mail-Adresse"
+    assert taxonomy.name("user.contact.email") == "User Contact Email"
+    assert taxonomy.name("user.contact.email", "fr") == "User Contact Email"
