@@ -49,6 +49,9 @@ class Config:
         "clients use scoped bearer tokens, stored only as SHA-256 hashes."
     )
     policy_url: str = "https://example.org/privacy"
+    # where a person may lodge a complaint (Art. 15(1)(f), 77), named in access packages
+    supervisory_authority_name: str = ""
+    supervisory_authority_url: str = ""
     public_rate_limit: int = 60  # requests per client IP and minute (see ratelimit_storage_url)
     trusted_proxies: int = 0
     max_body_bytes: int = 64 * 1024
@@ -119,6 +122,8 @@ class Config:
             third_country_transfers=get("CONSENT_THIRD_COUNTRY_TRANSFERS", cls.third_country_transfers),
             security_measures=get("CONSENT_SECURITY_MEASURES", cls.security_measures),
             policy_url=get("CONSENT_POLICY_URL", cls.policy_url),
+            supervisory_authority_name=get("CONSENT_SUPERVISORY_AUTHORITY_NAME", ""),
+            supervisory_authority_url=get("CONSENT_SUPERVISORY_AUTHORITY_URL", ""),
             public_rate_limit=int(get("CONSENT_PUBLIC_RATE_LIMIT", str(cls.public_rate_limit))),
             trusted_proxies=int(get("CONSENT_TRUSTED_PROXIES", "0")),
             max_body_bytes=int(get("CONSENT_MAX_BODY_BYTES", str(cls.max_body_bytes))),

@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields, validate
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import StrictSchema
-from consent_service.dsar import recipients
+from consent_service.dsar import recipients, transfers
 from consent_service.dsar.store_secrets import HIDDEN
 
 blp = Blueprint(
@@ -48,6 +48,20 @@ class RecipientIn(StrictSchema):
     events = fields.List(
         fields.Str(validate=validate.OneOf(recipients.EVENTS)), required=True, validate=validate.Length(min=1)
     )
+    country = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(sorted(transfers.countries())),
+        metadata={"description": "ISO 3166-1 alpha-2 code of the country the recipient is in"},
+    )
+    safeguard = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(transfers.SAFEGUARDS),
+        metadata={
+            "description": "outside the EEA: what the transfer rests on (required there, refused inside)"
+        },
+    )
 
 
 class RecipientOut(StrictSchema):
@@ -55,6 +69,8 @@ class RecipientOut(StrictSchema):
     name = fields.Str()
     endpoint = fields.Str()
     events = fields.List(fields.Str())
+    country = fields.Str(allow_none=True)
+    safeguard = fields.Str(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

@@ -11,7 +11,7 @@ from consent_service.api.openapi import exactly_one_of
 from consent_service.auth.service import SCOPES
 from consent_service.dsar.spec import KEY_RE
 from consent_service.ledger.service import CHANNELS, METHODS
-from consent_service.registry import durations, taxonomy
+from consent_service.registry import automated, durations, taxonomy
 from consent_service.registry.service import LEGAL_BASES, MAX_CONSENT_VALIDITY, REQUIRED_LANGUAGES
 from consent_service.subjects.service import IDENTITY_TYPES
 
@@ -34,14 +34,36 @@ class StrictSchema(Schema):
 
 def _purpose_rules() -> dict[str, Any]:
     languages = {"type": "object", "required": list(REQUIRED_LANGUAGES)}
+    texts = {**languages, "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 5000}}
     return {
         "properties": {
             "titles": languages,
             "descriptions": languages,
+            "automated_decisions": _automated_decisions(texts),
             "data_categories": {"items": {"enum": sorted(taxonomy.data_categories())}},
             "data_uses": {"items": {"enum": sorted(taxonomy.data_uses())}},
         }
     }
+
+
+def _automated_decisions(texts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "oneOf": [
+            {"type": "string", "enum": [automated.NONE]},
+            {
+                "type": "object",
+                "required": list(automated.PARTS),
+                "properties": dict.fromkeys(automated.PARTS, texts),
+                "additionalProperties": False,
+            },
+        ]
+    }
+
+
+AUTOMATED_DECISIONS_HELP = (
+    "Art. 15(1)(h): 'none', or the logic of the automated decisions or profiling and their "
+    "consequences for the person, {logic: {lang: text}, consequences: {lang: text}}"
+)
 
 
 class PurposeIn(StrictSchema):
@@ -70,6 +92,9 @@ class PurposeIn(StrictSchema):
         metadata={"description": f"ISO 8601 duration, at most {MAX_CONSENT_VALIDITY}"},
     )
     retention_period = fields.Str(load_default=None, allow_none=True, validate=DURATION)
+    automated_decisions = fields.Raw(
+        load_default=automated.NONE, metadata={"description": AUTOMATED_DECISIONS_HELP}
+    )
     direct_marketing = StrictBool(load_default=False)
     honor_gpc = StrictBool(load_default=False)
 
@@ -82,6 +107,7 @@ class PurposeVersionOut(StrictSchema):
     legal_basis = fields.Str()
     data_categories = fields.List(fields.Str())
     data_uses = fields.List(fields.Str())
+    automated_decisions = fields.Raw(metadata={"description": AUTOMATED_DECISIONS_HELP})
     created_at = fields.DateTime()
 
 
@@ -94,6 +120,7 @@ class PurposeOut(StrictSchema):
     legal_basis = fields.Str()
     data_categories = fields.List(fields.Str())
     data_uses = fields.List(fields.Str())
+    automated_decisions = fields.Raw(metadata={"description": AUTOMATED_DECISIONS_HELP})
     consent_validity = fields.Str()
     retention_period = fields.Str(allow_none=True)
     direct_marketing = fields.Bool()

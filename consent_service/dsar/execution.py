@@ -408,7 +408,8 @@ def _access(
     with ctx.uow(write=False) as uow:
         request = load_request(uow.session, request_id)
         rtype, subject_id = request.type, request.subject_id
-    rendered = package.build(ctx, request_id, rtype, subject_id, found, connectors)
+        language = getattr(request, "language", None) or "en"
+    rendered = package.build(ctx, request_id, rtype, subject_id, found, connectors, language=language)
     with ctx.uow() as uow:
         request = load_request(uow.session, request_id)
         package.save(ctx, uow.session, request, rendered)

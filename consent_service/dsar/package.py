@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import html
 import io
 import json
 from collections.abc import Mapping
@@ -32,47 +31,106 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed, seal
+from consent_service.dsar import package_texts as texts
+from consent_service.dsar import transfers
 from consent_service.dsar.connectors.base import Connector, Row
 from consent_service.dsar.execution_models import DsarPackage
+from consent_service.dsar.package_html import to_html
 from consent_service.dsar.recipients import list_recipients
 from consent_service.dsar.request_models import DsarRequest
+from consent_service.dsar.spec import CollectionSpec
 from consent_service.dsar.traversal import Found
 from consent_service.errors import Gone, InvalidInput, NotFound
 from consent_service.ledger.queries import history
+from consent_service.registry import taxonomy
 from consent_service.registry.models import Cookie
 from consent_service.registry.service import read_purposes
 from consent_service.retention.rules import active_rules, applicable
 from consent_service.subjects import service as subjects
 
-NOT_PROVIDED = ("user.derived", "user.behavior")
+UNCLASSIFIED = "unclassified"
+PORTABILITY_RULE = (
+    "data provided by the data subject: the data they actively and knowingly provided and the data "
+    "observed from their use of the service or device (WP242); inferred and derived data (fields "
+    "with origin inferred or derived) and the columns the store description excludes are left out"
+)
 FORMATS = ("json", "csv", "html")
 Records = dict[str, dict[str, list[Row]]]
 
 
+def _copy(row: Row, coll: CollectionSpec, portability: bool) -> Row:
+    """Every column of ``row`` but the excluded ones (and, for portability, inferred fields)."""
+    return {
+        name: value
+        for name, value in row.items()
+        if name not in coll.exclude
+        and not (portability and name in coll.fields and not coll.fields[name].portable)
+    }
+
+
 def collect(found: Found, connectors: Mapping[str, Connector], *, portability: bool) -> Records:
-    """``{store: {collection: [rows]}}``; for portability only the fields the subject provided."""
+    """``{store: {collection: [rows]}}``: every column the stores returned, less the excluded ones;
+    for portability also less the fields the description marks inferred or derived."""
     out: Records = {}
     for store, collection in found.order:
-        rows = found.rows.get((store, collection), [])
-        if portability:
-            coll = connectors[store].spec.collections[collection]
-            keep = [n for n, f in coll.fields.items() if not f.category.startswith(NOT_PROVIDED)]
-            if not keep:
-                continue
-            rows = [{name: row.get(name) for name in keep if name in row} for row in rows]
+        coll = connectors[store].spec.collections[collection]
+        rows = [_copy(row, coll, portability) for row in found.rows.get((store, collection), [])]
+        rows = [row for row in rows if row]
         if rows:
             out.setdefault(store, {})[collection] = json.loads(json.dumps(rows, default=str))
     return out
 
 
-def categories(records: Records, connectors: Mapping[str, Connector]) -> dict[str, list[str]]:
-    """The data categories of the fields found per store."""
-    out: dict[str, list[str]] = {}
+def classify(records: Records, connectors: Mapping[str, Connector]) -> dict[str, dict[str, dict[str, str]]]:
+    """``{store: {collection: {column: category}}}``: a column the description does not declare as
+    a field (an undeclared column, or a key without a category) is ``UNCLASSIFIED``."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
     for store, colls in records.items():
-        specs = connectors[store].spec.collections
-        cats = {f.category for c in colls for f in specs[c].fields.values()}
-        out[store] = sorted(cats)
+        for collection, rows in colls.items():
+            fields = connectors[store].spec.collections[collection].fields
+            columns = dict.fromkeys(k for row in rows for k in row)
+            out.setdefault(store, {})[collection] = {
+                c: fields[c].category if c in fields else UNCLASSIFIED for c in columns
+            }
     return out
+
+
+def categories(columns: Mapping[str, Mapping[str, Mapping[str, str]]]) -> dict[str, list[str]]:
+    """The data categories of the columns found per store."""
+    return {
+        store: sorted({c for cols in colls.values() for c in cols.values()})
+        for store, colls in columns.items()
+    }
+
+
+def left_out(records: Records, connectors: Mapping[str, Connector]) -> dict[str, dict[str, dict[str, str]]]:
+    """The columns the store descriptions exclude from the copy, with their reasons."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for store, colls in records.items():
+        for collection in colls:
+            exclude = connectors[store].spec.collections[collection].exclude
+            if exclude:
+                out.setdefault(store, {})[collection] = dict(exclude)
+    return out
+
+
+def _overlaps(one: str, other: str) -> bool:
+    return one == other or one.startswith(other + ".") or other.startswith(one + ".")
+
+
+def concerning(
+    purposes: list[dict[str, Any]], decided: set[str], found: Mapping[str, list[str]]
+) -> list[dict[str, Any]]:
+    """The purposes that concern this person: those they have consent events for (directly or
+    through a cookie), and those (on any legal basis) using a category of the data found (a
+    category matches its parents and children in the taxonomy, ``user.contact`` ~
+    ``user.contact.email``)."""
+    kinds = {c for cats in found.values() for c in cats if c != UNCLASSIFIED}
+    return [
+        p
+        for p in purposes
+        if p["key"] in decided or any(_overlaps(c, k) for c in p["data_categories"] or [] for k in kinds)
+    ]
 
 
 def to_csv(records: Records) -> dict[str, str]:
@@ -88,24 +146,21 @@ def to_csv(records: Records) -> dict[str, str]:
     return out
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _scope_words(applies_to: Mapping[str, str]) -> str:
-    return ", ".join(f"{name} {value}" for name, value in applies_to.items())
+def decided_purposes(ctx: Context, events: list[dict[str, Any]]) -> set[str]:
+    """The purposes the subject has consent events for, directly or through a cookie's purpose."""
+    decided = {e["target_key"] for e in events if e["target_type"] == "purpose"}
+    cookies = {e["target_key"] for e in events if e["target_type"] == "cookie"}
+    if cookies:
+        with ctx.uow(write=False) as uow:
+            decided |= set(uow.session.scalars(select(Cookie.purpose_key).where(Cookie.name.in_(cookies))))
+    return decided
 
 
 def retention(
     ctx: Context,
     records: Records,
     found: Mapping[str, list[str]],
-    events: list[dict[str, Any]],
+    decided: set[str],
     purposes: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The retention rules that apply to this subject's data, and each purpose's retention period.
@@ -114,105 +169,43 @@ def retention(
     through a cookie's purpose), a category of the fields found, or a store collection records
     were found in. Only registry and rule content is shown, nothing of the subject.
     """
-    decided = {e["target_key"] for e in events if e["target_type"] == "purpose"}
-    cookies = {e["target_key"] for e in events if e["target_type"] == "cookie"}
     with ctx.uow(write=False) as uow:
-        session = uow.session
-        if cookies:
-            decided |= set(session.scalars(select(Cookie.purpose_key).where(Cookie.name.in_(cookies))))
         rules = applicable(
-            active_rules(session),
+            active_rules(uow.session),
             purposes=decided,
             categories={c for cats in found.values() for c in cats},
             collections={(store, c) for store, colls in records.items() for c in colls},
         )
     return {
         "rules": [
-            {"key": r.key, "version": r.version, "applies_to": r.applies_to, "in_words": r.sentence()}
+            {
+                "key": r.key,
+                "version": r.version,
+                "applies_to": r.applies_to,
+                "period": r.period,
+                "trigger": r.trigger,
+                "action": r.action,
+                "in_words": r.sentence(),
+            }
             for r in rules
         ],
         "purposes": [{"key": p["key"], "retention_period": p["retention_period"]} for p in purposes],
     }
 
 
-def to_html(ctx: Context, doc: dict[str, Any], connectors: Mapping[str, Connector]) -> str:
-    esc = html.escape
-    cfg = ctx.config
-    parts = [
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Your personal data: "
-        f"{esc(doc['request_id'])}</title></head><body>",
-        f"<h1>Your personal data held by {esc(cfg.controller_name)}</h1>",
-        f"<p>Request {esc(doc['request_id'])} ({esc(doc['type'])}), generated {esc(doc['generated_at'])}. "
-        f"Contact: {esc(cfg.controller_contact)}. Privacy policy: {esc(cfg.policy_url)}.</p>",
-        "<h2>Purposes of the processing (Art. 15(1)(a))</h2>",
-        _table(
-            ["Purpose", "Key", "Legal basis", "Data categories", "Data uses", "Retention"],
-            [
-                [
-                    (p["titles"] or {}).get("en", p["key"]),
-                    p["key"],
-                    p["legal_basis"],
-                    ", ".join(p["data_categories"] or []),
-                    ", ".join(p["data_uses"] or []),
-                    p["retention_period"] or "as long as the purpose needs",
-                ]
-                for p in doc["purposes"]
-            ],
-        ),
-        "<h2>Categories of personal data (Art. 15(1)(b)) and their source (Art. 15(1)(g))</h2>",
-        _table(
-            ["Store (source)", "Description", "Categories"],
-            [
-                [store, connectors[store].spec.description, ", ".join(cats)]
-                for store, cats in doc["categories"].items()
-            ],
-        ),
-        "<h2>Recipients (Art. 15(1)(c))</h2>",
-        _table(["Recipient", "Told of"], [[r["name"], ", ".join(r["told_of"])] for r in doc["recipients"]])
-        if doc["recipients"]
-        else "<p>No recipients of your data are registered.</p>",
-        "<h2>Retention (Art. 15(1)(d))</h2><p>How long your data is kept: the retention rules "
-        "that apply to the purposes you decided on, to the kinds of data found and to where it "
-        "was found.</p>",
-        _table(
-            ["Rule", "Version", "Applies to", "Retention"],
-            [
-                [r["key"], r["version"], _scope_words(r["applies_to"]), r["in_words"]]
-                for r in doc["retention"]["rules"]
-            ],
-        )
-        if doc["retention"]["rules"]
-        else "<p>No retention rule applies to the data found.</p>",
-        "<p>Retention period of each purpose:</p>",
-        _table(
-            ["Purpose", "Retention period"],
-            [
-                [p["key"], p["retention_period"] or "as long as the purpose needs"]
-                for p in doc["retention"]["purposes"]
-            ],
-        ),
-        "<p>Records kept under a legal obligation:</p>",
-        _table(["Store", "Collection", "Kept because"], doc["holds"]),
-        "<h2>Your rights (Art. 15(1)(e), (f))</h2><p>You may ask for rectification or erasure of "
-        "your data, restriction of or objection to its processing, and lodge a complaint with a "
-        "supervisory authority.</p>",
-        "<h2>Consent history</h2>",
-        _table(
-            ["Recorded at", "Event", "Purpose or cookie", "Decision", "Channel"],
-            [
-                [e["recorded_at"], e["kind"], e["target_key"], e["decision"], e["channel"]]
-                for e in doc["consent_history"]
-            ],
-        ),
-        "<h2>Your data</h2>",
-    ]
-    for store, colls in doc["stores"].items():
-        for collection, rows in colls.items():
-            columns = list(dict.fromkeys(k for row in rows for k in row))
-            parts.append(f"<h3>{esc(store)}: {esc(collection)}</h3>")
-            parts.append(_table(columns, [[row.get(c) for c in columns] for row in rows]))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+def recipient_entry(recipient: dict[str, Any], language: str) -> dict[str, Any]:
+    """A recipient as the package names it: where it is and what protects a transfer there."""
+    country = recipient["country"]
+    return {
+        "name": recipient["name"],
+        "told_of": recipient["events"],
+        "country": country,
+        "country_name": transfers.country_name(country, language)
+        if country
+        else texts.text(language, "country_not_recorded"),
+        "third_country": transfers.in_third_country(country),
+        "safeguard": recipient["safeguard"],
+    }
 
 
 def build(
@@ -222,8 +215,11 @@ def build(
     subject_id: str,
     found: Found,
     connectors: Mapping[str, Connector],
+    language: str = "en",
 ) -> tuple[str, dict[str, str], str]:
-    """The JSON, CSV and HTML renderings of the records ``found`` for a request."""
+    """The JSON, CSV and HTML renderings of the records ``found`` for a request, in ``language``."""
+    language = texts.language_of(language)
+    cfg = ctx.config
     records = collect(found, connectors, portability=request_type == "portability")
     events = [
         {
@@ -238,24 +234,36 @@ def build(
         for c in colls
         if (spec := connectors[store].spec.collections[c]).hold is not None
     ]
-    found_categories = categories(records, connectors)
-    purposes = json.loads(json.dumps(read_purposes(ctx), default=str))
+    columns = classify(records, connectors)
+    found_categories = categories(columns)
+    decided = decided_purposes(ctx, events)
+    purposes = concerning(json.loads(json.dumps(read_purposes(ctx), default=str)), decided, found_categories)
+    keys = {c for cats in found_categories.values() for c in cats} | {
+        k for p in purposes for k in [*(p["data_categories"] or []), *(p["data_uses"] or [])]
+    }
     doc: dict[str, Any] = {
         "request_id": request_id,
         "type": request_type,
+        "language": language,
         "generated_at": ctx.now().isoformat(),
-        "controller": {"name": ctx.config.controller_name, "contact": ctx.config.controller_contact},
+        "controller": {"name": cfg.controller_name, "contact": cfg.controller_contact},
         "stores": records,
+        "columns": columns,
+        "left_out": left_out(records, connectors),
         "categories": found_categories,
+        "names": {k: taxonomy.name(k, language) for k in sorted(keys - {UNCLASSIFIED})},
         "purposes": purposes,
-        "recipients": [{"name": r["name"], "told_of": r["events"]} for r in list_recipients(ctx)],
+        "recipients": [recipient_entry(r, language) for r in list_recipients(ctx)],
         "holds": holds,
-        "retention": retention(ctx, records, found_categories, events, purposes),
+        "retention": retention(ctx, records, found_categories, decided, purposes),
         "consent_history": json.loads(json.dumps(events, default=str)),
+        "rights": texts.rights(language, cfg.controller_contact, cfg.policy_url),
+        "complaint": texts.complaint(language, cfg.supervisory_authority_name, cfg.supervisory_authority_url),
     }
     if request_type == "portability":
-        doc["rule"] = "declared fields only, without categories user.derived.* and user.behavior.*"
-    return json.dumps(doc, indent=2, default=str), to_csv(records), to_html(ctx, doc, connectors)
+        doc["rule"] = PORTABILITY_RULE
+    descriptions = {store: c.spec.description for store, c in connectors.items()}
+    return json.dumps(doc, indent=2, default=str), to_csv(records), to_html(doc, descriptions, cfg)
 
 
 def _aad(request: DsarRequest, column: str) -> bytes:

@@ -1,8 +1,9 @@
 """Recipients of personal data (GDPR Art. 19): who must be told of erasures, rectifications
 and restrictions, and the signed webhooks that tell them.
 
-A recipient is a name, an HTTPS (or HTTP) endpoint, a shared secret and the events it follows
-(erasure, rectification, restriction). The secret is sealed like a store connection
+A recipient is a name, an HTTPS (or HTTP) endpoint, a shared secret, the events it follows
+(erasure, rectification, restriction) and where it is: its country and, outside the EEA, the
+safeguard of the transfer (``transfers``: a third country without one is refused). The secret is sealed like a store connection
 (``store_secrets``, associated data ``recipient:<key>``) and never returned.
 
 ``enqueue_webhooks`` writes one outbox message of kind ``webhook`` per subscribed recipient in
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from consent_service import outbound
 from consent_service.context import Context
+from consent_service.dsar import transfers
 from consent_service.dsar.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from consent_service.dsar.request_models import DsarRequest, OutboxMessage
 from consent_service.dsar.store_secrets import HIDDEN, open_connection, seal_connection
@@ -47,6 +49,8 @@ def recipient_dict(recipient: Recipient) -> dict[str, Any]:
         "name": recipient.name,
         "endpoint": recipient.endpoint,
         "events": list(recipient.events),
+        "country": recipient.country,
+        "safeguard": recipient.safeguard,
         "created_at": recipient.created_at,
         "updated_at": recipient.updated_at,
     }
@@ -65,6 +69,8 @@ def save_recipient(ctx: Context, key: str, doc: dict[str, Any]) -> tuple[dict[st
         errors["endpoint"] = [problem]
     if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
         errors["events"] = [f"one or more of {', '.join(EVENTS)}"]
+    country, safeguard = doc.get("country"), doc.get("safeguard")
+    errors.update(transfers.problems(country, safeguard))
     with ctx.uow() as uow:
         session = uow.session
         existing = session.get(Recipient, key)
@@ -87,6 +93,8 @@ def save_recipient(ctx: Context, key: str, doc: dict[str, Any]) -> tuple[dict[st
             "name": name.strip(),
             "endpoint": endpoint,
             "events": sorted(set(events)),
+            "country": country,
+            "safeguard": safeguard,
             "secret_box": box,
             "secret_kek": kek,
             "updated_at": now,

@@ -4,6 +4,9 @@ A store is a ``type`` (sql | redis | http | manual), a ``connection`` (secret, s
 encrypted) and ``collections``: tables, key patterns or remote record types, each naming which
 identity types find a subject in it, which fields hold which data categories, and what erasure
 does to each field (``FIELD_ACTIONS``) or to the whole row (``COLLECTION_ERASE``).
+A collection may ``exclude`` columns from access copies, each with its reason (every other
+column of a person's rows is in the copy, declared or not); a field may say its ``origin``
+(``ORIGINS``), which decides whether it is in a portability export.
 ``parse_store`` validates a document completely and reports every problem at once as
 ``InvalidInput`` with ``errors`` keyed by the path of the offending value.
 """
@@ -39,8 +42,13 @@ COLLECTION_KEYS = {
     "pattern",
     "kind",
     "instructions",
+    "exclude",
 }
-FIELD_KEYS = {"category", "erase", "mask"}
+FIELD_KEYS = {"category", "erase", "mask", "origin"}
+# Where a field's data comes from, in the terms of the WP29 guidelines on portability (WP242):
+# provided by the person, observed from their activity, or inferred/derived by the controller.
+ORIGINS = ("provided", "observed", "inferred", "derived")
+NOT_PORTABLE = ("inferred", "derived")
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,12 @@ class FieldSpec:
     category: str
     erase: str = "keep"
     mask: str = DEFAULT_MASK
+    origin: str = "provided"
+
+    @property
+    def portable(self) -> bool:
+        """Whether the field belongs in a portability export (not inferred or derived data)."""
+        return self.origin not in NOT_PORTABLE
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,7 @@ class CollectionSpec:
     pattern: str | None = None
     kind: str = "hash"
     instructions: str | None = None
+    exclude: dict[str, str] = field(default_factory=dict)  # column -> why it is not in the copy
 
     @property
     def columns(self) -> list[str]:
@@ -143,6 +158,9 @@ def _parse_field(path: str, name: str, doc: Any, errors: _Errors) -> FieldSpec |
     for extra in sorted(set(doc) - FIELD_KEYS):
         errors.add(f"{path}.{extra}", "unknown key")
     category, action, mask = doc.get("category"), doc.get("erase", "keep"), doc.get("mask", DEFAULT_MASK)
+    origin = doc.get("origin", "provided")
+    if origin not in ORIGINS:
+        errors.add(f"{path}.origin", f"must be one of {', '.join(ORIGINS)}")
     if not isinstance(category, str) or not category:
         errors.add(f"{path}.category", "a data category is required (e.g. user.contact.email)")
     elif unknown_categories([category]):
@@ -153,7 +171,7 @@ def _parse_field(path: str, name: str, doc: Any, errors: _Errors) -> FieldSpec |
         errors.add(f"{path}.mask", "a string of at most 255 characters")
     elif "mask" in doc and action != "mask":
         errors.add(f"{path}.mask", "only for erase: mask")
-    return FieldSpec(name, str(category), str(action), str(mask))
+    return FieldSpec(name, str(category), str(action), str(mask), str(origin))
 
 
 def _parse_collection(kind: str, path: str, name: str, doc: Any, errors: _Errors) -> CollectionSpec | None:
@@ -252,6 +270,7 @@ def _parse_collection(kind: str, path: str, name: str, doc: Any, errors: _Errors
     instructions = doc.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         errors.add(f"{path}.instructions", "must be a string")
+    exclude = _parse_exclude(f"{path}.exclude", doc.get("exclude", {}), errors)
     return CollectionSpec(
         name=name,
         primary_key=pk,
@@ -264,7 +283,24 @@ def _parse_collection(kind: str, path: str, name: str, doc: Any, errors: _Errors
         pattern=pattern if isinstance(pattern, str) else None,
         kind=str(rkind),
         instructions=instructions,
+        exclude=exclude,
     )
+
+
+def _parse_exclude(path: str, doc: Any, errors: _Errors) -> dict[str, str]:
+    """``{column: reason}``: columns left out of access copies, each with the reason a person reads."""
+    if not isinstance(doc, dict):
+        errors.add(path, "must be an object: column -> why it is left out of the copy")
+        return {}
+    out: dict[str, str] = {}
+    for column, reason in doc.items():
+        if not isinstance(column, str) or not NAME_RE.match(column):
+            errors.add(f"{path}.{column}", "column names are identifiers (letters, digits, '_')")
+        elif not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+            errors.add(f"{path}.{column}", "say why the column is left out (1-500 characters)")
+        else:
+            out[column] = reason.strip()
+    return out
 
 
 def _check_references(spec_key: str, collections: dict[str, CollectionSpec], errors: _Errors) -> None:

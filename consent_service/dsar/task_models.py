@@ -4,7 +4,8 @@
 the instructions and due date the connector gave and who closed it with which note.
 ``dsar_recipients`` holds the controllers and processors the data was disclosed to, told of
 erasures, rectifications and restrictions by signed webhooks; their shared secret is only stored
-sealed (like store connections, see ``store_secrets``).
+sealed (like store connections, see ``store_secrets``). Their country and the safeguard of a
+transfer outside the EEA are shown in access packages (Art. 15(2), see ``transfers``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Recipient(Base):
     name: Mapped[str] = mapped_column(String(200))
     endpoint: Mapped[str] = mapped_column(String(500))
     events: Mapped[list[str]]
+    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2; None = not recorded
+    safeguard: Mapped[str | None] = mapped_column(String(40))  # third countries only (Chapter V)
     secret_box: Mapped[bytes] = mapped_column(LargeBinary)
     secret_kek: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -1,9 +1,9 @@
 """Tables of the registry.
 
-A purpose's *material* content (texts, legal basis, data categories, data uses) lives in
-immutable ``purpose_versions`` rows identified by a content hash; the ``purposes`` row holds
-the pointer to the current version and the settings that do not change what a person agreed to
-(consent validity, retention, flags).
+A purpose's *material* content (texts, legal basis, data categories, data uses, automated
+decision-making) lives in immutable ``purpose_versions`` rows identified by a content hash; the
+``purposes`` row holds the pointer to the current version and the settings that do not change
+what a person agreed to (consent validity, retention, flags).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class PurposeVersion(Base):
     legal_basis: Mapped[str] = mapped_column(String(32))
     data_categories: Mapped[list[str]]
     data_uses: Mapped[list[str]]
+    # Art. 15(1)(h): {"logic": {lang: text}, "consequences": {lang: text}}; None = no such decisions
+    automated_decisions: Mapped[dict[str, Any] | None]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.errors import Conflict, InvalidInput, UnknownCookie, UnknownPurpose, UnknownReference
 from consent_service.hashing import content_hash
-from consent_service.registry import taxonomy
+from consent_service.registry import automated, taxonomy
 from consent_service.registry.durations import DurationError, at_most, parse_duration
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
 
@@ -49,6 +49,9 @@ def material_hash(spec: dict[str, Any]) -> str:
     doc = {name: spec[name] for name in MATERIAL_FIELDS}
     doc["data_categories"] = sorted(set(doc["data_categories"]))
     doc["data_uses"] = sorted(set(doc["data_uses"]))
+    adm = automated.stored(spec.get("automated_decisions"))
+    if adm is not None:  # absent = "none": the hash of purposes without it stays what it was
+        doc["automated_decisions"] = adm
     return content_hash(doc)
 
 
@@ -73,6 +76,9 @@ def validate_purpose(spec: dict[str, Any]) -> None:
             errors["consent_validity"] = [f"must not exceed {MAX_CONSENT_VALIDITY}"]
     except DurationError as exc:
         errors["consent_validity"] = [str(exc)]
+    adm = automated.problems(spec.get("automated_decisions"), REQUIRED_LANGUAGES)
+    if adm:
+        errors["automated_decisions"] = adm
     if spec.get("retention_period"):
         try:
             parse_duration(spec["retention_period"])
@@ -105,6 +111,7 @@ def put_purpose(session: Session, key: str, spec: dict[str, Any], now: dt.dateti
             legal_basis=spec["legal_basis"],
             data_categories=sorted(set(spec["data_categories"])),
             data_uses=sorted(set(spec["data_uses"])),
+            automated_decisions=automated.stored(spec.get("automated_decisions")),
             created_at=now,
         )
         session.add(version)
@@ -276,6 +283,7 @@ def purpose_dict(purpose: Purpose, version: PurposeVersion) -> dict[str, Any]:
         "legal_basis": version.legal_basis,
         "data_categories": version.data_categories,
         "data_uses": version.data_uses,
+        "automated_decisions": automated.shown(version.automated_decisions),
         "consent_validity": purpose.consent_validity,
         "retention_period": purpose.retention_period,
         "direct_marketing": purpose.direct_marketing,
@@ -295,6 +303,7 @@ def version_dict(version: PurposeVersion) -> dict[str, Any]:
         "legal_basis": version.legal_basis,
         "data_categories": version.data_categories,
         "data_uses": version.data_uses,
+        "automated_decisions": automated.shown(version.automated_decisions),
         "created_at": version.created_at,
     }
 

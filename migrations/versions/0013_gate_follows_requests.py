@@ -6,7 +6,7 @@ It is filled here from the ledger, once. ``legal_holds.purpose`` names the purpo
 kept for: after an erasure kept under a hold, only that purpose may still be processed.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-02 03:00:00.000000
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import consent_service.db
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -53,7 +53,9 @@ def test_retry_package_and_report(client: Any, admin: dict[str, str], demo: Any,
     one = client.get(f"/v1/requests/{access}/package?format=csv&collection=crm.customers", headers=admin)
     assert one.mimetype == "text/csv" and one.text.startswith("id,email,name")
     page = client.get(f"/v1/requests/{access}/package?format=html", headers=admin)
-    assert page.mimetype == "text/html" and "Essential operation" in page.text
+    # the newsletter uses the e-mail address found; essential operation uses cookies only
+    assert page.mimetype == "text/html" and "Newsletter" in page.text
+    assert "Essential operation" not in page.text
     assert_problem(client.get(f"/v1/requests/{access}/package?format=pdf", headers=admin), 422)
 
     erasure = open_verified(client, admin, "erasure")
@@ -100,11 +102,26 @@ def test_the_package_names_registered_recipients(
         "endpoint": "http://127.0.0.1:9/hook",
         "secret": "a-shared-secret-of-16+",
         "events": ["erasure"],
+        "country": "US",
     }
-    assert client.put("/v1/recipients/mailer", headers=admin, json=recipient).status_code in (200, 201)
+    refused = client.put("/v1/recipients/mailer", headers=admin, json=recipient)
+    assert "safeguard" in assert_problem(refused, 422)["errors"]  # a third country needs one
+    recipient["safeguard"] = "standard_contractual_clauses"
+    saved = client.put("/v1/recipients/mailer", headers=admin, json=recipient)
+    assert saved.status_code == 201 and saved.get_json()["country"] == "US"
     access = open_verified(client, admin, "access")
     assert run_queued(client, admin, access)["state"] == "completed"
     package = client.get(f"/v1/requests/{access}/package", headers=admin).get_json()
-    assert package["recipients"] == [{"name": "Mail partner GmbH", "told_of": ["erasure"]}]
+    assert package["recipients"] == [
+        {
+            "name": "Mail partner GmbH",
+            "told_of": ["erasure"],
+            "country": "US",
+            "country_name": "United States",
+            "third_country": True,
+            "safeguard": "standard_contractual_clauses",
+        }
+    ]
     page = client.get(f"/v1/requests/{access}/package?format=html", headers=admin).text
-    assert "Mail partner GmbH" in page
+    assert "<td>Mail partner GmbH</td><td>erasure</td><td>United States</td>" in page
+    assert "standard data protection clauses (Art. 46(2)(c))" in page

@@ -37,7 +37,8 @@ NOT_STATABLE = {
     ("POST", "/v1/vault/decrypt"): "a token is checked cryptographically",
     ("PUT", "/v1/stores/{key}"): "store descriptions are checked per store type (docs/dsar-stores.md) "
     "and HTTP endpoints must resolve to allowed addresses",
-    ("PUT", "/v1/recipients/{key}"): "endpoints must resolve to allowed addresses",
+    ("PUT", "/v1/recipients/{key}"): "endpoints must resolve to allowed addresses; a country outside "
+    "the EEA needs a safeguard (and one inside refuses it)",
 }
 
 

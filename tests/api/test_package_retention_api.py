@@ -68,16 +68,21 @@ def test_a_rule_on_the_collection_found_is_in_the_package(
             "key": "crm-customers",
             "version": 1,
             "applies_to": {"store": "crm", "collection": "customers"},
+            "period": "P3Y",
+            "trigger": {"type": "since_field", "field": "created_at"},
+            "action": "delete",
             "in_words": CRM_SENTENCE,
         }
     ]
+    # only the purposes that concern this person: the newsletter uses the e-mail address found
     periods = {p["key"]: p["retention_period"] for p in package["retention"]["purposes"]}
-    assert set(periods) == set(demo["purposes"]) and periods["ads"] == "P6M"
+    assert periods == {"newsletter": "P2Y"}
     page = client.get(f"/v1/requests/{access}/package?format=html", headers=admin).text
     section = page.split("<h2>Retention (Art. 15(1)(d))</h2>")[1].split("<h2>")[0]
     assert "<td>crm-customers</td><td>1</td><td>store crm, collection customers</td>" in section
-    assert html.escape(CRM_SENTENCE) in section
-    assert "<td>ads</td><td>P6M</td>" in section
+    # in the report: durations in words, purposes by their titles
+    assert html.escape("3 years after the record's created_at, then deleted") in section
+    assert "<td>Newsletter</td><td>2 years</td>" in section and "Personalised advertising" not in section
 
 
 def test_rules_on_decided_purposes_apply_and_others_do_not(

@@ -258,3 +258,27 @@ class WorkerPool:
             if p.is_alive():
                 p.terminate()
                 p.join(timeout=5)
+
+
+def session_store(prefix: str, **fields: dict[str, str]) -> dict[str, Any]:
+    """The description of the Redis session hashes the ``sessions`` fixture writes, reached from
+    the shop's customers: ``customer_id`` and ``cart`` declared, and the given ``fields``."""
+    from tests.conftest import server_url
+
+    return {
+        "type": "redis",
+        "connection": {"url": server_url("redis")},
+        "collections": {
+            "sessions": {
+                "pattern": f"{prefix}:session:{{customer_id}}",
+                "identities": {"customer_id": "customer_id"},
+                "references": {"customer_id": "shop.customers.id"},
+                "erase": "delete",
+                "fields": {
+                    "customer_id": {"category": "user.unique_id"},
+                    "cart": {"category": "user.behavior.purchase_history", "origin": "observed"},
+                    **fields,
+                },
+            }
+        },
+    }

@@ -226,16 +226,22 @@ def test_access_builds_a_sealed_package(ctx: Any, fakes: Fakes, demo: Any) -> No
     csvs = package.read(ctx, request_id, "csv")
     assert csvs["shop.order_items"].splitlines()[0] == "id,order_id,product"
     html = package.read(ctx, request_id, "html")
-    assert "Essential operation" in html and "No recipients" in html
+    # only the purposes that concern this person: the newsletter uses the e-mail address found,
+    # the cookie-based purposes use nothing found and were never decided on
+    assert "Newsletter" in html and "No recipients" in html
+    assert "Essential operation" not in html and "Website analytics" not in html
+    assert [p["key"] for p in doc["purposes"]] == ["newsletter"]
     assert not [c for kind, c in fakes.shop.calls if kind == "erase"]
 
 
-def test_portability_leaves_out_behaviour(ctx: Any, fakes: Fakes) -> None:
+def test_portability_keeps_provided_and_observed_data(ctx: Any, fakes: Fakes) -> None:
     request_id = open_verified(ctx, "portability")
     execution.run_request(ctx, request_id, actor="dpo", opener=fakes.open)
     doc = package.read(ctx, request_id)
-    assert doc["stores"]["shop"]["order_items"] == [{"order_id": 10}]
-    assert "id" not in doc["stores"]["shop"]["customers"][0]
+    # the purchase history is observed from the person's activity: it is theirs to take along
+    assert doc["stores"]["shop"]["order_items"] == [{"id": 100, "order_id": 10, "product": "tea"}]
+    assert doc["stores"]["shop"]["customers"] == [{"id": 1, "email": "anna@example.org", "name": "Anna"}]
+    assert "observed" in doc["rule"] and "inferred" in doc["rule"]
 
 
 def test_rectification_sets_declared_fields(ctx: Any, fakes: Fakes) -> None:

@@ -116,6 +116,26 @@ def test_store_keys_are_checked() -> None:
             {"primary_key": "id", "identities": {"customer_id": "id"}, "references": {"id": "bad"}},
             "references.id",
         ),
+        (
+            {"primary_key": "id", "identities": {"customer_id": "id"}, "exclude": ["password_hash"]},
+            "exclude",
+        ),
+        (
+            {"primary_key": "id", "identities": {"customer_id": "id"}, "exclude": {"password_hash": " "}},
+            "exclude.password_hash",
+        ),
+        (
+            {"primary_key": "id", "identities": {"customer_id": "id"}, "exclude": {"bad name": "why"}},
+            "exclude.bad name",
+        ),
+        (
+            {
+                "primary_key": "id",
+                "identities": {"customer_id": "id"},
+                "fields": {"a": {"category": "user.name", "origin": "guessed"}},
+            },
+            "fields.a.origin",
+        ),
     ],
 )
 def test_collection_rules(collection: dict[str, Any], path: str) -> None:
@@ -236,3 +256,26 @@ def test_a_manual_store_is_searched_by_identities_it_does_not_declare_as_fields(
         },
     }
     assert parse_store("archive", doc).collections["paper_files"].identities == {"email": "email"}
+
+
+def test_excluded_columns_keep_their_reason_and_fields_their_origin() -> None:
+    doc = {
+        "type": "sql",
+        "connection": {"url": "sqlite://"},
+        "collections": {
+            "things": {
+                "primary_key": "id",
+                "identities": {"customer_id": "id"},
+                "exclude": {"password_hash": "  a credential  "},
+                "fields": {
+                    "score": {"category": "user.demographic.profile", "origin": "inferred"},
+                    "visits": {"category": "user.behavior.browsing_history", "origin": "observed"},
+                    "name": {"category": "user.name"},
+                },
+            }
+        },
+    }
+    things = parse_store("s", doc).collections["things"]
+    assert things.exclude == {"password_hash": "a credential"}
+    assert [f.portable for f in things.fields.values()] == [False, True, True]
+    assert things.fields["name"].origin == "provided"

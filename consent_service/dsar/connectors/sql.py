@@ -1,7 +1,8 @@
 """SQL stores through SQLAlchemy Core: any URL SQLAlchemy can open (PostgreSQL, MariaDB, SQLite, ...).
 
-Tables are reflected once per connector, limited to the declared columns, so values are bound
-with the column's real type. Each ``erase``/``rectify`` call is one transaction that re-reads
+Tables are reflected once per connector, so values are bound with the column's real type:
+``find`` reads every column of the rows (an access copy holds all of them, see
+``dsar.package``), writes and sweeps touch only the declared columns. Each ``erase``/``rectify`` call is one transaction that re-reads
 the rows by primary key before writing, which makes both idempotent.
 """
 
@@ -127,10 +128,13 @@ class SqlConnector(Connector):
         return checks
 
     # reads and writes -----------------------------------------------------------------
-    def _table(self, conn: Connection, coll: CollectionSpec, extra: Sequence[str] = ()) -> Table:
+    def _table(
+        self, conn: Connection, coll: CollectionSpec, extra: Sequence[str] = (), *, every: bool = False
+    ) -> Table:
+        """The table with the declared columns (and ``extra``), or with ``every`` column it has."""
         schema, name = _table_name(coll)
         columns = list(dict.fromkeys([*coll.columns, *extra]))
-        cache_key = (self.url, schema, name, tuple(sorted(columns)))
+        cache_key = (self.url, schema, name, ("*",) if every else tuple(sorted(columns)))
         table = _tables.get(cache_key)
         if table is None:
             try:
@@ -139,7 +143,7 @@ class SqlConnector(Connector):
                     MetaData(),
                     schema=schema,
                     autoload_with=conn,
-                    include_columns=columns,
+                    include_columns=None if every else columns,
                     resolve_fks=False,
                 )
             except NoSuchTableError:
@@ -162,7 +166,8 @@ class SqlConnector(Connector):
         if not values:
             return []
         with self.engine.connect() as conn:
-            table = self._table(conn, coll)
+            # every column: an access copy holds all of a person's row, declared or not
+            table = self._table(conn, coll, every=True)
             result = conn.execute(select(table).where(table.c[field].in_(list(values))))
             return [dict(row._mapping) for row in result]
 
