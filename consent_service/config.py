@@ -80,6 +80,13 @@ class Config:
     auth_failure_limit: int = 10  # failed bearer-token attempts per client IP and minute; 0 = off
     holidays: str = "none"  # public holidays that end no deadline: DE, DE-BY, FR, IE…; none = weekends
     timezone: str = "UTC"  # the controller's time zone, in which deadline days are counted
+    # what the person is told (``dsar.messages``): language when theirs is not supported, the
+    # supervisory authority named in a refusal (Art. 12(4)), the base of package links in e-mails
+    default_language: str = "en"
+    supervisory_authority_name: str = ""
+    supervisory_authority_url: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    repeat_window: str = "P3M"  # ISO 8601: earlier requests of the same kind within it are repeats
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -149,4 +156,9 @@ class Config:
             auth_failure_limit=int(get("CONSENT_AUTH_FAILURE_LIMIT", str(cls.auth_failure_limit))),
             holidays=get("CONSENT_HOLIDAYS", cls.holidays),
             timezone=get("CONSENT_TIMEZONE", cls.timezone),
+            default_language=get("CONSENT_DEFAULT_LANGUAGE", cls.default_language),
+            supervisory_authority_name=get("CONSENT_SUPERVISORY_AUTHORITY_NAME", ""),
+            supervisory_authority_url=get("CONSENT_SUPERVISORY_AUTHORITY_URL", ""),
+            public_url=get("CONSENT_PUBLIC_URL", cls.public_url),
+            repeat_window=get("CONSENT_REPEAT_WINDOW", cls.repeat_window),
         )
