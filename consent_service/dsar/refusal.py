@@ -3,7 +3,8 @@
 Grounds (``GROUNDS``): ``manifestly_unfounded`` and ``excessive`` (Art. 12(5); repetitions are
 shown to the DPO as ``repeats`` in the request, never refused automatically),
 ``identity_not_verified`` (Art. 12(2), (6)) and ``other``. Every ground but
-``identity_not_verified`` needs the DPO's reason; that one has a standard text. The ground is not
+``identity_not_verified`` needs the DPO's reason; that one's message explains itself (in the
+person's language) and invites a new request with proof. The ground is not
 personal data and is stored in clear (``dsar_requests.refusal_ground``, the audit trail); the
 reason is the DPO's free text, sealed under the subject's key in the audit trail like any note.
 
@@ -23,10 +24,7 @@ from consent_service.dsar.requests import CLOSED_STATES, load_request, sealed_no
 from consent_service.errors import Conflict, InvalidInput
 
 GROUNDS = ("manifestly_unfounded", "excessive", "identity_not_verified", "other")
-DEFAULT_REASONS = {
-    "identity_not_verified": "We could not confirm your identity with the information we have. "
-    "You are welcome to make the request again with proof that it is yours."
-}
+NEEDS_NO_REASON = ("identity_not_verified",)  # its message explains it, in the person's language
 
 
 def reject(ctx: Context, request_id: str, *, ground: str, reason: str | None, actor: str) -> dict[str, Any]:
@@ -35,8 +33,8 @@ def reject(ctx: Context, request_id: str, *, ground: str, reason: str | None, ac
     missing reason."""
     if ground not in GROUNDS:
         raise InvalidInput("unknown refusal ground", errors={"ground": [f"one of {', '.join(GROUNDS)}"]})
-    text = (reason or "").strip() or DEFAULT_REASONS.get(ground, "")
-    if not text:
+    text = (reason or "").strip()
+    if not text and ground not in NEEDS_NO_REASON:
         raise InvalidInput(
             f"a refusal on the ground {ground!r} needs a reason", errors={"reason": ["required"]}
         )
@@ -45,7 +43,7 @@ def reject(ctx: Context, request_id: str, *, ground: str, reason: str | None, ac
         request = load_request(session, request_id)
         if request.state in CLOSED_STATES or request.state == "in_progress":
             raise Conflict(f"the request is {request.state}; it cannot be rejected")
-        note = sealed_note(ctx, session, request, text)
+        note = sealed_note(ctx, session, request, text) if text else None
         transition(
             session, request, "rejected", actor, f"rejected by the DPO: {ground}", ctx.now(), note=note
         )
