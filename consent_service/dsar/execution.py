@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed
-from consent_service.dsar import notify, outbox, package, package_links, recipients, verified
+from consent_service.dsar import completion, notify, outbox, package, verified
 from consent_service.dsar.connectors.base import Connector
 from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.models import DataStore
@@ -191,9 +191,9 @@ def _record(
 def _finish(
     ctx: Context, request_id: str, actor: str, to: str, why: str, told: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """End the run in ``to``; on completion the person is told (``_tell_person``) and, for an
-    erasure or rectification, the recipients (Art. 19). ``told``: what the erasure's
-    confirmation needs that the shredding took away (``to``: addresses) and its holds."""
+    """End the run in ``to``; on completion the person and the recipients are told
+    (``completion``). ``told``: what the erasure's confirmation needs that the shredding took
+    away (``to``: the addresses) and whether data is kept under a hold."""
     with ctx.uow() as uow:
         request = load_request(uow.session, request_id)
         if to == "completed" and open_tasks(uow.session, request_id):
@@ -204,41 +204,12 @@ def _finish(
         if request.state != to:
             transition(uow.session, request, to, actor, why, ctx.now())
             if to == "completed":
-                webhooks = _tell_person(ctx, uow.session, request, actor, told or {})
-            if to == "completed" and request.type in ("erasure", "rectification"):
-                webhooks += _tell_recipients(ctx, uow.session, request)
+                changes = _open(ctx, uow.session, request, "changes", request.changes_ct) or {}
+                webhooks = completion.tell(ctx, uow.session, request, actor, told or {}, sorted(changes))
         out = summary(request)
         uow.commit()
     outbox.deliver(ctx, only=webhooks)
     return out
-
-
-def _tell_person(
-    ctx: Context, session: Session, request: DsarRequest, actor: str, told: Mapping[str, Any]
-) -> list[str]:
-    """The completion message: a package link, the erasure confirmation, the corrected fields."""
-    if request.type in ("access", "portability"):
-        link = package_links.issue(ctx, session, request.id, actor=actor)
-        return notify.tell(
-            ctx, session, request, f"completed_{request.type}", actor=actor,
-            link=package_links.url_of(ctx, link["token"]), link_expires=link["expires_at"],
-        )  # fmt: skip
-    if request.type == "rectification":
-        fields = sorted(_open(ctx, session, request, "changes", request.changes_ct) or {})
-        return notify.tell(ctx, session, request, "completed_rectification", actor=actor, fields=fields)
-    return notify.tell(
-        ctx, session, request, "completed_erasure", actor=actor, to=told.get("to"),
-        held=bool(told.get("held")), held_until=told.get("held_until"),
-    )  # fmt: skip
-
-
-def _tell_recipients(ctx: Context, session: Session, request: DsarRequest) -> list[str]:
-    """Art. 19 webhooks for a completed erasure or rectification (names of fields, never values)."""
-    details: dict[str, Any] = {}
-    if request.type == "rectification":
-        changes = _open(ctx, session, request, "changes", request.changes_ct) or {}
-        details["fields"] = sorted(changes)
-    return recipients.enqueue_webhooks(session, request.type, request, ctx.now(), **details)
 
 
 @contextlib.contextmanager

@@ -50,7 +50,7 @@ def text_of(message: EmailMessage) -> str:
 
 def code_in(message: Any) -> str:
     text = text_of(message if isinstance(message, EmailMessage) else parse(message))
-    found = re.search(r"code is (\d{6})", text)
+    found = re.search(r"\b(\d{6})\.", text)  # "code is 123456." or "Code lautet 123456."
     assert found, text
     return found.group(1)
 

@@ -13,7 +13,7 @@ from consent_service.dsar import execution
 from consent_service.dsar.request_models import OutboxMessage
 from consent_service.subjects import service as subjects
 from tests.api.helpers import assert_problem, consent_body, crm_store
-from tests.api.mail import text_of
+from tests.api.mail import code_in, text_of
 
 AUTHORITY = {
     "supervisory_authority_name": "Berliner Beauftragte für Datenschutz und Informationsfreiheit",
@@ -234,3 +234,30 @@ def test_a_completed_access_request_sends_a_working_package_link(dpo, smtp, cloc
     assert (
         package.status_code == 200 and package.get_json()["stores"]["crm"]["customers"][0]["name"] == "Anna"
     )
+
+
+def test_restriction_objection_and_rectification_tell_the_person(dpo, smtp, clocked_ctx, tmp_path):
+    client, headers = dpo
+    _, inbox = smtp
+    crm_store(client, headers, tmp_path)
+    restriction = post(
+        client, headers, "/v1/requests", type="restriction", purposes=["newsletter"], language="de",
+        identities=[{"type": "email", "value": "anna@example.org"}], verification={"method": "email"},
+    )  # fmt: skip
+    code = code_in(inbox.of_kind("verification_code")[0])
+    assert (
+        post(client, headers, f"/v1/requests/{restriction['id']}/verify", code=code)["state"] == "completed"
+    )
+    assert "Ab sofort speichern wir" in text_of(inbox.of_kind("restriction_applied")[0])
+    post(client, headers, f"/v1/requests/{restriction['id']}/lift", reason="Richtigkeit bestätigt")
+    body = text_of(inbox.of_kind("restriction_lifted")[0])
+    assert "newsletter" in body and "Der Grund:\nRichtigkeit bestätigt" in body
+    post(
+        client, headers, "/v1/requests", type="objection", purposes=["newsletter"],
+        identities=[{"type": "email", "value": "anna@example.org"}],
+        verification={"method": "dpo", "note": "phone call"},
+    )  # fmt: skip
+    assert "for these purposes (Art. 21 GDPR): newsletter" in text_of(inbox.of_kind("objection_in_force")[0])
+    run_by_dpo(client, headers, clocked_ctx, "rectification", changes={"name": "Anna Berg"})
+    body = text_of(inbox.of_kind("completed_rectification")[0])
+    assert "as you asked (name)" in body and "Anna Berg" not in body
