@@ -58,7 +58,7 @@ class RequestIn(StrictSchema):
     changes = fields.Dict(keys=fields.Str(validate=validate.Length(1, 100)), load_default=dict)
     verification = fields.Nested(VerificationIn, required=True)
     language = fields.Str(
-        validate=validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$"),
+        validate=[validate.Length(2, 16), validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")],
         metadata={
             "description": "the language the person wrote in (BCP 47: de, en, de-AT); messages use "
             "the closest supported one (de, en), else CONSENT_DEFAULT_LANGUAGE. Default: that one"

@@ -136,7 +136,9 @@ def _validate(session: Session, cmd: OpenRequest, now: dt.datetime) -> None:
         elif cmd.received_at < EARLIEST_RECEIPT:
             errors["received_at"] = [f"not before {EARLIEST_RECEIPT:%Y-%m-%d}, when the GDPR began to apply"]
     references: set[tuple[str, str]] = set()
-    if cmd.language is not None and not messages.LANGUAGE_TAG.match(cmd.language):
+    if cmd.language is not None and not (
+        len(cmd.language) <= 16 and messages.LANGUAGE_TAG.match(cmd.language)
+    ):
         errors["language"] = ["a language tag such as de, en or de-AT"]
     if cmd.type not in TYPES:
         errors["type"] = [f"one of {', '.join(TYPES)}"]

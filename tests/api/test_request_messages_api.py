@@ -146,6 +146,11 @@ def test_refusals_need_a_known_ground_and_a_reason(dpo):
         "identities": [{"type": "email", "value": "anna@example.org"}],
     })  # fmt: skip
     assert "language" in str(assert_problem(bad, 422)["errors"])
+    long_tag = client.post("/v1/requests", headers=headers, json={
+        "type": "access", "language": "de-1234abcd-1234abcd", "verification": {"method": "email"},
+        "identities": [{"type": "email", "value": "anna@example.org"}],
+    })  # fmt: skip
+    assert "language" in str(assert_problem(long_tag, 422)["errors"])  # the column holds 16
     assert (
         client.get(f"/v1/requests/{request['id']}", headers=headers).get_json()["state"] == "identity_pending"
     )
