@@ -2,31 +2,25 @@
 file (identities with their verification, what is in force, the audit trail, what the person
 was told).
 
-``repeats`` (Art. 12(5)) is computed on read, never stored: the other requests of the same
-type from the same subject group (subjects linked to one root) received within
-``CONSENT_REPEAT_WINDOW`` (default ``P3M``) before this one. It informs the DPO, who may refuse
-an excessive request (``refusal``); nothing is refused automatically. The list computes it
-for all its rows in two queries (``ix_dsar_requests_repeats``, ``subjects.root_id``).
+Each request shows its ``repeats`` (Art. 12(5), see ``repeats``), the list for all its rows at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED
 from consent_service.dsar import notify, verified
+from consent_service.dsar.repeats import repeats
 from consent_service.dsar.request_models import DsarRequest, SubjectRestriction
 from consent_service.dsar.requests import CONTACT_PURGED, OPEN_STATES, load_request, summary
 from consent_service.registry.durations import parse_duration
 from consent_service.subjects import service as subjects
-from consent_service.subjects.models import Subject
 
 
 def list_requests(
@@ -56,44 +50,6 @@ def list_requests(
             summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now, "repeats": repeated[r.id]}
             for r in found
         ]
-
-
-def repeats(session: Session, window: str, requests: Sequence[DsarRequest]) -> dict[str, dict[str, Any]]:
-    """For each request: the earlier requests of its type and subject group within ``window``."""
-    span = parse_duration(window)
-    if not requests:
-        return {}
-    root = dict(
-        session.execute(
-            select(Subject.id, Subject.root_id).where(Subject.id.in_({r.subject_id for r in requests}))
-        ).all()
-    )
-    group = dict(
-        session.execute(
-            select(Subject.id, Subject.root_id).where(Subject.root_id.in_(set(root.values())))
-        ).all()
-    )
-    earliest = min(r.received_at for r in requests) - span
-    others = session.execute(
-        select(DsarRequest.id, DsarRequest.subject_id, DsarRequest.type, DsarRequest.received_at).where(
-            DsarRequest.subject_id.in_(set(group) | set(root)),
-            DsarRequest.type.in_({r.type for r in requests}),
-            DsarRequest.received_at >= earliest,
-        )
-    ).all()
-    out = {}
-    for r in requests:
-        mine = root.get(r.subject_id, r.subject_id)
-        ids = sorted(
-            (o.received_at, o.id)
-            for o in others
-            if o.id != r.id
-            and o.type == r.type
-            and group.get(o.subject_id, o.subject_id) == mine
-            and r.received_at - span <= o.received_at <= r.received_at
-        )
-        out[r.id] = {"count": len(ids), "window": window, "request_ids": [i for _, i in ids]}
-    return out
 
 
 def show(ctx: Context, request_id: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import field_aad, seal
 from consent_service.dsar import deadlines, messages, notify, outbox, recipients, verified
+from consent_service.dsar.repeats import repeats
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, SubjectRestriction
 from consent_service.errors import Conflict, Gone, InvalidInput, NotFound, refused
 from consent_service.registry.models import Purpose
@@ -260,7 +261,9 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             ]  # fmt: skip
             why = f"verification code sent to each of {len(codes)} e-mail address(es)"
             transition(session, request, "identity_pending", actor, why, now)
-        out = summary(request)
+        out = summary(request) | {
+            "repeats": repeats(session, ctx.config.repeat_window, [request])[request_id]
+        }
         uow.commit()
     outbox.deliver(ctx, only=told + message_ids + webhooks)
     _schedule(ctx, out)

@@ -161,15 +161,17 @@ def test_repeated_requests_are_shown_to_the_dpo(dpo, clock):
     anna = [{"type": "email", "value": "anna@example.org"}]
     by_dpo = {"method": "dpo", "note": "known"}
 
-    def open_one(kind: str = "access") -> str:
-        return post(client, headers, "/v1/requests", type=kind, identities=anna, verification=by_dpo)["id"]
+    def open_one(kind: str = "access") -> dict[str, Any]:
+        return post(client, headers, "/v1/requests", type=kind, identities=anna, verification=by_dpo)
 
-    first = open_one()
+    first = open_one()["id"]
     clock.advance(days=10)
     open_one("erasure")  # another type: no repetition
-    second = open_one()
+    opened = open_one()
+    assert opened["repeats"] == {"count": 1, "window": "P3M", "request_ids": [first]}  # seen at once
+    second = opened["id"]
     clock.advance(days=100)  # beyond P3M of the second
-    third = open_one()
+    third = open_one()["id"]
     repeats = {r["id"]: r["repeats"] for r in client.get("/v1/requests", headers=headers).get_json()}
     assert repeats[first] == {"count": 0, "window": "P3M", "request_ids": []}
     assert repeats[second] == {"count": 1, "window": "P3M", "request_ids": [first]}
