@@ -338,7 +338,7 @@ def _run(
     return {"request": _finish(ctx, request_id, actor, "completed", why, told), "stores": outcome}
 
 
-def _addresses(ctx: Context, request_id: str) -> list[str]:
+def _addresses(ctx: Context, request_id: str) -> list[str] | None:
     with ctx.uow(write=False) as uow:
         return notify.addresses(ctx, uow.session, load_request(uow.session, request_id))
 

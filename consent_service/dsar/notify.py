@@ -32,13 +32,15 @@ from consent_service.dsar.request_models import DsarRequest
 from consent_service.subjects import service as subjects
 
 NOT_TOLD = "no e-mail address to tell the person; tell them by post"
+UNREADABLE = "the person's addresses can no longer be read (erased); tell them by post if you can"
 
 
-def addresses(ctx: Context, session: Session, request: DsarRequest) -> list[str]:
-    """The e-mail addresses the request's messages go to (see the module docstring)."""
+def addresses(ctx: Context, session: Session, request: DsarRequest) -> list[str] | None:
+    """The e-mail addresses the request's messages go to (see the module docstring); None once
+    the identities can no longer be read (shredded, or past their retention)."""
     entries = verified.request_identities(ctx, session, request)
     if entries is None:
-        return []
+        return None
     emails = [
         (e["value"], state)
         for e, state in zip(entries, verified.states(session, ctx.crypto, entries), strict=True)
@@ -65,12 +67,14 @@ def tell(
     After a shredding (an erasure's confirmation) the message is sealed under a service key
     (``outbox``); ``to`` must then have been read before the shredding."""
     now = ctx.now()
-    recipients = list(dict.fromkeys(addresses(ctx, session, request) if to is None else to))
+    found = addresses(ctx, session, request) if to is None else to
+    recipients = list(dict.fromkeys(found or []))
     where = f"dsar:{request.id}"
     if not recipients:
+        why = UNREADABLE if found is None else NOT_TOLD
         auditlog.append(
             session, where, actor=actor, action="person_not_told",
-            details={"message": kind, "why": NOT_TOLD}, now=now, subject_id=request.subject_id,
+            details={"message": kind, "why": why}, now=now, subject_id=request.subject_id,
         )  # fmt: skip
         return []
     message = messages.render(

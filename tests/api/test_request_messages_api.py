@@ -12,6 +12,7 @@ from sqlalchemy import select
 from consent_service.dsar import execution
 from consent_service.dsar.request_models import OutboxMessage
 from consent_service.subjects import service as subjects
+from consent_service.subjects.shred import shred_subject
 from tests.api.helpers import assert_problem, consent_body, crm_store
 from tests.api.mail import code_in, text_of
 
@@ -268,3 +269,19 @@ def test_restriction_objection_and_rectification_tell_the_person(dpo, smtp, cloc
     run_by_dpo(client, headers, clocked_ctx, "rectification", changes={"name": "Anna Berg"})
     body = text_of(inbox.of_kind("completed_rectification")[0])
     assert "as you asked (name)" in body and "Anna Berg" not in body
+
+
+def test_a_refusal_after_the_shredding_tells_the_dpo_the_address_is_gone(dpo, smtp, clocked_ctx):
+    client, headers = dpo
+    _, inbox = smtp
+    request = post(
+        client, headers, "/v1/requests", type="access",
+        identities=[{"type": "email", "value": "anna@example.org"}], verification={"method": "email"},
+    )  # fmt: skip
+    inbox.of_kind("verification_code")
+    shred_subject(clocked_ctx, request["subject_id"], actor_type="client", actor_id="dpo")
+    post(client, headers, f"/v1/requests/{request['id']}/reject", ground="other", reason="data erased")
+    shown = client.get(f"/v1/requests/{request['id']}", headers=headers).get_json()
+    assert shown["messages"][-1]["kind"] == "refused" and shown["messages"][-1]["state"] == "not_sent"
+    assert "can no longer be read" in shown["messages"][-1]["note"]
+    assert not inbox.of_kind("refused", timeout=0.3)
