@@ -49,9 +49,6 @@ class Config:
         "clients use scoped bearer tokens, stored only as SHA-256 hashes."
     )
     policy_url: str = "https://example.org/privacy"
-    # where a person may lodge a complaint (Art. 15(1)(f), 77), named in access packages
-    supervisory_authority_name: str = ""
-    supervisory_authority_url: str = ""
     public_rate_limit: int = 60  # requests per client IP and minute (see ratelimit_storage_url)
     trusted_proxies: int = 0
     max_body_bytes: int = 64 * 1024
@@ -83,6 +80,14 @@ class Config:
     auth_failure_limit: int = 10  # failed bearer-token attempts per client IP and minute; 0 = off
     holidays: str = "none"  # public holidays that end no deadline: DE, DE-BY, FR, IE…; none = weekends
     timezone: str = "UTC"  # the controller's time zone, in which deadline days are counted
+    # what the person is told (``dsar.messages``): the language when theirs is not supported; the
+    # supervisory authority named in refusals (Art. 12(4)) and access packages (Art. 15(1)(f), 77);
+    # the base of package links in e-mails
+    default_language: str = "en"
+    supervisory_authority_name: str = ""
+    supervisory_authority_url: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    repeat_window: str = "P3M"  # ISO 8601: earlier requests of the same kind within it are repeats
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -122,8 +127,6 @@ class Config:
             third_country_transfers=get("CONSENT_THIRD_COUNTRY_TRANSFERS", cls.third_country_transfers),
             security_measures=get("CONSENT_SECURITY_MEASURES", cls.security_measures),
             policy_url=get("CONSENT_POLICY_URL", cls.policy_url),
-            supervisory_authority_name=get("CONSENT_SUPERVISORY_AUTHORITY_NAME", ""),
-            supervisory_authority_url=get("CONSENT_SUPERVISORY_AUTHORITY_URL", ""),
             public_rate_limit=int(get("CONSENT_PUBLIC_RATE_LIMIT", str(cls.public_rate_limit))),
             trusted_proxies=int(get("CONSENT_TRUSTED_PROXIES", "0")),
             max_body_bytes=int(get("CONSENT_MAX_BODY_BYTES", str(cls.max_body_bytes))),
@@ -154,4 +157,9 @@ class Config:
             auth_failure_limit=int(get("CONSENT_AUTH_FAILURE_LIMIT", str(cls.auth_failure_limit))),
             holidays=get("CONSENT_HOLIDAYS", cls.holidays),
             timezone=get("CONSENT_TIMEZONE", cls.timezone),
+            default_language=get("CONSENT_DEFAULT_LANGUAGE", cls.default_language),
+            supervisory_authority_name=get("CONSENT_SUPERVISORY_AUTHORITY_NAME", ""),
+            supervisory_authority_url=get("CONSENT_SUPERVISORY_AUTHORITY_URL", ""),
+            public_url=get("CONSENT_PUBLIC_URL", cls.public_url),
+            repeat_window=get("CONSENT_REPEAT_WINDOW", cls.repeat_window),
         )

@@ -72,12 +72,26 @@ def check_calendar(config: Config) -> None:
         raise ConfigurationError(f"CONSENT_TIMEZONE: {exc}") from None
 
 
+def check_messages(config: Config) -> None:
+    """ConfigurationError naming the variable when what the person is told cannot be written:
+    an unsupported default language, a supervisory authority or public URL that is not an
+    absolute http(s) URL, a repetition window that is not an ISO 8601 duration."""
+    from consent_service.dsar.messages import check_config
+    from consent_service.errors import ConfigurationError
+
+    try:
+        check_config(config)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def bootstrap(config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> Context:
     from consent_service.retention.own_data import validate_config
 
     validate_config(config)  # a bad retention period fails at start, naming its variable
     check_network_settings(config)
     check_calendar(config)
+    check_messages(config)
     provider = key_provider(config)
     material = provider.load()
     if config.effective_database_url.startswith("sqlite:///"):

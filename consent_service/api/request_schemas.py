@@ -57,6 +57,13 @@ class RequestIn(StrictSchema):
     purposes = fields.List(fields.Str(validate=KEY), load_default=list, validate=validate.Length(max=100))
     changes = fields.Dict(keys=fields.Str(validate=validate.Length(1, 100)), load_default=dict)
     verification = fields.Nested(VerificationIn, required=True)
+    language = fields.Str(
+        validate=[validate.Length(2, 16), validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")],
+        metadata={
+            "description": "the language the person wrote in (BCP 47: de, en, de-AT); messages use "
+            "the closest supported one (de, en), else CONSENT_DEFAULT_LANGUAGE. Default: that one"
+        },
+    )
     received_at = fields.AwareDateTime(
         format="iso",
         metadata={
@@ -64,6 +71,27 @@ class RequestIn(StrictSchema):
             "not in the future, not before 2018-05-25); the deadline counts from it. Default: now"
         },
     )
+
+
+class RepeatsOut(StrictSchema):
+    count = fields.Int()
+    window = fields.Str(metadata={"description": "CONSENT_REPEAT_WINDOW, an ISO 8601 duration"})
+    request_ids = fields.List(fields.Str())
+
+
+class MessageOut(StrictSchema):
+    id = fields.Str(allow_none=True)
+    kind = fields.Str(metadata={"description": "received, verification_code, extended, refused, completed_…"})
+    language = fields.Str(allow_none=True)
+    to = fields.Str(allow_none=True, metadata={"description": "the address, masked"})
+    state = fields.Str(
+        metadata={
+            "description": "pending, sending, sent, dead; deleted after CONSENT_OUTBOX_RETENTION; "
+            "not_sent when the person has no e-mail address (tell them by post)"
+        }
+    )
+    note = fields.Str()
+    queued_at = fields.DateTime()
 
 
 class RequestOut(StrictSchema):
@@ -84,6 +112,17 @@ class RequestOut(StrictSchema):
         allow_none=True,
         metadata={"description": "why the last run failed (state failed), for the DPO; null otherwise"},
     )
+    language = fields.Str(metadata={"description": "the language tag the person's messages are chosen by"})
+    refusal_ground = fields.Str(
+        allow_none=True,
+        metadata={
+            "description": "manifestly_unfounded, excessive, identity_not_verified or other; null unless rejected"
+        },
+    )
+    repeats = fields.Nested(
+        RepeatsOut,
+        metadata={"description": "earlier requests of the same type by the same person (Art. 12(5))"},
+    )
 
 
 class RequestDetailOut(RequestOut):
@@ -95,6 +134,10 @@ class RequestDetailOut(RequestOut):
         }
     )
     in_force = fields.List(fields.Dict())
+    messages = fields.List(
+        fields.Nested(MessageOut),
+        metadata={"description": "what the person was told, and whether it went out"},
+    )
     audit_trail = fields.List(fields.Nested(AuditEntryOut))
     audit_trail_ok = fields.Bool()
 
@@ -139,6 +182,32 @@ class VerifyRequestIn(StrictSchema):
 class ExtendIn(StrictSchema):
     months = fields.Int(required=True, validate=validate.OneOf((1, 2)))
     reason = fields.Str(required=True, validate=[validate.Length(1, 2000), NOTE])
+
+
+class RejectIn(StrictSchema):
+    OPENAPI = {  # every ground but identity_not_verified needs the DPO's reason
+        "anyOf": [
+            {"properties": {"ground": {"enum": ["identity_not_verified"]}}},
+            {"required": ["reason"]},
+        ]
+    }
+
+    ground = fields.Str(
+        required=True,
+        validate=validate.OneOf(("manifestly_unfounded", "excessive", "identity_not_verified", "other")),
+        metadata={
+            "description": "Art. 12(5): manifestly_unfounded or excessive; identity_not_verified; other"
+        },
+    )
+    reason = fields.Str(
+        validate=[validate.Length(1, 2000), NOTE],
+        metadata={"description": "the reasons the person is told; optional for identity_not_verified"},
+    )
+
+    @validates_schema
+    def _reason(self, data: dict[str, Any], **_: Any) -> None:
+        if "reason" not in data and data.get("ground") != "identity_not_verified":
+            raise ValidationError("a refusal on this ground needs a reason", "reason")
 
 
 class ReasonIn(StrictSchema):

@@ -22,6 +22,7 @@ from consent_service.api.boundary import Blueprint
 from consent_service.api.request_schemas import (
     ExtendIn,
     ReasonIn,
+    RejectIn,
     RequestDetailOut,
     RequestIn,
     RequestListQuery,
@@ -29,7 +30,7 @@ from consent_service.api.request_schemas import (
     VerifyRequestIn,
 )
 from consent_service.api.schemas import NOTE
-from consent_service.dsar import execution, package, package_links, request_views, tasks
+from consent_service.dsar import execution, lifting, package, package_links, refusal, request_views, tasks
 from consent_service.dsar import requests as dsar
 from consent_service.errors import InvalidInput
 from consent_service.registry.durations import DurationError, parse_duration
@@ -52,6 +53,7 @@ class Requests(MethodView):
             purposes=body["purposes"],
             changes=body["changes"],
             received_at=body.get("received_at"),
+            language=body.get("language"),
         )
         return dsar.open_request(ctx(), command, actor=principal().id)
 
@@ -109,11 +111,13 @@ class Extend(MethodView):
 @blp.route("/<request_id>/reject")
 class Reject(MethodView):
     @require("dsar:manage")
-    @blp.arguments(ReasonIn)
+    @blp.arguments(RejectIn)
     @blp.response(200, RequestOut)
     def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
-        """Reject a request, with the reason the requester will be given."""
-        return dsar.reject(ctx(), request_id, reason=body["reason"], actor=principal().id)
+        """Refuse a request on a ground, with the reasons the requester is told (Art. 12(4))."""
+        return refusal.reject(
+            ctx(), request_id, ground=body["ground"], reason=body.get("reason"), actor=principal().id
+        )
 
 
 @blp.route("/<request_id>/lift")
@@ -123,7 +127,7 @@ class Lift(MethodView):
     @blp.response(200, RequestOut)
     def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
         """Lift a restriction (or an objection that is not to direct marketing), with a reason."""
-        return dsar.lift(ctx(), request_id, reason=body["reason"], actor=principal().id)
+        return lifting.lift(ctx(), request_id, reason=body["reason"], actor=principal().id)
 
 
 class PackageQuery(Schema):

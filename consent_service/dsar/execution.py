@@ -29,6 +29,7 @@ only a rejection closes it. ``retry`` puts a failed request back to ``in_progres
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -40,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed
-from consent_service.dsar import limits, outbox, package, recipients, verified
+from consent_service.dsar import completion, limits, messages, notify, outbox, package, verified
 from consent_service.dsar.connectors.base import Connector
 from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.models import DataStore
@@ -187,7 +188,12 @@ def _record(
         uow.commit()
 
 
-def _finish(ctx: Context, request_id: str, actor: str, to: str, why: str) -> dict[str, Any]:
+def _finish(
+    ctx: Context, request_id: str, actor: str, to: str, why: str, told: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """End the run in ``to``; on completion the person and the recipients are told
+    (``completion``). ``told``: what the erasure's confirmation needs that the shredding took
+    away (``to``: the addresses) and whether data is kept under a hold."""
     with ctx.uow() as uow:
         request = load_request(uow.session, request_id)
         if to == "completed" and open_tasks(uow.session, request_id):
@@ -197,22 +203,13 @@ def _finish(ctx: Context, request_id: str, actor: str, to: str, why: str) -> dic
             request.failure_reason = why[:FAILURE_REASON_MAX]
         if request.state != to:
             transition(uow.session, request, to, actor, why, ctx.now())
-            if to == "completed" and request.type in ("erasure", "rectification"):
-                webhooks = _tell_recipients(ctx, uow.session, request)
+            if to == "completed":
+                changes = _open(ctx, uow.session, request, "changes", request.changes_ct) or {}
+                webhooks = completion.tell(ctx, uow.session, request, actor, told or {}, sorted(changes))
         out = summary(request)
         uow.commit()
-    if webhooks:
-        outbox.deliver(ctx, only=webhooks)
+    outbox.deliver(ctx, only=webhooks)
     return out
-
-
-def _tell_recipients(ctx: Context, session: Session, request: DsarRequest) -> list[str]:
-    """Art. 19 webhooks for a completed erasure or rectification (names of fields, never values)."""
-    details: dict[str, Any] = {}
-    if request.type == "rectification":
-        changes = _open(ctx, session, request, "changes", request.changes_ct) or {}
-        details["fields"] = sorted(changes)
-    return recipients.enqueue_webhooks(session, request.type, request, ctx.now(), **details)
 
 
 @contextlib.contextmanager
@@ -325,13 +322,29 @@ def _run(
             "pending": pending,
         }
     why = f"{plan['type']} done in {len(plan['stores'])} store(s)"
+    told: dict[str, Any] = {}
     if plan["type"] == "erasure":
         held = _subject_held(ctx, request_id, actor, plan["subject_id"])
+        # read before the shredding: afterwards nobody can read where to send the confirmation
+        told = {"to": _addresses(ctx, request_id), "held": held or _collections_held(outcome)}
         if held:
-            why += f"; the subject's data is kept under legal hold: {held}"
+            why += "; the subject's data is kept under legal hold: " + "; ".join(
+                f"{h['key']} ({h['reason']})" for h in held
+            )
+            ends = [h["ends_at"] for h in held]
+            told["held_until"] = None if None in ends else dt.datetime.fromisoformat(max(ends))
         else:
             shred_subject(ctx, plan["subject_id"], actor_type="client", actor_id=actor)
-    return {"request": _finish(ctx, request_id, actor, "completed", why), "stores": outcome}
+    return {"request": _finish(ctx, request_id, actor, "completed", why, told), "stores": outcome}
+
+
+def _addresses(ctx: Context, request_id: str) -> list[str] | None:
+    with ctx.uow(write=False) as uow:
+        return notify.addresses(ctx, uow.session, load_request(uow.session, request_id))
+
+
+def _collections_held(outcome: Mapping[str, Mapping[str, Any]]) -> bool:
+    return any(store.get("held") for store in outcome.values())
 
 
 def retry(ctx: Context, request_id: str, *, actor: str) -> dict[str, Any]:
@@ -374,18 +387,18 @@ def _holds_on(ctx: Context, subject_id: str) -> Callable[[str, str], list[dict[s
     return on
 
 
-def _subject_held(ctx: Context, request_id: str, actor: str, subject_id: str) -> str:
+def _subject_held(ctx: Context, request_id: str, actor: str, subject_id: str) -> list[dict[str, Any]]:
     """When the subject is held: log it on the request, leave the person restricted but for the
-    holds' purposes (``limits.hold_erasure``), and say which holds keep it (no shredding)."""
+    holds' purposes (``limits.hold_erasure``), and give the holds that keep it (no shredding)."""
     with ctx.uow() as uow:
         on_subject = holds.active(uow.session, ctx.now()).for_subject(subject_id)
         if not on_subject:
-            return ""
+            return []
         brief = holds.brief(on_subject)
         log_event(uow.session, request_id, actor, "kept_under_hold", {"holds": brief}, ctx.now(), subject_id)
         limits.hold_erasure(uow.session, load_request(uow.session, request_id), brief, ctx.now())
         uow.commit()
-    return "; ".join(f"{h['key']} ({h['reason']})" for h in brief)
+    return brief
 
 
 def _access(
@@ -408,7 +421,8 @@ def _access(
     with ctx.uow(write=False) as uow:
         request = load_request(uow.session, request_id)
         rtype, subject_id = request.type, request.subject_id
-        language = getattr(request, "language", None) or "en"
+        # the package speaks the language its completion message is written in
+        language = messages.best_language(request.language, ctx.config.default_language)
     rendered = package.build(ctx, request_id, rtype, subject_id, found, connectors, language=language)
     with ctx.uow() as uow:
         request = load_request(uow.session, request_id)

@@ -5,6 +5,11 @@ Delivery is at least once: a message is claimed (leased for five minutes), sent,
 sent; a process that dies between sending and marking lets the lease expire and the message is
 sent again. Failures back off exponentially; after eight attempts a message is ``dead`` and
 shows in ``consent-service outbox list``. E-mail bodies are sealed under the subject's data key.
+The one exception is a message that must outlive that key: the confirmation of an erasure,
+enqueued after the subject was crypto-shredded. It is sealed under a key derived (HKDF) from
+the current master key and the message id (``sealed_with = "service:<version>"``), and its
+payload is blanked the moment it is sent, so the erased person's address stays readable only
+until delivery (a dead one until ``CONSENT_OUTBOX_RETENTION`` deletes it).
 Webhooks to recipients (kind ``webhook``, see ``recipients``) carry only ids, events and field
 names and are stored in plaintext, so shredding the subject does not stop them.
 """
@@ -22,21 +27,47 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
-from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed, seal
+from consent_service.crypto.envelope import Crypto, DecryptionFailed, field_aad, open_sealed, seal
 from consent_service.dsar import recipients
 from consent_service.dsar.request_models import OutboxMessage
+from consent_service.dsar.store_secrets import derive
 from consent_service.subjects import service as subjects
 
 LEASE = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+SERVICE_INFO = b"consent-service outbox message|"
+
+
+def _service_key(crypto: Crypto, version: int, message_id: str) -> bytes:
+    return derive(crypto.material.keks[version], SERVICE_INFO + message_id.encode())
 
 
 def enqueue_email(
-    session: Session, *, subject_id: str, key: bytes, to: str, title: str, body: str, now: dt.datetime
+    session: Session,
+    *,
+    subject_id: str,
+    key: bytes | None,
+    to: str,
+    title: str,
+    body: str,
+    now: dt.datetime,
+    language: str = "en",
+    topic: str = "",
+    crypto: Crypto | None = None,
 ) -> str:
-    """Write an e-mail to the outbox in the caller's transaction; returns its id."""
+    """Write an e-mail to the outbox in the caller's transaction; returns its id.
+
+    ``key`` None (the subject was shredded) seals it under a per-message service key instead,
+    which needs ``crypto``; ``topic`` is the message kind, sent as ``X-Consent-Message``."""
     message_id = "msg_" + secrets.token_hex(8)
-    payload = json.dumps({"to": to, "subject": title, "body": body}).encode()
+    payload = json.dumps(
+        {"to": to, "subject": title, "body": body, "language": language, "topic": topic}
+    ).encode()
+    sealed_with = None
+    if key is None:
+        assert crypto is not None, "a message for a shredded subject needs the service key"
+        version = crypto.material.current_kek
+        key, sealed_with = _service_key(crypto, version, message_id), f"service:{version}"
     session.add(
         OutboxMessage(
             id=message_id,
@@ -47,12 +78,13 @@ def enqueue_email(
             attempts=0,
             next_attempt_at=now,
             created_at=now,
+            sealed_with=sealed_with,
         )
     )
     return message_id
 
 
-def _claim(ctx: Context, only: list[str] | None, limit: int) -> list[tuple[str, str, bytes, str]]:
+def _claim(ctx: Context, only: list[str] | None, limit: int) -> list[tuple[str, str, bytes, str, str | None]]:
     now = ctx.now()
     with ctx.uow() as uow:
         stmt = (
@@ -71,7 +103,9 @@ def _claim(ctx: Context, only: list[str] | None, limit: int) -> list[tuple[str, 
             message.state = "sending"
             message.attempts += 1
             message.next_attempt_at = now + LEASE
-            claimed.append((message.id, message.subject_id, message.payload_ct, message.kind))
+            claimed.append(
+                (message.id, message.subject_id, message.payload_ct, message.kind, message.sealed_with)
+            )
         uow.commit()
     return claimed
 
@@ -84,7 +118,11 @@ def _send_email(ctx: Context, payload: dict[str, Any]) -> None:
     email["From"] = config.smtp_from
     email["To"] = payload["to"]
     email["Subject"] = payload["subject"]
+    if payload.get("topic"):
+        email["X-Consent-Message"] = payload["topic"]
     email.set_content(payload["body"])
+    if payload.get("language"):  # after set_content, which clears the Content-* headers
+        email["Content-Language"] = payload["language"]
     with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=10) as smtp:
         if config.smtp_starttls:
             smtp.starttls()
@@ -96,17 +134,22 @@ def _send_email(ctx: Context, payload: dict[str, Any]) -> None:
 def deliver(ctx: Context, *, only: list[str] | None = None, limit: int = 50) -> dict[str, int]:
     """Send due messages (or just ``only``); returns counts of sent, failed and dead."""
     counts = {"sent": 0, "failed": 0, "dead": 0}
-    for message_id, subject_id, payload_ct, kind in _claim(ctx, only, limit):
+    if only is not None and not only:
+        return counts
+    for message_id, subject_id, payload_ct, kind, sealed_with in _claim(ctx, only, limit):
         error: str | None = None
         key: bytes | None = b""
         try:
             if kind == "webhook":
                 recipients.send_webhook(ctx, json.loads(payload_ct))
             else:
-                with ctx.uow(write=False) as uow:
-                    key = subjects.data_key(uow.session, ctx.crypto, subject_id)
+                if sealed_with:
+                    key = _opening_key(ctx, sealed_with, message_id)
+                else:
+                    with ctx.uow(write=False) as uow:
+                        key = subjects.data_key(uow.session, ctx.crypto, subject_id)
                 if key is None:
-                    raise DecryptionFailed("the subject was erased before the message was sent")
+                    raise DecryptionFailed("the message's key is gone (subject erased or master key retired)")
                 payload = json.loads(
                     open_sealed(key, payload_ct, field_aad(subject_id, "outbox", "payload", message_id))
                 )
@@ -119,6 +162,8 @@ def deliver(ctx: Context, *, only: list[str] | None = None, limit: int = 50) -> 
             assert message is not None
             if error is None:
                 message.state, message.sent_at, message.last_error = "sent", now, None
+                if message.sealed_with:
+                    message.payload_ct = b""  # an erased person's address: gone once delivered
                 counts["sent"] += 1
             elif message.attempts >= MAX_ATTEMPTS or key is None:
                 message.state, message.last_error = "dead", error
@@ -129,6 +174,24 @@ def deliver(ctx: Context, *, only: list[str] | None = None, limit: int = 50) -> 
                 counts["failed"] += 1
             uow.commit()
     return counts
+
+
+def _opening_key(ctx: Context, sealed_with: str, message_id: str) -> bytes | None:
+    """The service key of a message sealed with it; None once that master key is retired."""
+    version = int(sealed_with.removeprefix("service:"))
+    if version not in ctx.crypto.material.keks:
+        return None
+    return _service_key(ctx.crypto, version, message_id)
+
+
+def states(session: Session, message_ids: list[str]) -> dict[str, str]:
+    """The state of each of these messages that is still in the outbox."""
+    if not message_ids:
+        return {}
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.state).where(OutboxMessage.id.in_(message_ids))
+    )
+    return {row.id: row.state for row in rows}
 
 
 def pending(ctx: Context) -> list[dict[str, Any]]:

@@ -16,6 +16,8 @@ import hashlib
 import hmac
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from consent_service.context import Context
 from consent_service.dsar.execution_models import DsarPackage
 from consent_service.dsar.requests import load_request, log_event
@@ -35,32 +37,43 @@ def _key(ctx: Context, version: int | None = None) -> bytes:
     return derive(material.keks[material.current_kek if version is None else version], INFO)
 
 
+def issue(ctx: Context, session: Session, request_id: str, *, actor: str) -> dict[str, Any]:
+    """In the caller's transaction: a signed token for the request's package, valid
+    ``LINK_HOURS`` (or until the package expires), and its audit entry."""
+    now = ctx.now()
+    request = load_request(session, request_id)
+    package = session.get(DsarPackage, request_id)
+    if package is None:
+        raise NotFound(f"request {request_id!r} has no package (yet)")
+    if now > package.expires_at:
+        raise Gone("the package has expired", extra={"reason": "expired"})
+    expires = min(now + dt.timedelta(hours=LINK_HOURS), package.expires_at).replace(microsecond=0)
+    payload = f"{request_id}.{int(expires.timestamp())}"
+    encoded = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    token = f"{encoded}.{_mac(_key(ctx), payload)}"
+    log_event(
+        session,
+        request_id,
+        actor,
+        "package_link_created",
+        {"expires_at": expires.isoformat()},
+        now,
+        request.subject_id,
+    )
+    return {"token": token, "expires_at": expires}
+
+
+def url_of(ctx: Context, token: str) -> str:
+    """The download address of a token under ``CONSENT_PUBLIC_URL`` (for the person's e-mail)."""
+    return f"{ctx.config.public_url.rstrip('/')}/v1/packages/{token}"
+
+
 def make_link(ctx: Context, request_id: str, *, actor: str) -> dict[str, Any]:
     """A signed token for the request's package, valid ``LINK_HOURS`` (or until the package expires)."""
     with ctx.uow() as uow:
-        session = uow.session
-        now = ctx.now()
-        request = load_request(session, request_id)
-        package = session.get(DsarPackage, request_id)
-        if package is None:
-            raise NotFound(f"request {request_id!r} has no package (yet)")
-        if now > package.expires_at:
-            raise Gone("the package has expired", extra={"reason": "expired"})
-        expires = min(now + dt.timedelta(hours=LINK_HOURS), package.expires_at).replace(microsecond=0)
-        payload = f"{request_id}.{int(expires.timestamp())}"
-        encoded = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-        token = f"{encoded}.{_mac(_key(ctx), payload)}"
-        log_event(
-            session,
-            request_id,
-            actor,
-            "package_link_created",
-            {"expires_at": expires.isoformat()},
-            now,
-            request.subject_id,
-        )
+        link = issue(ctx, uow.session, request_id, actor=actor)
         uow.commit()
-    return {"token": token, "expires_at": expires}
+    return link
 
 
 def open_link(ctx: Context, token: str) -> str:

@@ -18,7 +18,11 @@ from consent_service.db import Base, UTCDateTime
 
 class DsarRequest(Base):
     __tablename__ = "dsar_requests"
-    __table_args__ = (Index("ix_dsar_requests_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_dsar_requests_state_due", "state", "due_at"),
+        # Art. 12(5) repetitions are counted on read: same subject, same type, received before
+        Index("ix_dsar_requests_repeats", "subject_id", "type", "received_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
@@ -39,6 +43,10 @@ class DsarRequest(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # why the last run failed, for the DPO (no stack trace, no personal data); NULL otherwise
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # the requester's language (BCP 47 as given); messages use its best supported match
+    language: Mapped[str] = mapped_column(String(16), server_default="en")
+    # manifestly_unfounded | excessive | identity_not_verified | other; NULL unless refused
+    refusal_ground: Mapped[str | None] = mapped_column(String(24))
 
 
 class DsarVerification(Base):
@@ -65,6 +73,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # NULL: sealed under the subject's data key; "service:<n>": under a per-message key derived
+    # from master key version n (an erasure confirmation outlives the subject's key)
+    sealed_with: Mapped[str | None] = mapped_column(String(16))
 
 
 class SubjectRestriction(Base):

@@ -1,5 +1,9 @@
 """Reading data subject requests: summaries, lists with deadline filters, and one request's
-file (identities with their verification, what is in force, the audit trail)."""
+file (identities with their verification, what is in force, the audit trail, what the person
+was told).
+
+Each request shows its ``repeats`` (Art. 12(5), see ``repeats``), the list for all its rows at once.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED
-from consent_service.dsar import verified
+from consent_service.dsar import notify, verified
+from consent_service.dsar.repeats import repeats
 from consent_service.dsar.request_models import DsarRequest, SubjectRestriction
 from consent_service.dsar.requests import CONTACT_PURGED, OPEN_STATES, load_request, summary
 from consent_service.registry.durations import parse_duration
@@ -39,9 +44,11 @@ def list_requests(
             DsarRequest.state.in_(OPEN_STATES), DsarRequest.due_at <= now + parse_duration(due_within)
         )
     with ctx.uow(write=False) as uow:
+        found = uow.session.scalars(stmt).all()
+        repeated = repeats(uow.session, ctx.config.repeat_window, found)
         return [
-            summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now}
-            for r in uow.session.scalars(stmt)
+            summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now, "repeats": repeated[r.id]}
+            for r in found
         ]
 
 
@@ -73,6 +80,8 @@ def show(ctx: Context, request_id: str) -> dict[str, Any]:
         ).all()
         return summary(request) | {
             "overdue": request.state in OPEN_STATES and request.due_at < ctx.now(),
+            "repeats": repeats(session, ctx.config.repeat_window, [request])[request.id],
+            "messages": notify.sent_messages(session, trail),
             "identities": identities,
             "in_force": [
                 {"purpose": x.purpose_key, "kind": x.kind, "absolute": x.absolute, "lifted_at": x.lifted_at}

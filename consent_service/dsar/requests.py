@@ -11,6 +11,9 @@ request is verified; an objection to a direct-marketing purpose is absolute (Art
 Access, erasure, rectification and portability wait in ``verified`` for execution across the
 registered stores; once the verification is committed they are handed to the scheduler wired
 into the context (``ctx.caches[SCHEDULER]``, set by ``consent_service.jobs.install``), if any.
+Every transition the person must hear of enqueues its message in the same transaction
+(``notify``; the texts are in ``messages``), delivered after commit. Refusals are ``refusal``;
+lifting a restriction or objection is ``limits``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import field_aad, seal
-from consent_service.dsar import deadlines, limits, outbox, recipients, verified
-from consent_service.dsar.request_models import DsarRequest, DsarVerification, SubjectRestriction
+from consent_service.dsar import deadlines, limits, messages, notify, outbox, recipients, verified
+from consent_service.dsar.repeats import repeats
+from consent_service.dsar.request_models import DsarRequest, DsarVerification
 from consent_service.errors import Conflict, Gone, InvalidInput, NotFound, refused
 from consent_service.registry.models import Purpose
 from consent_service.subjects import service as subjects
@@ -63,6 +67,7 @@ class OpenRequest:
     purposes: Sequence[str] = field(default_factory=list)
     changes: dict[str, Any] = field(default_factory=dict)
     received_at: dt.datetime | None = None  # when it arrived by post or e-mail; None = now
+    language: str | None = None  # BCP 47 tag the person wrote in; None = CONSENT_DEFAULT_LANGUAGE
 
 
 def calendar_of(ctx: Context) -> deadlines.Calendar:
@@ -132,6 +137,10 @@ def _validate(session: Session, cmd: OpenRequest, now: dt.datetime) -> None:
         elif cmd.received_at < EARLIEST_RECEIPT:
             errors["received_at"] = [f"not before {EARLIEST_RECEIPT:%Y-%m-%d}, when the GDPR began to apply"]
     references: set[tuple[str, str]] = set()
+    if cmd.language is not None and not (
+        len(cmd.language) <= 16 and messages.LANGUAGE_TAG.match(cmd.language)
+    ):
+        errors["language"] = ["a language tag such as de, en or de-AT"]
     if cmd.type not in TYPES:
         errors["type"] = [f"one of {', '.join(TYPES)}"]
     if not cmd.identities:
@@ -210,6 +219,7 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             due_at=due,
             extension_months=0,
             updated_at=now,
+            language=cmd.language or ctx.config.default_language,
         )
         session.add(request)
         session.flush()
@@ -223,6 +233,10 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             now,
             subject_id,
         )
+        told = notify.tell(
+            ctx, session, request, "received", actor=actor,
+            received=received_at, due=due, next="verified" if by_dpo else "code",
+        )  # fmt: skip
         if by_dpo:
             note = sealed_note(ctx, session, request, cmd.verification["note"])
             webhooks = _verified(ctx, session, request, actor, "verified by the DPO", now, note=note)
@@ -239,29 +253,19 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
                 )
             )
             message_ids = [
-                outbox.enqueue_email(
-                    session,
-                    subject_id=subject_id,
-                    key=key,
-                    to=cmd.identities[n].value,
-                    title=f"Your {cmd.type} request: verification code",
-                    body=(
-                        f"Your verification code is {code}.\n\nIt is valid for {minutes} minutes. "
-                        f"If you did not ask {ctx.config.controller_name} to handle a data protection "
-                        "request, ignore this message."
-                    ),
-                    now=now,
-                )
+                notify.tell(
+                    ctx, session, request, "verification_code", actor=actor,
+                    to=[cmd.identities[n].value], code=code, minutes=minutes,
+                )[0]
                 for n, code in codes.items()
-            ]
+            ]  # fmt: skip
             why = f"verification code sent to each of {len(codes)} e-mail address(es)"
             transition(session, request, "identity_pending", actor, why, now)
-        out = summary(request)
+        out = summary(request) | {
+            "repeats": repeats(session, ctx.config.repeat_window, [request])[request_id]
+        }
         uow.commit()
-    if message_ids:
-        outbox.deliver(ctx, only=message_ids)
-    if webhooks:
-        outbox.deliver(ctx, only=webhooks)
+    outbox.deliver(ctx, only=told + message_ids + webhooks)
     _schedule(ctx, out)
     return out
 
@@ -276,18 +280,21 @@ def _verified(
     *,
     note: str | None = None,
 ) -> list[str]:
-    """Mark verified; restrictions and objections take effect. Returns webhook outbox ids."""
+    """Mark verified; restrictions and objections take effect (and the person is told).
+    Returns the outbox ids to deliver after commit (webhooks and messages)."""
     transition(session, request, "verified", actor, why, now, note=note)
     request.verified_at = now
-    if request.type in ("restriction", "objection"):
-        transition(session, request, "in_progress", actor, "applying to the processing gate", now)
-        limits.apply(session, request, now)
-        transition(session, request, "completed", actor, f"{request.type} in force", now)
-        if request.type == "restriction":
-            return recipients.enqueue_webhooks(
-                session, "restriction", request, now, action="applied", purposes=request.purposes or ["*"]
-            )
-    return []
+    if request.type not in ("restriction", "objection"):
+        return []
+    transition(session, request, "in_progress", actor, "applying to the processing gate", now)
+    limits.apply(session, request, now)
+    transition(session, request, "completed", actor, f"{request.type} in force", now)
+    purposes = request.purposes or ["*"]
+    if request.type == "objection":
+        return notify.tell(ctx, session, request, "objection_in_force", actor=actor, purposes=purposes)
+    return notify.tell(
+        ctx, session, request, "restriction_applied", actor=actor, purposes=purposes
+    ) + recipients.enqueue_webhooks(session, "restriction", request, now, action="applied", purposes=purposes)
 
 
 def load_request(session: Session, request_id: str) -> DsarRequest:
@@ -379,6 +386,8 @@ def verify(
 
 
 def extend(ctx: Context, request_id: str, *, months: int, reason: str, actor: str) -> dict[str, Any]:
+    """Extend the deadline (only while the first month runs, ``deadlines.extend``); the person
+    is told the new due date and the DPO's reason (Art. 12(3))."""
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
@@ -408,73 +417,13 @@ def extend(ctx: Context, request_id: str, *, months: int, reason: str, actor: st
             request.subject_id,
         )
         request.extension_months, request.due_at, request.updated_at = total, due, now
+        told = notify.tell(
+            ctx, session, request, "extended", actor=actor,
+            due=due, original_due=request.original_due_at, reason=reason,
+        )  # fmt: skip
         out = summary(request)
         uow.commit()
-    return out
-
-
-def reject(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str, Any]:
-    if not reason.strip():
-        raise InvalidInput("a rejection needs a reason", errors={"reason": ["required"]})
-    with ctx.uow() as uow:
-        session = uow.session
-        request = load_request(session, request_id)
-        if request.state in CLOSED_STATES or request.state == "in_progress":
-            raise Conflict(f"the request is {request.state}; it cannot be rejected")
-        note = sealed_note(ctx, session, request, reason)
-        transition(session, request, "rejected", actor, "rejected by the DPO", ctx.now(), note=note)
-        out = summary(request)
-        uow.commit()
-    return out
-
-
-def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str, Any]:
-    """Lift a restriction (Art. 18(3): the person is told), or a non-absolute objection."""
-    if not reason.strip():
-        raise InvalidInput("lifting needs a reason", errors={"reason": ["required"]})
-    with ctx.uow() as uow:
-        session = uow.session
-        now = ctx.now()
-        request = load_request(session, request_id)
-        if request.type not in ("restriction", "objection"):
-            raise Conflict(
-                f"only restrictions and objections can be lifted, not a request of type {request.type}"
-            )
-        in_force = session.scalars(
-            select(SubjectRestriction).where(
-                SubjectRestriction.request_id == request_id, SubjectRestriction.lifted_at.is_(None)
-            )
-        ).all()
-        if not in_force:
-            raise Conflict("this request has nothing in force to lift")
-        if any(limit.absolute for limit in in_force):
-            raise Conflict("an objection to direct marketing is absolute (Art. 21(3)) and cannot be lifted")
-        sealed = sealed_note(ctx, session, request, reason)
-        for limit in in_force:
-            limit.lifted_at, limit.lift_reason = now, sealed
-        log_event(
-            session,
-            request_id,
-            actor,
-            f"{request.type}_lifted",
-            {"reason": sealed, "purposes": [x.purpose_key for x in in_force]},
-            now,
-            request.subject_id,
-        )
-        webhooks: list[str] = []
-        if request.type == "restriction":
-            webhooks = recipients.enqueue_webhooks(
-                session,
-                "restriction",
-                request,
-                now,
-                action="lifted",
-                purposes=[x.purpose_key for x in in_force],
-            )
-        out = summary(request)
-        uow.commit()
-    if webhooks:
-        outbox.deliver(ctx, only=webhooks)
+    outbox.deliver(ctx, only=told)
     return out
 
 
@@ -493,4 +442,6 @@ def summary(request: DsarRequest) -> dict[str, Any]:
         "verified_at": request.verified_at,
         "closed_at": request.closed_at,
         "failure_reason": request.failure_reason,
+        "language": request.language,
+        "refusal_ground": request.refusal_ground,
     }

@@ -5,7 +5,7 @@ already stored keep their meaning and their content hash. ``dsar_recipients.coun
 ``safeguard`` (Art. 15(2)) stay NULL for recipients registered before: "country not recorded".
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-02 02:30:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

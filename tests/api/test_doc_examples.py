@@ -201,5 +201,7 @@ def test_the_readme_curl_calls_work_in_order(client, admin, demo, tmp_path) -> N
                 learned["sub_…"] = body["subject_id"]
             if path.startswith("/v1/retention/runs") and method == "POST":
                 learned["<id>"] = body["id"]
+            if path == "/v1/requests" and method == "POST":
+                learned["req_…"] = body["id"]
             if "token" in body:
                 learned["vt1.…"] = body["token"]

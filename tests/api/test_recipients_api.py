@@ -145,13 +145,15 @@ def test_a_failing_endpoint_is_retried_and_a_shredded_subject_still_gets_told(
     add_recipient(client, headers, url, ["restriction"])
     state.fail_next = 1
     request = open_request(client, headers, "restriction")
-    [message] = outbox.pending(clocked_ctx)
-    assert message["kind"] == "webhook" and message["state"] == "pending" and "500" in message["last_error"]
+    # (the person's e-mails wait too: this test wires no SMTP server)
+    [message] = [m for m in outbox.pending(clocked_ctx) if m["kind"] == "webhook"]
+    assert message["state"] == "pending" and "500" in message["last_error"]
     shred_subject(clocked_ctx, request["subject_id"], actor_type="client", actor_id="dpo")
-    assert outbox.deliver(clocked_ctx) == {"sent": 0, "failed": 0, "dead": 0}  # backing off
+    only = [message["id"]]
+    assert outbox.deliver(clocked_ctx, only=only) == {"sent": 0, "failed": 0, "dead": 0}  # backing off
     clock.advance(seconds=31)
-    assert outbox.deliver(clocked_ctx) == {"sent": 1, "failed": 0, "dead": 0}
-    assert outbox.pending(clocked_ctx) == []
+    assert outbox.deliver(clocked_ctx, only=only) == {"sent": 1, "failed": 0, "dead": 0}
+    assert [m for m in outbox.pending(clocked_ctx) if m["kind"] == "webhook"] == []
     assert state.received[0]["request_id"] == request["id"]
 
 

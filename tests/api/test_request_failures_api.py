@@ -21,7 +21,9 @@ def test_a_shredded_subject_fails_the_request_and_retry_is_a_conflict(
     assert shown["state"] == "failed" and "crypto-shredded" in shown["failure_reason"]
     problem = assert_problem(client.post(f"/v1/requests/{request_id}/retry", headers=admin), 409)
     assert "reject" in problem["detail"]
-    rejected = client.post(f"/v1/requests/{request_id}/reject", headers=admin, json={"reason": "data erased"})
+    rejected = client.post(
+        f"/v1/requests/{request_id}/reject", headers=admin, json={"ground": "other", "reason": "data erased"}
+    )
     assert rejected.status_code == 200 and rejected.get_json()["state"] == "rejected"
 
 

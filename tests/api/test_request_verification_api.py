@@ -7,7 +7,6 @@ Real SMTP (aiosmtpd) for the codes and a real SQLite store for the data."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlalchemy import create_engine, select, text
 from consent_service.dsar import execution
 from consent_service.dsar.request_models import OutboxMessage
 from tests.api.helpers import CRM_STORE, assert_problem, consent_body, crm_store
-from tests.api.test_requests_api import dpo, smtp  # noqa: F401 - pytest fixtures
+from tests.api.mail import code_in
 
 ATTACKER, VICTIM = "mallory@example.net", "vera@example.org"
 ROWS = ((1, ATTACKER, "Mallory"), (2, VICTIM, "Vera Victim"))
@@ -33,15 +32,9 @@ def store_with_customer_ids(client: Any, headers: dict[str, str], tmp_path: Path
 
 
 def codes_by_address(inbox: Any, count: int) -> dict[str, str]:
-    messages = inbox.wait_for(count)
+    messages = inbox.of_kind("verification_code", count)
     assert len(messages) == count
-    out = {}
-    for message in messages:
-        found = re.search(r"code is (\d{6})", message.content.decode())
-        assert found
-        (to,) = message.rcpt_tos
-        out[to] = found.group(1)
-    return out
+    return {message["To"]: code_in(message) for message in messages}
 
 
 def open_request(client: Any, headers: dict[str, str], kind: str, identities: list[dict[str, str]]) -> str:
@@ -59,7 +52,7 @@ def emails(*addresses: str) -> list[dict[str, str]]:
     return [{"type": "email", "value": a} for a in addresses]
 
 
-def test_the_attackers_code_never_opens_the_victims_data(dpo, smtp, clocked_ctx, tmp_path):  # noqa: F811
+def test_the_attackers_code_never_opens_the_victims_data(dpo, smtp, clocked_ctx, tmp_path):
     client, headers = dpo
     _, inbox = smtp
     store_with_customer_ids(client, headers, tmp_path)
@@ -91,7 +84,7 @@ def test_the_attackers_code_never_opens_the_victims_data(dpo, smtp, clocked_ctx,
     assert VICTIM not in json.dumps(shown["audit_trail"])
 
 
-def test_an_erasure_by_the_attacker_leaves_the_victim_untouched_and_untold(dpo, smtp, clocked_ctx, tmp_path):  # noqa: F811
+def test_an_erasure_by_the_attacker_leaves_the_victim_untouched_and_untold(dpo, smtp, clocked_ctx, tmp_path):
     client, headers = dpo
     _, inbox = smtp
     url = store_with_customer_ids(client, headers, tmp_path)
@@ -133,7 +126,7 @@ def test_an_erasure_by_the_attacker_leaves_the_victim_untouched_and_untold(dpo, 
     assert requester != victim and requester in body
 
 
-def test_the_victims_code_is_needed_for_the_victims_address(dpo, smtp, clocked_ctx, tmp_path):  # noqa: F811
+def test_the_victims_code_is_needed_for_the_victims_address(dpo, smtp, clocked_ctx, tmp_path):
     client, headers = dpo
     _, inbox = smtp
     store_with_customer_ids(client, headers, tmp_path)
@@ -157,7 +150,7 @@ def test_the_victims_code_is_needed_for_the_victims_address(dpo, smtp, clocked_c
     assert result["request"]["state"] == "completed" and sorted(r["id"] for r in rows) == [1, 2]
 
 
-def test_a_customer_id_needs_the_dpo_with_a_note(dpo, smtp, clocked_ctx, tmp_path):  # noqa: F811
+def test_a_customer_id_needs_the_dpo_with_a_note(dpo, smtp, clocked_ctx, tmp_path):
     client, headers = dpo
     _, inbox = smtp
     store_with_customer_ids(client, headers, tmp_path)
@@ -179,7 +172,7 @@ def test_a_customer_id_needs_the_dpo_with_a_note(dpo, smtp, clocked_ctx, tmp_pat
     assert dpo_entry["details"]["note"] == "checked the contract"
 
 
-def test_an_identity_linked_to_the_verified_subject_counts(dpo, smtp, clocked_ctx, tmp_path):  # noqa: F811
+def test_an_identity_linked_to_the_verified_subject_counts(dpo, smtp, clocked_ctx, tmp_path):
     client, headers = dpo
     _, inbox = smtp
     store_with_customer_ids(client, headers, tmp_path)

@@ -45,7 +45,7 @@ def test_notes_are_readable_until_the_subject_is_shredded(client, admin, demo, c
         {"type": "access", "identities": identity, "verification": {"method": "dpo", "note": VERIFY_NOTE}},
     )
     post(client, admin, f"/v1/requests/{access['id']}/extend", {"months": 1, "reason": EXTEND_REASON})
-    post(client, admin, f"/v1/requests/{access['id']}/reject", {"reason": REJECT_REASON})
+    post(client, admin, f"/v1/requests/{access['id']}/reject", {"ground": "other", "reason": REJECT_REASON})
     restriction = post(
         client,
         admin,
@@ -63,8 +63,10 @@ def test_notes_are_readable_until_the_subject_is_shredded(client, admin, demo, c
     texts = [e["details"].get("note") or e["details"].get("reason") for e in shown["audit_trail"]]
     assert VERIFY_NOTE in texts and EXTEND_REASON in texts and REJECT_REASON in texts
     lifted = client.get(f"/v1/requests/{restriction['id']}", headers=admin).get_json()
-    assert lifted["audit_trail"][-1]["details"]["reason"] == LIFT_REASON
-    assert {"why": "verified by the DPO"}.items() <= shown["audit_trail"][1]["details"].items()
+    lift_entry = next(e for e in lifted["audit_trail"] if e["action"] == "restriction_lifted")
+    assert lift_entry["details"]["reason"] == LIFT_REASON
+    verified = next(e for e in shown["audit_trail"] if e["details"].get("to") == "verified")
+    assert {"why": "verified by the DPO"}.items() <= verified["details"].items()
 
     assert client.post(f"/v1/subjects/{access['subject_id']}/shred", headers=admin).status_code == 200
 

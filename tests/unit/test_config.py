@@ -56,3 +56,29 @@ def test_deadline_calendar_settings_are_checked_at_start_by_name():
         check_calendar(Config.from_env({"CONSENT_HOLIDAYS": "Atlantis"}))
     with pytest.raises(ConfigurationError, match="CONSENT_TIMEZONE: unknown time zone 'Berlin'"):
         check_calendar(Config.from_env({"CONSENT_TIMEZONE": "Berlin"}))
+
+
+def test_message_settings_are_read_and_checked_at_start_by_name():
+    import pytest
+
+    from consent_service.context import check_messages
+    from consent_service.errors import ConfigurationError
+
+    env = {
+        "CONSENT_DEFAULT_LANGUAGE": "de",
+        "CONSENT_SUPERVISORY_AUTHORITY_NAME": "Die Landesbeauftragte",
+        "CONSENT_SUPERVISORY_AUTHORITY_URL": "https://authority.example/complaints",
+        "CONSENT_PUBLIC_URL": "https://privacy.shop.example",
+        "CONSENT_REPEAT_WINDOW": "P6M",
+    }
+    config = Config.from_env(env)
+    assert (config.default_language, config.supervisory_authority_name, config.repeat_window) == (
+        "de", "Die Landesbeauftragte", "P6M",
+    )  # fmt: skip
+    check_messages(config)
+    defaults = Config.from_env({})
+    assert (defaults.default_language, defaults.supervisory_authority_url, defaults.repeat_window) == (
+        "en", "", "P3M",
+    )  # fmt: skip
+    with pytest.raises(ConfigurationError, match="CONSENT_SUPERVISORY_AUTHORITY_URL"):
+        check_messages(Config.from_env(env | {"CONSENT_SUPERVISORY_AUTHORITY_URL": "authority.example"}))

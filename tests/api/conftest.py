@@ -1,0 +1,33 @@
+"""Fixtures of the API tests that need a real SMTP server: ``smtp`` (controller, inbox) and
+``dpo`` (a test client wired to that server, with a DPO's token)."""
+
+from __future__ import annotations
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from consent_service import create_app
+from tests.api.mail import Inbox, free_port
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def dpo(clocked_ctx, smtp):
+    from consent_service.auth.service import register_client
+    from consent_service.demo import seed
+
+    controller, _ = smtp
+    clocked_ctx.config = clocked_ctx.config.with_overrides(smtp_host="127.0.0.1", smtp_port=controller.port)
+    seed(clocked_ctx)
+    client = create_app(context=clocked_ctx).test_client()
+    scopes = ["dsar:manage", "consent:write", "decisions:read"]
+    headers = {"Authorization": f"Bearer {register_client(clocked_ctx, 'dpo', scopes)[1]}"}
+    return client, headers
