@@ -1,33 +1,48 @@
 # consent_service — two commands on a fresh machine:
-#   make run    set up (virtualenv, install, keys, migrations, demo data) and serve on 127.0.0.1:8000
-#   make test   set up and run the whole test suite
+#   make run    set up (virtualenv, runtime install, keys, migrations, demo data) and serve on 127.0.0.1:8000
+#   make test   set up (runtime + test tools) and run the whole test suite
+# Two install stamps: serving needs only the runtime dependencies; the test tools (pytest, mypy,
+# ruff, selenium, schemathesis, ...) are installed only for test and lint.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+TEST_STAMP    := $(VENV)/.test-stamp
+PIP_INSTALL   := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: run setup init test test-fast bench lint clean help
+.PHONY: run setup-run setup init test test-fast bench lint clean help
 
 help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
-	@echo "make test   - set up and run the whole test suite"
+	@echo "make test   - set up (with the test tools) and run the whole test suite"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
 	@echo "make lint   - ruff, import contracts and mypy"
+	@echo "make setup  - the development set-up: runtime and test tools (make run installs the runtime only)"
 
-$(STAMP): setup.cfg pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	@touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-setup: $(STAMP)
+$(RUNTIME_STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e .
+	@touch $@
 
-init: setup
+# The test extras include the runtime: one install, after which the runtime stamp is fresh too.
+$(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[test]'
+	@touch $(RUNTIME_STAMP) $@
+
+setup-run: $(RUNTIME_STAMP)
+
+setup: $(TEST_STAMP)
+
+# The demo site allows the origin the service is served on, so /demo works on any HOST:PORT.
+init: setup-run
 	$(BIN)/consent-service keys init
 	$(BIN)/consent-service db upgrade
-	$(BIN)/consent-service demo
+	$(BIN)/consent-service demo --origin http://$(HOST):$(PORT) --origin http://localhost:$(PORT)
 
 run: init
 	@echo "serving on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs)"
@@ -39,7 +54,7 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest tests/unit -q
 
-bench: setup
+bench: setup-run
 	$(BIN)/python -m bench.run
 
 lint: setup

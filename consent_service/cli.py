@@ -347,11 +347,18 @@ def sites_list() -> None:
 
 # demo -------------------------------------------------------------------------------------
 @main.command()
-def demo() -> None:
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    metavar="URL",
+    help="an origin the demo site allows besides the defaults, e.g. http://127.0.0.1:8123 (repeatable)",
+)
+def demo(origins: tuple[str, ...]) -> None:
     """Seed demo purposes, cookies, a site and an admin client; print the demo token."""
     from consent_service.demo import seed
 
-    result = seed(_context())
+    result = seed(_context(), origins)
     click.echo(f"demo purposes: {', '.join(result['purposes'])}")
     click.echo(f"demo cookies:  {', '.join(result['cookies'])}")
     click.echo(

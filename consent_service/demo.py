@@ -2,11 +2,15 @@
 
 Idempotent: purposes and cookies are PUT (no new version when unchanged), the demo site and
 the demo client are created once; the demo token is kept in ``<data dir>/demo-token`` (0600).
+The demo site allows ``DEMO_ORIGINS`` and every origin passed to ``seed`` (``make run`` passes
+the origin it serves on, ``--origin http://HOST:PORT``); origins passed on a later run are added
+to the existing site, so the ``/demo`` page and its banner work on whatever host and port serve it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +89,24 @@ DEMO_COOKIES: dict[str, dict[str, Any]] = {
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000", "https://shop.example"]
 
 
-def seed(ctx: Context) -> dict[str, Any]:
+def seed(ctx: Context, origins: Sequence[str] = ()) -> dict[str, Any]:
+    """Seed the demo data; the demo site allows ``DEMO_ORIGINS`` and ``origins``."""
     for key, spec in DEMO_PURPOSES.items():
         registry.save_purpose(ctx, key, spec)
     for name, spec in DEMO_COOKIES.items():
         registry.save_cookie(ctx, name, spec)
-    with ctx.uow(write=False) as uow:
+    with ctx.uow() as uow:
         sites = [s for s in registry.list_sites(uow.session) if s.name == "Demo shop"]
-        site = registry.site_dict(sites[0]) if sites else None
+        site = None
+        if sites:
+            registry.allow_origins(uow.session, sites[0], origins)
+            site = registry.site_dict(sites[0])
+            uow.commit()
     if site is None:
         site = registry.register_site(
             ctx,
             name="Demo shop",
-            origins=DEMO_ORIGINS,
+            origins=list(dict.fromkeys([*DEMO_ORIGINS, *origins])),
             purposes=list(DEMO_PURPOSES),
             cookies=list(DEMO_COOKIES),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http
 from typing import Any
 
+import flask
 from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
@@ -15,6 +16,7 @@ from consent_service.api import (
     consents,
     cookies,
     decisions,
+    docs,
     events,
     health,
     ledger,
@@ -71,6 +73,15 @@ class ConsentApi(Api):
         prepare_response(response, self.spec, problems.PROBLEM_JSON)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
+    def _openapi_swagger_ui(self) -> flask.typing.ResponseReturnValue:
+        """``/docs``: our page (no inline script, a strict CSP) instead of flask-smorest's template."""
+        return docs.page(
+            title=self.spec.title,
+            spec_url=flask.url_for(f"{self._make_doc_blueprint_name()}.openapi_json"),
+            ui_url=self._swagger_ui_url,
+            config=self.config.get("OPENAPI_SWAGGER_UI_CONFIG", {}),
+        )
+
 
 def init_api(app: Flask) -> Api:
     app.config.update(
@@ -80,10 +91,10 @@ def init_api(app: Flask) -> Api:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL=app.config.get(
-            "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
-        ),
+        # Swagger UI's files are served by the service itself (api/docs.py): /docs works offline.
+        OPENAPI_SWAGGER_UI_URL=app.config.get("OPENAPI_SWAGGER_UI_URL", docs.SWAGGER_UI_URL),
     )
+    app.register_blueprint(docs.assets)
     api = ConsentApi(
         app,
         spec_kwargs={

@@ -6,13 +6,12 @@ a token: the banner speaks to the ``/v1/public`` endpoints with its site's publi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Response, request
 from flask.views import MethodView
 from markupsafe import escape
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from consent_service.api import static
 from consent_service.api.auth import ctx
 from consent_service.api.boundary import Blueprint
 from consent_service.errors import NotFound
@@ -20,7 +19,7 @@ from consent_service.registry import service as registry
 
 blp = Blueprint("banner", __name__, description="Embeddable cookie banner and demo page")
 
-STATIC = Path(__file__).parent / "static"
+STATIC = static.STATIC
 DEMO_SITE_NAME = "Demo shop"
 DEMO_LANGUAGES = ("en", "de")
 BANNER_MAX_AGE = 300  # seconds; short, so a fixed banner reaches sites quickly
@@ -43,12 +42,7 @@ class BannerScript(MethodView):
     @blp.response(200, content_type="application/javascript", description="The banner script")
     def get(self) -> WerkzeugResponse:
         """The cookie banner script a website embeds with its site key."""
-        response = Response((STATIC / "banner.js").read_bytes(), mimetype="application/javascript")
-        response.cache_control.public = True
-        response.cache_control.max_age = BANNER_MAX_AGE
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.add_etag()
-        return response.make_conditional(request)
+        return static.script("banner.js", max_age=BANNER_MAX_AGE)
 
 
 @blp.route("/demo")

@@ -233,11 +233,8 @@ def create_site(
 ) -> Site:
     """Register a website and its banner's offer; returns it with a new public site key."""
     errors: dict[str, list[str]] = {}
-    for origin in origins:
-        if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
-            errors.setdefault("origins", []).append(
-                f"{origin!r} is not an origin like https://www.example.org"
-            )
+    if bad := origin_problems(origins):
+        errors["origins"] = bad
     known = {p.key for p in session.scalars(select(Purpose).where(Purpose.key.in_(purposes)))}
     missing = [p for p in purposes if p not in known]
     if missing:
@@ -260,6 +257,25 @@ def create_site(
     session.add(site)
     session.flush()
     return site
+
+
+def origin_problems(origins: Sequence[str]) -> list[str]:
+    return [
+        f"{origin!r} is not an origin like https://www.example.org"
+        for origin in origins
+        if not origin.startswith(("https://", "http://")) or origin.count("/") != 2
+    ]
+
+
+def allow_origins(session: Session, site: Site, origins: Sequence[str]) -> bool:
+    """Add ``origins`` to the site's allowed origins (kept in order, no duplicates); True if any was new."""
+    if bad := origin_problems(origins):
+        raise InvalidInput("the origins cannot be allowed", errors={"origins": bad})
+    new = [o for o in dict.fromkeys(origins) if o not in site.allowed_origins]
+    if new:
+        site.allowed_origins = [*site.allowed_origins, *new]  # a new list: the JSON column sees the change
+        session.flush()
+    return bool(new)
 
 
 def site_by_key(session: Session, site_key: str) -> Site | None:

@@ -1,5 +1,9 @@
 """The banner script and the demo page are served with the right types, caching and errors."""
 
+import pytest
+
+from consent_service.demo import DEMO_ORIGINS, seed
+from consent_service.errors import InvalidInput
 from consent_service.registry import service as registry
 
 
@@ -57,3 +61,36 @@ def test_demo_page_without_a_demo_site_is_a_problem_404(client):
     body = response.get_json()
     assert body["status"] == 404
     assert "consent-service demo" in body["detail"]
+
+
+OTHER_PORT = "http://127.0.0.1:8123"
+
+
+def test_demo_seeded_for_another_port_lets_the_banner_there_work(client, ctx):
+    first = seed(ctx)  # a first `make run` on the default port
+    again = seed(ctx, [OTHER_PORT])  # then `make run PORT=8123` on the same data
+    assert again["site"]["site_key"] == first["site"]["site_key"]
+    assert seed(ctx, [OTHER_PORT])["site"]["allowed_origins"].count(OTHER_PORT) == 1  # idempotent
+    preflight = client.options(
+        "/v1/public/consents", headers={"Origin": OTHER_PORT, "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == OTHER_PORT
+    offer = client.get(f"/v1/public/sites/{first['site']['site_key']}", headers={"Origin": OTHER_PORT})
+    assert offer.status_code == 200 and offer.headers["Access-Control-Allow-Origin"] == OTHER_PORT
+    html = client.get("/demo", base_url=OTHER_PORT).get_data(as_text=True)
+    assert f'data-site-key="{first["site"]["site_key"]}"' in html
+
+
+def test_a_fresh_demo_site_allows_the_given_origin_and_the_defaults(ctx):
+    site = seed(ctx, [OTHER_PORT])["site"]
+    assert site["allowed_origins"] == [*DEMO_ORIGINS, OTHER_PORT]
+
+
+def test_demo_seeding_refuses_a_malformed_origin_and_changes_nothing(ctx):
+    before = seed(ctx)["site"]["allowed_origins"]
+    with pytest.raises(InvalidInput) as caught:
+        seed(ctx, ["127.0.0.1:8123"])
+    assert "origins" in caught.value.errors
+    with ctx.uow(write=False) as uow:
+        assert [s.allowed_origins for s in registry.list_sites(uow.session)] == [before]

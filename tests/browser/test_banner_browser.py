@@ -1,42 +1,28 @@
 """A real browser (headless Debian Chromium, driven by selenium) uses the banner on ``/demo``.
 
 The service runs for real on a free local port (werkzeug server thread, same context as the
-test); the test registers its own "Demo shop" site for that origin, clicks the banner and
+test); the demo data is seeded for that origin (as `make run` does), the test clicks the banner and
 checks the ledger through the service's Python API. Skips with a reason when Chromium,
 chromedriver or selenium are missing; fails instead under CONSENT_TEST_REQUIRE_SERVERS=1.
 """
 
 from __future__ import annotations
 
-import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from consent_service import create_app
 from consent_service.context import Context
-from consent_service.demo import DEMO_COOKIES, DEMO_PURPOSES, seed
+from consent_service.demo import seed
 from consent_service.ledger.queries import decide_one
-from consent_service.registry import service as registry
 from consent_service.subjects.service import IdentityRef
-from tests.conftest import REQUIRE_SERVERS
+from tests.browser.chromium import WAIT, assert_png, chromium, served
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 BANNER = "#consent-service-banner"
-WAIT = 15  # seconds
-
-
-def need(condition: bool, message: str) -> None:
-    if not condition:
-        if REQUIRE_SERVERS:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @dataclass
@@ -46,22 +32,14 @@ class Live:
 
 
 def serve(ctx: Context, *, own_site: bool) -> Iterator[Live]:
-    """Serve the app on a free port; with ``own_site`` register a demo site for that origin."""
-    server = make_server("127.0.0.1", 0, create_app(context=ctx), threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    seed(ctx)  # purposes, cookies and the fixed-origin (port 8000) demo site
-    if own_site:
-        registry.register_site(
-            ctx, name="Demo shop", origins=[base], purposes=list(DEMO_PURPOSES), cookies=list(DEMO_COOKIES)
-        )
-    thread = threading.Thread(target=server.serve_forever, name="live-consent-service", daemon=True)
-    thread.start()
-    try:
+    """Serve the app on a free port; with ``own_site`` the demo site is seeded for that origin.
+
+    That is what ``make run`` does for its HOST:PORT; without it the demo site allows only its
+    default origins (port 8000).
+    """
+    with served(create_app(context=ctx)) as base:
+        seed(ctx, [base] if own_site else [])
         yield Live(base, ctx)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -77,37 +55,8 @@ def live_foreign_origin(ctx: Context) -> Iterator[Live]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    need(CHROMIUM.is_file(), f"{CHROMIUM} is missing; install it: apt-get install chromium")
-    need(CHROMEDRIVER.is_file(), f"{CHROMEDRIVER} is missing; install it: apt-get install chromium-driver")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        need(False, "selenium is not installed; pip install -e '.[test]'")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    # An explicit driver path: selenium never runs Selenium Manager or downloads anything.
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(WAIT)
-    try:
+    with chromium(tmp_path / "chromium-profile") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
 
 
 # helpers -------------------------------------------------------------------------------------
@@ -158,11 +107,6 @@ def stored(driver: Any) -> tuple[str, dict[str, Any]]:
 
 def allowed(live: Live, device_id: str, purpose: str) -> bool:
     return decide_one(live.ctx, IdentityRef("device_id", device_id), purpose).allowed
-
-
-def assert_png(path: Path) -> None:
-    data = path.read_bytes()
-    assert len(data) > 1000 and data.startswith(b"\x89PNG\r\n\x1a\n"), f"{path} is not a PNG screenshot"
 
 
 # tests ---------------------------------------------------------------------------------------
