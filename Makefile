@@ -38,7 +38,8 @@ setup-run: $(RUNTIME_STAMP)
 
 setup: $(TEST_STAMP)
 
-# The demo site allows the origin the service is served on, so /demo works on any HOST:PORT.
+# The demo site allows the origin the service is served on, so /demo works on any HOST:PORT;
+# links in e-mails point there too unless CONSENT_PUBLIC_URL says otherwise.
 init: setup-run
 	$(BIN)/consent-service keys init
 	$(BIN)/consent-service db upgrade
@@ -46,7 +47,8 @@ init: setup-run
 
 run: init
 	@echo "serving on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs)"
-	$(BIN)/consent-service serve --bind $(HOST):$(PORT) --workers $(WORKERS)
+	CONSENT_PUBLIC_URL=$${CONSENT_PUBLIC_URL:-http://$(HOST):$(PORT)} \
+	  $(BIN)/consent-service serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
