@@ -51,7 +51,7 @@ MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 5 * 60_000
 TIME_LIMIT_MS = 6 * 3600_000  # a large erasure may take long; never cut a run in the middle
 EMBEDDED_THREADS = 2
-SCHEDULE_CHECK_SECONDS = 60.0
+SCHEDULE_CHECK_SECONDS = 30.0  # the embedded schedule; an outbox retry waits at least 30 s
 CHECKPOINT_POLL_SECONDS = 2.0
 CHECKPOINTER = "checkpoint-schedule"
 
@@ -206,20 +206,35 @@ def schedule_retention(ctx: Context) -> str | None:
     return str(run["id"])
 
 
+def housekeeping(ctx: Context) -> None:
+    """One round of the periodic work: queue a retention run when one is due, send the outbox
+    messages that are due (new ones and retries after a failure), purge expired access packages."""
+    from consent_service.dsar.outbox import deliver
+    from consent_service.dsar.package import purge_expired
+
+    scheduled = schedule_retention(ctx)
+    if scheduled:
+        log.info("queued retention run %s", scheduled)
+    counts = deliver(ctx)
+    if any(counts.values()):
+        log.info("outbox: %s", counts)
+    purged = purge_expired(ctx)
+    if purged:
+        log.info("purged %d expired access package(s)", purged)
+
+
 def _scheduler(ctx: Context, stop: threading.Event, every: float) -> None:
     while not stop.wait(every):
         try:
-            schedule_retention(ctx)
+            housekeeping(ctx)
         except Exception:  # noqa: BLE001 - the schedule must survive a database hiccup
-            log.exception("scheduling a retention run failed; trying again later")
+            log.exception("periodic work (retention schedule, outbox, packages) failed; trying again later")
 
 
 def start_scheduler(ctx: Context, every: float = SCHEDULE_CHECK_SECONDS) -> threading.Event:
-    """The embedded in-process schedule: a daemon thread that checks every ``every`` s."""
+    """The embedded in-process schedule: a daemon thread doing ``housekeeping`` every ``every`` s."""
     stop = threading.Event()
-    threading.Thread(
-        target=_scheduler, args=(ctx, stop, every), name="retention-schedule", daemon=True
-    ).start()
+    threading.Thread(target=_scheduler, args=(ctx, stop, every), name="housekeeping", daemon=True).start()
     atexit.register(stop.set)
     return stop
 
@@ -281,15 +296,15 @@ def enqueue_request(ctx: Context, request_id: str) -> None:
 def install(ctx: Context) -> Context:
     """Wire the queue into ``ctx``: verified requests and retention runs are then enqueued.
 
-    Without a broker (the embedded queue) this process also keeps the retention schedule (not in
-    tests: they start ``start_scheduler`` themselves); with a broker, ``consent-service worker``
-    keeps it."""
+    Without a broker (the embedded queue) this process also does the periodic ``housekeeping``
+    (the retention schedule, outbox delivery and retries, package expiry; not in tests: they start
+    ``start_scheduler`` themselves); with a broker, ``consent-service worker`` does it."""
     ctx.caches.setdefault(SCHEDULER, enqueue_request)
     ctx.caches.setdefault(RUNNER, enqueue_retention)
-    if not ctx.config.broker_url and not ctx.config.testing and retention_interval(ctx.config) is not None:
+    if not ctx.config.broker_url and not ctx.config.testing:
         with _lock:
-            if "retention-schedule" not in ctx.caches:
-                ctx.caches["retention-schedule"] = start_scheduler(ctx)
+            if "housekeeping" not in ctx.caches:
+                ctx.caches["housekeeping"] = start_scheduler(ctx)
     if not ctx.config.broker_url and not ctx.config.testing and checkpoints_enabled(ctx.config):
         _ensure_checkpointer(ctx)
     return ctx
@@ -333,8 +348,6 @@ def _start_embedded(ctx: Context, queue: _Queue) -> None:
 def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float = 10.0) -> None:
     """Consume the queue with ``threads`` threads; every ``interval`` s queue a retention run when
     one is due, deliver the outbox and purge expired access packages, until ``stop``."""
-    from consent_service.dsar.outbox import deliver
-    from consent_service.dsar.package import purge_expired
 
     global _worker_ctx
     _worker_ctx = ctx
@@ -353,15 +366,7 @@ def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float =
     checkpointer = _ensure_checkpointer(ctx) if checkpoints_enabled(ctx.config) else None
     try:
         while not stop.is_set():
-            scheduled = schedule_retention(ctx)
-            if scheduled:
-                log.info("queued retention run %s", scheduled)
-            counts = deliver(ctx)
-            if any(counts.values()):
-                log.info("outbox: %s", counts)
-            purged = purge_expired(ctx)
-            if purged:
-                log.info("purged %d expired access package(s)", purged)
+            housekeeping(ctx)
             stop.wait(interval)
     finally:
         if checkpointer is not None:

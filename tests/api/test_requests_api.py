@@ -112,6 +112,29 @@ def test_an_unreachable_smtp_server_keeps_the_message_for_retry(clocked_ctx):
         )
 
 
+def test_the_embedded_schedule_sends_a_message_again_once_the_smtp_server_is_back(clocked_ctx, smtp, clock):
+    """``make run`` has no separate worker: the service's own schedule retries the outbox."""
+    from consent_service import jobs
+    from consent_service.auth.service import register_client
+    from consent_service.dsar import outbox
+
+    controller, inbox = smtp
+    clocked_ctx.config = clocked_ctx.config.with_overrides(smtp_host="127.0.0.1", smtp_port=free_port())
+    client = create_app(context=clocked_ctx).test_client()
+    headers = {"Authorization": f"Bearer {register_client(clocked_ctx, 'dpo', ['dsar:manage'])[1]}"}
+    assert open_request(client, headers).status_code == 201
+    assert [m["attempts"] for m in outbox.pending(clocked_ctx)] == [1, 1]  # both failed
+
+    clocked_ctx.config = clocked_ctx.config.with_overrides(smtp_port=controller.port)  # the server is back
+    clock.advance(seconds=31)  # past the first back-off
+    stop = jobs.start_scheduler(clocked_ctx, every=0.1)
+    try:
+        delivered = inbox.wait_for(2)
+    finally:
+        stop.set()
+    assert len(delivered) == 2 and outbox.pending(clocked_ctx) == []
+
+
 def test_restriction_and_objection_take_effect_in_the_gate(dpo, clocked_ctx):
     client, headers = dpo
     subject_id = client.post(
