@@ -66,11 +66,11 @@ def test_a_paper_request_received_three_weeks_ago_extended_then_refused(berlin, 
     body = text_of(received)
     assert "Am 10. Januar 2026 haben wir Ihren Antrag auf Auskunft" in body
     assert (
-        "spätestens bis 10. Februar 2026" in body and "Datenschutzteam hat Ihre Identität bestätigt" in body
+        "spätestens bis zum 10. Februar 2026" in body and "Datenschutzteam hat Ihre Identität bestätigt" in body
     )
     assert "ID card" not in body  # the DPO's note is not for the person
     body = text_of(extension)
-    assert "spätestens bis 10. März 2026 (statt bis 10. Februar 2026)" in body
+    assert "spätestens bis zum 10. März 2026 (statt bis zum 10. Februar 2026)" in body
     assert "Der Grund:\nDaten in 14 Altsystemen" in body and "Art. 12 Abs. 3 DSGVO" in body
     body = text_of(refusal)
     assert refusal["Subject"] == "Wir können Ihrer Datenschutzanfrage nicht nachkommen"
