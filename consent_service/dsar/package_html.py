@@ -36,13 +36,27 @@ LEGAL_BASES = {
 }
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+# A document the person keeps: readable on a phone (tables scroll sideways, nothing overflows),
+# printable, and without any script or resource from elsewhere.
+STYLE = (
+    "body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:0 auto;padding:1rem;color:#1a1a1a}"
+    "h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}"
+    "h3{font-size:1.05rem}.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0}"
+    "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
+    "th{background:#f2f2f2}td{overflow-wrap:anywhere}"
+)
+
+
+def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
+    """A table that scrolls on a narrow screen; ``empty`` (a sentence) when there are no rows."""
+    if not rows:
+        return f"<p>{html.escape(empty)}</p>"
+    head = "".join(f"<th scope=col>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class=scroll><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _in_language(values: Mapping[str, str] | None, language: str, fallback: str) -> str:
@@ -62,6 +76,9 @@ class Report:
     def t(self, name: str, **values: Any) -> str:
         return texts.text(self.lang, name, **values)
 
+    def table(self, headers: list[str], rows: list[list[Any]]) -> str:
+        return _table(headers, rows, self.t("nothing"))
+
     def names(self, keys: list[str] | None) -> str:
         shown = [
             self.t("unclassified") if k == "unclassified" else self.doc["names"].get(k, k) for k in keys or []
@@ -78,7 +95,8 @@ class Report:
         esc, doc, t = html.escape, self.doc, self.t
         parts = [
             f"<!doctype html><html lang={self.lang}><head><meta charset=utf-8>"
-            f"<title>{esc(t('title', request=doc['request_id']))}</title></head><body>",
+            "<meta name=viewport content='width=device-width, initial-scale=1'>"
+            f"<title>{esc(t('title', request=doc['request_id']))}</title><style>{STYLE}</style></head><body>",
             f"<h1>{esc(t('heading', controller=self.cfg.controller_name))}</h1>",
             "<p>"
             + esc(
@@ -116,12 +134,14 @@ class Report:
         return [
             f"<h2>{html.escape(t('purposes'))}</h2>",
             f"<p>{html.escape(t('purposes_rule'))}</p>",
-            _table(headers, rows) if rows else f"<p>{html.escape(t('no_purposes'))}</p>",
+            _table(headers, rows, t("no_purposes")),
         ]
 
     def automated(self) -> list[str]:
         esc, t = html.escape, self.t
         parts = [f"<h2>{esc(t('automated'))}</h2>"]
+        if not self.doc["purposes"]:
+            parts.append(f"<p>{esc(t('nothing'))}</p>")
         for p in self.doc["purposes"]:
             parts.append(f"<h3>{esc(self.title(p))}</h3>")
             adm = p.get("automated_decisions")
@@ -141,7 +161,7 @@ class Report:
         ]
         return [
             f"<h2>{html.escape(t('categories'))}</h2>",
-            _table([t("store"), t("description"), t("data_categories")], rows),
+            self.table([t("store"), t("description"), t("data_categories")], rows),
         ]
 
     def recipients(self) -> list[str]:
@@ -161,7 +181,7 @@ class Report:
                 safeguard = safeguards.get(r["safeguard"], r["safeguard"])
             told_of = ", ".join(events.get(e, e) for e in r["told_of"])
             rows.append([r["name"], told_of, r["country_name"], safeguard])
-        return [heading, _table([t("recipient"), t("told_of"), t("country"), t("safeguard")], rows)]
+        return [heading, self.table([t("recipient"), t("told_of"), t("country"), t("safeguard")], rows)]
 
     def retention(self) -> list[str]:
         esc, t, doc = html.escape, self.t, self.doc
@@ -169,7 +189,7 @@ class Report:
         titles = {p["key"]: self.title(p) for p in doc["purposes"]}
         return [
             f"<h2>{esc(t('retention_heading'))}</h2><p>{esc(t('retention_intro'))}</p>",
-            _table(
+            self.table(
                 [t("rule"), t("version"), t("applies_to"), t("retention")],
                 [
                     [
@@ -184,7 +204,7 @@ class Report:
             if rules
             else f"<p>{esc(t('no_rules'))}</p>",
             f"<p>{esc(t('purpose_periods'))}</p>",
-            _table(
+            self.table(
                 [t("purpose"), t("retention_period")],
                 [
                     [titles.get(p["key"], p["key"]), self.period(p["retention_period"])]
@@ -192,7 +212,7 @@ class Report:
                 ],
             ),
             f"<p>{esc(t('holds'))}</p>",
-            _table([t("store"), t("collection"), t("kept_because")], doc["holds"]),
+            self.table([t("store"), t("collection"), t("kept_because")], doc["holds"]),
         ]
 
     def rights(self) -> list[str]:
@@ -220,24 +240,28 @@ class Report:
             for e in self.doc["consent_history"]
         ]
         headers = [t("recorded_at"), t("event"), t("target"), t("decision"), t("channel")]
-        return [f"<h2>{html.escape(t('history'))}</h2>", _table(headers, rows)]
+        return [f"<h2>{html.escape(t('history'))}</h2>", self.table(headers, rows)]
 
     def data(self) -> list[str]:
         esc, t, doc = html.escape, self.t, self.doc
         parts = [f"<h2>{esc(t('data'))}</h2>"]
+        if not any(doc["stores"].values()):
+            parts.append(f"<p>{esc(t('no_data'))}</p>")
         for store, colls in doc["stores"].items():
             for collection, rows in colls.items():
                 kinds = doc["columns"][store][collection]
                 columns = list(kinds)
                 parts.append(f"<h3>{esc(store)}: {esc(collection)}</h3>")
-                parts.append(_table(columns, [[row.get(c) for c in columns] for row in rows]))
+                parts.append(self.table(columns, [[row.get(c) for c in columns] for row in rows]))
                 parts.append(
-                    _table([t("column"), t("category")], [[c, self.names([kinds[c]])] for c in columns])
+                    self.table([t("column"), t("category")], [[c, self.names([kinds[c]])] for c in columns])
                 )
                 excluded = doc["left_out"].get(store, {}).get(collection)
                 if excluded:
                     parts.append(f"<p>{esc(t('left_out'))}</p>")
-                    parts.append(_table([t("column"), t("reason")], [[c, r] for c, r in excluded.items()]))
+                    parts.append(
+                        self.table([t("column"), t("reason")], [[c, r] for c, r in excluded.items()])
+                    )
         return parts
 
 
