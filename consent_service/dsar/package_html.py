@@ -43,7 +43,7 @@ STYLE = (
     "h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}"
     "h3{font-size:1.05rem}.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0}"
     "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
-    "th{background:#f2f2f2}td{overflow-wrap:anywhere}"
+    "th{background:#f2f2f2}td{hyphens:auto}"
 )
 
 
