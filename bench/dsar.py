@@ -343,8 +343,8 @@ def measure(
     from consent_service.config import Config
     from consent_service.context import bootstrap
     from consent_service.crypto.keyring import KeyMaterial, LocalFileProvider
-    from consent_service.dsar.stores import save_store
     from consent_service.migrate import upgrade
+    from consent_service.stores.registry import save_store
 
     customers, repeats, count = entry["customers"], entry["repeats"], entry["queued_requests"]
     shop = service = None

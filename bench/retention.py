@@ -221,7 +221,7 @@ def _service(data_dir: Path) -> Any:
 def _forget_engine(url: str) -> None:
     """Close the sweeper's pooled connections to a store before its database is dropped."""
     try:
-        from consent_service.dsar.connectors import sql
+        from consent_service.stores.connectors import sql
 
         engine = sql._engines.pop(url, None)
         if engine is not None:
@@ -232,8 +232,8 @@ def _forget_engine(url: str) -> None:
 
 def sweeper_run(url: str, data_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
     """Register the store and the rule, time a dry-run preview, then time ``run_now``."""
-    from consent_service.dsar.stores import save_store
     from consent_service.retention import field_sweep, rules, runs
+    from consent_service.stores.registry import save_store
 
     ctx = _service(data_dir)
     out: dict[str, Any] = {"target_batch_seconds": field_sweep.TARGET_BATCH_SECONDS}

@@ -152,13 +152,13 @@ def _run_with_progress(verb: str, noun: str, call: Any) -> Any:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1))
 def keys_rotate(batch_size: int) -> None:
     """Create a new master key version and re-wrap every data key with it (resumable)."""
-    from consent_service.crypto.rotation import rotate
+    from consent_service.subjects.rotation import rotate
 
     ctx = _context()
     result = _run_with_progress(
         "re-wrapped", "data keys", lambda progress: rotate(ctx, batch_size=batch_size, progress=progress)
     )
-    from consent_service.dsar.stores import reseal_connections
+    from consent_service.stores.registry import reseal_connections
 
     resealed = reseal_connections(ctx)
     if resealed:
@@ -183,7 +183,7 @@ def keys_rotate(batch_size: int) -> None:
 @click.argument("version", type=int)
 def keys_retire(version: int) -> None:
     """Destroy an old master key version (refused while any data key uses it)."""
-    from consent_service.crypto.rotation import retire
+    from consent_service.subjects.rotation import retire
 
     retire(_context(), version)
     click.echo(
@@ -195,7 +195,7 @@ def keys_retire(version: int) -> None:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1))
 def keys_reindex(batch_size: int) -> None:
     """Create a new blind-index key and recompute every identity's blind index (resumable)."""
-    from consent_service.crypto.rotation import SETTLE_SECONDS, reindex
+    from consent_service.subjects.rotation import SETTLE_SECONDS, reindex
 
     ctx = _context()
     click.echo(f"waiting {SETTLE_SECONDS:.0f} s so running processes load the new index key", err=True)
@@ -221,7 +221,7 @@ def keys_reindex(batch_size: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
 def keys_status(as_json: bool) -> None:
     """Show key versions and how many data keys and identities use each."""
-    from consent_service.crypto.rotation import status
+    from consent_service.subjects.rotation import status
 
     report = status(_context())
     if as_json:
@@ -248,7 +248,7 @@ def keys_status(as_json: bool) -> None:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1))
 def keys_adopt_backup(database_url: str, batch_size: int) -> None:
     """Make a restored database copy readable with the current keys, keeping erasures erased."""
-    from consent_service.crypto.rotation import adopt_keys
+    from consent_service.subjects.rotation import adopt_keys
 
     ctx = _context()
     result = _run_with_progress(
@@ -505,7 +505,8 @@ def requests_list(overdue: bool, state: str | None, type_: str | None) -> None:
 )
 def deadlines(received_date: str, code: str | None) -> None:
     """Print the deadlines of a request received on RECEIVED_DATE (JSON, ISO dates)."""
-    from consent_service.dsar.deadlines import CalendarError, calendar, deadlines_for, parse_received
+    from consent_service.calendars import CalendarError, calendar
+    from consent_service.dsar.deadlines import deadlines_for, parse_received
 
     config = _config()
     try:
@@ -680,7 +681,7 @@ def stores_load(file: Path) -> None:
     """Register the stores of a YAML file ('stores: {key: ...}' or one store with 'key:')."""
     import yaml
 
-    from consent_service.dsar.stores import documents_from_file, save_stores
+    from consent_service.stores.registry import documents_from_file, save_stores
 
     try:
         doc = yaml.safe_load(file.read_text())
@@ -693,7 +694,7 @@ def stores_load(file: Path) -> None:
 @stores.command("list")
 def stores_list() -> None:
     """List the registered stores (connections without secrets)."""
-    from consent_service.dsar.stores import read_stores
+    from consent_service.stores.registry import read_stores
 
     for store in read_stores(_context()):
         target = store["connection"].get("url") or store["connection"].get("endpoint") or ""
@@ -705,7 +706,7 @@ def stores_list() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def stores_test(key: str, as_json: bool) -> None:
     """Check a store's connection, tables, columns and key patterns; exit 1 when not ok."""
-    from consent_service.dsar.stores import check_store
+    from consent_service.stores.registry import check_store
 
     report = check_store(_context(), key)
     if as_json:

@@ -25,6 +25,10 @@ def _http_urls(name: str, value: str) -> tuple[str, ...]:
     return urls
 
 
+# the languages the service speaks to people (messages, reports; later the pages)
+SUPPORTED_LANGUAGES = ("de", "en")
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("var")

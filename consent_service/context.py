@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from consent_service import config_checks
 from consent_service.config import Config
 from consent_service.crypto.envelope import Crypto
 from consent_service.crypto.keyring import EnvProvider, KeyProvider, LocalFileProvider
@@ -42,56 +43,8 @@ def key_provider(config: Config) -> KeyProvider:
     return LocalFileProvider(config.effective_key_file)
 
 
-def check_network_settings(config: Config) -> None:
-    """ConfigurationError naming the variable when the outbound allow-list is not a CIDR list or
-    the rate-limit storage URL is not memory:// or redis://."""
-    from consent_service.errors import ConfigurationError
-    from consent_service.outbound import parse_networks
-    from consent_service.ratelimit import check_config
-
-    try:
-        parse_networks(config.outbound_allow_networks)
-        check_config(config)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
-
-
-def check_calendar(config: Config) -> None:
-    """ConfigurationError naming CONSENT_HOLIDAYS or CONSENT_TIMEZONE when deadlines cannot be
-    counted with them."""
-    from consent_service.dsar.deadlines import CalendarError, calendar
-    from consent_service.errors import ConfigurationError
-
-    try:
-        calendar(config.holidays, "UTC")
-    except CalendarError as exc:
-        raise ConfigurationError(f"CONSENT_HOLIDAYS: {exc}") from None
-    try:
-        calendar("none", config.timezone)
-    except CalendarError as exc:
-        raise ConfigurationError(f"CONSENT_TIMEZONE: {exc}") from None
-
-
-def check_messages(config: Config) -> None:
-    """ConfigurationError naming the variable when what the person is told cannot be written:
-    an unsupported default language, a supervisory authority or public URL that is not an
-    absolute http(s) URL, a repetition window that is not an ISO 8601 duration."""
-    from consent_service.dsar.messages import check_config
-    from consent_service.errors import ConfigurationError
-
-    try:
-        check_config(config)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
-
-
 def bootstrap(config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> Context:
-    from consent_service.retention.own_data import validate_config
-
-    validate_config(config)  # a bad retention period fails at start, naming its variable
-    check_network_settings(config)
-    check_calendar(config)
-    check_messages(config)
+    config_checks.check(config)  # a bad setting fails at start, naming its variable
     provider = key_provider(config)
     material = provider.load()
     if config.effective_database_url.startswith("sqlite:///"):

@@ -183,7 +183,7 @@ def enqueue_retention(ctx: Context, run_id: str) -> None:
 
 def retention_interval(config: Config) -> dt.timedelta | None:
     """``CONSENT_RETENTION_INTERVAL`` as a time span; None when scheduled runs are off."""
-    from consent_service.registry.durations import add_duration
+    from consent_service.durations import add_duration
 
     if config.retention_interval.strip().lower() in ("", "off", "0", "none"):
         return None

@@ -4,29 +4,21 @@ from consent_service.auditlog.models import AuditEntry, AuditHead
 from consent_service.auth.models import ApiClient
 from consent_service.db import Base
 from consent_service.dsar.execution_models import DsarPackage, DsarReport, DsarStoreRun
-from consent_service.dsar.models import DataStore
-from consent_service.dsar.request_models import (
-    DsarRequest,
-    DsarVerification,
-    OutboxMessage,
-    SubjectRestriction,
-)
+from consent_service.dsar.request_models import DsarRequest, DsarVerification, OutboxMessage
 from consent_service.dsar.task_models import DsarTask, Recipient
+from consent_service.erasure.models import LegalHold
 from consent_service.ledger.models import (
     Checkpoint,
     ConsentState,
     LedgerEvent,
     LedgerHead,
     ProofKey,
+    SubjectRestriction,
     Witness,
 )
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
-from consent_service.retention.models import (
-    LegalHold,
-    RetentionRule,
-    RetentionRuleVersion,
-    RetentionRun,
-)
+from consent_service.retention.models import RetentionRule, RetentionRuleVersion, RetentionRun
+from consent_service.stores.models import DataStore
 from consent_service.subjects.models import Identity, Subject, SubjectKey
 
 metadata = Base.metadata

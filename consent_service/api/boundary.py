@@ -35,7 +35,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, Unprocessable
 from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import get_content_length
 
-from consent_service.dsar.spec import KEY_RE
+from consent_service.stores.spec import KEY_RE
 
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 19  # every integer the API takes fits in a signed 64-bit column

@@ -14,7 +14,7 @@ from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import StrictSchema
 from consent_service.dsar import recipients, transfers
-from consent_service.dsar.store_secrets import HIDDEN
+from consent_service.stores.secrets import HIDDEN
 
 blp = Blueprint(
     "recipients", __name__, url_prefix="/v1/recipients", description="Recipients told of changes (Art. 19)"

@@ -32,8 +32,8 @@ from consent_service.api.request_schemas import (
 from consent_service.api.schemas import NOTE
 from consent_service.dsar import execution, lifting, package, package_links, refusal, request_views, tasks
 from consent_service.dsar import requests as dsar
+from consent_service.durations import DurationError, parse_duration
 from consent_service.errors import InvalidInput
-from consent_service.registry.durations import DurationError, parse_duration
 from consent_service.subjects.service import IdentityRef
 
 blp = Blueprint("requests", __name__, url_prefix="/v1/requests", description="Data subject requests")

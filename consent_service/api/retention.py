@@ -15,10 +15,10 @@ from marshmallow import fields, validate
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import DURATION, KEY, NOTE, StrictSchema
-from consent_service.dsar.spec import NAME_RE
 from consent_service.registry import taxonomy
 from consent_service.retention import service as retention
 from consent_service.retention.rules import ACTIONS, FIELD_TRIGGERS, TRIGGERS
+from consent_service.stores.spec import NAME_RE
 
 SCOPE = "dsar:manage"
 

@@ -6,13 +6,15 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from consent_service import durations
 from consent_service.api.boundary import StrictBool
 from consent_service.api.openapi import exactly_one_of
 from consent_service.auth.service import SCOPES
-from consent_service.dsar.spec import KEY_RE
 from consent_service.ledger.service import CHANNELS, METHODS
-from consent_service.registry import automated, durations, taxonomy
-from consent_service.registry.service import LEGAL_BASES, MAX_CONSENT_VALIDITY, REQUIRED_LANGUAGES
+from consent_service.registry import automated, taxonomy
+from consent_service.registry.service import MAX_CONSENT_VALIDITY, REQUIRED_LANGUAGES
+from consent_service.registry.taxonomy import LEGAL_BASES
+from consent_service.stores.spec import KEY_RE
 from consent_service.subjects.service import IDENTITY_TYPES
 
 DURATION_PATTERN = durations.PATTERN

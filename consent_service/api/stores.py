@@ -11,9 +11,10 @@ from marshmallow import fields, validate
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas import StrictSchema
-from consent_service.dsar import stores, tasks
-from consent_service.dsar.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from consent_service.dsar.spec import STORE_TYPES
+from consent_service.dsar import tasks
+from consent_service.stores import registry as stores
+from consent_service.stores.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from consent_service.stores.spec import STORE_TYPES
 
 blp = Blueprint("stores", __name__, url_prefix="/v1/stores", description="Data stores for subject requests")
 

@@ -18,11 +18,11 @@ from consent_service.api.schemas import (
     SubjectConsentsOut,
     SubjectIdOut,
 )
+from consent_service.erasure.shred import shred_subject
 from consent_service.errors import UnknownSubject
 from consent_service.ledger import queries
 from consent_service.ledger import service as ledger
 from consent_service.subjects.service import IdentityRef
-from consent_service.subjects.shred import shred_subject
 
 blp = Blueprint("subjects", __name__, url_prefix="/v1/subjects", description="Subjects")
 

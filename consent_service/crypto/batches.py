@@ -1,4 +1,4 @@
-"""Batched, resumable table walks for the key operations (``crypto.rotation``).
+"""Batched, resumable table walks for the key operations (``subjects.rotation``).
 
 Rows are read in keyset order (never OFFSET), each batch in one short transaction, so a long
 run never holds a lock for long and an interrupted run loses at most one uncommitted batch.

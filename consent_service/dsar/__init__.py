@@ -1,4 +1,4 @@
-"""Data subject requests (GDPR Art. 12-22): request lifecycle, deadlines, execution, connectors.
-
-Not built yet: this package is the agreed home of that work and holds no code so far.
+"""Data subject requests (GDPR Art. 12-22): the request lifecycle, verification, deadlines,
+execution across the registered stores (``consent_service.stores``), packages and the messages
+to the person.
 """

@@ -1,7 +1,7 @@
 """Executing verified access, portability, erasure and rectification requests across the stores.
 
-``run_request`` runs synchronously (a worker or task queue is not built yet: the CLI and the API
-call it directly) and is resumable. It may start from ``verified``, ``in_progress`` or
+``run_request`` runs in the calling thread (the task queue's worker, ``consent-service requests
+run``) and is resumable. It may start from ``verified``, ``in_progress`` or
 ``failed``; it moves the request to ``in_progress`` first, in its own transaction, then:
 
 - finds the subject's records in every registered store (``traversal``);
@@ -42,20 +42,20 @@ from sqlalchemy.orm import Session
 from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed
 from consent_service.dsar import completion, limits, messages, notify, outbox, package, verified
-from consent_service.dsar.connectors.base import Connector
 from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
-from consent_service.dsar.models import DataStore
 from consent_service.dsar.pending import open_task, open_tasks, resolved_opener
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import load_request, log_event, summary, transition
-from consent_service.dsar.stores import open_connector
-from consent_service.dsar.traversal import Found, StoreFailure, traverse
 from consent_service.dsar.verified import request_identities
 from consent_service.dsar.writes import erase_store, public_task, rectify_store
+from consent_service.erasure import holds
+from consent_service.erasure.shred import shred_subject
 from consent_service.errors import Conflict, DomainError
-from consent_service.retention import holds
+from consent_service.stores.connectors.base import Connector
+from consent_service.stores.models import DataStore
+from consent_service.stores.registry import open_connector
+from consent_service.stores.traversal import Found, StoreFailure, traverse
 from consent_service.subjects import service as subjects
-from consent_service.subjects.shred import shred_subject
 
 log = logging.getLogger(__name__)
 

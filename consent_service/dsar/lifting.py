@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from consent_service.context import Context
 from consent_service.dsar import notify, outbox, recipients
-from consent_service.dsar.request_models import SubjectRestriction
 from consent_service.dsar.requests import load_request, log_event, sealed_note, summary
 from consent_service.errors import Conflict, InvalidInput
+from consent_service.ledger.models import SubjectRestriction
 
 
 def lift(ctx: Context, request_id: str, *, reason: str, actor: str) -> dict[str, Any]:

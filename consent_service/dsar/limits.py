@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent_service.dsar.request_models import DsarRequest, SubjectRestriction
+from consent_service.dsar.request_models import DsarRequest
+from consent_service.ledger.models import SubjectRestriction
 from consent_service.registry.models import Purpose
 
 DIRECT_MARKETING = "@direct_marketing"  # a class of purposes; '@' is never in a purpose key

@@ -32,7 +32,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -41,13 +40,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from consent_service.config import Config
-from consent_service.registry.durations import DurationError, parse_duration
+from consent_service.config import SUPPORTED_LANGUAGES, Config
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "message_templates"
 CATALOGS = HERE / "translations"
-SUPPORTED = ("de", "en")
+SUPPORTED = SUPPORTED_LANGUAGES
 KINDS = (
     "received",
     "verification_code",
@@ -146,24 +144,3 @@ def render(kind: str, tag: str | None, config: Config, **values: Any) -> Message
     text = re.sub(r"\n\s*\n(\s*\n)+", "\n\n", re.sub(r"[ \t]+\n", "\n", text)).strip()
     title, _, body = text.partition("\n\n")
     return Message(kind, language, title.strip(), body + "\n")
-
-
-def _absolute_http(name: str, value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
-        raise ValueError(f"{name}: {value!r} is not an absolute http:// or https:// URL")
-
-
-def check_config(config: Config) -> None:
-    """ValueError naming the variable when a message setting cannot be used."""
-    if config.default_language not in SUPPORTED:
-        raise ValueError(
-            f"CONSENT_DEFAULT_LANGUAGE: {config.default_language!r} is not one of {', '.join(SUPPORTED)}"
-        )
-    if config.supervisory_authority_url:
-        _absolute_http("CONSENT_SUPERVISORY_AUTHORITY_URL", config.supervisory_authority_url)
-    _absolute_http("CONSENT_PUBLIC_URL", config.public_url)
-    try:
-        parse_duration(config.repeat_window)
-    except DurationError as exc:
-        raise ValueError(f"CONSENT_REPEAT_WINDOW: {exc}") from None

@@ -30,7 +30,7 @@ from consent_service.context import Context
 from consent_service.crypto.envelope import Crypto, DecryptionFailed, field_aad, open_sealed, seal
 from consent_service.dsar import recipients
 from consent_service.dsar.request_models import OutboxMessage
-from consent_service.dsar.store_secrets import derive
+from consent_service.stores.secrets import derive
 from consent_service.subjects import service as subjects
 
 LEASE = dt.timedelta(minutes=5)

@@ -33,19 +33,19 @@ from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed, seal
 from consent_service.dsar import package_texts as texts
 from consent_service.dsar import transfers
-from consent_service.dsar.connectors.base import Connector, Row
 from consent_service.dsar.execution_models import DsarPackage
 from consent_service.dsar.package_html import to_html
 from consent_service.dsar.recipients import list_recipients
 from consent_service.dsar.request_models import DsarRequest
-from consent_service.dsar.spec import CollectionSpec
-from consent_service.dsar.traversal import Found
 from consent_service.errors import Gone, InvalidInput, NotFound
 from consent_service.ledger.queries import history
 from consent_service.registry import taxonomy
 from consent_service.registry.models import Cookie
 from consent_service.registry.service import read_purposes
-from consent_service.retention.rules import active_rules, applicable
+from consent_service.retention.interface import active_rules, applicable
+from consent_service.stores.connectors.base import Connector, Row
+from consent_service.stores.spec import CollectionSpec
+from consent_service.stores.traversal import Found
 from consent_service.subjects import service as subjects
 
 UNCLASSIFIED = "unclassified"

@@ -15,8 +15,8 @@ from typing import Any
 from babel.dates import format_date, format_datetime
 from babel.units import format_unit
 
-from consent_service.registry.durations import DurationError, parse_duration
-from consent_service.retention.rules import ACTION_WORDS, TRIGGER_WORDS
+from consent_service.durations import DurationError, parse_duration
+from consent_service.retention.interface import ACTION_WORDS, TRIGGER_WORDS
 
 LANGUAGES = ("en", "de")
 

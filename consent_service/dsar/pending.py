@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import DecryptionFailed, field_aad, open_sealed
-from consent_service.dsar.connectors.base import Check, Connector, EraseResult, Row
 from consent_service.dsar.execution_models import DsarStoreRun
-from consent_service.dsar.models import DataStore
 from consent_service.dsar.request_models import DsarRequest
-from consent_service.dsar.spec import StoreSpec
-from consent_service.dsar.stores import load_spec
 from consent_service.dsar.task_models import DsarTask
+from consent_service.stores.connectors.base import Check, Connector, EraseResult, Row
+from consent_service.stores.models import DataStore
+from consent_service.stores.registry import load_spec
+from consent_service.stores.spec import StoreSpec
 from consent_service.subjects import service as subjects
 
 Opener = Callable[[str], AbstractContextManager[Connector]]

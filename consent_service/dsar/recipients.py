@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session
 from consent_service import outbound
 from consent_service.context import Context
 from consent_service.dsar import transfers
-from consent_service.dsar.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from consent_service.dsar.request_models import DsarRequest, OutboxMessage
-from consent_service.dsar.store_secrets import HIDDEN, open_connection, seal_connection
 from consent_service.dsar.task_models import Recipient
 from consent_service.errors import NotFound, refused
+from consent_service.stores.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from consent_service.stores.secrets import HIDDEN, open_connection, seal_connection
 
 EVENTS = ("erasure", "rectification", "restriction")
 TIMEOUT_S = 15.0

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.dsar.request_models import DsarRequest
-from consent_service.registry.durations import parse_duration
+from consent_service.durations import parse_duration
 from consent_service.subjects.models import Subject
 
 

@@ -1,5 +1,5 @@
 """Tables of data subject requests: the requests, their e-mail verification, the outbox of
-messages to send, and the restrictions and objections the gate enforces.
+messages to send (the restrictions and objections the gate enforces: ``ledger.models``).
 
 Personal data in these tables (the requester's identities and contact, rectification values,
 message bodies) is sealed under the subject's data key, like everything else.
@@ -8,7 +8,6 @@ message bodies) is sealed under the subject's data key, like everything else.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -76,19 +75,3 @@ class OutboxMessage(Base):
     # NULL: sealed under the subject's data key; "service:<n>": under a per-message key derived
     # from master key version n (an erasure confirmation outlives the subject's key)
     sealed_with: Mapped[str | None] = mapped_column(String(16))
-
-
-class SubjectRestriction(Base):
-    __tablename__ = "subject_restrictions"
-    __table_args__ = (Index("ix_subject_restrictions_lookup", "subject_id", "purpose_key"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"))
-    purpose_key: Mapped[str] = mapped_column(String(64))  # "*" = every purpose
-    kind: Mapped[str] = mapped_column(String(12))  # restriction | objection
-    absolute: Mapped[bool] = mapped_column(default=False)
-    request_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("dsar_requests.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    lift_reason: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[dict[str, Any] | None]

@@ -17,9 +17,10 @@ from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED
 from consent_service.dsar import notify, verified
 from consent_service.dsar.repeats import repeats
-from consent_service.dsar.request_models import DsarRequest, SubjectRestriction
+from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import CONTACT_PURGED, OPEN_STATES, load_request, summary
-from consent_service.registry.durations import parse_duration
+from consent_service.durations import parse_duration
+from consent_service.ledger.models import SubjectRestriction
 from consent_service.subjects import service as subjects
 
 

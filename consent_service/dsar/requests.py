@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service import calendars
 from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
@@ -70,8 +71,8 @@ class OpenRequest:
     language: str | None = None  # BCP 47 tag the person wrote in; None = CONSENT_DEFAULT_LANGUAGE
 
 
-def calendar_of(ctx: Context) -> deadlines.Calendar:
-    return deadlines.calendar(ctx.config.holidays, ctx.config.timezone)
+def calendar_of(ctx: Context) -> calendars.Calendar:
+    return calendars.calendar(ctx.config.holidays, ctx.config.timezone)
 
 
 def log_event(

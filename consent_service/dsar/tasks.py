@@ -20,15 +20,15 @@ from consent_service.auditlog import notes
 from consent_service.context import Context
 from consent_service.crypto.envelope import seal
 from consent_service.dsar import execution
-from consent_service.dsar.connectors.http import verify_signature
 from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
-from consent_service.dsar.models import DataStore
 from consent_service.dsar.pending import open_tasks, records_aad
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import load_request, log_event, sealed_note, summary, transition
-from consent_service.dsar.store_secrets import open_connection
 from consent_service.dsar.task_models import DsarTask
 from consent_service.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from consent_service.stores.connectors.http import verify_signature
+from consent_service.stores.models import DataStore
+from consent_service.stores.secrets import open_connection
 from consent_service.subjects import service as subjects
 
 CALLBACK_MAX_AGE_S = 300

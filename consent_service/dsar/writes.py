@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from consent_service.dsar.connectors.base import Connector, Deferred
-from consent_service.dsar.traversal import Found, Node, StoreFailure
+from consent_service.stores.connectors.base import Connector, Deferred
+from consent_service.stores.traversal import Found, Node, StoreFailure
 
 Note = Callable[..., None]
 Clock = Callable[[], dt.datetime]

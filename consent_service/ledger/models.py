@@ -11,6 +11,7 @@ row's canonical bytes (ciphertext included), so shredding a key later leaves the
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -111,3 +112,21 @@ class Witness(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# The limits the gate enforces (written by data subject requests, ``dsar.limits``): restrictions
+# (Art. 18), objections (Art. 21) and erasures kept under a legal hold.
+class SubjectRestriction(Base):
+    __tablename__ = "subject_restrictions"
+    __table_args__ = (Index("ix_subject_restrictions_lookup", "subject_id", "purpose_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"))
+    purpose_key: Mapped[str] = mapped_column(String(64))  # "*" = every purpose
+    kind: Mapped[str] = mapped_column(String(12))  # restriction | objection
+    absolute: Mapped[bool] = mapped_column(default=False)
+    request_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("dsar_requests.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None]

@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 from consent_service.context import Context
 from consent_service.crypto.envelope import field_aad, seal
 from consent_service.db import UTCDateTime
+from consent_service.durations import add_duration
 from consent_service.errors import Conflict, InvalidInput, UnknownReference
 from consent_service.hashing import canonical_json
 from consent_service.ledger import checkpoints, projection
 from consent_service.ledger.chain import link
 from consent_service.ledger.models import LedgerEvent, ProofKey
 from consent_service.ledger.receipts import build_receipt
-from consent_service.registry.durations import add_duration
 from consent_service.subjects import service as subjects
 from consent_service.subjects.service import IdentityRef
 

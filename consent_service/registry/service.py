@@ -14,23 +14,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service.durations import DurationError, at_most, parse_duration
 from consent_service.errors import Conflict, InvalidInput, UnknownCookie, UnknownPurpose, UnknownReference
 from consent_service.hashing import content_hash
 from consent_service.registry import automated, taxonomy
-from consent_service.registry.durations import DurationError, at_most, parse_duration
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
+from consent_service.registry.taxonomy import LEGAL_BASES
 
 if TYPE_CHECKING:
     from consent_service.context import Context
 
-LEGAL_BASES = (
-    "consent",
-    "contract",
-    "legal_obligation",
-    "vital_interests",
-    "public_task",
-    "legitimate_interests",
-)
 REQUIRED_LANGUAGES = ("en", "de")
 MAX_CONSENT_VALIDITY = "P13M"
 DEFAULT_CONSENT_VALIDITY = "P12M"

@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+# The lawful bases of processing (GDPR Art. 6(1)(a)-(f)), as purposes and holds name them.
+LEGAL_BASES = (
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+)
+
 
 @lru_cache(maxsize=1)
 def _keys() -> tuple[frozenset[str], frozenset[str]]:

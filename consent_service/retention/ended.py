@@ -11,17 +11,17 @@ import time
 from typing import Any
 
 from consent_service.context import Context
-from consent_service.dsar.connectors.base import Connector, field_changes
-from consent_service.dsar.spec import CollectionSpec
-from consent_service.dsar.traversal import traverse
+from consent_service.erasure.holds import ActiveHolds
+from consent_service.erasure.shred import shred_subject
 from consent_service.ledger import lapsed
 from consent_service.retention.field_sweep import ACTOR
-from consent_service.retention.holds import ActiveHolds
 from consent_service.retention.plan import Target
 from consent_service.retention.recorder import Recorder
 from consent_service.retention.rules import Rule
+from consent_service.stores.connectors.base import Connector, field_changes
+from consent_service.stores.spec import CollectionSpec
+from consent_service.stores.traversal import traverse
 from consent_service.subjects import service as subjects
-from consent_service.subjects.shred import shred_subject
 
 SUBJECT_BATCH = 50
 

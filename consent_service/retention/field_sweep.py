@@ -11,14 +11,14 @@ import time
 from typing import Any
 
 from consent_service.context import Context
-from consent_service.dsar.connectors.base import Connector, Due
-from consent_service.dsar.spec import CollectionSpec
-from consent_service.retention.holds import ActiveHolds
+from consent_service.erasure.holds import ActiveHolds
+from consent_service.erasure.shred import shred_subject
 from consent_service.retention.plan import Target
 from consent_service.retention.recorder import Recorder
+from consent_service.stores.connectors.base import Connector, Due
+from consent_service.stores.spec import CollectionSpec
 from consent_service.subjects import service as subjects
 from consent_service.subjects.service import IdentityRef
-from consent_service.subjects.shred import shred_subject
 
 ACTOR = "retention"
 BATCH_START = 500

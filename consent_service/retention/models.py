@@ -1,9 +1,8 @@
-"""Tables of retention: rules (versioned), legal holds, and sweeper runs.
+"""Tables of retention: rules (versioned) and sweeper runs (legal holds: ``erasure.models``).
 
 A rule's content lives in immutable ``retention_rule_versions`` rows identified by a content
 hash; ``retention_rules`` points at the current version (like purposes). Retiring a rule keeps
-every version. ``legal_holds`` are mutable (extend, release) and every change is also written to
-the tamper-evident ``holds`` audit log. ``retention_runs`` holds one row per sweep: its state, a
+every version. ``retention_runs`` holds one row per sweep: its state, a
 heartbeat (so a run whose process died is recognised and taken over) and its report; the final
 report is also appended to the ``retention`` audit log, whose sequence number the row keeps.
 """
@@ -39,27 +38,6 @@ class RetentionRuleVersion(Base):
     rule: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(64))
-
-
-class LegalHold(Base):
-    __tablename__ = "legal_holds"
-    __table_args__ = (Index("ix_legal_holds_subject", "subject_id"),)
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    subject_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("subjects.id"))
-    store: Mapped[str | None] = mapped_column(String(64))
-    collection: Mapped[str | None] = mapped_column(String(64))
-    # the purpose the held data is kept for (a legal obligation, a legal claim): after an erasure
-    # kept under this hold, only this purpose may still be processed (see dsar.execution)
-    purpose: Mapped[str | None] = mapped_column(String(64), ForeignKey("purposes.key"))
-    reason: Mapped[str] = mapped_column(Text)
-    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    created_by: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    released_by: Mapped[str | None] = mapped_column(String(64))
-    release_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class RetentionRun(Base):

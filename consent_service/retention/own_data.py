@@ -32,15 +32,15 @@ from sqlalchemy.orm import Session, aliased
 
 from consent_service.auditlog.models import AuditEntry
 from consent_service.config import Config
+from consent_service.config_checks import check_durations
 from consent_service.context import Context
-from consent_service.dsar.execution_models import DsarPackage
-from consent_service.dsar.request_models import DsarRequest, DsarVerification, OutboxMessage
-from consent_service.errors import ConfigurationError, Conflict
+from consent_service.dsar.interface import DsarPackage, DsarRequest, DsarVerification, OutboxMessage
+from consent_service.durations import parse_duration
+from consent_service.erasure.holds import ActiveHolds
+from consent_service.erasure.shred import shred_subject
+from consent_service.errors import Conflict
 from consent_service.ledger.models import ConsentState, LedgerEvent, ProofKey
-from consent_service.registry.durations import DurationError, parse_duration
-from consent_service.retention.holds import ActiveHolds
 from consent_service.subjects.models import Subject, SubjectKey
-from consent_service.subjects.shred import shred_subject
 
 Progress = Callable[[str, int], None]
 Counts = dict[str, int]
@@ -50,12 +50,6 @@ AWAITING_VERIFICATION = ("received", "identity_pending")  # the states ``request
 OUTBOX_DONE = ("sent", "dead")
 SHRED_ACTOR = ("system", "retention")  # actor_type, actor_id of the ``shredded`` ledger events
 VAULT_LOG = "vault"
-
-_SETTINGS = {
-    "proof_retention": "CONSENT_PROOF_RETENTION",
-    "request_contact_retention": "CONSENT_REQUEST_CONTACT_RETENTION",
-    "outbox_retention": "CONSENT_OUTBOX_RETENTION",
-}
 
 
 @dataclass(frozen=True)
@@ -68,17 +62,8 @@ class Cutoffs:
     outbox: dt.datetime
 
 
-def validate_config(config: Config) -> None:
-    """ConfigurationError naming the variable when a retention period is not an ISO 8601 duration."""
-    for name, variable in _SETTINGS.items():
-        try:
-            parse_duration(getattr(config, name))
-        except DurationError as exc:
-            raise ConfigurationError(f"{variable}: {exc}") from None
-
-
 def cutoffs(config: Config, now: dt.datetime) -> Cutoffs:
-    validate_config(config)
+    check_durations(config)
     return Cutoffs(
         now=now,
         proofs=now - parse_duration(config.proof_retention),
@@ -416,7 +401,7 @@ def sweep_own_data(
     Each count dict has ``candidates`` (rows due, held ones included), the action (``purged``,
     ``deleted`` or ``shredded``; 0 in a dry run) and, where holds apply, ``held``.
     """
-    validate_config(ctx.config)
+    check_durations(ctx.config)
     common: dict[str, Any] = {"now": now, "dry_run": dry_run, "batch_size": batch_size, "progress": progress}
     return {
         "proofs": purge_proofs(ctx, held=held, **common),

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from consent_service.dsar.spec import CollectionSpec, StoreSpec
 from consent_service.retention.rules import FIELD_TRIGGERS, Rule, category_matches, purpose_categories
+from consent_service.stores.spec import CollectionSpec, StoreSpec
 
 SWEPT_TYPES = ("sql", "redis")
 

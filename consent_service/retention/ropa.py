@@ -22,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
-from consent_service.dsar.models import DataStore
-from consent_service.dsar.task_models import Recipient
+from consent_service.dsar.interface import Recipient
 from consent_service.registry.models import Purpose, PurposeVersion
 from consent_service.retention.rules import Rule, active_rules, applicable, category_matches
+from consent_service.stores.models import DataStore
 
 CSV_COLUMNS = (
     "purpose",

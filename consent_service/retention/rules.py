@@ -28,14 +28,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent_service.dsar.models import DataStore
-from consent_service.dsar.spec import KEY_RE, NAME_RE
+from consent_service.durations import DurationError, parse_duration
 from consent_service.errors import InvalidInput, NotFound, refused
 from consent_service.hashing import content_hash
 from consent_service.registry import taxonomy
-from consent_service.registry.durations import DurationError, parse_duration
 from consent_service.registry.models import Purpose, PurposeVersion
 from consent_service.retention.models import RetentionRule, RetentionRuleVersion
+from consent_service.stores.models import DataStore
+from consent_service.stores.spec import KEY_RE, NAME_RE
 
 TRIGGERS = ("since_field", "last_activity", "contract_end", "consent_ended")
 FIELD_TRIGGERS = ("since_field", "last_activity", "contract_end")

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from consent_service import locks
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
-from consent_service.dsar.models import DataStore
 from consent_service.errors import Conflict, NotFound
 from consent_service.retention.models import RetentionRun
 from consent_service.retention.recorder import Progress
 from consent_service.retention.sweeper import LOG, sweep
+from consent_service.stores.models import DataStore
 
 RUN_LOCK = "retention-run"  # one run at a time
 RUNNER = "retention-runner"  # ctx.caches key: Callable[[Context, str], None] that queues a run

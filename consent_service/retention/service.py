@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from consent_service.context import Context
-from consent_service.retention import holds, rules
+from consent_service.erasure import holds
+from consent_service.retention import rules
 
 
 def save_rule(ctx: Context, key: str, doc: dict[str, Any], actor: str) -> tuple[dict[str, Any], str]:

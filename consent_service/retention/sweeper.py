@@ -21,19 +21,19 @@ from typing import Any
 from sqlalchemy import select
 
 from consent_service.context import Context
-from consent_service.dsar.connectors.base import Connector, Due, MissingField
-from consent_service.dsar.models import DataStore
-from consent_service.dsar.spec import StoreSpec, parse_store
-from consent_service.dsar.stores import open_connector
-from consent_service.dsar.traversal import StoreFailure, traverse
+from consent_service.erasure import holds as holds_service
+from consent_service.erasure.holds import ActiveHolds
 from consent_service.errors import NotFound
-from consent_service.retention import holds as holds_service
 from consent_service.retention.ended import identity_values, shred_ended, sweep_consent_ended
 from consent_service.retention.field_sweep import sweep_fields
-from consent_service.retention.holds import ActiveHolds
 from consent_service.retention.plan import Target, plan
 from consent_service.retention.recorder import Progress, Recorder, json_safe
 from consent_service.retention.rules import FIELD_TRIGGERS, Rule, active_rules
+from consent_service.stores.connectors.base import Connector, Due, MissingField
+from consent_service.stores.models import DataStore
+from consent_service.stores.registry import open_connector
+from consent_service.stores.spec import StoreSpec, parse_store
+from consent_service.stores.traversal import StoreFailure, traverse
 
 LOG = "retention"
 

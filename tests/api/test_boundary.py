@@ -12,8 +12,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from consent_service.durations import DurationError, add_duration, parse_duration
 from consent_service.ledger.models import LedgerEvent
-from consent_service.registry.durations import DurationError, add_duration, parse_duration
 from tests.api.helpers import assert_problem, consent_body
 
 SURROGATE = "\\ud800"  # as it stands in a JSON text: a lone surrogate once parsed

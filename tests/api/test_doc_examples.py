@@ -21,7 +21,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from consent_service.dsar.spec import parse_store
+from consent_service.stores.spec import parse_store
 from tests.api.helpers import assert_problem
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from consent_service import create_app
 from consent_service.auditlog.service import entries
-from consent_service.retention.models import LegalHold
+from consent_service.erasure.models import LegalHold
 from tests.api.helpers import assert_problem, consent_body, crm_store
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from consent_service import create_app
 from consent_service.dsar import execution, outbox
-from consent_service.dsar.connectors.http import verify_signature
+from consent_service.stores.connectors.http import verify_signature
 from tests.api.helpers import assert_problem, crm_store
 
 SECRET = "recipient-secret-of-some-length"
@@ -138,7 +138,7 @@ def test_restriction_applied_and_lifted_are_signed_webhooks(dpo: Any, endpoint: 
 def test_a_failing_endpoint_is_retried_and_a_shredded_subject_still_gets_told(
     clocked_ctx: Any, clock: Any, dpo: Any, endpoint: Any
 ) -> None:
-    from consent_service.subjects.shred import shred_subject
+    from consent_service.erasure.shred import shred_subject
 
     client, headers = dpo
     url, state = endpoint

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from consent_service.dsar import execution
 from consent_service.dsar.request_models import OutboxMessage
+from consent_service.erasure.shred import shred_subject
 from consent_service.subjects import service as subjects
-from consent_service.subjects.shred import shred_subject
 from tests.api.helpers import assert_problem, consent_body, crm_store
 from tests.api.mail import code_in, text_of
 
@@ -66,7 +66,8 @@ def test_a_paper_request_received_three_weeks_ago_extended_then_refused(berlin, 
     body = text_of(received)
     assert "Am 10. Januar 2026 haben wir Ihren Antrag auf Auskunft" in body
     assert (
-        "spätestens bis zum 10. Februar 2026" in body and "Datenschutzteam hat Ihre Identität bestätigt" in body
+        "spätestens bis zum 10. Februar 2026" in body
+        and "Datenschutzteam hat Ihre Identität bestätigt" in body
     )
     assert "ID card" not in body  # the DPO's note is not for the person
     body = text_of(extension)

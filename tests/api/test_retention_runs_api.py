@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from consent_service.retention.holds import SEALED_IN_REPORT
+from consent_service.erasure.holds import SEALED_IN_REPORT
 from tests.api.helpers import assert_problem, crm_store
 from tests.api.test_execution_api import open_verified, run_queued
 

@@ -74,7 +74,7 @@ def test_put_get_list_never_show_secrets(
 
 
 def test_hidden_values_sent_back_keep_the_secret(client: Any, admin: dict[str, str], ctx: Context) -> None:
-    from consent_service.dsar.stores import load_spec
+    from consent_service.stores.registry import load_spec
 
     client.put("/v1/stores/crm", json=http_doc(), headers=admin)
     shown = client.get("/v1/stores/crm", headers=admin).get_json()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from consent_service.dsar.connectors.http import sign, verify_signature
+from consent_service.stores.connectors.http import sign, verify_signature
 from tests.api.helpers import assert_problem, crm_store
 
 SECRET = "callback-secret-of-some-length"

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from consent_service.dsar import execution, package
 from consent_service.dsar.requests import OpenRequest, open_request
-from consent_service.dsar.stores import save_store
+from consent_service.stores.registry import save_store
 from consent_service.subjects.service import IdentityRef
 from tests.integration.helpers import session_store
 

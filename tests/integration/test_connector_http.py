@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from consent_service.config import Config
-from consent_service.dsar.connectors import ConnectorError, Deferred, connector_for
-from consent_service.dsar.connectors.http import HttpConnector, sign, verify_signature
-from consent_service.dsar.spec import parse_store
 from consent_service.outbound import Policy
+from consent_service.stores.connectors import ConnectorError, Deferred, connector_for
+from consent_service.stores.connectors.http import HttpConnector, sign, verify_signature
+from consent_service.stores.spec import parse_store
 from tests.conftest import TEST_OUTBOUND_ALLOW
 
 SECRET = "a-shared-secret-of-some-length"

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import redis
 
-from consent_service.dsar.connectors import connector_for
-from consent_service.dsar.connectors.base import keyed_hash
-from consent_service.dsar.connectors.redis import RedisConnector, key_glob
-from consent_service.dsar.spec import parse_store
+from consent_service.stores.connectors import connector_for
+from consent_service.stores.connectors.base import keyed_hash
+from consent_service.stores.connectors.redis import RedisConnector, key_glob
+from consent_service.stores.spec import parse_store
 from tests.conftest import REQUIRE_SERVERS, server_url
 
 HASH_KEY = b"r" * 32

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 
-from consent_service.dsar.connectors import connector_for
-from consent_service.dsar.connectors.base import keyed_hash
-from consent_service.dsar.connectors.sql import SqlConnector
-from consent_service.dsar.spec import StoreSpec, parse_store
+from consent_service.stores.connectors import connector_for
+from consent_service.stores.connectors.base import keyed_hash
+from consent_service.stores.connectors.sql import SqlConnector
+from consent_service.stores.spec import StoreSpec, parse_store
 from tests.conftest import REQUIRE_SERVERS, server_url
 from tests.unit.store_examples import SHOP
 

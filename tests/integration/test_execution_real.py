@@ -28,9 +28,9 @@ from sqlalchemy import (
 from consent_service.dsar import execution, package
 from consent_service.dsar.request_views import show
 from consent_service.dsar.requests import OpenRequest, open_request
-from consent_service.dsar.stores import save_store
 from consent_service.errors import Conflict, Gone
 from consent_service.ledger.queries import decide_one
+from consent_service.stores.registry import save_store
 from consent_service.subjects.service import IdentityRef
 from tests.conftest import REQUIRE_SERVERS, server_url
 from tests.integration.helpers import consent, session_store

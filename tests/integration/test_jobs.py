@@ -25,7 +25,7 @@ from consent_service.context import Context
 from consent_service.dsar import execution
 from consent_service.dsar.request_views import show
 from consent_service.dsar.requests import OpenRequest, open_request, verify
-from consent_service.dsar.stores import save_store
+from consent_service.stores.registry import save_store
 from consent_service.subjects.service import IdentityRef
 from tests.conftest import REQUIRE_SERVERS, make_context, server_url
 

@@ -23,12 +23,12 @@ from sqlalchemy.engine import make_url
 
 from consent_service.config import Config
 from consent_service.context import Context, bootstrap
-from consent_service.crypto import rotation
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, open_sealed
 from consent_service.crypto.keyring import KeyMaterial, LocalFileProvider
 from consent_service.demo import seed
 from consent_service.errors import ConfigurationError, Conflict, NotFound
 from consent_service.ledger.queries import history
+from consent_service.subjects import rotation
 from consent_service.subjects.service import IdentityRef, get_or_create, identities_of, resolve
 from tests.conftest import migrate
 from tests.integration.helpers import consent, email, is_sqlite, raw
@@ -345,7 +345,7 @@ def test_a_killed_rotation_resumes_without_a_new_version_or_a_lost_key(
 def test_identities_stay_findable_before_during_and_after_a_reindex(
     keyed: Context, fresh: Callable[[Context], Context]
 ) -> None:
-    from consent_service.subjects.shred import shred_subject
+    from consent_service.erasure.shred import shred_subject
 
     ids = seed_subjects(keyed, 600)
     erased = ids[450]
@@ -430,7 +430,7 @@ def copy_of(tmp_path: Path) -> Iterator[Callable[[Context], str]]:
 def test_erasure_reaches_a_backup_once_the_old_master_key_is_retired(
     keyed: Context, fresh: Callable[[Context], Context], copy_of: Callable[[Context], str], tmp_path: Path
 ) -> None:
-    from consent_service.subjects.shred import shred_subject
+    from consent_service.erasure.shred import shred_subject
 
     seed(keyed)
     a = consent(keyed, identity=email("anna"), proof={"page": "anna-signup"}).subject_id

@@ -19,17 +19,19 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import delete, func, select
 
+from consent_service.config_checks import check_durations
 from consent_service.context import Context
 from consent_service.demo import seed
 from consent_service.dsar import request_views
 from consent_service.dsar import requests as dsar
 from consent_service.dsar.execution_models import DsarPackage
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, OutboxMessage
+from consent_service.erasure import holds
 from consent_service.errors import ConfigurationError, Conflict
 from consent_service.ledger import audit, queries
 from consent_service.ledger import service as ledger_service
 from consent_service.ledger.models import ProofKey
-from consent_service.retention import holds, own_data
+from consent_service.retention import own_data
 from consent_service.retention import service as retention
 from consent_service.subjects import service as subjects
 from consent_service.subjects.service import IdentityRef
@@ -391,4 +393,4 @@ def test_a_bad_retention_period_is_a_configuration_error(tctx: Context) -> None:
         sweep(tctx)
     tctx.config = tctx.config.with_overrides(proof_retention="P3Y", outbox_retention="P")
     with pytest.raises(ConfigurationError, match="CONSENT_OUTBOX_RETENTION"):
-        own_data.validate_config(tctx.config)
+        check_durations(tctx.config)

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from consent_service.cli import main
 from consent_service.dsar.request_views import show
 from consent_service.dsar.requests import OpenRequest, open_request
+from consent_service.erasure.shred import shred_subject
 from consent_service.subjects.service import IdentityRef
-from consent_service.subjects.shred import shred_subject
 
 
 def test_run_prints_why_the_request_failed(ctx: Any) -> None:

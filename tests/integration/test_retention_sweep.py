@@ -19,9 +19,10 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, creat
 
 from consent_service.auditlog.service import entries, verify
 from consent_service.context import Context
-from consent_service.dsar.stores import save_store
+from consent_service.erasure import holds
 from consent_service.ledger.service import DecisionInput, RecordConsent, record_consent
-from consent_service.retention import holds, rules, runs, sweeper
+from consent_service.retention import rules, runs, sweeper
+from consent_service.stores.registry import save_store
 from consent_service.subjects.service import IdentityRef
 from tests.conftest import FixedClock, make_context, param_database, server_url
 

@@ -8,10 +8,10 @@ import pytest
 
 from consent_service.config import Config
 from consent_service.context import bootstrap
-from consent_service.crypto import rotation
 from consent_service.crypto.keyring import KeyMaterial, LocalFileProvider
-from consent_service.dsar.stores import read_store, reseal_connections, save_store
 from consent_service.errors import Conflict
+from consent_service.stores.registry import read_store, reseal_connections, save_store
+from consent_service.subjects import rotation
 from tests.conftest import migrate
 
 
@@ -46,7 +46,7 @@ def test_rotation_reseals_store_connections_and_retire_waits_for_them(tmp_path: 
     rotation.retire(ctx, 1)
     fresh = bootstrap(Config(data_dir=tmp_path, database_url=url, key_file=key_file))
     assert read_store(fresh, "shop")["key"] == "shop"
-    from consent_service.dsar.stores import load_spec
+    from consent_service.stores.registry import load_spec
 
     _, connection = load_spec(fresh, "shop")
     assert connection["url"] == f"sqlite:///{shop}"

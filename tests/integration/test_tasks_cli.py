@@ -11,7 +11,7 @@ from consent_service.cli import _context, main
 from consent_service.crypto.keyring import KeyMaterial
 from consent_service.dsar.execution import run_request
 from consent_service.dsar.requests import OpenRequest, open_request
-from consent_service.dsar.stores import save_store
+from consent_service.stores.registry import save_store
 from consent_service.subjects.service import IdentityRef
 
 MANUAL = {

@@ -45,7 +45,7 @@ def test_checkpoint_settings_and_witness_urls():
 def test_deadline_calendar_settings_are_checked_at_start_by_name():
     import pytest
 
-    from consent_service.context import check_calendar
+    from consent_service.config_checks import check_calendar
     from consent_service.errors import ConfigurationError
 
     config = Config.from_env({"CONSENT_HOLIDAYS": "DE-BY", "CONSENT_TIMEZONE": "Europe/Berlin"})
@@ -61,7 +61,7 @@ def test_deadline_calendar_settings_are_checked_at_start_by_name():
 def test_message_settings_are_read_and_checked_at_start_by_name():
     import pytest
 
-    from consent_service.context import check_messages
+    from consent_service.config_checks import check_messages
     from consent_service.errors import ConfigurationError
 
     env = {

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from consent_service.dsar.connectors import ConnectorError, Deferred, connector_for
-from consent_service.dsar.connectors.base import HASH_PREFIX, keyed_hash
-from consent_service.dsar.connectors.fake import FakeConnector
-from consent_service.dsar.spec import parse_store
+from consent_service.stores.connectors import ConnectorError, Deferred, connector_for
+from consent_service.stores.connectors.base import HASH_PREFIX, keyed_hash
+from consent_service.stores.connectors.fake import FakeConnector
+from consent_service.stores.spec import parse_store
 from tests.unit.store_examples import shop
 
 SPEC = parse_store("shop", shop())

@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consent_service.calendars import CalendarError, calendar
 from consent_service.dsar.deadlines import (
     UTC_WEEKENDS,
-    CalendarError,
-    calendar,
     deadlines_for,
     due_at,
     extend,

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from consent_service.registry.durations import DurationError, add_duration, at_most, parse_duration
+from consent_service.durations import DurationError, add_duration, at_most, parse_duration
 
 
 def utc(*args):

@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 
 from consent_service.dsar import execution, package
-from consent_service.dsar.connectors.base import Connector, EraseResult
-from consent_service.dsar.connectors.fake import FakeConnector
-from consent_service.dsar.connectors.manual import ManualConnector
 from consent_service.dsar.request_views import show
 from consent_service.dsar.requests import OpenRequest, open_request
-from consent_service.dsar.spec import parse_store
-from consent_service.dsar.stores import save_store
-from consent_service.dsar.traversal import traverse
 from consent_service.errors import Conflict, Gone
+from consent_service.stores.connectors.base import Connector, EraseResult
+from consent_service.stores.connectors.fake import FakeConnector
+from consent_service.stores.connectors.manual import ManualConnector
+from consent_service.stores.registry import save_store
+from consent_service.stores.spec import parse_store
+from consent_service.stores.traversal import traverse
 from consent_service.subjects.service import IdentityRef
 
 SHOP: dict[str, Any] = {

@@ -9,8 +9,10 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from consent_service import config_checks
 from consent_service.config import Config
 from consent_service.dsar import messages
+from consent_service.errors import ConfigurationError
 
 WHEN = dt.datetime(2026, 3, 2, 22, 59, 59, tzinfo=dt.UTC)
 VALUES = {
@@ -98,6 +100,6 @@ def test_the_best_supported_language_is_chosen(tag, expected):
     ],
 )
 def test_bad_message_settings_are_refused(setting, value):
-    with pytest.raises(ValueError, match="CONSENT_"):
-        messages.check_config(Config(**{setting: value}))
-    messages.check_config(Config(supervisory_authority_url="https://www.datenschutz-berlin.de"))
+    with pytest.raises(ConfigurationError, match="CONSENT_"):
+        config_checks.check(Config(**{setting: value}))
+    config_checks.check(Config(supervisory_authority_url="https://www.datenschutz-berlin.de"))

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from consent_service.config import Config
-from consent_service.context import check_network_settings
+from consent_service.config_checks import check_network_settings
 from consent_service.errors import ConfigurationError
 from consent_service.outbound import Policy, RefusedURL, check_url, parse_networks, url_problem, urlopen
 

@@ -20,16 +20,16 @@ import pytest
 
 from consent_service.context import Context
 from consent_service.dsar import execution, package
-from consent_service.dsar.connectors.fake import FakeConnector
 from consent_service.dsar.recipients import save_recipient
 from consent_service.dsar.request_views import show
-from consent_service.dsar.spec import parse_store
-from consent_service.dsar.stores import save_store
-from consent_service.dsar.traversal import traverse
 from consent_service.errors import InvalidInput
 from consent_service.hashing import content_hash
 from consent_service.ledger.queries import decide_one
 from consent_service.registry.service import save_purpose
+from consent_service.stores.connectors.fake import FakeConnector
+from consent_service.stores.registry import save_store
+from consent_service.stores.spec import parse_store
+from consent_service.stores.traversal import traverse
 from consent_service.subjects.service import IdentityRef
 from tests.conftest import FixedClock, make_context
 from tests.integration.helpers import consent

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from consent_service.dsar.models import DataStore
 from consent_service.errors import InvalidInput, UnknownReference
 from consent_service.hashing import content_hash
 from consent_service.registry.models import Purpose
 from consent_service.retention.rules import Rule, applicable, category_matches, normalise, validate
+from consent_service.stores.models import DataStore
 
 
 class FakeSession:

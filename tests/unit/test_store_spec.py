@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from consent_service.dsar.spec import parse_store, placeholders
-from consent_service.dsar.store_secrets import keep_hidden, redact
 from consent_service.errors import InvalidInput
+from consent_service.stores.secrets import keep_hidden, redact
+from consent_service.stores.spec import parse_store, placeholders
 from tests.unit.store_examples import SHOP, shop
 
 

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from consent_service.dsar.connectors.base import (
+from consent_service.stores.connectors.base import (
     Check,
     Connector,
     EraseResult,
@@ -15,7 +15,7 @@ from consent_service.dsar.connectors.base import (
     field_changes,
     rectified,
 )
-from consent_service.dsar.spec import StoreSpec
+from consent_service.stores.spec import StoreSpec
 
 
 class FakeConnector(Connector):

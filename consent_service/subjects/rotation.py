@@ -64,7 +64,7 @@ _COUNT_KEYS_OF_VERSION = text(
     "SELECT count(*) FROM subject_keys WHERE wrapped_key IS NOT NULL AND kek_version = :version"
 )
 # Registered data stores seal their connections under a master key too (dsar.store_secrets);
-# they are re-sealed by `keys rotate` (dsar.stores.reseal_connections).
+# they are re-sealed by `keys rotate` (stores.registry.reseal_connections).
 _COUNT_STORES_OF_VERSION = text("SELECT count(*) FROM data_stores WHERE secret_kek = :version")
 
 

@@ -17,17 +17,17 @@ from sqlalchemy.orm import Session
 
 from consent_service import outbound
 from consent_service.context import Context
-from consent_service.dsar.connectors import Connector, connector_for
-from consent_service.dsar.models import DataStore
-from consent_service.dsar.spec import StoreSpec, parse_store, spec_document
-from consent_service.dsar.store_secrets import (
+from consent_service.errors import InvalidInput, NotFound
+from consent_service.stores.connectors import Connector, connector_for
+from consent_service.stores.models import DataStore
+from consent_service.stores.secrets import (
     erasure_hash_key,
     keep_hidden,
     open_connection,
     redact,
     seal_connection,
 )
-from consent_service.errors import InvalidInput, NotFound
+from consent_service.stores.spec import StoreSpec, parse_store, spec_document
 
 
 def _get(session: Session, key: str) -> DataStore:

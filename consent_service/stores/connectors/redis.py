@@ -17,7 +17,7 @@ from typing import Any, cast
 import redis as redis_py
 from redis.exceptions import RedisError
 
-from consent_service.dsar.connectors.base import (
+from consent_service.stores.connectors.base import (
     Batch,
     Check,
     Connector,
@@ -31,7 +31,7 @@ from consent_service.dsar.connectors.base import (
     rectified,
     short_error,
 )
-from consent_service.dsar.spec import CollectionSpec, StoreSpec, placeholders
+from consent_service.stores.spec import CollectionSpec, StoreSpec, placeholders
 
 KEY_FIELD = "_key"
 SCAN_COUNT = 1000

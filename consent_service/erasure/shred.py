@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.db import UTCDateTime
+from consent_service.erasure import holds
+from consent_service.erasure.models import LegalHold
 from consent_service.errors import Conflict
 from consent_service.ledger.service import append, lock_head
-from consent_service.retention import holds
-from consent_service.retention.models import LegalHold
 from consent_service.subjects import service as subjects
 
 _DESTROY_KEY = text(

@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.crypto.envelope import Crypto
-from consent_service.dsar.models import DataStore
-from consent_service.dsar.spec import KEY_RE
+from consent_service.erasure.models import LegalHold
 from consent_service.errors import Conflict, InvalidInput, NotFound, UnknownReference, refused
 from consent_service.registry.models import Purpose
-from consent_service.retention.models import LegalHold
+from consent_service.stores.models import DataStore
+from consent_service.stores.spec import KEY_RE
 from consent_service.subjects import service as subjects
 from consent_service.subjects.models import Subject
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from consent_service.dsar.spec import CollectionSpec, StoreSpec
+from consent_service.stores.spec import CollectionSpec, StoreSpec
 
 HASH_PREFIX = "hmac:"
 Row = dict[str, Any]

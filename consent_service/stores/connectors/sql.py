@@ -36,7 +36,7 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import sqltypes
 
-from consent_service.dsar.connectors.base import (
+from consent_service.stores.connectors.base import (
     HASH_PREFIX,
     Batch,
     Check,
@@ -52,7 +52,7 @@ from consent_service.dsar.connectors.base import (
     rectified,
     short_error,
 )
-from consent_service.dsar.spec import CollectionSpec, StoreSpec
+from consent_service.stores.spec import CollectionSpec, StoreSpec
 
 CONNECT_TIMEOUT_S = 5
 

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from consent_service.dsar.connectors.base import Connector, Deferred, Row
-from consent_service.dsar.spec import CollectionSpec
+from consent_service.stores.connectors.base import Connector, Deferred, Row
+from consent_service.stores.spec import CollectionSpec
 
 Node = tuple[str, str]  # (store, collection)
 

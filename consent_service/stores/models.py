@@ -3,7 +3,7 @@
 ``spec`` holds the validated, secret-free description (type, description, collections);
 ``connection_shape`` the connection with every secret hidden, for display. The connection
 itself is only stored sealed (``secret_box``, AES-256-GCM) under a key derived from master key
-``secret_kek``; see ``consent_service.dsar.stores``.
+``secret_kek``; see ``consent_service.stores.registry``.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from consent_service.db import utcnow
-from consent_service.dsar.connectors.base import Check, Connector, Deferred, EraseResult, Row
-from consent_service.dsar.spec import StoreSpec
+from consent_service.stores.connectors.base import Check, Connector, Deferred, EraseResult, Row
+from consent_service.stores.spec import StoreSpec
 
 DEFAULT_DUE_DAYS = 7
 

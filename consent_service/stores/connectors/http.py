@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from consent_service import outbound
-from consent_service.dsar.connectors.base import (
+from consent_service.stores.connectors.base import (
     Check,
     Connector,
     ConnectorError,
@@ -30,7 +30,7 @@ from consent_service.dsar.connectors.base import (
     Row,
     short_error,
 )
-from consent_service.dsar.spec import StoreSpec
+from consent_service.stores.spec import StoreSpec
 
 TIMESTAMP_HEADER = "X-Consent-Timestamp"
 SIGNATURE_HEADER = "X-Consent-Signature"

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consent_service.errors import InvalidInput
-from consent_service.registry.service import LEGAL_BASES
-from consent_service.registry.taxonomy import unknown_categories
+from consent_service.registry.taxonomy import LEGAL_BASES, unknown_categories
 from consent_service.subjects.service import IDENTITY_TYPES
 
 STORE_TYPES = ("sql", "redis", "http", "manual")

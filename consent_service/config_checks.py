@@ -1,0 +1,83 @@
+"""The configuration's checks, run once at start (``context.bootstrap``): each bad setting stops the
+service with a ``ConfigurationError`` that names its variable.
+
+They use only the lowest layer (durations, calendars, the outbound and rate-limit settings), so
+that the wiring imports no feature to check its settings.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from consent_service.calendars import CalendarError, calendar
+from consent_service.config import SUPPORTED_LANGUAGES, Config
+from consent_service.durations import DurationError, parse_duration
+from consent_service.errors import ConfigurationError
+from consent_service.outbound import parse_networks
+from consent_service.ratelimit import check_config as check_ratelimit_storage
+
+# settings that are ISO 8601 durations, and their variables
+DURATIONS = {
+    "proof_retention": "CONSENT_PROOF_RETENTION",
+    "request_contact_retention": "CONSENT_REQUEST_CONTACT_RETENTION",
+    "outbox_retention": "CONSENT_OUTBOX_RETENTION",
+    "repeat_window": "CONSENT_REPEAT_WINDOW",
+}
+
+
+def check(config: Config) -> None:
+    """Every check below; the first bad setting raises."""
+    check_durations(config)
+    check_network_settings(config)
+    check_calendar(config)
+    check_messages(config)
+
+
+def check_durations(config: Config) -> None:
+    """A retention period or window that is not an ISO 8601 duration."""
+    for name, variable in DURATIONS.items():
+        try:
+            parse_duration(getattr(config, name))
+        except DurationError as exc:
+            raise ConfigurationError(f"{variable}: {exc}") from None
+
+
+def check_network_settings(config: Config) -> None:
+    """The outbound allow-list is not a CIDR list, or the rate-limit storage URL is not
+    memory:// or redis://."""
+    try:
+        parse_networks(config.outbound_allow_networks)
+        check_ratelimit_storage(config)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def check_calendar(config: Config) -> None:
+    """CONSENT_HOLIDAYS or CONSENT_TIMEZONE with which deadlines cannot be counted."""
+    try:
+        calendar(config.holidays, "UTC")
+    except CalendarError as exc:
+        raise ConfigurationError(f"CONSENT_HOLIDAYS: {exc}") from None
+    try:
+        calendar("none", config.timezone)
+    except CalendarError as exc:
+        raise ConfigurationError(f"CONSENT_TIMEZONE: {exc}") from None
+
+
+def _absolute_http(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
+        raise ConfigurationError(f"{name}: {value!r} is not an absolute http:// or https:// URL")
+
+
+def check_messages(config: Config) -> None:
+    """What the person is told cannot be written: an unsupported default language, or a
+    supervisory authority or public URL that is not an absolute http(s) URL."""
+    if config.default_language not in SUPPORTED_LANGUAGES:
+        raise ConfigurationError(
+            f"CONSENT_DEFAULT_LANGUAGE: {config.default_language!r} is not one of "
+            f"{', '.join(SUPPORTED_LANGUAGES)}"
+        )
+    if config.supervisory_authority_url:
+        _absolute_http("CONSENT_SUPERVISORY_AUTHORITY_URL", config.supervisory_authority_url)
+    _absolute_http("CONSENT_PUBLIC_URL", config.public_url)
