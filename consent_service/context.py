@@ -1,15 +1,20 @@
-"""The wired service: database, keys, signer and clock, built in one place.
+"""The wired service: database, keys, signer, clock and store connectors, built in one place.
 
 ``bootstrap(config)`` is called by ``create_app`` and by the CLI; tests call it with a test
 config. Building it opens no database connection.
+
+Every registered store is opened through ``ctx.open_store(key)`` (requests, retention, store
+checks alike): by default the store's connector built from its registered description; a test
+sets ``store_opener`` to hand out fake connectors instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consent_service.config import Config
 from consent_service.crypto.envelope import Crypto
@@ -17,6 +22,11 @@ from consent_service.crypto.keyring import EnvProvider, KeyProvider, LocalFilePr
 from consent_service.crypto.signing import Signer
 from consent_service.db import Database, UnitOfWork, utcnow
 from consent_service.files import secure_data_dir, sqlite_path
+
+if TYPE_CHECKING:
+    from consent_service.dsar.connectors.base import Connector
+
+StoreOpener = Callable[[str], AbstractContextManager["Connector"]]
 
 
 @dataclass
@@ -28,9 +38,19 @@ class Context:
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     # Per-process caches owned by feature services (e.g. authenticated tokens); never shared.
     caches: dict[str, Any] = field(default_factory=dict)
+    # The one connector factory; None builds each store's connector from its registration.
+    store_opener: StoreOpener | None = None
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
         return self.db.uow(write=write)
+
+    def open_store(self, key: str) -> AbstractContextManager[Connector]:
+        """The connector of registered store ``key``, closed when the ``with`` block ends."""
+        if self.store_opener is not None:
+            return self.store_opener(key)
+        from consent_service.dsar.stores import open_connector
+
+        return open_connector(self, key)
 
     def now(self) -> dt.datetime:
         return self.clock()

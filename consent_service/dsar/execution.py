@@ -48,7 +48,6 @@ from consent_service.dsar.models import DataStore
 from consent_service.dsar.pending import open_task, open_tasks, resolved_opener
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import load_request, log_event, summary, transition
-from consent_service.dsar.stores import open_connector
 from consent_service.dsar.traversal import Found, StoreFailure, traverse
 from consent_service.dsar.verified import request_identities
 from consent_service.dsar.writes import erase_store, public_task, rectify_store
@@ -241,13 +240,15 @@ def run_request(
 ) -> dict[str, Any]:
     """Execute (or resume) a verified request; returns the request and each store's outcome.
 
+    Stores are opened with ``opener`` when given, else with ``ctx.open_store``.
+
     Guarantees: the request ends ``completed`` only when every store is done; a store error
     ends it ``failed`` with the error in the audit trail; any other error ends it ``failed``
     with a reason that names no internals (the trace is logged); a re-run never repeats an
     effect (done stores are skipped, connectors' writes are idempotent). The result's
     ``retryable`` is False when no later run can succeed (the subject was shredded).
     """
-    open_store = resolved_opener(ctx, request_id, opener or (lambda key: open_connector(ctx, key)))
+    open_store = resolved_opener(ctx, request_id, opener or ctx.open_store)
     plan = _start(ctx, request_id, actor)
     outcome: dict[str, dict[str, Any]] = {}
     if plan["unrunnable"]:
