@@ -38,7 +38,7 @@ from consent_service.ledger.checkpoints import (
 )
 from consent_service.ledger.models import GENESIS_HASH, LedgerEvent
 from consent_service.ledger.witness import status
-from tests.conftest import FixedClock
+from tests.fakes import FixedClock
 from tests.integration.helpers import cli, consent, disable_ledger_guards, email, raw, set_head, stored_events
 
 PEOPLE = ("ann", "ben", "cid", "dan", "eve")
