@@ -31,9 +31,10 @@ from consent_service.hashing import content_hash
 from consent_service.ledger.queries import decide_one
 from consent_service.registry.service import save_purpose
 from consent_service.subjects.service import IdentityRef
-from tests.conftest import FixedClock, make_context
+from tests.conftest import make_context
+from tests.fakes import FixedClock
 from tests.integration.helpers import consent
-from tests.unit.test_execution import SHOP, SHOP_ROWS, Fakes, open_verified
+from tests.integration.test_execution import SHOP, SHOP_ROWS, Fakes, open_verified
 
 SECRET = "s" * 24
 PROFILING = {
