@@ -168,9 +168,9 @@ def _seed_part(
     """Subjects ``part, part + parts, ...`` below ``count`` as (subject id, newsletter granted);
     stops at wall time ``stop_at``."""
     from consent_service.config import Config
-    from consent_service.context import bootstrap
     from consent_service.ledger.service import DecisionInput, RecordConsent, record_consent
     from consent_service.subjects.service import IdentityRef
+    from consent_service.wiring import bootstrap
 
     ctx = bootstrap(Config(data_dir=Path(data_dir), database_url=url))
     ids: list[tuple[str, bool]] = []

@@ -248,9 +248,9 @@ def queued(
 ) -> None:
     """Open ``count`` erasure requests queued on the broker, then time 2 worker processes."""
     from consent_service import jobs
-    from consent_service.context import bootstrap
     from consent_service.dsar.requests import OpenRequest, open_request
     from consent_service.subjects.service import IdentityRef
+    from consent_service.wiring import bootstrap
 
     jobs.purge(config)
     ctx = jobs.install(bootstrap(config))
@@ -341,10 +341,10 @@ def measure(
     import dataclasses
 
     from consent_service.config import Config
-    from consent_service.context import bootstrap
     from consent_service.crypto.keyring import KeyMaterial, LocalFileProvider
     from consent_service.migrate import upgrade
     from consent_service.stores.registry import save_store
+    from consent_service.wiring import bootstrap
 
     customers, repeats, count = entry["customers"], entry["repeats"], entry["queued_requests"]
     shop = service = None

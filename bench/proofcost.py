@@ -41,10 +41,10 @@ def measure(
     """``calls`` consent writes per mode (sealed proof, plaintext proof) in ``rounds`` rounds;
     stops after a round once ``budget_s`` is spent (both modes then have the same count)."""
     from consent_service.config import Config
-    from consent_service.context import bootstrap
     from consent_service.hashing import canonical_json
     from consent_service.ledger import service as ledger
     from consent_service.subjects.service import IdentityRef
+    from consent_service.wiring import bootstrap
 
     ctx = bootstrap(Config(data_dir=backend.data_dir, database_url=backend.database_url))
     plain_proof = canonical_json({**PROOF, "ip": ledger.truncate_ip(PROOF["ip"])})

@@ -207,9 +207,9 @@ def baseline(url: str, cutoff: dt.datetime, batch: int) -> dict[str, Any]:
 
 def _service(data_dir: Path) -> Any:
     from consent_service.config import Config
-    from consent_service.context import bootstrap
     from consent_service.crypto.keyring import KeyMaterial, LocalFileProvider
     from consent_service.migrate import upgrade
+    from consent_service.wiring import bootstrap
 
     database = f"sqlite:///{data_dir / 'service.db'}"
     upgrade(database)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from flask import Flask
 
 from consent_service.config import Config
-from consent_service.context import Context, bootstrap
+from consent_service.context import Context
+from consent_service.wiring import bootstrap
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,7 @@ def _config() -> Config:
 
 
 def _context() -> Any:
-    from consent_service.context import bootstrap
+    from consent_service.wiring import bootstrap
 
     return bootstrap(_config())
 

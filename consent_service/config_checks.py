@@ -1,4 +1,4 @@
-"""The configuration's checks, run once at start (``context.bootstrap``): each bad setting stops the
+"""The configuration's checks, run once at start (``wiring.bootstrap``): each bad setting stops the
 service with a ``ConfigurationError`` that names its variable.
 
 They use only the lowest layer (durations, calendars, the outbound and rate-limit settings), so

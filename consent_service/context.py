@@ -1,23 +1,28 @@
-"""The wired service: database, keys, signer and clock, built in one place.
+"""The wired service every feature is given: database, keys, signer, clock and store connectors.
 
-``bootstrap(config)`` is called by ``create_app`` and by the CLI; tests call it with a test
-config. Building it opens no database connection.
+``consent_service.wiring.bootstrap(config)`` builds it (``create_app``, the CLI, the worker and
+tests alike); this module imports no feature, so every feature may import it.
+
+Every registered store is opened through ``ctx.open_store(key)`` (requests, retention, store
+checks alike): the bootstrap wires the registered stores' connectors; a test sets
+``store_opener`` to hand out fake connectors instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from consent_service import config_checks
 from consent_service.config import Config
 from consent_service.crypto.envelope import Crypto
 from consent_service.crypto.keyring import EnvProvider, KeyProvider, LocalFileProvider
 from consent_service.crypto.signing import Signer
 from consent_service.db import Database, UnitOfWork, utcnow
-from consent_service.files import secure_data_dir, sqlite_path
+
+StoreOpener = Callable[[str], AbstractContextManager[Any]]  # key -> a stores.connectors Connector
 
 
 @dataclass
@@ -29,9 +34,17 @@ class Context:
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     # Per-process caches owned by feature services (e.g. authenticated tokens); never shared.
     caches: dict[str, Any] = field(default_factory=dict)
+    # The one connector factory (the bootstrap wires the registered stores'; tests, fakes).
+    store_opener: StoreOpener | None = None
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
         return self.db.uow(write=write)
+
+    def open_store(self, key: str) -> AbstractContextManager[Any]:
+        """The connector of registered store ``key``, closed when the ``with`` block ends."""
+        if self.store_opener is None:
+            raise RuntimeError("no store connectors are wired; build the context with wiring.bootstrap")
+        return self.store_opener(key)
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -41,20 +54,3 @@ def key_provider(config: Config) -> KeyProvider:
     if config.master_keys:
         return EnvProvider(config.master_keys)
     return LocalFileProvider(config.effective_key_file)
-
-
-def bootstrap(config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> Context:
-    config_checks.check(config)  # a bad setting fails at start, naming its variable
-    provider = key_provider(config)
-    material = provider.load()
-    if config.effective_database_url.startswith("sqlite:///"):
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-    key_file = None if config.master_keys else config.effective_key_file
-    secure_data_dir(config.data_dir, sqlite_path(config.effective_database_url), key_file)
-    return Context(
-        config=config,
-        db=Database(config.effective_database_url),
-        crypto=Crypto(material, provider=provider),
-        signer=Signer(material.signing_key, material.key_id),
-        clock=clock,
-    )

@@ -38,11 +38,12 @@ from sqlalchemy import select
 
 from consent_service import locks
 from consent_service.config import Config
-from consent_service.context import Context, bootstrap
+from consent_service.context import Context
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import EXECUTED, SCHEDULER
 from consent_service.errors import Conflict, NotFound
 from consent_service.retention.runs import RUNNER
+from consent_service.wiring import bootstrap
 
 log = logging.getLogger(__name__)
 

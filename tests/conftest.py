@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from consent_service.config import Config
-from consent_service.context import Context, bootstrap
+from consent_service.context import Context
 from consent_service.crypto.keyring import KeyMaterial
+from consent_service.wiring import bootstrap
+from tests.fakes import FixedClock
 
 REQUIRE_SERVERS = os.environ.get("CONSENT_TEST_REQUIRE_SERVERS") == "1"
 # Tests run their HTTP stores and webhook receivers on loopback: allowed here explicitly, never
@@ -37,19 +39,6 @@ def server_url(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return url
-
-
-class FixedClock:
-    """A clock tests can move: ``clock.advance(days=400)``."""
-
-    def __init__(self, start: dt.datetime | None = None) -> None:
-        self.now = start or dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kwargs: Any) -> None:
-        self.now += dt.timedelta(**kwargs)
 
 
 def make_context(

@@ -53,7 +53,6 @@ from consent_service.erasure.shred import shred_subject
 from consent_service.errors import Conflict, DomainError
 from consent_service.stores.connectors.base import Connector
 from consent_service.stores.models import DataStore
-from consent_service.stores.registry import open_connector
 from consent_service.stores.traversal import Found, StoreFailure, traverse
 from consent_service.subjects import service as subjects
 
@@ -241,13 +240,15 @@ def run_request(
 ) -> dict[str, Any]:
     """Execute (or resume) a verified request; returns the request and each store's outcome.
 
+    Stores are opened with ``opener`` when given, else with ``ctx.open_store``.
+
     Guarantees: the request ends ``completed`` only when every store is done; a store error
     ends it ``failed`` with the error in the audit trail; any other error ends it ``failed``
     with a reason that names no internals (the trace is logged); a re-run never repeats an
     effect (done stores are skipped, connectors' writes are idempotent). The result's
     ``retryable`` is False when no later run can succeed (the subject was shredded).
     """
-    open_store = resolved_opener(ctx, request_id, opener or (lambda key: open_connector(ctx, key)))
+    open_store = resolved_opener(ctx, request_id, opener or ctx.open_store)
     plan = _start(ctx, request_id, actor)
     outcome: dict[str, dict[str, Any]] = {}
     if plan["unrunnable"]:

@@ -2,7 +2,8 @@
 
 A sweep plans, for every active rule, the (store, collection)s it reaches (``plan``), then for
 each: field triggers (``field_sweep``) or ``consent_ended`` (``ended``); the service's own data
-last (``own_data``). Runs, their lock and their bookkeeping are in ``runs`` and ``recorder``.
+last (``own_data``). ``sweep_stores`` is the part on the registered stores: it opens each through
+``ctx.open_store``, so it runs on fake connectors too. Runs, their lock and their bookkeeping are in ``runs`` and ``recorder``.
 
 Legal holds win: a held store or collection is not touched (its due records are counted as
 held), and the records of a held subject are excluded from every batch. The same holds for a
@@ -31,7 +32,6 @@ from consent_service.retention.recorder import Progress, Recorder, json_safe
 from consent_service.retention.rules import FIELD_TRIGGERS, Rule, active_rules
 from consent_service.stores.connectors.base import Connector, Due, MissingField
 from consent_service.stores.models import DataStore
-from consent_service.stores.registry import open_connector
 from consent_service.stores.spec import StoreSpec, parse_store
 from consent_service.stores.traversal import StoreFailure, traverse
 
@@ -124,6 +124,43 @@ def _placeholder(kind: str) -> dict[str, str]:
     }.get(kind, {})
 
 
+def sweep_stores(
+    ctx: Context,
+    targets: list[Target],
+    held: ActiveHolds,
+    recorder: Recorder,
+    *,
+    dry_run: bool,
+    batch_size: int | None = None,
+) -> list[dict[str, Any]]:
+    """Sweep the targets in registered stores (the others are left out), each store opened once
+    through ``ctx.open_store``; an unreachable store fails its steps only. Each entry is added to
+    the recorder's report (``rules``) as it is done, so saved progress shows it; returns them."""
+    entries: list[dict[str, Any]] = recorder.report.setdefault("rules", [])
+    by_store: dict[str, list[Target]] = {}
+    for target in targets:
+        if target.store:
+            by_store.setdefault(target.store, []).append(target)
+    for key, store_targets in by_store.items():
+        with ExitStack() as stack:
+            try:
+                connector = stack.enter_context(ctx.open_store(key))
+                held_records = _held_records(ctx, key, connector, held) if held.subject_ids else {}
+            except Exception as exc:  # noqa: BLE001 - an unreachable store fails its steps only
+                for target in store_targets:
+                    entry = target.entry(recorder.now) | {
+                        "status": "failed",
+                        "errors": [f"{type(exc).__name__}: {exc}"[:500]],
+                    }
+                    entries.append(entry)
+                continue
+            for target in store_targets:
+                entries.append(
+                    _sweep_target(ctx, target, connector, held, held_records, dry_run, recorder, batch_size)
+                )
+    return entries
+
+
 def sweep(
     ctx: Context,
     *,
@@ -156,29 +193,10 @@ def sweep(
         "holds": holds_service.brief(held.holds),
     }
     recorder = Recorder(ctx, run_id, report, progress, now)
-    by_store: dict[str, list[Target]] = {}
     for target in targets:
         if not target.store:
             report["rules"].append(_sweep_target(ctx, target, None, held, {}, dry_run, recorder))
-            continue
-        by_store.setdefault(target.store, []).append(target)
-    for key, store_targets in by_store.items():
-        with ExitStack() as stack:
-            try:
-                connector = stack.enter_context(open_connector(ctx, key))
-                held_records = _held_records(ctx, key, connector, held) if held.subject_ids else {}
-            except Exception as exc:  # noqa: BLE001 - an unreachable store fails its steps only
-                for target in store_targets:
-                    entry = target.entry(now) | {
-                        "status": "failed",
-                        "errors": [f"{type(exc).__name__}: {exc}"[:500]],
-                    }
-                    report["rules"].append(entry)
-                continue
-            for target in store_targets:
-                report["rules"].append(
-                    _sweep_target(ctx, target, connector, held, held_records, dry_run, recorder, batch_size)
-                )
+    sweep_stores(ctx, targets, held, recorder, dry_run=dry_run, batch_size=batch_size)
     if store is None:
 
         def own_progress(step: str, done: int) -> None:

@@ -3,7 +3,8 @@
 ``save_store`` validates a description (``spec.parse_store``), seals its connection and
 creates or replaces the store in one transaction; nothing is written when validation fails.
 Reads never return a secret: connections come back redacted. ``open_connector`` builds the
-connector of a store with its connection unsealed, for tests and request execution.
+connector of a store with its connection unsealed; services open stores through
+``ctx.open_store``, which uses it unless the context was given another opener (fakes).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def check_store(ctx: Context, key: str) -> dict[str, Any]:
 
     An unreachable store is a report with ``ok: false``, never an exception.
     """
-    with open_connector(ctx, key) as connector:
+    with ctx.open_store(key) as connector:
         checks = connector.check()
     return {"key": key, "ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}
 

@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from consent_service import create_app
 from consent_service.config import Config
-from consent_service.context import bootstrap
 from consent_service.crypto.keyring import KeyMaterial
+from consent_service.wiring import bootstrap
 
 EXAMPLES_PER_OPERATION = 25
 

@@ -14,11 +14,11 @@ import pytest
 
 from consent_service import create_app
 from consent_service.auth.service import register_client
-from consent_service.context import bootstrap
 from consent_service.dsar import recipients
 from consent_service.outbound import RefusedURL
 from consent_service.stores.connectors import ConnectorError
 from consent_service.stores.registry import open_connector, save_store
+from consent_service.wiring import bootstrap
 from tests.api.helpers import assert_problem
 
 SECRET = "a-shared-secret-of-some-length"

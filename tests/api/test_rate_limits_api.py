@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from consent_service import create_app
-from consent_service.context import bootstrap
 from consent_service.errors import ConfigurationError
+from consent_service.wiring import bootstrap
 from tests.api.helpers import assert_problem
 from tests.api.test_public_api import banner
 from tests.conftest import server_url

@@ -119,7 +119,7 @@ def cli(ctx: Context, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]
 
 def _worker_context(url: str, master_keys: str, data_dir: str) -> Context:
     from consent_service.config import Config
-    from consent_service.context import bootstrap
+    from consent_service.wiring import bootstrap
 
     ctx = bootstrap(Config(data_dir=Path(data_dir), database_url=url, master_keys=master_keys, testing=True))
     with ctx.uow(write=False) as uow:  # connect before the start line, not after it

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from consent_service.config import Config
-from consent_service.context import bootstrap
 from consent_service.crypto.keyring import KeyMaterial
+from consent_service.wiring import bootstrap
 from tests.conftest import migrate
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, text
 
-from consent_service.context import Context, bootstrap
+from consent_service.context import Context
 from consent_service.crypto.signing import verify_signed
 from consent_service.demo import seed
 from consent_service.errors import Conflict
@@ -38,7 +38,8 @@ from consent_service.ledger.checkpoints import (
 )
 from consent_service.ledger.models import GENESIS_HASH, LedgerEvent
 from consent_service.ledger.witness import status
-from tests.conftest import FixedClock
+from consent_service.wiring import bootstrap
+from tests.fakes import FixedClock
 from tests.integration.helpers import cli, consent, disable_ledger_guards, email, raw, set_head, stored_events
 
 PEOPLE = ("ann", "ben", "cid", "dan", "eve")

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from consent_service.config import Config
-from consent_service.context import Context, bootstrap
+from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, open_sealed
 from consent_service.crypto.keyring import KeyMaterial, LocalFileProvider
 from consent_service.demo import seed
@@ -30,6 +30,7 @@ from consent_service.errors import ConfigurationError, Conflict, NotFound
 from consent_service.ledger.queries import history
 from consent_service.subjects import rotation
 from consent_service.subjects.service import IdentityRef, get_or_create, identities_of, resolve
+from consent_service.wiring import bootstrap
 from tests.conftest import migrate
 from tests.integration.helpers import consent, email, is_sqlite, raw
 

@@ -35,7 +35,8 @@ from consent_service.retention import own_data
 from consent_service.retention import service as retention
 from consent_service.subjects import service as subjects
 from consent_service.subjects.service import IdentityRef
-from tests.conftest import FixedClock, make_context, param_database
+from tests.conftest import make_context, param_database
+from tests.fakes import FixedClock
 from tests.integration.helpers import consent, email
 
 PROOF = {"ip": "198.51.100.77", "user_agent": "Mozilla/5.0 (OwnData)", "url": "https://shop.example/x"}

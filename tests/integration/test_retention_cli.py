@@ -16,13 +16,13 @@ from sqlalchemy import create_engine, text
 
 from consent_service.cli import main
 from consent_service.config import Config
-from consent_service.context import bootstrap
 from consent_service.crypto.keyring import KeyMaterial
 from consent_service.erasure import holds
 from consent_service.ledger.service import DecisionInput, RecordConsent, record_consent
 from consent_service.retention import rules
 from consent_service.stores.registry import save_store
 from consent_service.subjects.service import IdentityRef
+from consent_service.wiring import bootstrap
 
 ROWS = 60_000
 HELD_EMAIL = "held@example.org"

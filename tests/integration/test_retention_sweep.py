@@ -24,7 +24,8 @@ from consent_service.ledger.service import DecisionInput, RecordConsent, record_
 from consent_service.retention import rules, runs, sweeper
 from consent_service.stores.registry import save_store
 from consent_service.subjects.service import IdentityRef
-from tests.conftest import FixedClock, make_context, param_database, server_url
+from tests.conftest import make_context, param_database, server_url
+from tests.fakes import FixedClock
 
 T0 = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
 

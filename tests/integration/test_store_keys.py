@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from consent_service.config import Config
-from consent_service.context import bootstrap
 from consent_service.crypto.keyring import KeyMaterial, LocalFileProvider
 from consent_service.errors import Conflict
 from consent_service.stores.registry import read_store, reseal_connections, save_store
 from consent_service.subjects import rotation
+from consent_service.wiring import bootstrap
 from tests.conftest import migrate
 
 

@@ -31,9 +31,10 @@ from consent_service.stores.registry import save_store
 from consent_service.stores.spec import parse_store
 from consent_service.stores.traversal import traverse
 from consent_service.subjects.service import IdentityRef
-from tests.conftest import FixedClock, make_context
+from tests.conftest import make_context
+from tests.fakes import FixedClock
 from tests.integration.helpers import consent
-from tests.unit.test_execution import SHOP, SHOP_ROWS, Fakes, open_verified
+from tests.integration.test_execution import SHOP, SHOP_ROWS, Fakes, open_verified
 
 SECRET = "s" * 24
 PROFILING = {

@@ -15,7 +15,7 @@ from consent_service.dsar import execution, package
 from consent_service.dsar.request_views import show
 from consent_service.erasure.shred import shred_subject
 from consent_service.errors import Conflict
-from tests.unit.test_execution import Fakes, actions, fakes, open_verified  # noqa: F401 - fixture
+from tests.integration.test_execution import Fakes, actions, fakes, open_verified  # noqa: F401 - fixture
 
 __all__ = ["fakes"]
 

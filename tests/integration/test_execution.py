@@ -2,7 +2,8 @@
 failure then retry, deferred stores, the access package and re-runs without double effects.
 
 The request lifecycle needs the service database (an embedded SQLite file from the ``ctx``
-fixture); every store is a ``FakeConnector``, so no store server is involved.
+fixture), so these are integration tests; every store is a ``FakeConnector``, so no store
+server is involved.
 """
 
 from __future__ import annotations
@@ -171,6 +172,13 @@ def test_erasure_children_first_keeps_holds_and_shreds(ctx: Any, fakes: Fakes) -
     assert actions(detail).count("store_completed") == 2
     with pytest.raises(Conflict):
         execution.run_request(ctx, request_id, actor="dpo", opener=fakes.open)
+
+
+def test_without_an_opener_the_request_opens_stores_through_the_context(ctx: Any, fakes: Fakes) -> None:
+    ctx.store_opener = fakes.open  # the one connector factory: no opener passed to run_request
+    request_id = open_verified(ctx, "erasure")
+    assert execution.run_request(ctx, request_id, actor="dpo")["request"]["state"] == "completed"
+    assert [r["id"] for r in fakes.shop.data["customers"]] == [2]
 
 
 def test_a_failing_store_fails_the_request_and_a_retry_resumes(ctx: Any, fakes: Fakes) -> None:

@@ -1,16 +1,13 @@
-"""The layering rules of DESIGN.md hold: feature packages never import the web layer."""
+"""Importing the package connects to nothing (a fresh interpreter, so nothing is imported yet).
+
+The layering rules of DESIGN.md (import contracts) and the type check run in ``make lint``.
+"""
 
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_import_contracts_are_kept():
-    lint = Path(sys.executable).parent / "lint-imports"
-    result = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_importing_the_package_connects_to_nothing():
@@ -23,9 +20,3 @@ def test_importing_the_package_connects_to_nothing():
         "assert not calls, calls\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
-
-
-def test_the_package_type_checks():
-    mypy = Path(sys.executable).parent / "mypy"
-    result = subprocess.run([str(mypy)], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
