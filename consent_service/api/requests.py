@@ -15,7 +15,6 @@ from flask import Response, url_for
 from flask.views import MethodView
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from consent_service import jobs
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas.requests import (
@@ -143,10 +142,7 @@ class Retry(MethodView):
 
         A failed request answers ``in_progress``: it is queued for a new run. 409 when there is
         nothing to run (closed, unverified, or its subject was shredded: reject it instead)."""
-        context = ctx()
-        current = execution.retry(context, request_id, actor=principal().id)
-        jobs.enqueue_request(context, request_id)
-        return current
+        return execution.queue_retry(ctx(), request_id, actor=principal().id)
 
 
 @blp.route("/<request_id>/package")
