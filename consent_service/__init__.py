@@ -18,8 +18,9 @@ def create_app(config: Config | None = None, *, context: Context | None = None) 
     """The WSGI app for ``config`` (default: from ``CONSENT_*`` environment variables)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from consent_service import logs
+    from consent_service import jobs, logs
     from consent_service.api import init_api, request_ids
+    from consent_service.dsar.execution import QUEUE
 
     if context is None:
         context = bootstrap(config or Config.from_env())
@@ -33,11 +34,10 @@ def create_app(config: Config | None = None, *, context: Context | None = None) 
     if config.trusted_proxies:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    context.caches.setdefault(QUEUE, jobs.enqueue_request)  # POST /v1/requests/<id>/retry queues
     if not config.testing:
         # Verified requests are queued for execution; tests start runs explicitly instead, so
         # that no background run races their assertions.
-        from consent_service import jobs
-
         jobs.install(context)
     request_ids.install(app)
     init_api(app)

@@ -13,10 +13,12 @@ import datetime as dt
 import fcntl
 import os
 import threading
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -58,6 +60,20 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def columns_of(
+    row: Base, *, exclude: Collection[str] = (), rename: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The mapped columns of ``row`` as a dict, in the order the model declares them, without
+    ``exclude`` and with a column named ``rename[column]`` where given: the one row-to-dict that
+    the views of a table build on (they add or replace their computed keys after it)."""
+    names = rename or {}
+    return {
+        names.get(column.key, column.key): getattr(row, column.key)
+        for column in sa_inspect(row).mapper.column_attrs
+        if column.key not in exclude
+    }
 
 
 def utcnow() -> dt.datetime:

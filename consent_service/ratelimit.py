@@ -15,12 +15,16 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from consent_service.config import Config
+
+if TYPE_CHECKING:
+    from consent_service.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +81,13 @@ class Limiter:
         except Exception as exc:  # noqa: BLE001 - any storage failure: let the request through
             log.warning("rate limit storage unavailable (%s); %s not limited", type(exc).__name__, name)
             return None
+
+
+def limiter_of(ctx: Context) -> Limiter:
+    """The process's limiter for the configured storage, kept in ``ctx.caches`` (built on first use,
+    built again when the storage setting changed)."""
+    url = ctx.config.ratelimit_storage_url or MEMORY
+    current = ctx.caches.get(CACHE_KEY)
+    if current is None or current.storage_url != url:
+        current = ctx.caches[CACHE_KEY] = Limiter(url)
+    return current

@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import ConsentIn, ConsentOut
+from consent_service.api.schemas.consents import ConsentIn, ConsentOut
 from consent_service.ledger import queries
 from consent_service.ledger import service as ledger
 from consent_service.subjects.service import IdentityRef

@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import CookieIn, CookieOut
+from consent_service.api.schemas.cookies import CookieIn, CookieOut
 from consent_service.registry import service as registry
 
 blp = Blueprint("cookies", __name__, url_prefix="/v1/cookies", description="Cookies")

@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import BatchOut, BatchQuery, DecisionOut, DecisionQuery
+from consent_service.api.schemas.decisions import BatchOut, BatchQuery, DecisionOut, DecisionQuery
 from consent_service.ledger import queries
 from consent_service.stores.spec import KEY_RE
 from consent_service.subjects.service import IDENTITY_TYPES, IdentityRef

@@ -8,7 +8,8 @@ from flask.views import MethodView
 
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import FeedOut, FeedQuery
+from consent_service.api.schemas.common import FeedQuery
+from consent_service.api.schemas.consents import FeedOut
 from consent_service.ledger import queries
 
 blp = Blueprint("events", __name__, url_prefix="/v1/events", description="Change feed")

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from consent_service.api.auth import ctx
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import HealthOut
+from consent_service.api.schemas.health import HealthOut
 
 _PING = text("SELECT 1")
 

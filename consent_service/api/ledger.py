@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import PublicKeyOut, SignedOut, VerifyOut
+from consent_service.api.schemas.ledger import PublicKeyOut, SignedOut, VerifyOut
 from consent_service.ledger import audit
 
 blp = Blueprint("ledger", __name__, url_prefix="/v1/ledger", description="Ledger audit")

@@ -17,7 +17,8 @@ from consent_service.api.auth import ctx
 from consent_service.api.boundary import Blueprint
 from consent_service.api.consents import decision_inputs, event_out
 from consent_service.api.problems import problem
-from consent_service.api.schemas import BannerConfigOut, ConsentOut, PublicConsentIn
+from consent_service.api.schemas.consents import ConsentOut
+from consent_service.api.schemas.public import BannerConfigOut, PublicConsentIn
 from consent_service.errors import NotFound, RateLimited
 from consent_service.ledger import banner
 from consent_service.registry import service as registry

@@ -8,7 +8,8 @@ from flask.views import MethodView
 
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import KEY, PurposeIn, PurposeOut
+from consent_service.api.schemas.common import KEY
+from consent_service.api.schemas.purposes import PurposeIn, PurposeOut
 from consent_service.errors import InvalidInput
 from consent_service.registry import service as registry
 

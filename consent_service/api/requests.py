@@ -13,23 +13,26 @@ from typing import Any
 
 from flask import Response, url_for
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from consent_service import jobs
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.request_schemas import (
+from consent_service.api.schemas.requests import (
+    CompleteTaskIn,
+    CompleteTaskOut,
     ExtendIn,
+    PackageLinkOut,
+    PackageQuery,
     ReasonIn,
     RejectIn,
+    ReportOut,
     RequestDetailOut,
     RequestIn,
     RequestListQuery,
     RequestOut,
+    TaskOut,
     VerifyRequestIn,
 )
-from consent_service.api.schemas import NOTE
 from consent_service.dsar import execution, lifting, package, package_links, refusal, request_views, tasks
 from consent_service.dsar import requests as dsar
 from consent_service.durations import DurationError, parse_duration
@@ -130,17 +133,6 @@ class Lift(MethodView):
         return lifting.lift(ctx(), request_id, reason=body["reason"], actor=principal().id)
 
 
-class PackageQuery(Schema):
-    format = fields.Str(load_default="json", validate=validate.OneOf(package.FORMATS))
-    collection = fields.Str(load_default=None, metadata={"description": "csv only: one store.collection"})
-
-
-class ReportOut(Schema):
-    store = fields.Str()
-    created_at = fields.DateTime()
-    report = fields.Dict()
-
-
 @blp.route("/<request_id>/retry")
 class Retry(MethodView):
     @require("dsar:manage")
@@ -150,10 +142,7 @@ class Retry(MethodView):
 
         A failed request answers ``in_progress``: it is queued for a new run. 409 when there is
         nothing to run (closed, unverified, or its subject was shredded: reject it instead)."""
-        context = ctx()
-        current = execution.retry(context, request_id, actor=principal().id)
-        jobs.enqueue_request(context, request_id)
-        return current
+        return execution.queue_retry(ctx(), request_id, actor=principal().id)
 
 
 @blp.route("/<request_id>/package")
@@ -181,27 +170,6 @@ class Report(MethodView):
         return execution.reports(ctx(), request_id)
 
 
-class TaskOut(Schema):
-    id = fields.Str()
-    request_id = fields.Str()
-    store = fields.Str()
-    instructions = fields.Str()
-    due_at = fields.DateTime(allow_none=True)
-    state = fields.Str()
-    note = fields.Str(allow_none=True)
-    done_by = fields.Str(allow_none=True)
-    done_at = fields.DateTime(allow_none=True)
-
-
-class CompleteTaskIn(Schema):
-    note = fields.Str(required=True, validate=[validate.Length(1, 5000), NOTE])
-
-
-class CompleteTaskOut(Schema):
-    task = fields.Nested(TaskOut)
-    request = fields.Nested(RequestOut)
-
-
 @blp.route("/<request_id>/tasks")
 class Tasks(MethodView):
     @require("dsar:manage")
@@ -219,11 +187,6 @@ class CompleteTask(MethodView):
     def post(self, body: dict[str, Any], request_id: str, task_id: str) -> dict[str, Any]:
         """Close a manual task with a note; the request completes when nothing else is pending."""
         return tasks.complete_task(ctx(), request_id, task_id, note=body["note"], actor=principal().id)
-
-
-class PackageLinkOut(Schema):
-    url = fields.Str()
-    expires_at = fields.DateTime()
 
 
 @blp.route("/<request_id>/package/link")

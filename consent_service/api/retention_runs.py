@@ -5,76 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import fields, validate
 
 from consent_service.api.auth import ctx, principal, require
-from consent_service.api.boundary import Blueprint, StrictBool
-from consent_service.api.schemas import StrictSchema
+from consent_service.api.boundary import Blueprint
+from consent_service.api.schemas.retention import PreviewQuery, RunIn, RunOut, RunsQuery, SweepReportOut
 from consent_service.retention import runs, sweeper
 
 blp = Blueprint(
     "retention_runs", __name__, url_prefix="/v1/retention", description="Retention sweeper: preview and runs"
 )
-
-
-class PreviewQuery(StrictSchema):
-    store = fields.Str(validate=validate.Length(1, 64), metadata={"description": "only this store"})
-
-
-class RunIn(StrictSchema):
-    dry_run = StrictBool(load_default=False, metadata={"description": "count only, change nothing"})
-    store = fields.Str(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Length(1, 64),
-        metadata={"description": "only this store; the service's own data is then left out"},
-    )
-
-
-class RunsQuery(StrictSchema):
-    limit = fields.Int(load_default=50, validate=validate.Range(1, 500))
-
-
-class LogRef(StrictSchema):
-    log = fields.Str()
-    seq = fields.Int()
-    hash = fields.Str(allow_none=True)
-
-
-class RunOut(StrictSchema):
-    id = fields.Str()
-    state = fields.Str(metadata={"description": "queued | running | completed | failed | interrupted"})
-    dry_run = fields.Bool()
-    store = fields.Str(allow_none=True)
-    started_by = fields.Str()
-    started_at = fields.DateTime()
-    heartbeat_at = fields.DateTime()
-    finished_at = fields.DateTime(allow_none=True)
-    error = fields.Str(allow_none=True)
-    audit_seq = fields.Int(allow_none=True, metadata={"description": "entry of the `retention` audit log"})
-    log = fields.Nested(LogRef)
-    report = fields.Dict(
-        metadata={
-            "description": "per rule and store: candidates, deleted, anonymised, shredded, held, errors"
-        }
-    )
-
-
-class SweepReportOut(StrictSchema):
-    dry_run = fields.Bool()
-    store = fields.Str(allow_none=True)
-    now = fields.Str(metadata={"description": "the moment the periods were counted back from"})
-    rules = fields.List(
-        fields.Dict(),
-        metadata={
-            "description": "per rule, store and collection: status, candidates, deleted, anonymised, "
-            "shredded, held (with held_by: which hold and why), errors, batches, longest_transaction_ms"
-        },
-    )
-    skipped = fields.List(fields.Dict(), metadata={"description": "rules or collections left out, and why"})
-    holds = fields.List(fields.Dict(), metadata={"description": "the legal holds in force"})
-    service = fields.Dict(metadata={"description": "the service's own data: proofs, codes, packages, ..."})
-    totals = fields.Dict()
 
 
 @blp.route("/preview")

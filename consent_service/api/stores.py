@@ -6,55 +6,15 @@ from typing import Any
 
 from flask import request as http_request
 from flask.views import MethodView
-from marshmallow import fields, validate
 
 from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import StrictSchema
+from consent_service.api.schemas.stores import CallbackOut, StoreIn, StoreOut, StoreTestOut
 from consent_service.dsar import tasks
 from consent_service.stores import registry as stores
 from consent_service.stores.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from consent_service.stores.spec import STORE_TYPES
 
 blp = Blueprint("stores", __name__, url_prefix="/v1/stores", description="Data stores for subject requests")
-
-
-class StoreIn(StrictSchema):
-    type = fields.Str(required=True, validate=validate.OneOf(STORE_TYPES))
-    connection = fields.Dict(
-        required=True,
-        metadata={"description": "sql/redis: {url}; http: {endpoint, secret}. Stored encrypted."},
-    )
-    collections = fields.Dict(
-        keys=fields.Str(validate=validate.Length(1, 63)),
-        values=fields.Dict(),
-        required=True,
-        metadata={"description": "collection -> {primary_key, identities, erase, fields, ...}"},
-    )
-    description = fields.Str(load_default="", validate=validate.Length(max=2000))
-
-
-class StoreOut(StrictSchema):
-    key = fields.Str()
-    type = fields.Str()
-    description = fields.Str()
-    connection = fields.Dict(metadata={"description": "secrets hidden as ***"})
-    collections = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-
-
-class CheckOut(StrictSchema):
-    collection = fields.Str()
-    field = fields.Str()
-    ok = fields.Bool()
-    problem = fields.Str()
-
-
-class StoreTestOut(StrictSchema):
-    key = fields.Str()
-    ok = fields.Bool()
-    checks = fields.List(fields.Nested(CheckOut))
 
 
 @blp.route("")
@@ -91,12 +51,6 @@ class StoreTest(MethodView):
     def post(self, key: str) -> dict[str, Any]:
         """Connect to a store and check its declared collections, fields and key patterns."""
         return stores.check_store(ctx(), key)
-
-
-class CallbackOut(StrictSchema):
-    id = fields.Str()
-    type = fields.Str()
-    state = fields.Str()
 
 
 @blp.route("/<key:key>/callback")

@@ -9,9 +9,9 @@ from flask.views import MethodView
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.decisions import subject_ref
-from consent_service.api.schemas import (
+from consent_service.api.schemas.common import IdentityIn
+from consent_service.api.schemas.subjects import (
     HistoryOut,
-    IdentityIn,
     LinkIn,
     LinkOut,
     ShredOut,

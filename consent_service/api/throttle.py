@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from consent_service.context import Context
-from consent_service.ratelimit import CACHE_KEY, MEMORY, Limiter
+from consent_service.ratelimit import Limiter, limiter_of
 
 
 def client_ip() -> str:
@@ -19,9 +18,4 @@ def client_ip() -> str:
 
 def limiter() -> Limiter:
     """The limiter of this process for the configured storage (built on first use)."""
-    context: Context = current_app.extensions["consent"]
-    url = context.config.ratelimit_storage_url or MEMORY
-    current = context.caches.get(CACHE_KEY)
-    if current is None or current.storage_url != url:
-        current = context.caches[CACHE_KEY] = Limiter(url)
-    return current
+    return limiter_of(current_app.extensions["consent"])

@@ -8,8 +8,9 @@ from flask.views import MethodView
 
 from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas import FeedQuery, VerifyOut
-from consent_service.api.vault_schemas import (
+from consent_service.api.schemas.common import FeedQuery
+from consent_service.api.schemas.ledger import VerifyOut
+from consent_service.api.schemas.vault import (
     AccessLogOut,
     VaultBatchIn,
     VaultDecryptIn,

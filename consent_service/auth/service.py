@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.auth.models import ApiClient
+from consent_service.db import columns_of
 from consent_service.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -112,14 +113,7 @@ def revoke_client(session: Session, client_id: str, now: dt.datetime) -> ApiClie
 
 
 def client_dict(client: ApiClient) -> dict[str, object]:
-    return {
-        "id": client.id,
-        "name": client.name,
-        "token_prefix": client.token_prefix,
-        "scopes": client.scopes,
-        "created_at": client.created_at,
-        "revoked_at": client.revoked_at,
-    }
+    return columns_of(client, exclude=("token_hash",))
 
 
 def register_client(ctx: Context, name: str, scopes: Sequence[str]) -> tuple[dict[str, object], str]:

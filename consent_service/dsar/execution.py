@@ -23,7 +23,8 @@ Every run that started ends in a defined state: ``completed``, ``in_progress`` w
 stores, or ``failed`` with ``failure_reason`` (readable by the DPO: no stack trace, no personal
 data; the trace goes to the service log). A subject crypto-shredded before the run fails the
 request for good (``retryable: false`` in the result): its identities can no longer be read, so
-only a rejection closes it. ``retry`` puts a failed request back to ``in_progress`` for a new run.
+only a rejection closes it. ``retry`` puts a failed request back to ``in_progress`` for a new run; ``queue_retry`` does that
+and queues the run (the API's ``/retry``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ SUBJECT_ERASED = (
     "no longer be read, so it cannot be executed; reject it with a reason for the requester"
 )
 FAILURE_REASON_MAX = 1000
+# ctx.caches key: Callable[[Context, str], None] that queues a run of a request (create_app wires
+# the task queue's, also under CONSENT_TESTING=1, where verified requests are not queued on their own).
+QUEUE = "dsar.queue"
 
 
 def _unrunnable(ctx: Context, session: Session, request: DsarRequest) -> str | None:
@@ -374,6 +378,18 @@ def retry(ctx: Context, request_id: str, *, actor: str) -> dict[str, Any]:
         out = summary(request)
         uow.commit()
     return out
+
+
+def queue_retry(ctx: Context, request_id: str, *, actor: str) -> dict[str, Any]:
+    """Ready a request for another run (``retry``) and hand it to the task queue wired into the
+    context (``QUEUE``), or run it here and now when none is; returns the request as it is then.
+    Conflict as ``retry``: nothing is queued for a request that cannot run."""
+    current = retry(ctx, request_id, actor=actor)
+    enqueue = ctx.caches.get(QUEUE)
+    if enqueue is None:
+        return dict(run_request(ctx, request_id, actor=actor)["request"])
+    enqueue(ctx, request_id)
+    return current
 
 
 def _holds_on(ctx: Context, subject_id: str) -> Callable[[str, str], list[dict[str, Any]]]:

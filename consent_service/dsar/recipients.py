@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from consent_service import outbound
 from consent_service.context import Context
+from consent_service.db import columns_of
 from consent_service.dsar import transfers
 from consent_service.dsar.request_models import DsarRequest, OutboxMessage
 from consent_service.dsar.task_models import Recipient
@@ -44,16 +45,10 @@ def _box_key(key: str) -> str:
 
 
 def recipient_dict(recipient: Recipient) -> dict[str, Any]:
-    return {
-        "key": recipient.key,
-        "name": recipient.name,
-        "endpoint": recipient.endpoint,
-        "events": list(recipient.events),
-        "country": recipient.country,
-        "safeguard": recipient.safeguard,
-        "created_at": recipient.created_at,
-        "updated_at": recipient.updated_at,
-    }
+    """The recipient as shown: its secret never."""
+    out = columns_of(recipient, exclude=("secret_box", "secret_kek"))
+    out["events"] = list(recipient.events)
+    return out
 
 
 def save_recipient(ctx: Context, key: str, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from consent_service.auditlog import notes
 from consent_service.context import Context
 from consent_service.crypto.envelope import seal
+from consent_service.db import columns_of
 from consent_service.dsar import execution
 from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.pending import open_tasks, records_aad
@@ -36,17 +37,7 @@ CALLBACK_MAX_AGE_S = 300
 
 def task_dict(task: DsarTask, note: str | None) -> dict[str, Any]:
     """The task as shown; ``note`` is its note opened (``auditlog.notes.open_note``)."""
-    return {
-        "id": task.id,
-        "request_id": task.request_id,
-        "store": task.store,
-        "instructions": task.instructions,
-        "due_at": task.due_at,
-        "state": task.state,
-        "note": note,
-        "done_by": task.done_by,
-        "done_at": task.done_at,
-    }
+    return {**columns_of(task, exclude=("created_at",)), "note": note}  # the note keeps its place
 
 
 def list_tasks(ctx: Context, request_id: str) -> list[dict[str, Any]]:

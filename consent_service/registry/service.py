@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service.db import columns_of
 from consent_service.durations import DurationError, at_most, parse_duration
 from consent_service.errors import Conflict, InvalidInput, UnknownCookie, UnknownPurpose, UnknownReference
 from consent_service.hashing import content_hash
@@ -283,23 +284,13 @@ def list_sites(session: Session) -> Sequence[Site]:
 
 
 def purpose_dict(purpose: Purpose, version: PurposeVersion) -> dict[str, Any]:
+    """The purpose with the material content of its current ``version``."""
     return {
         "key": purpose.key,
         "version": purpose.current_version,
         "content_hash": purpose.current_hash,
-        "titles": version.titles,
-        "descriptions": version.descriptions,
-        "legal_basis": version.legal_basis,
-        "data_categories": version.data_categories,
-        "data_uses": version.data_uses,
-        "automated_decisions": automated.shown(version.automated_decisions),
-        "consent_validity": purpose.consent_validity,
-        "retention_period": purpose.retention_period,
-        "direct_marketing": purpose.direct_marketing,
-        "honor_gpc": purpose.honor_gpc,
-        "consent_collected_at": purpose.consent_collected_at,
-        "created_at": purpose.created_at,
-        "updated_at": purpose.updated_at,
+        **_content(version),
+        **columns_of(purpose, exclude=("key", "current_version", "current_hash", "legal_basis")),
     }
 
 
@@ -307,39 +298,24 @@ def version_dict(version: PurposeVersion) -> dict[str, Any]:
     return {
         "version": version.version,
         "content_hash": version.content_hash,
-        "titles": version.titles,
-        "descriptions": version.descriptions,
-        "legal_basis": version.legal_basis,
-        "data_categories": version.data_categories,
-        "data_uses": version.data_uses,
-        "automated_decisions": automated.shown(version.automated_decisions),
+        **_content(version),
         "created_at": version.created_at,
     }
 
 
+def _content(version: PurposeVersion) -> dict[str, Any]:
+    """A version's material content (texts, legal basis, categories, uses, automated decisions)."""
+    content = columns_of(version, exclude=("purpose_key", "version", "content_hash", "created_at"))
+    content["automated_decisions"] = automated.shown(version.automated_decisions)
+    return content
+
+
 def cookie_dict(cookie: Cookie) -> dict[str, Any]:
-    return {
-        "name": cookie.name,
-        "domain": cookie.domain,
-        "provider": cookie.provider,
-        "duration": cookie.duration,
-        "purpose": cookie.purpose_key,
-        "description": cookie.description,
-        "created_at": cookie.created_at,
-        "updated_at": cookie.updated_at,
-    }
+    return columns_of(cookie, rename={"purpose_key": "purpose"})
 
 
 def site_dict(site: Site) -> dict[str, Any]:
-    return {
-        "id": site.id,
-        "name": site.name,
-        "site_key": site.site_key,
-        "allowed_origins": site.allowed_origins,
-        "purposes": site.purposes,
-        "cookies": site.cookies,
-        "created_at": site.created_at,
-    }
+    return columns_of(site)
 
 
 def save_purpose(ctx: Context, key: str, spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:

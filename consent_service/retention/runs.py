@@ -15,6 +15,7 @@ from sqlalchemy import select
 from consent_service import locks
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
+from consent_service.db import columns_of
 from consent_service.errors import Conflict, NotFound
 from consent_service.retention.models import RetentionRun
 from consent_service.retention.recorder import Progress
@@ -26,19 +27,7 @@ RUNNER = "retention-runner"  # ctx.caches key: Callable[[Context, str], None] th
 
 
 def run_view(run: RetentionRun) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "state": run.state,
-        "dry_run": run.dry_run,
-        "store": run.store,
-        "started_by": run.started_by,
-        "started_at": run.started_at,
-        "heartbeat_at": run.heartbeat_at,
-        "finished_at": run.finished_at,
-        "error": run.error,
-        "audit_seq": run.audit_seq,
-        "report": run.report,
-    }
+    return {**columns_of(run, exclude=("report",)), "report": run.report}  # the long report last
 
 
 def _mark_interrupted(ctx: Context) -> list[str]:

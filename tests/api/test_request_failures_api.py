@@ -47,3 +47,20 @@ def test_retry_of_a_failed_request_answers_in_progress_and_runs_again(
     assert queued.status_code == 202
     assert queued.get_json()["state"] == "in_progress" and queued.get_json()["failure_reason"] is None
     assert run_queued(client, admin, request_id)["state"] == "completed"
+
+
+def test_retry_hands_a_runnable_request_to_the_wired_queue_and_nothing_else(
+    client: Any, admin: dict[str, str], ctx: Any
+) -> None:
+    queued: list[str] = []
+    ctx.caches[execution.QUEUE] = lambda context, request_id: queued.append(request_id)
+    request_id = open_verified(client, admin, "access")
+    answer = client.post(f"/v1/requests/{request_id}/retry", headers=admin)
+    assert answer.status_code == 202 and answer.get_json()["state"] == "verified"
+    assert queued == [request_id]
+    rejected = client.post(
+        f"/v1/requests/{request_id}/reject", headers=admin, json={"ground": "other", "reason": "asked twice"}
+    )
+    assert rejected.status_code == 200
+    assert_problem(client.post(f"/v1/requests/{request_id}/retry", headers=admin), 409)
+    assert queued == [request_id]

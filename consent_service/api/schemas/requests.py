@@ -1,20 +1,15 @@
-"""Marshmallow schemas of the data subject request endpoints (``/v1/requests``)."""
+"""Schemas of ``/v1/requests`` and ``/v1/packages``: data subject requests, their tasks,
+reports and packages."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from consent_service.api.openapi import exactly_one_of
-from consent_service.api.schemas import (
-    DURATION,
-    KEY,
-    NOTE,
-    AuditEntryOut,
-    IdentityIn,
-    StrictSchema,
-)
+from consent_service.api.schemas.common import DURATION, KEY, NOTE, AuditEntryOut, IdentityIn, StrictSchema
+from consent_service.dsar import package
 
 
 class VerificationIn(StrictSchema):
@@ -212,3 +207,40 @@ class RejectIn(StrictSchema):
 
 class ReasonIn(StrictSchema):
     reason = fields.Str(required=True, validate=[validate.Length(1, 2000), NOTE])
+
+
+class PackageQuery(Schema):
+    format = fields.Str(load_default="json", validate=validate.OneOf(package.FORMATS))
+    collection = fields.Str(load_default=None, metadata={"description": "csv only: one store.collection"})
+
+
+class ReportOut(Schema):
+    store = fields.Str()
+    created_at = fields.DateTime()
+    report = fields.Dict()
+
+
+class TaskOut(Schema):
+    id = fields.Str()
+    request_id = fields.Str()
+    store = fields.Str()
+    instructions = fields.Str()
+    due_at = fields.DateTime(allow_none=True)
+    state = fields.Str()
+    note = fields.Str(allow_none=True)
+    done_by = fields.Str(allow_none=True)
+    done_at = fields.DateTime(allow_none=True)
+
+
+class CompleteTaskIn(Schema):
+    note = fields.Str(required=True, validate=[validate.Length(1, 5000), NOTE])
+
+
+class CompleteTaskOut(Schema):
+    task = fields.Nested(TaskOut)
+    request = fields.Nested(RequestOut)
+
+
+class PackageLinkOut(Schema):
+    url = fields.Str()
+    expires_at = fields.DateTime()

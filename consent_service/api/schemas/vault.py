@@ -1,10 +1,10 @@
-"""Marshmallow schemas of the privacy vault endpoints (``/v1/vault``)."""
+"""Schemas of ``/v1/vault``: tokens, values and the access log."""
 
 from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from consent_service.api.schemas import KEY, AuditEntryOut, StrictSchema, SubjectRefIn
+from consent_service.api.schemas.common import KEY, AuditEntryOut, StrictSchema, SubjectRefIn
 from consent_service.vault import service as vault
 
 

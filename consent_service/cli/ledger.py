@@ -1,0 +1,118 @@
+"""``consent-service ledger``: ledger audit (verify, checkpoints) and maintenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from consent_service.cli.base import Group, _context, _fail, main
+
+
+@main.group(cls=Group)
+def ledger() -> None:
+    """Ledger audit and maintenance."""
+
+
+@ledger.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option(
+    "--checkpoints",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="also check the signed checkpoints of this file (a copy kept outside the database)",
+)
+@click.option("--public-key", "public_key", help="PEM file or base64 raw key for --checkpoints")
+def ledger_verify(as_json: bool, checkpoint_file: Path | None, public_key: str | None) -> None:
+    """Verify the hash chain, checkpoints and projection; exit 1 on any defect."""
+    from consent_service.crypto.signing import load_public_key
+    from consent_service.ledger.audit import verify
+    from consent_service.ledger.checkpoints import read_file
+
+    ctx = _context()
+    key = None
+    if public_key:
+        try:
+            key = load_public_key(Path(public_key).read_text() if os.path.exists(public_key) else public_key)
+        except ValueError as exc:
+            _fail(f"cannot read the public key: {exc}")
+    show = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show and total:
+            click.echo(f"\rverified {done:,}/{total:,} events ({100 * done // total}%)", err=True, nl=False)
+
+    lines = list(read_file(checkpoint_file)) if checkpoint_file else []
+    report = verify(ctx, progress, checkpoints=lines, public_key=key)
+    if show:
+        click.echo("", err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    elif report.ok:
+        click.echo(
+            f"ledger OK: {report.events_checked} events, head seq {report.head_seq} "
+            f"hash {report.head_hash}, {report.checkpoints_checked} checkpoints"
+        )
+    else:
+        where = f" at seq {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+        click.echo(f"ledger DEFECT{where}: {report.problem}")
+        for line in report.details[:20]:
+            click.echo(f"  {line}")
+        for m in report.state_mismatches:
+            click.echo(
+                f"  consent_state {m['subject_id']} {m['target_type']} {m['target_key']}: {m['problem']}"
+            )
+    sys.exit(0 if report.ok else 1)
+
+
+@ledger.command("rebuild-state")
+def ledger_rebuild() -> None:
+    """Rebuild the current-state projection from the ledger alone."""
+    from consent_service.ledger.service import rebuild_state
+
+    rows = rebuild_state(_context())
+    click.echo(f"rebuilt consent state: {rows} rows")
+
+
+@ledger.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write to a file")
+def ledger_checkpoint(out: Path | None) -> None:
+    """Sign a checkpoint of the current head, append it to the checkpoint file, print it."""
+    from consent_service.ledger.checkpoints import latest_checkpoint
+
+    doc = json.dumps(latest_checkpoint(_context()), indent=2)
+    if out:
+        out.write_text(doc + "\n")
+        click.echo(f"checkpoint written to {out}")
+    else:
+        click.echo(doc)
+
+
+@ledger.command("public-key")
+def ledger_public_key() -> None:
+    """Print the PEM public key that signs checkpoints and receipts."""
+    click.echo(_context().signer.public_key_pem(), nl=False)
+
+
+@ledger.command("check-checkpoint")
+@click.argument("checkpoint", type=click.File("r"))
+@click.option("--public-key", "public_key", required=True, help="PEM file, or base64 raw key")
+def ledger_check_checkpoint(checkpoint: Any, public_key: str) -> None:
+    """Check a checkpoint or receipt signature with the public key alone (no database)."""
+    from consent_service.crypto.signing import load_public_key, verify_signed
+
+    text = Path(public_key).read_text() if os.path.exists(public_key) else public_key
+    try:
+        key = load_public_key(text)
+        document = json.load(checkpoint)
+    except ValueError as exc:
+        _fail(f"cannot read input: {exc}")
+    if verify_signed(document, key):
+        payload = document["payload"]
+        click.echo(f"signature valid: seq {payload.get('seq')} head {payload.get('head_hash')}")
+    else:
+        _fail("signature INVALID")
