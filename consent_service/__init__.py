@@ -20,7 +20,7 @@ def create_app(config: Config | None = None, *, context: Context | None = None) 
 
     from consent_service import jobs, logs
     from consent_service.api import init_api, request_ids
-    from consent_service.dsar.execution import QUEUE
+    from consent_service.dsar.retries import QUEUE
 
     if context is None:
         context = bootstrap(config or Config.from_env())

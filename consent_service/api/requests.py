@@ -33,7 +33,15 @@ from consent_service.api.schemas.requests import (
     TaskOut,
     VerifyRequestIn,
 )
-from consent_service.dsar import execution, lifting, package, package_links, refusal, request_views, tasks
+from consent_service.dsar import (
+    lifting,
+    package,
+    package_links,
+    refusal,
+    request_views,
+    retries,
+    tasks,
+)
 from consent_service.dsar import requests as dsar
 from consent_service.durations import DurationError, parse_duration
 from consent_service.errors import InvalidInput
@@ -142,7 +150,7 @@ class Retry(MethodView):
 
         A failed request answers ``in_progress``: it is queued for a new run. 409 when there is
         nothing to run (closed, unverified, or its subject was shredded: reject it instead)."""
-        return execution.queue_retry(ctx(), request_id, actor=principal().id)
+        return retries.queue_retry(ctx(), request_id, actor=principal().id)
 
 
 @blp.route("/<request_id>/package")
@@ -167,7 +175,7 @@ class Report(MethodView):
     @blp.response(200, ReportOut(many=True))
     def get(self, request_id: str) -> list[dict[str, Any]]:
         """The per-store reports: proof of erasure, rectification counts, pending tasks."""
-        return execution.reports(ctx(), request_id)
+        return request_views.reports(ctx(), request_id)
 
 
 @blp.route("/<request_id>/tasks")

@@ -134,7 +134,7 @@ def keys_status(as_json: bool) -> None:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1))
 def keys_adopt_backup(database_url: str, batch_size: int) -> None:
     """Make a restored database copy readable with the current keys, keeping erasures erased."""
-    from consent_service.subjects.rotation import adopt_keys
+    from consent_service.subjects.backups import adopt_keys
 
     ctx = _context()
     result = _run_with_progress(

@@ -69,10 +69,9 @@ SUBJECT_ERASED = (
 FAILURE_REASON_MAX = 1000
 # ctx.caches key: Callable[[Context, str], None] that queues a run of a request (create_app wires
 # the task queue's, also under CONSENT_TESTING=1, where verified requests are not queued on their own).
-QUEUE = "dsar.queue"
 
 
-def _unrunnable(ctx: Context, session: Session, request: DsarRequest) -> str | None:
+def unrunnable(ctx: Context, session: Session, request: DsarRequest) -> str | None:
     """Why no run can ever execute ``request`` (its subject was shredded), or None.
 
     An erasure whose every store is already done can still complete after the shredding."""
@@ -91,7 +90,7 @@ def _unrunnable(ctx: Context, session: Session, request: DsarRequest) -> str | N
     return SUBJECT_ERASED
 
 
-def _check_runnable(request: DsarRequest) -> None:
+def check_runnable(request: DsarRequest) -> None:
     if request.type not in EXECUTABLE:
         raise Conflict(f"{request.type} requests take effect when verified; there is nothing to run")
     if request.state not in RUNNABLE_STATES:
@@ -103,7 +102,7 @@ def _start(ctx: Context, request_id: str, actor: str) -> dict[str, Any]:
     with ctx.uow() as uow:
         session = uow.session
         request = load_request(session, request_id)
-        _check_runnable(request)
+        check_runnable(request)
         if request.state != "in_progress":
             why = "execution started" if request.state == "verified" else "execution resumed after a failure"
             transition(session, request, "in_progress", actor, why, ctx.now())
@@ -119,7 +118,7 @@ def _start(ctx: Context, request_id: str, actor: str) -> dict[str, Any]:
             "runs": runs,
             "identities": _verified_identities(ctx, session, request, actor),
             "changes": _open(ctx, session, request, "changes", request.changes_ct),
-            "unrunnable": _unrunnable(ctx, session, request),
+            "unrunnable": unrunnable(ctx, session, request),
         }
         uow.commit()
     return plan
@@ -352,46 +351,6 @@ def _collections_held(outcome: Mapping[str, Mapping[str, Any]]) -> bool:
     return any(store.get("held") for store in outcome.values())
 
 
-def retry(ctx: Context, request_id: str, *, actor: str) -> dict[str, Any]:
-    """Ready a request for another run (the caller queues it); returns the request as it is now.
-
-    A failed request goes back to ``in_progress`` (audited as ``retry_requested``, its failure
-    reason cleared); a verified or in_progress one is left as it is. Conflict when the request
-    is not executed across the stores, is closed or waits for verification, or can never run
-    (its subject was shredded).
-    """
-    with ctx.uow() as uow:
-        session = uow.session
-        request = load_request(session, request_id)
-        _check_runnable(request)
-        if request.state == "failed":
-            reason = _unrunnable(ctx, session, request)
-            if reason:
-                raise Conflict(reason)
-        now = ctx.now()
-        log_event(
-            session, request_id, actor, "retry_requested", {"state": request.state}, now, request.subject_id
-        )
-        if request.state == "failed":
-            transition(session, request, "in_progress", actor, "retry requested: queued for a new run", now)
-            request.failure_reason = None
-        out = summary(request)
-        uow.commit()
-    return out
-
-
-def queue_retry(ctx: Context, request_id: str, *, actor: str) -> dict[str, Any]:
-    """Ready a request for another run (``retry``) and hand it to the task queue wired into the
-    context (``QUEUE``), or run it here and now when none is; returns the request as it is then.
-    Conflict as ``retry``: nothing is queued for a request that cannot run."""
-    current = retry(ctx, request_id, actor=actor)
-    enqueue = ctx.caches.get(QUEUE)
-    if enqueue is None:
-        return dict(run_request(ctx, request_id, actor=actor)["request"])
-    enqueue(ctx, request_id)
-    return current
-
-
 def _holds_on(ctx: Context, subject_id: str) -> Callable[[str, str], list[dict[str, Any]]]:
     """The legal holds that keep a collection's records of this subject (subject, store, collection)."""
     with ctx.uow(write=False) as uow:
@@ -455,18 +414,3 @@ def _access(
             subject_id,
         )
         uow.commit()
-
-
-def reports(ctx: Context, request_id: str) -> list[dict[str, Any]]:
-    """The per-store reports of a request (proof of erasure, rectification counts)."""
-    with ctx.uow(write=False) as uow:
-        load_request(uow.session, request_id)
-        rows = uow.session.scalars(
-            select(DsarReport).where(DsarReport.request_id == request_id).order_by(DsarReport.store)
-        )
-        runs = uow.session.scalars(select(DsarStoreRun).where(DsarStoreRun.request_id == request_id))
-        return [{"store": r.store, "created_at": r.created_at, "report": r.report} for r in rows] + [
-            {"store": r.store, "created_at": r.updated_at, "report": {"status": r.status, **r.detail}}
-            for r in runs
-            if r.status != "done"
-        ]

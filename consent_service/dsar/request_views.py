@@ -16,6 +16,7 @@ from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED
 from consent_service.dsar import notify, verified
+from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.repeats import repeats
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import CONTACT_PURGED, OPEN_STATES, load_request, summary
@@ -91,3 +92,18 @@ def show(ctx: Context, request_id: str) -> dict[str, Any]:
             "audit_trail": trail,
             "audit_trail_ok": report.ok,
         }
+
+
+def reports(ctx: Context, request_id: str) -> list[dict[str, Any]]:
+    """The per-store reports of a request (proof of erasure, rectification counts)."""
+    with ctx.uow(write=False) as uow:
+        load_request(uow.session, request_id)
+        rows = uow.session.scalars(
+            select(DsarReport).where(DsarReport.request_id == request_id).order_by(DsarReport.store)
+        )
+        runs = uow.session.scalars(select(DsarStoreRun).where(DsarStoreRun.request_id == request_id))
+        return [{"store": r.store, "created_at": r.created_at, "report": r.report} for r in rows] + [
+            {"store": r.store, "created_at": r.updated_at, "report": {"status": r.status, **r.detail}}
+            for r in runs
+            if r.status != "done"
+        ]

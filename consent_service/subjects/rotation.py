@@ -10,7 +10,7 @@ Guarantees:
   shred is never undone: a destroyed data key or blind index stays destroyed.
 - ``retire`` destroys a master key only when no live data key is wrapped by it. Every backup
   taken while that key was current then keeps only data keys nobody can unwrap: erasure reaches
-  backups. ``adopt_keys`` is the restore procedure that makes such a copy readable again, for
+  backups. ``backups.adopt_keys`` is the restore procedure that makes such a copy readable again, for
   the subjects that are not erased in the live database only.
 """
 
@@ -20,11 +20,10 @@ import time
 from typing import Any
 
 from sqlalchemy import Integer, LargeBinary, String, bindparam, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
-from consent_service.crypto.batches import Progress, in_batches, in_passes, rowcount, scalar
+from consent_service.crypto.batches import Progress, in_passes, rowcount, scalar
 from consent_service.crypto.envelope import (
     KEY_REFRESH_SECONDS,
     DecryptionFailed,
@@ -33,7 +32,6 @@ from consent_service.crypto.envelope import (
     seal,
 )
 from consent_service.crypto.keyring import KeyMaterial
-from consent_service.db import Database, UTCDateTime
 from consent_service.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 
 # Time a running process needs to notice a changed key file (it looks every KEY_REFRESH_SECONDS).
@@ -75,7 +73,7 @@ def rotate(ctx: Context, *, batch_size: int = 1000, progress: Progress | None = 
     are still wrapped by older versions (an interrupted run), no new version is created: the
     run resumes (``resumed: true``). Old versions stay in the keyring until ``retire``.
     """
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     crypto = ctx.crypto
     crypto.reload()
     before = crypto.material.current_kek
@@ -192,7 +190,7 @@ def reindex(
     rows change). Shredded identities keep no blind index. Resumable like ``rotate``. When no
     identity is left on an old index key, the old keys are removed from the keyring.
     """
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     from consent_service.subjects.service import data_key
 
     crypto = ctx.crypto
@@ -219,7 +217,7 @@ def reindex(
                 erased.append({"id": row.id, "old": row.index_version, "new": current})
                 continue
             try:
-                value = open_sealed(key, row.value_ct, _identity_aad(row.subject_id, row.type)).decode()
+                value = open_sealed(key, row.value_ct, identity_aad(row.subject_id, row.type)).decode()
             except DecryptionFailed:
                 unreadable += 1
                 continue
@@ -261,7 +259,7 @@ def reindex(
     }
 
 
-def _identity_aad(subject_id: str, kind: str) -> bytes:
+def identity_aad(subject_id: str, kind: str) -> bytes:
     return field_aad(subject_id, "identities", kind)
 
 
@@ -296,130 +294,6 @@ def status(ctx: Context) -> dict[str, Any]:
     }
 
 
-# backups --------------------------------------------------------------------------------------
-_COPY_KEYS = text(
-    "SELECT subject_id, wrapped_key IS NULL AS erased FROM subject_keys "
-    "WHERE subject_id > :after ORDER BY subject_id LIMIT :limit"
-)
-_LIVE_KEYS = (
-    text(
-        "SELECT subject_id, kek_version, wrapped_key, shredded_at FROM subject_keys WHERE subject_id IN :ids"
-    )
-    .bindparams(bindparam("ids", expanding=True))
-    .columns(subject_id=String(), kek_version=Integer(), wrapped_key=LargeBinary(), shredded_at=UTCDateTime())
-)
-_ADOPT = text(
-    "UPDATE subject_keys SET kek_version = :version, wrapped_key = :wrapped, shredded_at = NULL "
-    "WHERE subject_id = :sid AND wrapped_key IS NOT NULL"
-).bindparams(bindparam("wrapped", type_=LargeBinary()))
-_ERASE = text(
-    "UPDATE subject_keys SET wrapped_key = NULL, shredded_at = coalesce(shredded_at, :at) "
-    "WHERE subject_id = :sid"
-).bindparams(bindparam("at", type_=UTCDateTime()))
-_ERASE_INDEXES = text("UPDATE identities SET blind_index = NULL WHERE subject_id = :sid")
-_COPY_STALE_IDENTITIES = (
-    text(
-        "SELECT id, subject_id, type, value_ct FROM identities "
-        "WHERE subject_id IN :ids AND index_version <> :current AND blind_index IS NOT NULL"
-    )
-    .bindparams(bindparam("ids", expanding=True))
-    .columns(id=Integer(), subject_id=String(), type=String(), value_ct=LargeBinary())
-)
-_COPY_REINDEX = text("UPDATE identities SET blind_index = :digest, index_version = :new WHERE id = :id")
-
-
-def adopt_keys(
-    ctx: Context, backup_url: str, *, batch_size: int = 1000, progress: Progress | None = None
-) -> dict[str, Any]:
-    """Restore procedure for a copy (backup) of the database: make it readable with the current
-    keyring, except for what is erased in the live database.
-
-    Each subject in the copy gets its current wrapped data key from the live database (ctx).
-    Subjects shredded in the live database (or unknown to it) lose their data key and blind
-    indexes in the copy too, so a restore never brings erased data back. Blind indexes made
-    with index keys that are no longer current are recomputed. The copy must be at the same
-    schema revision (``db upgrade`` it first).
-    """
-    _check_batch_size(batch_size)
-    if _same_database(ctx.db.url, backup_url):
-        raise InvalidInput(
-            "the copy is the live database", errors={"backup_url": ["give the URL of the restored copy"]}
-        )
-    crypto = ctx.crypto
-    crypto.reload()
-    material = crypto.material
-    copy = Database(backup_url)
-    adopted = erased = missing = reindexed = 0
-    try:
-        total = scalar(copy, text("SELECT count(*) FROM subject_keys"))
-        seen = 0
-
-        def adopt_batch(session: Session, rows: list[Any]) -> int:
-            nonlocal adopted, erased, missing, reindexed, seen
-            ids = [row.subject_id for row in rows]
-            with ctx.uow(write=False) as live_uow:
-                live = {r.subject_id: r for r in live_uow.session.execute(_LIVE_KEYS, {"ids": ids})}
-            if seen == 0 and not live:
-                raise Conflict(
-                    "no subject of the copy is known to the live database; "
-                    "is it a copy of this service's database?"
-                )
-            seen += len(ids)
-            adopt, erase = [], []
-            for row in rows:
-                current = live.get(row.subject_id)
-                if current is None:
-                    missing += 1
-                    erase.append({"sid": row.subject_id, "at": ctx.now()})
-                elif current.wrapped_key is None or row.erased:
-                    erased += 1
-                    erase.append({"sid": row.subject_id, "at": current.shredded_at or ctx.now()})
-                else:
-                    adopted += 1
-                    adopt.append(
-                        {
-                            "sid": row.subject_id,
-                            "version": current.kek_version,
-                            "wrapped": bytes(current.wrapped_key),
-                        }
-                    )
-            if adopt:
-                session.execute(_ADOPT, adopt)
-                reindexed += _reindex_copy(session, ctx, material, adopt)
-            if erase:
-                session.execute(_ERASE, erase)
-                session.execute(_ERASE_INDEXES, [{"sid": e["sid"]} for e in erase])
-            return len(rows)
-
-        in_batches(copy, _COPY_KEYS, {}, "subject_id", batch_size, adopt_batch, total, progress, 0)
-    finally:
-        copy.dispose()
-    return {"adopted": adopted, "erased": erased, "missing": missing, "reindexed": reindexed}
-
-
-def _reindex_copy(
-    session: Session, ctx: Context, material: KeyMaterial, adopted: list[dict[str, Any]]
-) -> int:
-    """Recompute the copy's blind indexes made with index keys that are no longer current."""
-    wrapped = {a["sid"]: (a["version"], a["wrapped"]) for a in adopted}
-    rows = session.execute(
-        _COPY_STALE_IDENTITIES, {"ids": list(wrapped), "current": material.current_index}
-    ).all()
-    params = []
-    for row in rows:
-        version, blob = wrapped[row.subject_id]
-        key = ctx.crypto.unwrap(row.subject_id, version, blob)
-        try:
-            value = open_sealed(key, row.value_ct, _identity_aad(row.subject_id, row.type)).decode()
-        except DecryptionFailed:
-            continue
-        digest = ctx.crypto.blind_index(row.type, value, material.current_index)
-        params.append({"id": row.id, "digest": digest, "new": material.current_index})
-    if params:
-        session.execute(_COPY_REINDEX, params)
-    return len(params)
-
-
 # plumbing -------------------------------------------------------------------------------------
 def _save(ctx: Context, material: KeyMaterial) -> None:
     """Store changed material with the provider and check that it reads back as written."""
@@ -444,10 +318,6 @@ def _describe(ctx: Context) -> str:
     return provider.describe() if provider is not None else "in-memory keys"
 
 
-def _check_batch_size(batch_size: int) -> None:
+def check_batch_size(batch_size: int) -> None:
     if batch_size < 1:
         raise InvalidInput("batch size must be positive", errors={"batch_size": ["at least 1"]})
-
-
-def _same_database(a: str, b: str) -> bool:
-    return make_url(a) == make_url(b)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consent_service.dsar import execution
+from consent_service.dsar import execution, retries
 from tests.api.helpers import assert_problem
 from tests.api.test_execution_api import open_verified, run_queued
 
@@ -53,7 +53,7 @@ def test_retry_hands_a_runnable_request_to_the_wired_queue_and_nothing_else(
     client: Any, admin: dict[str, str], ctx: Any
 ) -> None:
     queued: list[str] = []
-    ctx.caches[execution.QUEUE] = lambda context, request_id: queued.append(request_id)
+    ctx.caches[retries.QUEUE] = lambda context, request_id: queued.append(request_id)
     request_id = open_verified(client, admin, "access")
     answer = client.post(f"/v1/requests/{request_id}/retry", headers=admin)
     assert answer.status_code == 202 and answer.get_json()["state"] == "verified"

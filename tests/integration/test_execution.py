@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from consent_service.dsar import execution, package
+from consent_service.dsar import execution, package, request_views
 from consent_service.dsar.request_views import show
 from consent_service.dsar.requests import OpenRequest, open_request
 from consent_service.errors import Conflict, Gone
@@ -163,7 +163,7 @@ def test_erasure_children_first_keeps_holds_and_shreds(ctx: Any, fakes: Fakes) -
     assert [r["id"] for r in fakes.shop.data["order_items"]] == [200]
     assert fakes.shop.data["orders"][0]["address"] == "Hauptstr. 1"
     assert fakes.crm.data["notes"][0]["text"] == "[erased]" and fakes.crm.data["notes"][1]["text"] == "ok"
-    reports = {r["store"]: r["report"] for r in execution.reports(ctx, request_id)}
+    reports = {r["store"]: r["report"] for r in request_views.reports(ctx, request_id)}
     held = [c for c in reports["shop"]["collections"] if c["action"] == "hold"]
     assert held == [held[0]] and held[0]["hold"]["reason"] == "Tax records are kept 10 years"
     assert "anna" not in str(reports)
@@ -218,7 +218,7 @@ def test_a_manual_store_leaves_the_request_in_progress_with_a_task(ctx: Any, fak
     assert result["request"]["state"] == "in_progress" and result["pending"] == ["archive"]
     task = result["stores"]["archive"]["task"]
     assert task["instructions"] == "Shred the forms" and "values" not in task
-    pending = [r for r in execution.reports(ctx, request_id) if r["store"] == "archive"]
+    pending = [r for r in request_views.reports(ctx, request_id) if r["store"] == "archive"]
     assert pending[0]["report"]["status"] == "pending"
 
 
@@ -257,7 +257,7 @@ def test_rectification_sets_declared_fields(ctx: Any, fakes: Fakes) -> None:
     result = execution.run_request(ctx, request_id, actor="dpo", opener=fakes.open)
     assert result["request"]["state"] == "completed"
     assert fakes.shop.data["customers"][0]["name"] == "Anna K."
-    report = {r["store"]: r["report"] for r in execution.reports(ctx, request_id)}["shop"]
+    report = {r["store"]: r["report"] for r in request_views.reports(ctx, request_id)}["shop"]
     assert report["unmatched_fields"] == ["nickname"] and "Anna" not in str(report)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from consent_service import jobs
-from consent_service.dsar import execution, package
+from consent_service.dsar import execution, package, retries
 from consent_service.dsar.request_views import show
 from consent_service.erasure.shred import shred_subject
 from consent_service.errors import Conflict
@@ -42,7 +42,7 @@ def test_a_request_whose_subject_was_shredded_fails_for_good_without_stores(ctx:
     assert detail["state"] == "failed" and "crypto-shredded" in detail["failure_reason"]
     assert failures(ctx, request_id) == [detail["failure_reason"]]
     with pytest.raises(Conflict, match="reject it"):
-        execution.retry(ctx, request_id, actor="dpo")
+        retries.retry(ctx, request_id, actor="dpo")
 
 
 def test_an_access_request_whose_subject_was_shredded_fails_with_stores_too(ctx: Any, fakes: Fakes) -> None:
@@ -84,7 +84,7 @@ def test_retry_puts_a_failed_request_back_in_progress_for_a_new_run(ctx: Any, fa
         == "failed"
     )
     assert "crm" in show(ctx, request_id)["failure_reason"]
-    again = execution.retry(ctx, request_id, actor="dpo")
+    again = retries.retry(ctx, request_id, actor="dpo")
     assert again["state"] == "in_progress" and again["failure_reason"] is None
     assert actions(show(ctx, request_id))[-2:] == ["retry_requested", "transition"]
     fakes.crm.broken = False
@@ -97,11 +97,11 @@ def test_retry_puts_a_failed_request_back_in_progress_for_a_new_run(ctx: Any, fa
 def test_retry_of_a_request_with_nothing_to_run_is_a_conflict(ctx: Any, fakes: Fakes) -> None:
     restriction = open_verified(ctx, "restriction")
     with pytest.raises(Conflict, match="take effect when verified"):
-        execution.retry(ctx, restriction, actor="dpo")
+        retries.retry(ctx, restriction, actor="dpo")
     access = open_verified(ctx, "access")
     execution.run_request(ctx, access, actor="worker", opener=fakes.open)
     with pytest.raises(Conflict, match="completed"):
-        execution.retry(ctx, access, actor="dpo")
+        retries.retry(ctx, access, actor="dpo")
 
 
 def test_the_worker_does_not_retry_a_run_that_can_never_succeed(ctx: Any) -> None:

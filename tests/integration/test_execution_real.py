@@ -25,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 
-from consent_service.dsar import execution, package
+from consent_service.dsar import execution, package, request_views
 from consent_service.dsar.request_views import show
 from consent_service.dsar.requests import OpenRequest, open_request
 from consent_service.errors import Conflict, Gone
@@ -266,7 +266,7 @@ def test_access_then_erasure_across_three_servers(
     client, prefix = sessions
     assert not client.exists(f"{prefix}:session:1") and client.exists(f"{prefix}:session:2")
 
-    reports = {r["store"]: r["report"] for r in execution.reports(ctx, erasure)}
+    reports = {r["store"]: r["report"] for r in request_views.reports(ctx, erasure)}
     assert set(reports) == {"shop", "mail", "cache"}
     held = [c for c in reports["shop"]["collections"] if c["action"] == "hold"]
     assert held[0]["collection"] == "orders" and held[0]["hold"]["reason"] == HOLD

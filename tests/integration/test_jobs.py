@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from consent_service import jobs
 from consent_service.context import Context
-from consent_service.dsar import execution
+from consent_service.dsar import request_views
 from consent_service.dsar.request_views import show
 from consent_service.dsar.requests import OpenRequest, open_request, verify
 from consent_service.stores.registry import save_store
@@ -245,7 +245,7 @@ def test_a_worker_killed_mid_erasure_is_resumed_without_double_effects(
     (anna_id, anna_email, anna_name), ben = state["customers"]
     assert anna_email.startswith("hmac:") and anna_email.count("hmac:") == 1 and anna_name is None
     assert tuple(ben) == (2, "ben@x.org", "Ben")
-    reports = execution.reports(queued_ctx, request_id)
+    reports = request_views.reports(queued_ctx, request_id)
     assert [r["store"] for r in reports] == ["shop"]
     counts = {c["collection"]: c for c in reports[0]["report"]["collections"]}
     assert counts["items"]["updated"] in (0, ITEMS) and counts["customers"]["updated"] == 1

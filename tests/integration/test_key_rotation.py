@@ -28,7 +28,7 @@ from consent_service.crypto.keyring import KeyMaterial, LocalFileProvider
 from consent_service.demo import seed
 from consent_service.errors import ConfigurationError, Conflict, NotFound
 from consent_service.ledger.queries import history
-from consent_service.subjects import rotation
+from consent_service.subjects import backups, rotation
 from consent_service.subjects.service import IdentityRef, get_or_create, identities_of, resolve
 from consent_service.wiring import bootstrap
 from tests.conftest import migrate
@@ -471,7 +471,7 @@ def test_erasure_reaches_a_backup_once_the_old_master_key_is_retired(
             with pytest.raises(ConfigurationError):
                 history(restored, sid)
 
-        assert rotation.adopt_keys(keyed, backup_url) == {
+        assert backups.adopt_keys(keyed, backup_url) == {
             "adopted": 1,
             "erased": 1,
             "missing": 0,
@@ -504,12 +504,12 @@ def test_adopting_keys_refuses_the_live_database_and_an_unrelated_one(
     keyed_ctx = keyed_context(ctx.db.url, tmp_path)
     seed_subjects(keyed_ctx, 3)
     with pytest.raises(InvalidInput):
-        rotation.adopt_keys(keyed_ctx, keyed_ctx.db.url)
+        backups.adopt_keys(keyed_ctx, keyed_ctx.db.url)
     other_url = f"sqlite:///{tmp_path / 'other.db'}"
     migrate(other_url)
     other = keyed_context(other_url, tmp_path)
     seed_subjects(other, 2)
     other.db.dispose()
     with pytest.raises(Conflict, match="no subject of the copy"):
-        rotation.adopt_keys(keyed_ctx, other_url)
+        backups.adopt_keys(keyed_ctx, other_url)
     keyed_ctx.db.dispose()
