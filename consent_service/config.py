@@ -27,6 +27,8 @@ def _http_urls(name: str, value: str) -> tuple[str, ...]:
 
 # the languages the service speaks to people (messages, reports; later the pages)
 SUPPORTED_LANGUAGES = ("de", "en")
+# how dates are written in each: 3. März 2026, and 3 March 2026 (European, not US, English)
+DATE_LOCALES = {"de": "de_DE", "en": "en_GB"}
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from consent_service.config import SUPPORTED_LANGUAGES, Config
+from consent_service.config import DATE_LOCALES, SUPPORTED_LANGUAGES, Config
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "message_templates"
@@ -122,9 +122,9 @@ def render(kind: str, tag: str | None, config: Config, **values: Any) -> Message
     zone = ZoneInfo(config.timezone)
     shown = {
         name: (
-            format_datetime(value.astimezone(zone), "long", tzinfo=zone, locale=language)
+            format_datetime(value.astimezone(zone), "long", tzinfo=zone, locale=DATE_LOCALES[language])
             if name == "link_expires"
-            else format_date(value.astimezone(zone), "long", locale=language)
+            else format_date(value.astimezone(zone), "long", locale=DATE_LOCALES[language])
         )
         if isinstance(value, dt.datetime)
         else value

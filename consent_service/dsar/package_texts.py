@@ -15,6 +15,7 @@ from typing import Any
 from babel.dates import format_date, format_datetime
 from babel.units import format_unit
 
+from consent_service.config import DATE_LOCALES
 from consent_service.durations import DurationError, parse_duration
 from consent_service.retention.interface import ACTION_WORDS, TRIGGER_WORDS
 
@@ -358,8 +359,8 @@ def date_words(value: str | dt.datetime | None, language: str, *, time: bool = F
     when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
     lang = language_of(language)
     if time:
-        return format_datetime(when, format="medium", tzinfo=dt.UTC, locale=lang) + " UTC"
-    return format_date(when, format="long", locale=lang)
+        return format_datetime(when, format="medium", tzinfo=dt.UTC, locale=DATE_LOCALES[lang]) + " UTC"
+    return format_date(when, format="long", locale=DATE_LOCALES[lang])
 
 
 def rights(language: str, contact: str, policy: str) -> dict[str, Any]:

@@ -227,7 +227,7 @@ def test_an_erasure_kept_under_a_legal_hold_says_until_when(dpo, smtp, clocked_c
     run_by_dpo(client, headers, clocked_ctx, "erasure")
     body = text_of(inbox.of_kind("completed_erasure")[0])
     assert "wherever no law obliges us to keep it" in body
-    assert "under a legal obligation (Art. 17(3)(b) GDPR) until December 31, 2031" in body
+    assert "under a legal obligation (Art. 17(3)(b) GDPR) until 31 December 2031" in body
 
 
 def test_a_completed_access_request_sends_a_working_package_link(dpo, smtp, clocked_ctx, tmp_path):
@@ -236,7 +236,7 @@ def test_a_completed_access_request_sends_a_working_package_link(dpo, smtp, cloc
     crm_store(client, headers, tmp_path)
     run_by_dpo(client, headers, clocked_ctx, "access", language="en-GB")
     body = text_of(inbox.of_kind("completed_access")[0])
-    assert "Download it here until February 3, 2026" in body
+    assert "Download it here until 3 February 2026" in body
     link = next(line for line in body.splitlines() if "/v1/packages/" in line)
     assert link.startswith("http://127.0.0.1:8000/v1/packages/")
     package = client.get(link.removeprefix("http://127.0.0.1:8000"))

@@ -75,7 +75,7 @@ def test_dates_are_in_the_readers_locale_and_the_controllers_time_zone():
         in messages.render("extended", "de", berlin, request_id="r", type="access", **values).body
     )
     assert (
-        "March 31, 2026"
+        "31 March 2026"
         in messages.render("extended", "en", Config(), request_id="r", type="access", **values).body
     )
 
