@@ -10,6 +10,7 @@ to the existing site, so the ``/demo`` page and its banner work on whatever host
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 from consent_service.auth.service import register_client
 from consent_service.context import Context
 from consent_service.registry import service as registry
+from consent_service.staff import service as staff
 
+DEMO_DPO = "dpo@example.org"  # the demo console login (role dpo)
 DEMO_PURPOSES: dict[str, dict[str, Any]] = {
     "essential": {
         "titles": {"en": "Essential operation", "de": "Notwendiger Betrieb"},
@@ -115,8 +118,29 @@ def seed(ctx: Context, origins: Sequence[str] = ()) -> dict[str, Any]:
         token = token_file.read_text().strip()
     else:
         _, token = register_client(ctx, "demo (all scopes)", ["admin"])
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(token + "\n")
+        _write_private(token_file, token)
     return {"site": site, "token": token, "purposes": list(DEMO_PURPOSES), "cookies": list(DEMO_COOKIES)}
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text + "\n")
+
+
+def seed_console_login(ctx: Context) -> dict[str, str]:
+    """The demo DPO's console login (created once; the password is kept in
+    ``<data dir>/demo-dpo-login``, 0600, and given a new one when the account is missing)."""
+    login_file = Path(ctx.config.data_dir) / "demo-dpo-login"
+    known = {u["email"]: u for u in staff.list_users(ctx)}
+    if DEMO_DPO in known and login_file.exists():
+        return {"email": DEMO_DPO, "password": login_file.read_text().strip()}
+    password = secrets.token_urlsafe(12)
+    if DEMO_DPO in known:
+        _, one_time = staff.reset_password(ctx, DEMO_DPO, actor="demo")
+        staff.change_password(ctx, known[DEMO_DPO]["id"], old=one_time, new=password)
+    else:
+        staff.create_user(ctx, email=DEMO_DPO, role="dpo", password=password, actor="demo")
+    _write_private(login_file, password)
+    return {"email": DEMO_DPO, "password": password}

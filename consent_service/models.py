@@ -18,6 +18,7 @@ from consent_service.ledger.models import (
 )
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
 from consent_service.retention.models import RetentionRule, RetentionRuleVersion, RetentionRun
+from consent_service.staff.models import StaffUser
 from consent_service.stores.models import DataStore
 from consent_service.subjects.models import Identity, Subject, SubjectKey
 
@@ -51,6 +52,7 @@ __all__ = [
     "RetentionRun",
     "Site",
     "Subject",
+    "StaffUser",
     "SubjectRestriction",
     "SubjectKey",
     "Witness",

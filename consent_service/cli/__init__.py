@@ -14,6 +14,7 @@ below registers its commands on ``main``. The entry point is ``consent_service.c
 | ``stores`` | ``stores load/list/test`` |
 | ``retention`` | ``retention run/preview/runs/show/verify-log`` |
 | ``serve`` | ``serve``, ``worker`` (processes: ``supervisor``) |
+| ``users`` | ``users create/list/disable/reset-password`` (console staff) |
 
 ``progress`` draws the progress of long commands on stderr."""
 
@@ -30,6 +31,7 @@ from consent_service.cli import (  # noqa: F401  (importing a group registers it
     serve,
     sites,
     stores,
+    users,
 )
 from consent_service.cli.base import Group, _config, _context, _fail, main
 

@@ -16,13 +16,16 @@ from consent_service.cli.base import _context, main
     help="an origin the demo site allows besides the defaults, e.g. http://127.0.0.1:8123 (repeatable)",
 )
 def demo(origins: tuple[str, ...]) -> None:
-    """Seed demo purposes, cookies, a site and an admin client; print the demo token."""
-    from consent_service.demo import seed
+    """Seed demo purposes, cookies, a site, an admin client and a DPO login; print them."""
+    from consent_service.demo import seed, seed_console_login
 
-    result = seed(_context(), origins)
+    ctx = _context()
+    result = seed(ctx, origins)
+    login = seed_console_login(ctx)
     click.echo(f"demo purposes: {', '.join(result['purposes'])}")
     click.echo(f"demo cookies:  {', '.join(result['cookies'])}")
     click.echo(
         f"demo site key: {result['site']['site_key']}  (origins: {', '.join(result['site']['allowed_origins'])})"
     )
     click.echo(f"demo API token (all scopes): {result['token']}")
+    click.echo(f"demo console login (role dpo): {login['email']} / {login['password']}")

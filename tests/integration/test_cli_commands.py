@@ -58,6 +58,11 @@ COMMANDS = [
     "stores list",
     "stores load",
     "stores test",
+    "users",
+    "users create",
+    "users disable",
+    "users list",
+    "users reset-password",
     "worker",
 ]
 
