@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from consent_service.crypto.keyring import KeyMaterial
 from tests.conftest import REQUIRE_SERVERS, server_url
 
 
@@ -27,3 +29,17 @@ def sessions() -> Iterator[tuple[Any, str]]:
     for key in client.scan_iter(match=f"{prefix}:*"):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture
+def cli_env(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of a ``consent-service`` command on the test's migrated SQLite database
+    (set in this process, for click's CliRunner), and returned."""
+    env = {
+        "CONSENT_DATABASE_URL": sqlite_url,
+        "CONSENT_DATA_DIR": str(tmp_path),
+        "CONSENT_MASTER_KEYS": KeyMaterial.generate().to_json(),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env

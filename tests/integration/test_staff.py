@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from consent_service.auditlog.service import entries
 from consent_service.cli import main
 from consent_service.context import Context
-from consent_service.crypto.keyring import KeyMaterial
 from consent_service.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
 from consent_service.staff import service as staff
 from tests.conftest import make_context, param_database
@@ -102,15 +101,8 @@ def test_disabled_accounts_cannot_sign_in_and_the_last_admin_stays(sctx: Context
 
 
 def test_the_users_command_and_the_demo_login(
-    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, sqlite_url: str, cli_env: dict[str, str]
 ) -> None:
-    env = {
-        "CONSENT_DATABASE_URL": sqlite_url,
-        "CONSENT_DATA_DIR": str(tmp_path),
-        "CONSENT_MASTER_KEYS": KeyMaterial.generate().to_json(),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
     runner = CliRunner()
     created = runner.invoke(
         main,

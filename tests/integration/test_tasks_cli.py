@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from click.testing import CliRunner
 
 from consent_service.cli import _context, main
-from consent_service.crypto.keyring import KeyMaterial
 from consent_service.dsar.execution import run_request
 from consent_service.dsar.requests import OpenRequest, open_request
 from consent_service.stores.registry import save_store
@@ -27,14 +23,8 @@ MANUAL = {
 }
 
 
-def test_list_and_complete_a_task(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {
-        "CONSENT_DATABASE_URL": sqlite_url,
-        "CONSENT_DATA_DIR": str(tmp_path),
-        "CONSENT_MASTER_KEYS": KeyMaterial.generate().to_json(),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+def test_list_and_complete_a_task(cli_env: dict[str, str]) -> None:
+    env = cli_env
     ctx = _context()
     save_store(ctx, "archive", MANUAL)
     opened = open_request(
