@@ -21,6 +21,7 @@ def create_app(config: Config | None = None, *, context: Context | None = None) 
     from consent_service import jobs, logs
     from consent_service.api import init_api, request_ids
     from consent_service.dsar.retries import QUEUE
+    from consent_service.web import init_web
 
     if context is None:
         context = bootstrap(config or Config.from_env())
@@ -41,4 +42,5 @@ def create_app(config: Config | None = None, *, context: Context | None = None) 
         jobs.install(context)
     request_ids.install(app)
     init_api(app)
+    init_web(app)
     return app

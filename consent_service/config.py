@@ -94,6 +94,8 @@ class Config:
     supervisory_authority_url: str = ""
     public_url: str = "http://127.0.0.1:8000"
     repeat_window: str = "P3M"  # ISO 8601: earlier requests of the same kind within it are repeats
+    console_idle_minutes: int = 30  # a console session ends after this long without a request
+    console_login_limit: int = 20  # sign-in attempts per client IP and minute; 0 = off
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -168,4 +170,6 @@ class Config:
             supervisory_authority_url=get("CONSENT_SUPERVISORY_AUTHORITY_URL", ""),
             public_url=get("CONSENT_PUBLIC_URL", cls.public_url),
             repeat_window=get("CONSENT_REPEAT_WINDOW", cls.repeat_window),
+            console_idle_minutes=int(get("CONSENT_CONSOLE_IDLE_MINUTES", str(cls.console_idle_minutes))),
+            console_login_limit=int(get("CONSENT_CONSOLE_LOGIN_LIMIT", str(cls.console_login_limit))),
         )

@@ -8,8 +8,8 @@ catalog is empty by design: a missing msgstr falls back to the English msgid), G
 translated. Dates are formatted by ``babel.dates`` in the reader's locale, in the controller's
 time zone (``CONSENT_TIMEZONE``). The same pipeline is meant for the web console.
 
-No build step: a ``.po`` file is compiled in memory (``read_po`` → ``write_mo`` into a buffer →
-``babel.support.Translations``) the first time its language is used, and kept for the process.
+No build step: a ``.po`` file is compiled in memory (``consent_service.catalogs.compile_po``)
+the first time its language is used, and kept for the process.
 After changing a template, refresh the catalogs with Babel's own tools::
 
     pybabel extract -F consent_service/dsar/babel.cfg -o /tmp/messages.pot consent_service/dsar
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +35,9 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from babel.dates import format_date, format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from consent_service.catalogs import compile_po
 from consent_service.config import DATE_LOCALES, SUPPORTED_LANGUAGES, Config
 
 HERE = Path(__file__).parent
@@ -83,12 +81,7 @@ def best_language(tag: str | None, default: str) -> str:
 @functools.cache
 def translations(language: str) -> Translations:
     """The compiled catalog of ``language`` (compiled in memory once per process)."""
-    with (CATALOGS / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        catalog = read_po(po, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(fp=compiled)
+    return compile_po(CATALOGS / language / "LC_MESSAGES" / "messages.po", language)
 
 
 def environment() -> jinja2.Environment:

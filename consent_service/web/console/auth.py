@@ -1,0 +1,113 @@
+"""Signing in and out, changing the password, choosing the language (post/redirect/get)."""
+
+from __future__ import annotations
+
+from flask import make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from consent_service.errors import InvalidInput, RateLimited, Unauthorized
+from consent_service.ratelimit import limiter_of
+from consent_service.staff import service as staff
+from consent_service.web.console import blueprint
+from consent_service.web.console.forms import LanguageForm, LoginForm, PasswordForm, SignOutForm
+from consent_service.web.console.guard import context, current_user, requires, sign_in, sign_out
+from consent_service.web.i18n import LANGUAGE_COOKIE
+
+YEAR = 365 * 24 * 3600
+
+
+def _client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _locked(seconds: int) -> str:
+    minutes = max(1, (seconds + 59) // 60)
+    return ngettext(
+        "Too many attempts. Try again in %(num)d minute.",
+        "Too many attempts. Try again in %(num)d minutes.",
+        minutes,
+    )
+
+
+@blueprint.route("/")
+def home() -> ResponseReturnValue:
+    return redirect(url_for("console.inbox"))
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if request.method == "GET" and current_user() is not None:
+        return redirect(url_for("console.inbox"))
+    form = LoginForm()
+    problem = _("Your session has ended. Please sign in again.") if request.args.get("expired") else None
+    status = 200
+    if form.validate_on_submit():
+        ctx = context()
+        wait = limiter_of(ctx).hit("console-login", ctx.config.console_login_limit, _client_ip())
+        try:
+            if wait is not None:
+                raise RateLimited("too many sign-in attempts from this address", retry_after=wait)
+            user = staff.authenticate(
+                ctx, email=form.email.data or "", password=form.password.data or "", client_ip=_client_ip()
+            )
+        except Unauthorized:
+            problem, status = _("Wrong e-mail address or password."), 401
+        except RateLimited as exc:
+            problem, status = _locked(exc.retry_after), 429
+        else:
+            sign_in(user)
+            return redirect(url_for("console.password" if user["must_change_password"] else "console.inbox"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("console/login.html", form=form, problem=problem), status
+
+
+@blueprint.route("/logout", methods=["POST"])
+def logout() -> ResponseReturnValue:
+    SignOutForm()  # its token was checked before the view (guard)
+    sign_out()
+    return redirect(url_for("console.login"))
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+@requires("read")
+def password() -> ResponseReturnValue:
+    form = PasswordForm()
+    user = current_user()
+    assert user is not None  # requires() let only a signed-in account through
+    status = 200
+    if form.validate_on_submit():
+        try:
+            staff.change_password(context(), user["id"], old=form.old.data or "", new=form.new.data or "")
+        except InvalidInput as exc:
+            for name, messages in (exc.errors or {}).items():
+                field = getattr(form, name, form.new)
+                field.errors = [*field.errors, *(str(m) for m in messages)]
+            status = 422
+        else:
+            return redirect(url_for("console.inbox"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("console/password.html", form=form, forced=user["must_change_password"]), status
+
+
+@blueprint.route("/language", methods=["POST"])
+def language() -> ResponseReturnValue:
+    form = LanguageForm()
+    target = form.next.data or ""
+    if not target.startswith("/console") or "//" in target or "\\" in target:
+        target = url_for("console.home")
+    response = make_response(redirect(target))
+    if form.validate():
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            form.language.data or "",
+            max_age=YEAR,
+            path="/console",
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+    return response

@@ -1,0 +1,91 @@
+"""The console's forms (Flask-WTF: each carries the session's CSRF token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
+from consent_service.config import SUPPORTED_LANGUAGES
+from consent_service.dsar.requests import OPEN_STATES, TYPES
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[
+            DataRequired(_l("Enter your e-mail address.")),
+            Regexp(r"^[^@\s]+@[^@\s]+$", message=_l("Enter a valid e-mail address.")),
+        ],
+    )
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+
+
+class PasswordForm(FlaskForm):
+    old = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))])
+    new = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Enter a new password.")), Length(max=256)],
+        description=_l("At least 12 characters; not a common password and not your e-mail address."),
+    )
+    repeat = PasswordField(
+        _l("Repeat the new password"),
+        validators=[
+            DataRequired(_l("Repeat the new password.")),
+            EqualTo("new", _l("The passwords differ.")),
+        ],
+    )
+
+
+class SignOutForm(FlaskForm):
+    pass
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(choices=[SelectChoice(code, code.upper()) for code in SUPPORTED_LANGUAGES])
+    next = StringField()
+
+
+TYPE_NAMES = {
+    "access": _l("Access"),
+    "erasure": _l("Erasure"),
+    "rectification": _l("Rectification"),
+    "restriction": _l("Restriction of processing"),
+    "objection": _l("Objection"),
+    "portability": _l("Data portability"),
+}
+STATE_NAMES = {
+    "received": _l("received"),
+    "identity_pending": _l("identity pending"),
+    "verified": _l("verified"),
+    "in_progress": _l("in progress"),
+    "failed": _l("failed"),
+    "completed": _l("completed"),
+    "rejected": _l("refused"),
+}
+DUE_WITHIN = {"P7D": _l("7 days"), "P14D": _l("14 days"), "P30D": _l("30 days")}
+
+
+def _choices(anything: object, names: dict[str, Any]) -> list[SelectChoice]:
+    """An empty first option that means "no filter", then one per name."""
+    return [SelectChoice("", anything)] + [SelectChoice(key, label) for key, label in names.items()]
+
+
+class InboxFilter(FlaskForm):
+    """The inbox's filters: a GET form (no personal data in them, so no CSRF token needed)."""
+
+    class Meta:
+        csrf = False
+
+    type = SelectField(
+        _l("Type"), choices=_choices(_l("All types"), {t: TYPE_NAMES[t] for t in TYPES}), default=""
+    )
+    state = SelectField(
+        _l("State"), choices=_choices(_l("All open"), {s: STATE_NAMES[s] for s in OPEN_STATES}), default=""
+    )
+    overdue = BooleanField(_l("Overdue only"))
+    due_within = SelectField(_l("Due within"), choices=_choices(_l("Any time"), DUE_WITHIN), default="")
