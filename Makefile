@@ -8,12 +8,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 TEST_STAMP    := $(VENV)/.test-stamp
+# the browser tests' tools from the npm registry (axe-core), installed from the committed lock
+FRONTEND_STAMP := frontend/node_modules/.package-lock.json
 PIP_INSTALL   := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: run setup-run setup init test test-fast bench lint clean help
+.PHONY: run setup-run setup frontend init test test-fast bench lint clean help
 
 help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
@@ -21,6 +23,7 @@ help:
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
 	@echo "make lint   - ruff, import contracts and mypy"
 	@echo "make setup  - the development set-up: runtime and test tools (make run installs the runtime only)"
+	@echo "make frontend - the browser tests' npm tools (axe-core) from frontend/package-lock.json"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +41,12 @@ setup-run: $(RUNTIME_STAMP)
 
 setup: $(TEST_STAMP)
 
+$(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
+	npm ci --prefix frontend --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+frontend: $(FRONTEND_STAMP)
+
 # The demo site allows the origin the service is served on, so /demo works on any HOST:PORT;
 # links in e-mails point there too unless CONSENT_PUBLIC_URL says otherwise.
 init: setup-run
@@ -50,7 +59,7 @@ run: init
 	CONSENT_PUBLIC_URL=$${CONSENT_PUBLIC_URL:-http://$(HOST):$(PORT)} \
 	  $(BIN)/consent-service serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 
-test: setup
+test: setup frontend
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
@@ -65,4 +74,4 @@ lint: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var build *.egg-info .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) var build frontend/node_modules *.egg-info .pytest_cache .hypothesis .ruff_cache

@@ -6,6 +6,7 @@ CONSENT_TEST_REQUIRE_SERVERS=1.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from tests.conftest import REQUIRE_SERVERS
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT = 15  # seconds
+OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)  # only the service answers
 
 
 def need(condition: bool, message: str) -> None:
@@ -86,3 +88,10 @@ def served(app: Any) -> Iterator[str]:
 def assert_png(path: Path) -> None:
     data = path.read_bytes()
     assert len(data) > 1000 and data.startswith(b"\x89PNG\r\n\x1a\n"), f"{path} is not a PNG screenshot"
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: CONSENT_TEST_SCREENSHOT_DIR, else the test's temporary folder."""
+    folder = Path(os.environ.get("CONSENT_TEST_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

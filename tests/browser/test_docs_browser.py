@@ -9,37 +9,21 @@ CONSENT_TEST_SCREENSHOT_DIR (default: the test's temporary folder).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from consent_service import create_app
 from consent_service.context import Context
-from tests.browser.chromium import WAIT, assert_png, chromium, served
+from tests.browser.chromium import WAIT, assert_png, served, shots_dir
 
-OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)  # only the service answers
 SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
-
-
-@pytest.fixture
-def offline_browser(tmp_path: Path) -> Iterator[Any]:
-    with chromium(tmp_path / "chromium-profile", OFFLINE, console=True) as driver:
-        yield driver
 
 
 @pytest.fixture
 def base(ctx: Context) -> Iterator[str]:
     with served(create_app(context=ctx)) as url:
         yield url
-
-
-def shots_dir(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("CONSENT_TEST_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_docs_render_offline_under_the_pages_policy(offline_browser, base, tmp_path):
