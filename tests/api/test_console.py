@@ -179,3 +179,17 @@ def test_a_disabled_account_is_signed_out_at_its_next_request(client, clocked_ct
     sign_in(client)
     staff.disable_user(clocked_ctx, DPO, actor="test")
     assert client.get("/console/requests").status_code == 302
+
+
+def test_a_role_without_the_right_gets_403_and_a_page(clocked_ctx):
+    from consent_service.web.console.guard import requires
+
+    add_staff(clocked_ctx, email="auditor@example.org", role="auditor")
+    app = create_app(context=clocked_ctx)
+    app.add_url_rule("/console/test-staff", "test_staff", requires("staff:manage")(lambda: "managed"))
+    client = app.test_client()
+    assert client.get("/console/test-staff").headers["Location"].endswith("/console/login")
+    sign_in(client, email="auditor@example.org")
+    refused = client.get("/console/test-staff")
+    assert refused.status_code == 403 and "Your role does not allow this." in text(refused)
+    assert client.get("/console/requests").status_code == 200  # reading is every role's
