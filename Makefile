@@ -55,7 +55,7 @@ init: setup-run
 	$(BIN)/consent-service demo --origin http://$(HOST):$(PORT) --origin http://localhost:$(PORT)
 
 run: init
-	@echo "serving on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs)"
+	@echo "serving on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs, console: http://$(HOST):$(PORT)/console/)"
 	CONSENT_PUBLIC_URL=$${CONSENT_PUBLIC_URL:-http://$(HOST):$(PORT)} \
 	  $(BIN)/consent-service serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 

@@ -164,6 +164,13 @@ def test_a_one_time_password_must_be_changed_first(clocked_ctx):
         data={"csrf_token": token(page), "old": one_time, "new": "password", "repeat": "password"},
     )
     assert weak.status_code == 422 and 'class="error" id="new-error"' in text(weak)
+    assert "Use at least 12 characters." in text(weak)  # the staff service's reason, in the page's words
+    german = client.post(
+        "/console/password",
+        data={"csrf_token": token(page), "old": "not it", "new": PASSWORD, "repeat": PASSWORD},
+        headers={"Accept-Language": "de"},
+    )
+    assert "Das ist nicht Ihr aktuelles Passwort." in text(german)
     changed = client.post(
         "/console/password",
         data={"csrf_token": token(page), "old": one_time, "new": PASSWORD, "repeat": PASSWORD},

@@ -11,7 +11,13 @@ from consent_service.errors import InvalidInput, RateLimited, Unauthorized
 from consent_service.ratelimit import limiter_of
 from consent_service.staff import service as staff
 from consent_service.web.console import blueprint
-from consent_service.web.console.forms import LanguageForm, LoginForm, PasswordForm, SignOutForm
+from consent_service.web.console.forms import (
+    PASSWORD_PROBLEMS,
+    LanguageForm,
+    LoginForm,
+    PasswordForm,
+    SignOutForm,
+)
 from consent_service.web.console.guard import context, current_user, requires, sign_in, sign_out
 from consent_service.web.i18n import LANGUAGE_COOKIE
 
@@ -84,7 +90,7 @@ def password() -> ResponseReturnValue:
         except InvalidInput as exc:
             for name, messages in (exc.errors or {}).items():
                 field = getattr(form, name, form.new)
-                field.errors = [*field.errors, *(str(m) for m in messages)]
+                field.errors = [*field.errors, *(str(PASSWORD_PROBLEMS.get(str(m), m)) for m in messages)]
             status = 422
         else:
             return redirect(url_for("console.inbox"))

@@ -41,6 +41,22 @@ class PasswordForm(FlaskForm):
     )
 
 
+# what the staff service says of a password (English), as the page says it in the reader's language
+PASSWORD_PROBLEMS = {
+    "this is not your current password": _l("This is not your current password."),
+    "choose a new password": _l("Choose a password other than the current one."),
+    "use at least 12 characters": _l("Use at least 12 characters."),
+    "use at most 256 characters": _l("Use at most 256 characters."),
+    "this password is on a list of common or breached passwords": _l(
+        "This password is on a list of common or breached passwords."
+    ),
+    "use more than one or two different characters": _l("Use more than one or two different characters."),
+    "do not use your e-mail address or the product's name in it": _l(
+        "Do not use your e-mail address or the product's name in it."
+    ),
+}
+
+
 class SignOutForm(FlaskForm):
     pass
 
