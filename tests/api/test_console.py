@@ -200,3 +200,10 @@ def test_a_role_without_the_right_gets_403_and_a_page(clocked_ctx):
     refused = client.get("/console/test-staff")
     assert refused.status_code == 403 and "Your role does not allow this." in text(refused)
     assert client.get("/console/requests").status_code == 200  # reading is every role's
+
+
+def test_an_unknown_console_address_is_a_page_not_a_problem_document(client):
+    missing = client.get("/console/no-such-page")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert "Page not found" in text(missing)
+    assert missing.headers["Content-Security-Policy"] == CSP

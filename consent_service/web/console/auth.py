@@ -42,6 +42,12 @@ def home() -> ResponseReturnValue:
     return redirect(url_for("console.inbox"))
 
 
+@blueprint.route("/<path:unknown>")
+def not_found(unknown: str) -> ResponseReturnValue:
+    """Any other console address: a page, not the API's problem document."""
+    return render_template("console/error.html", kind="not_found"), 404
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     if request.method == "GET" and current_user() is not None:
