@@ -27,10 +27,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
+from consent_service.crypto.derivation import derive
 from consent_service.crypto.envelope import Crypto, DecryptionFailed, field_aad, open_sealed, seal
 from consent_service.dsar import recipients
 from consent_service.dsar.request_models import OutboxMessage
-from consent_service.stores.secrets import derive
 from consent_service.subjects import service as subjects
 
 LEASE = dt.timedelta(minutes=5)

@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
+from consent_service.crypto.derivation import derive
 from consent_service.dsar.execution_models import DsarPackage
 from consent_service.dsar.requests import load_request, log_event
 from consent_service.errors import Gone, NotFound, Unauthorized
-from consent_service.stores.secrets import derive
 
 INFO = b"consent-service package link"
 LINK_HOURS = 72

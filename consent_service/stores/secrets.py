@@ -13,9 +13,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from consent_service.crypto.derivation import derive
 from consent_service.crypto.envelope import Crypto, DecryptionFailed, open_sealed, seal
 from consent_service.errors import ConfigurationError
 
@@ -23,10 +21,6 @@ INFO = b"consent-service store secrets"
 HASH_INFO = b"consent-service erasure hash"
 HIDDEN = "***"
 SECRET_NAMES = re.compile(r"secret|password|passwd|token|key|credential", re.IGNORECASE)
-
-
-def derive(master_key: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master_key)
 
 
 def _aad(store_key: str) -> bytes:
