@@ -17,7 +17,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from flask_wtf.csrf import generate_csrf
 
-from consent_service.stores.secrets import derive
+from consent_service.crypto.derivation import derive
 
 SESSION_INFO = b"consent-service console session"
 PREFIX = "/console"
