@@ -38,6 +38,16 @@ def by_css(driver: Any, selector: str) -> Any:
     return WebDriverWait(driver, WAIT).until(lambda d: d.find_element(By.CSS_SELECTOR, selector))
 
 
+def text_of(driver: Any, selector: str) -> str:
+    """The text of ``selector`` on the page as it is now: read again while a navigation replaces it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
+    return str(wait.until(lambda d: d.find_element(By.CSS_SELECTOR, selector).text))
+
+
 def heading(driver: Any, expected: str) -> None:
     """Wait until the page's heading is ``expected`` (the page may still be loading)."""
     from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
@@ -119,15 +129,17 @@ def test_a_dpo_finds_the_overdue_paper_request_in_both_languages(offline_browser
     accessible(driver, axe, "inbox, de")
     shoot(driver, folder, "inbox-de")
     switch_language(driver, "en")
-    deadline = by_css(driver, "tbody tr.overdue .deadline").text
+    deadline = text_of(driver, "tbody tr.overdue .deadline")
     assert deadline.startswith("overdue by ") and deadline.endswith(" days"), deadline
     accessible(driver, axe, "inbox, en")
     shoot(driver, folder, "inbox-en")
 
+    from selenium.webdriver.support.ui import WebDriverWait
+
     by_css(driver, "#overdue").click()
     by_css(driver, "form.filters button[type=submit]").click()
-    assert request_id in by_css(driver, "tbody").text
-    assert "overdue=y" in driver.current_url
+    WebDriverWait(driver, WAIT).until(lambda d: "overdue=y" in d.current_url)  # the filtered page
+    assert request_id in text_of(driver, "tbody")
 
     driver.get(f"{live}/console/password")
     heading(driver, "Change password")
