@@ -1,4 +1,4 @@
-"""The words of access packages in the languages requests are answered in (``LANGUAGES``).
+"""The words of access packages in the languages requests are answered in (``SUPPORTED_LANGUAGES``).
 
 Headings and sentences of the HTML report, the rights of the data subject (Art. 15–22) and
 how to exercise them, the right to lodge a complaint (Art. 77) and to a judicial remedy
@@ -15,11 +15,9 @@ from typing import Any
 from babel.dates import format_date, format_datetime
 from babel.units import format_unit
 
-from consent_service.config import DATE_LOCALES
+from consent_service.config import DATE_LOCALES, SUPPORTED_LANGUAGES
 from consent_service.durations import DurationError, parse_duration
 from consent_service.retention.interface import ACTION_WORDS, TRIGGER_WORDS
-
-LANGUAGES = ("en", "de")
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
@@ -316,7 +314,7 @@ _UNITS = (
 
 def language_of(language: str | None) -> str:
     """The language the package is written in: the request's, or English."""
-    return language if language in LANGUAGES else "en"
+    return language if language in SUPPORTED_LANGUAGES else "en"
 
 
 def text(language: str, name: str, **values: Any) -> str:
