@@ -15,7 +15,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: run setup-run setup frontend init test test-fast bench lint clean help
+.PHONY: run setup-run setup frontend init test test-fast bench lint catalogs clean help
 
 help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
@@ -24,6 +24,7 @@ help:
 	@echo "make lint   - ruff, import contracts and mypy"
 	@echo "make setup  - the development set-up: runtime and test tools (make run installs the runtime only)"
 	@echo "make frontend - the browser tests' npm tools (axe-core) from frontend/package-lock.json"
+	@echo "make catalogs - refresh the console's translation catalogs after changing a text (then translate the new German ids)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,13 @@ $(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
 	@touch $@
 
 frontend: $(FRONTEND_STAMP)
+
+# The console's catalogs: sorted, without line numbers, so that a change of code moves no entry.
+catalogs: $(TEST_STAMP)
+	$(BIN)/pybabel -q extract -F consent_service/web/babel.cfg -k _l --no-location --sort-output \
+	  -o $(VENV)/console.pot consent_service/web
+	$(BIN)/pybabel -q update -i $(VENV)/console.pot -d consent_service/web/translations \
+	  --no-fuzzy-matching --ignore-obsolete
 
 # The demo site allows the origin the service is served on, so /demo works on any HOST:PORT;
 # links in e-mails point there too unless CONSENT_PUBLIC_URL says otherwise.

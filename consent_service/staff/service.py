@@ -40,7 +40,7 @@ _ALLOWED = {
     "agent": {"read", "request:open", "request:verify"},
     "dpo": {"read", "request:open", "request:verify", "request:manage", "package:download", "registry:write"},
 }
-_ALLOWED["admin"] = _ALLOWED["dpo"] | {"staff:manage"}
+_ALLOWED["admin"] = _ALLOWED["dpo"] | {"staff:manage", "clients:manage"}
 ACTIONS = tuple(sorted(set().union(*_ALLOWED.values())))
 
 

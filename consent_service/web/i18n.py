@@ -5,10 +5,8 @@ English being the source language: ``translations/en`` is empty by design and ``
 translated, in the terms of the product's German glossary. Flask-Babel would read ``.mo`` files;
 ``CompiledDomain`` instead compiles the ``.po`` files the first time a language is used
 (``consent_service.catalogs``), so a fresh clone serves German with no build step. After changing
-a text, refresh the catalogs::
-
-    pybabel extract -F consent_service/web/babel.cfg -o /tmp/console.pot consent_service/web
-    pybabel update -i /tmp/console.pot -d consent_service/web/translations --no-fuzzy-matching
+a text, refresh the catalogs with ``make catalogs`` (pybabel extract and update, sorted and
+without line numbers) and translate the new German ids.
 
 ``tests/unit/test_console_messages.py`` fails while an id is stale, missing or untranslated.
 

@@ -108,8 +108,37 @@ ROLE_NAMES = {
 }
 
 
+# The console's sections in the order of the navigation: (section, endpoint, label, action). A
+# section is shown once its endpoint exists and to the roles that may do its action; the page
+# passes its ``section`` to the template so that its entry is marked as the current one.
+SECTIONS = (
+    ("requests", "console.inbox", _l("Requests"), "read"),
+    ("subjects", "console.subjects", _l("Subjects"), "read"),
+    ("registry", "console.registry", _l("Registry"), "read"),
+    ("stores", "console.stores", _l("Stores"), "read"),
+    ("retention", "console.retention", _l("Retention"), "read"),
+    ("records", "console.records", _l("Records of processing"), "read"),
+    ("ledger", "console.ledger", _l("Ledger"), "read"),
+    ("clients", "console.clients", _l("API clients"), "clients:manage"),
+    ("staff", "console.staff", _l("Staff"), "staff:manage"),
+    ("account", "console.account", _l("Your account"), "read"),
+)
+
+
+def navigation(user: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if user is None:
+        return []
+    built = current_app.view_functions
+    return [
+        {"section": section, "endpoint": endpoint, "label": label}
+        for section, endpoint, label, action in SECTIONS
+        if endpoint in built and staff.can(user["role"], action)
+    ]
+
+
 def _template_values() -> dict[str, Any]:
     return {
+        "navigation": navigation(current_user()),
         "staff_user": current_user(),
         "controller_name": context().config.controller_name,
         "current_language": language(),
