@@ -5,20 +5,32 @@ the demo client are created once; the demo token is kept in ``<data dir>/demo-to
 The demo site allows ``DEMO_ORIGINS`` and every origin passed to ``seed`` (``make run`` passes
 the origin it serves on, ``--origin http://HOST:PORT``); origins passed on a later run are added
 to the existing site, so the ``/demo`` page and its banner work on whatever host and port serve it.
+
+``seed_people`` gives the console something to work on: a demo shop database (SQLite, in the
+data directory) registered as the store ``shop`` (customers; orders kept under a legal hold),
+Erika Mustermann's newsletter consent recorded through a web form, and an access request from
+her that arrived by post ten days ago, verified by the DPO from the signed letter. Each is made once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from consent_service.auth.service import register_client
 from consent_service.context import Context
+from consent_service.dsar.request_views import list_requests
+from consent_service.dsar.requests import OpenRequest, open_request
+from consent_service.ledger import service as ledger
 from consent_service.registry import service as registry
 from consent_service.staff import service as staff
+from consent_service.stores.registry import read_stores, save_store
+from consent_service.subjects.service import IdentityRef, resolve
 
 DEMO_DPO = "dpo@example.org"  # the demo console login (role dpo)
 DEMO_PURPOSES: dict[str, dict[str, Any]] = {
@@ -144,3 +156,84 @@ def seed_console_login(ctx: Context) -> dict[str, str]:
         staff.create_user(ctx, email=DEMO_DPO, role="dpo", password=password, actor="demo")
     _write_private(login_file, password)
     return {"email": DEMO_DPO, "password": password}
+
+
+DEMO_PERSON = "erika.mustermann@example.org"
+DEMO_SHOP_STORE: dict[str, Any] = {
+    "type": "sql",
+    "collections": {
+        "customers": {
+            "primary_key": "id",
+            "identities": {"email": "email"},
+            "erase": "delete",
+            "fields": {
+                "email": {"category": "user.contact.email", "erase": "delete"},
+                "name": {"category": "user.name", "erase": "delete"},
+            },
+        },
+        "orders": {
+            "primary_key": "id",
+            "references": {"customer_id": "customers.id"},
+            "erase": "update",
+            "hold": {"reason": "Commercial and tax records are kept 10 years", "basis": "legal_obligation"},
+            "fields": {"shipping_address": {"category": "user.contact.address", "erase": "nullify"}},
+        },
+    },
+}
+
+
+def _shop_database(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as db:
+            db.executescript(
+                """
+                CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, name TEXT);
+                CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, total TEXT,
+                                     shipping_address TEXT);
+                INSERT INTO customers VALUES (1, 'erika.mustermann@example.org', 'Erika Mustermann'),
+                                             (2, 'max.mustermann@example.org', 'Max Mustermann');
+                INSERT INTO orders VALUES (10, 1, '49.90 EUR', 'Heidestraße 17, 51147 Köln'),
+                                          (11, 2, '12.00 EUR', 'Heidestraße 17, 51147 Köln');
+                """
+            )
+    return f"sqlite:///{path}"
+
+
+def seed_people(ctx: Context) -> dict[str, Any]:
+    """The demo shop store, Erika Mustermann's newsletter consent and her paper access request."""
+    if "shop" not in {store["key"] for store in read_stores(ctx)}:
+        url = _shop_database(Path(ctx.config.data_dir) / "demo-shop.db")
+        save_store(ctx, "shop", DEMO_SHOP_STORE | {"connection": {"url": url}})
+    person = IdentityRef("email", DEMO_PERSON)
+    with ctx.uow() as uow:
+        subject_id = resolve(uow.session, ctx.crypto, person)
+    if subject_id is None:
+        subject_id = ledger.record_consent(
+            ctx,
+            ledger.RecordConsent(
+                decisions=[ledger.DecisionInput("purpose", "newsletter", True)],
+                channel="web_form",
+                method="custom",
+                actor_type="system",
+                actor_id="demo",
+                subject=person,
+                collection_point="newsletter-signup",
+                language="de",
+                jurisdiction="EU",
+                proof={"ip": "203.0.113.77", "url": "https://shop.example/newsletter", "double_opt_in": "confirmed"},
+            ),
+        ).subject_id
+    if not any(r["type"] == "access" for r in list_requests(ctx)):
+        open_request(
+            ctx,
+            OpenRequest(
+                "access",
+                [person],
+                {"method": "dpo", "note": "Signed letter; the address matches the customer record"},
+                received_at=ctx.now() - dt.timedelta(days=10),
+                language="de",
+            ),
+            actor="demo",
+        )
+    return {"store": "shop", "subject_id": subject_id, "person": DEMO_PERSON}

@@ -12,8 +12,12 @@ from click.testing import CliRunner
 from consent_service.auditlog.service import entries
 from consent_service.cli import main
 from consent_service.context import Context
+from consent_service.dsar.request_views import list_requests
 from consent_service.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
+from consent_service.ledger.queries import decide_one
 from consent_service.staff import service as staff
+from consent_service.stores.registry import check_store, read_stores
+from consent_service.subjects.service import IdentityRef, resolve
 from tests.conftest import make_context, param_database
 from tests.fakes import FixedClock
 
@@ -139,3 +143,26 @@ def test_the_users_command_and_the_demo_login(
     )
     assert runner.invoke(main, ["users", "disable", "dpo2@example.org"]).exit_code == 0
     assert "disabled" in runner.invoke(main, ["users", "list"]).output
+
+
+def test_the_demo_gives_the_console_a_store_a_consent_and_a_request_once(
+    sqlite_url: str, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    runner = CliRunner()
+    for _ in range(2):
+        seeded = runner.invoke(main, ["demo"])
+        assert seeded.exit_code == 0, seeded.output
+    assert "demo person: erika.mustermann@example.org" in seeded.output
+    ctx = make_context(sqlite_url, tmp_path, master_keys=cli_env["CONSENT_MASTER_KEYS"])
+    try:
+        requests = list_requests(ctx)
+        assert [(r["type"], r["state"]) for r in requests] == [("access", "verified")]
+        assert [s["key"] for s in read_stores(ctx)] == ["shop"]
+        assert check_store(ctx, "shop")["ok"] is True
+        with ctx.uow() as uow:
+            subject = resolve(uow.session, ctx.crypto, IdentityRef("email", "erika.mustermann@example.org"))
+        assert subject is not None
+        decision = decide_one(ctx, subject, "newsletter")
+        assert (decision.allowed, decision.reason) == (True, "consent_granted")
+    finally:
+        ctx.db.dispose()
