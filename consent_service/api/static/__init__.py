@@ -10,9 +10,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 STATIC = Path(__file__).parent
 
 
-def script(name: str, *, max_age: int) -> WerkzeugResponse:
-    """The script ``name`` of this folder, public for ``max_age`` seconds, answering 304 to its ETag."""
-    response = Response((STATIC / name).read_bytes(), mimetype="application/javascript")
+def script(name: str, *, max_age: int, mimetype: str = "application/javascript") -> WerkzeugResponse:
+    """The file ``name`` of this folder (a script unless ``mimetype`` says otherwise), public for
+    ``max_age`` seconds, answering 304 to its ETag."""
+    response = Response((STATIC / name).read_bytes(), mimetype=mimetype)
     response.cache_control.public = True
     response.cache_control.max_age = max_age
     response.headers["X-Content-Type-Options"] = "nosniff"
