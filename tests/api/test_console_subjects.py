@@ -220,3 +220,28 @@ def test_signed_out_there_is_nothing_to_see(client, world):
         client.post("/console/subjects", data={"kind": "email", "value": "anna@example.org"}).status_code
         == 400
     )
+
+
+def test_a_long_history_is_capped_with_a_note(client, world, clocked_ctx, monkeypatch):
+    from consent_service.web.console import subjects
+
+    monkeypatch.setattr(subjects, "HISTORY_SHOWN", 1)
+    consent(clocked_ctx, ANNA, granted=False, method="reject_all")
+    sign_in(client)
+    page = text(
+        client.get(f"/console/subjects/{world['anna'].subject_id}", headers={"Accept-Language": "en"})
+    )
+    assert "The latest 1 of 2 events are shown, newest first." in page
+    assert "rejected all" in page and OLD_TEXT not in page.split('id="history"')[1].split('id="receipts"')[0]
+
+
+def test_an_erased_person_shows_as_erased_and_the_gate_says_so(client, world, clocked_ctx):
+    from consent_service.erasure.shred import shred_subject
+
+    subject_id = world["anna"].subject_id
+    shred_subject(clocked_ctx, subject_id, actor_type="staff", actor_id="test")
+    sign_in(client)
+    page = text(client.get(f"/console/subjects/{subject_id}", headers={"Accept-Language": "en"}))
+    assert 'E-mail address: <span class="masked">erased</span>' in page
+    assert "the person's data was erased" in page and "unreadable: the person's data was erased" in page
+    assert OLD_TEXT in page  # the notice is the registry's, not the person's data

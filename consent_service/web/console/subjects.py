@@ -19,6 +19,7 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from consent_service.crypto.envelope import ERASED
 from consent_service.dsar.verified import masked
 from consent_service.errors import UnknownSubject
 from consent_service.staff import subject_access
@@ -117,8 +118,11 @@ def labels() -> dict[str, Any]:
     }
 
 
-def masked_identities(identities: list[dict[str, str]]) -> list[dict[str, str]]:
-    return [{"type": i["type"], "value": masked(i["value"])} for i in identities]
+def masked_identities(identities: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Identities as the pages show them: masked, or marked as erased (crypto-shredded)."""
+    return [
+        {"type": i["type"], "value": None if i["value"] == ERASED else masked(i["value"])} for i in identities
+    ]
 
 
 def actor() -> str:
