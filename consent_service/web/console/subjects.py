@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, Length
 from consent_service.crypto.envelope import ERASED
 from consent_service.dsar.verified import masked
 from consent_service.errors import UnknownSubject
+from consent_service.ledger.queries import PROOF_EXPIRED
 from consent_service.staff import subject_access
 from consent_service.subjects.service import IDENTITY_TYPES, IdentityRef
 from consent_service.web.console import blueprint
@@ -115,6 +116,8 @@ def labels() -> dict[str, Any]:
         "proof_fields": PROOF_FIELDS,
         "event_kinds": EVENT_KINDS,
         "kinds": KINDS,
+        "proof_expired": PROOF_EXPIRED,
+        "proof_erased": ERASED,
     }
 
 
