@@ -245,3 +245,16 @@ def test_an_erased_person_shows_as_erased_and_the_gate_says_so(client, world, cl
     assert 'E-mail address: <span class="masked">erased</span>' in page
     assert "the person's data was erased" in page and "unreadable: the person's data was erased" in page
     assert OLD_TEXT in page  # the notice is the registry's, not the person's data
+
+
+def test_the_record_reads_the_same_on_postgresql_and_sqlite(any_ctx):
+    from consent_service.ledger.proof import proof_of_consent
+
+    register_purposes(any_ctx)
+    recorded = consent(any_ctx, ANNA)
+    change_newsletter_text(any_ctx)
+    document = proof_of_consent(any_ctx, recorded.subject_id, "newsletter")
+    assert [e["notice"]["description"] for e in document["events"]] == [OLD_TEXT]
+    assert document["purpose"]["description"] == NEW_TEXT and document["purpose"]["version"] == 2
+    assert [r["document"] for r in document["receipts"]] == [recorded.receipt]
+    assert document["verification"]["ok"] and document["ledger"] == "whole"
