@@ -19,7 +19,7 @@ NEW_TEXT_DE = "Neu: mit Partnerangeboten."
 def consent(ctx: Context, ref: IdentityRef, granted: bool = True, **overrides: Any) -> Recorded:
     """A newsletter decision from the shop's sign-up form (or as ``overrides`` say)."""
     cmd = RecordConsent(
-        decisions=[DecisionInput("purpose", "newsletter", granted)],
+        decisions=overrides.pop("decisions", [DecisionInput("purpose", "newsletter", granted)]),
         channel=overrides.pop("channel", "web_form"),
         method=overrides.pop("method", "custom"),
         actor_type="client",

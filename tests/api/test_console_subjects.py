@@ -258,3 +258,32 @@ def test_the_record_reads_the_same_on_postgresql_and_sqlite(any_ctx):
     assert document["purpose"]["description"] == NEW_TEXT and document["purpose"]["version"] == 2
     assert [r["document"] for r in document["receipts"]] == [recorded.receipt]
     assert document["verification"]["ok"] and document["ledger"] == "whole"
+
+
+def test_a_cookie_decision_carries_the_gate_reason_of_its_purpose_in_the_api_and_the_page(
+    client, world, clocked_ctx
+):
+    from consent_service.auth.service import register_client
+    from consent_service.demo import DEMO_COOKIES
+    from consent_service.ledger.service import DecisionInput
+    from consent_service.registry import service as registry
+
+    registry.save_cookie(clocked_ctx, "_ga", DEMO_COOKIES["_ga"])
+    consent(
+        clocked_ctx,
+        ANNA,
+        decisions=[DecisionInput("cookie", "_ga", True)],
+        channel="banner",
+        method="accept_all",
+    )
+    subject_id = world["anna"].subject_id
+    headers = {"Authorization": f"Bearer {register_client(clocked_ctx, 'crm', ['consent:read'])[1]}"}
+    items = client.get(f"/v1/subjects/{subject_id}/consents", headers=headers).get_json()["consents"]
+    assert [(i["target_key"], i["reason"]) for i in items] == [
+        ("_ga", "consent_granted"),
+        ("newsletter", "consent_outdated"),
+    ]
+    sign_in(client)
+    page = text(client.get(f"/console/subjects/{subject_id}", headers={"Accept-Language": "en"}))
+    assert "<code>_ga</code> (purpose <code>analytics</code>): given – consent given" in page
+    assert "cookie banner" in page and "accepted all" in page
