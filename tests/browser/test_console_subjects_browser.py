@@ -79,6 +79,17 @@ def first_page_png(pdf: Path, png: Path) -> float:
     return 1 - sum(histogram[245:]) / sum(histogram)
 
 
+def shoot_part(driver: Any, folder: Path, name: str, selector: str) -> None:
+    """A phone-size screenshot scrolled to ``selector`` (long hashes and signatures must wrap)."""
+    driver.set_window_size(*SIZES["phone"])
+    driver.execute_script("document.querySelector(arguments[0]).scrollIntoView()", selector)
+    shot = folder / f"console-{name}-phone.png"
+    driver.save_screenshot(str(shot))
+    assert_png(shot)
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+    driver.set_window_size(*SIZES["desktop"])
+
+
 def test_a_dpo_proves_that_anna_consented_to_the_newsletter(offline_browser, live, anna, tmp_path):
     axe = axe_source()
     folder = shots_dir(tmp_path)
@@ -134,6 +145,7 @@ def test_a_dpo_proves_that_anna_consented_to_the_newsletter(offline_browser, liv
     assert OLD_TEXT in proof and "The ledger verifies." in proof and "signature verifies" in proof
     accessible(driver, axe, "proof, en")
     shoot(driver, folder, "proof-en")
+    shoot_part(driver, folder, "proof-en-receipts", "article.proof table.facts:nth-last-of-type(2)")
 
     by_css(driver, "a[href*='/proof.pdf?purpose=newsletter']").click()
     pdf = downloaded(downloads)
