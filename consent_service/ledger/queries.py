@@ -21,7 +21,7 @@ from consent_service.errors import InvalidInput, UnknownPurpose
 from consent_service.ledger import projection
 from consent_service.ledger.gate import Decision, PurposeInfo, StateInfo, decide
 from consent_service.ledger.models import ConsentState, LedgerEvent, ProofKey
-from consent_service.registry.models import Purpose
+from consent_service.registry.models import Cookie, Purpose
 from consent_service.subjects import service as subjects
 from consent_service.subjects.models import Identity, Subject
 from consent_service.subjects.service import IdentityRef
@@ -276,7 +276,8 @@ def resolve_subject(ctx: Context, ref: IdentityRef) -> str | None:
 
 
 def current_consents(ctx: Context, subject_id: str) -> dict[str, Any]:
-    """Latest decision per target across the subject's linked group, with gate reasons.
+    """Latest decision per target across the subject's linked group, with gate reasons (a
+    cookie's decision judged against its purpose: a new version of the purpose outdates it).
 
     Each decision is read from the ledger event the projection cites, as the gate reads it; a
     projection row that does not match its event shows no decision and ``state_unverified``.
@@ -298,6 +299,9 @@ def current_consents(ctx: Context, subject_id: str) -> dict[str, Any]:
         for row, event_row in rows:
             latest[(row.target_type, row.target_key)] = (row, event_row)
         purposes = {p.key: p for p in session.scalars(select(Purpose))}
+        cookie_purposes = {
+            name: key for name, key in session.execute(select(Cookie.name, Cookie.purpose_key))
+        }
         items = []
         for (target_type, target_key), (row, cited) in sorted(latest.items()):
             item: dict[str, Any] = {
@@ -311,10 +315,11 @@ def current_consents(ctx: Context, subject_id: str) -> dict[str, Any]:
                 "recorded_at": cited.recorded_at if cited else row.recorded_at,
                 "valid_until": cited.valid_until if cited else None,
             }
+            governing = target_key if target_type == "purpose" else cookie_purposes.get(target_key)
             if cited is None:
                 item["reason"] = "state_unverified"
-            elif target_type == "purpose" and target_key in purposes:
-                p = purposes[target_key]
+            elif governing in purposes:
+                p = purposes[governing]
                 info = PurposeInfo(p.key, p.legal_basis, p.current_hash, p.current_version)
                 state = StateInfo(
                     str(cited.decision), str(cited.purpose_hash), cited.valid_until, row.event_id
