@@ -14,6 +14,8 @@ from consent_service.demo import seed, seed_people
 HREF = re.compile(r'href="([^"]+)"')
 # pages that end the session or only serve files for the pages themselves
 NOT_FOLLOWED = ("/console/static/", "/console/logout")
+# POSTs that only read (searches: no personal data in URLs), open to every role
+SEARCHES = {"console.subjects", "console.search_requests"}
 # the routes a staff member may POST to whatever the role: their own session and account
 OWN_ACCOUNT = {
     "console.login",
