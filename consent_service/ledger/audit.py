@@ -165,7 +165,9 @@ class LedgerAudit:
 def _events_after(session: Session, after: int, limit: int) -> Sequence[Mapping[Any, Any]]:
     columns = list(LedgerEvent.__table__.columns)
     return (
-        session.execute(select(*columns).where(LedgerEvent.seq > after).order_by(LedgerEvent.seq).limit(limit))
+        session.execute(
+            select(*columns).where(LedgerEvent.seq > after).order_by(LedgerEvent.seq).limit(limit)
+        )
         .mappings()
         .all()
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consent_service import locks
 from consent_service.context import Context
@@ -71,15 +72,13 @@ def _mark_interrupted(ctx: Context) -> None:
         uow.commit()
 
 
-def _going(ctx: Context) -> dict[str, Any] | None:
-    with ctx.uow(write=False) as uow:
-        row = uow.session.scalars(
-            select(LedgerVerification)
-            .where(LedgerVerification.state.in_(GOING))
-            .order_by(LedgerVerification.started_at.desc())
-            .limit(1)
-        ).first()
-        return view(row) if row else None
+def _going(session: Session) -> LedgerVerification | None:
+    return session.scalars(
+        select(LedgerVerification)
+        .where(LedgerVerification.state.in_(GOING))
+        .order_by(LedgerVerification.started_at.desc())
+        .limit(1)
+    ).first()
 
 
 def create(ctx: Context, *, started_by: str) -> tuple[dict[str, Any], bool]:
@@ -88,11 +87,11 @@ def create(ctx: Context, *, started_by: str) -> tuple[dict[str, Any], bool]:
     with locks.exclusive(ctx.db, VERIFY_LOCK) as free:
         if free:
             _mark_interrupted(ctx)
-    going = _going(ctx)
-    if going is not None:
-        return going, False
     now = ctx.now()
     with ctx.uow() as uow:
+        going = _going(uow.session)
+        if going is not None:
+            return view(going), False
         head = uow.session.get(LedgerHead, 1)
         assert head is not None, "migrations create the ledger head"
         row = LedgerVerification(
@@ -206,7 +205,12 @@ def _finish(
             row.state, row.error = "failed", error
         else:
             audit, report = result
-            row.state, row.ok, row.first_bad_seq, row.problem = "completed", report.ok, report.first_bad_seq, report.problem
+            row.state, row.ok, row.first_bad_seq, row.problem = (
+                "completed",
+                report.ok,
+                report.first_bad_seq,
+                report.problem,
+            )
             row.checked, row.total = report.events_checked, max(audit.total, report.events_checked)
             row.report = report.as_dict() | {"details": report.details[:100]}
         uow.commit()

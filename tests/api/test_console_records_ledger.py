@@ -94,8 +94,12 @@ def test_the_downloads_are_the_bytes_of_the_api(client, clocked_ctx):
     assert b"newsletter" in page_csv.get_data()
     assert page_json.mimetype == "application/json" and page_csv.mimetype == "text/csv"
     day = clocked_ctx.now().date().isoformat()
-    assert page_json.headers["Content-Disposition"] == f'attachment; filename="records-of-processing-{day}.json"'
-    assert page_csv.headers["Content-Disposition"] == f'attachment; filename="records-of-processing-{day}.csv"'
+    assert (
+        page_json.headers["Content-Disposition"] == f'attachment; filename="records-of-processing-{day}.json"'
+    )
+    assert (
+        page_csv.headers["Content-Disposition"] == f'attachment; filename="records-of-processing-{day}.csv"'
+    )
 
 
 # The ledger ------------------------------------------------------------------------------------
@@ -108,7 +112,9 @@ def test_a_verification_of_a_few_hundred_events_ends_ok_with_the_count(client, c
     seen: list[tuple[int, int]] = []
     real = verification._progress
     monkeypatch.setattr(
-        verification, "_progress", lambda ctx, vid, audit: (seen.append((audit.checked, audit.total)), real(ctx, vid, audit))
+        verification,
+        "_progress",
+        lambda ctx, vid, audit: (seen.append((audit.checked, audit.total)), real(ctx, vid, audit)),
     )
     started = start(client)
     assert started.status_code == 303
@@ -122,7 +128,7 @@ def test_a_verification_of_a_few_hundred_events_ends_ok_with_the_count(client, c
     assert "dpo@example.org" in page
     ledger = text(client.get("/console/ledger", headers={"Accept-Language": "en"}))
     assert f"<dd>{EVENTS}</dd>" in ledger and "intact" in ledger
-    assert "valid" in ledger and f"<td data-label=\"Sequence number\">{EVENTS}</td>" in ledger
+    assert "valid" in ledger and f'<td data-label="Sequence number">{EVENTS}</td>' in ledger
     done = verification.get(clocked_ctx, location.rsplit("/", 1)[1])
     assert done["ok"] is True and done["checked"] == done["total"] == EVENTS and done["percent"] == 100
 
@@ -147,7 +153,9 @@ def test_a_running_verification_refreshes_its_page_and_a_second_start_shows_it(c
     first = start(client).headers["Location"]
     page = text(client.get(first, headers={"Accept-Language": "en"}))
     assert '<meta http-equiv="refresh" content="2">' in page
-    assert "0 of 15 events checked (0 %)" in page and '<progress id="progress-bar" max="15" value="0">' in page
+    assert (
+        "0 of 15 events checked (0 %)" in page and '<progress id="progress-bar" max="15" value="0">' in page
+    )
     assert 'http-equiv="refresh"' not in text(client.get(first + "?refresh=off"))
     assert start(client).headers["Location"] == first  # the queued one, not a second
     assert len(queued) == 1
@@ -184,7 +192,13 @@ def test_auditors_and_agents_may_look_but_not_start_a_verification(app, clocked_
     refused = other.post("/console/ledger/verifications", data={"csrf_token": token(text(ledger))})
     assert refused.status_code == 403
     assert verification.latest(clocked_ctx)["id"] == location.rsplit("/", 1)[1]  # nothing new
-    for page in ("/console/records", "/console/records.json", "/console/records.csv", "/console/ledger", location):
+    for page in (
+        "/console/records",
+        "/console/records.json",
+        "/console/records.csv",
+        "/console/ledger",
+        location,
+    ):
         assert other.get(page).status_code == 200, page
 
 

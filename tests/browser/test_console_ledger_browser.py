@@ -49,7 +49,11 @@ def live(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         consent(
             ctx,
             identity=email(f"visitor{n}"),
-            decisions=[("purpose", "analytics", True), ("purpose", "newsletter", n % 2 == 0), ("cookie", "_ga", True)],
+            decisions=[
+                ("purpose", "analytics", True),
+                ("purpose", "newsletter", n % 2 == 0),
+                ("cookie", "_ga", True),
+            ],
         )
     latest_checkpoint(ctx)
     monkeypatch.setattr(verification, "BATCH", 20)  # fifteen batches, each recording its progress

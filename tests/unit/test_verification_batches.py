@@ -67,7 +67,9 @@ def test_any_batch_size_gives_the_report_of_one_pass(n, batch):
 def test_a_changed_event_is_named_whichever_batch_it_is_in(n, batch, data):
     rows = chain(n)
     at = data.draw(st.integers(1, n))
-    rows[at - 1] = rows[at - 1] | {"decision": "denied" if rows[at - 1]["decision"] != "denied" else "granted"}
+    rows[at - 1] = rows[at - 1] | {
+        "decision": "denied" if rows[at - 1]["decision"] != "denied" else "granted"
+    }
     report, _ = walk(rows, batch)
     assert not report.ok
     assert report.first_bad_seq == at and report.problem == "content does not match its hash (modified)"

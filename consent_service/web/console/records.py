@@ -79,7 +79,9 @@ def _generated(doc: dict[str, Any]) -> dt.datetime:
 def _attachment(body: str | bytes, mimetype: str, doc: dict[str, Any], extension: str) -> Response:
     day = _generated(doc).astimezone(ZoneInfo(context().config.timezone)).date().isoformat()
     name = f"records-of-processing-{day}.{extension}"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @blueprint.route("/records")
