@@ -10,7 +10,8 @@ Wiring, like ``context.py``: the broker is chosen here and only here, from ``CON
   consumes the queue (``work``); the API and the CLI only enqueue.
 
 Actors: ``execute_request(request_id)`` runs ``run_request`` (actor "worker"), ``deliver_outbox()``,
-``retention_run(run_id)`` runs a created retention run (never retried: the next run resumes).
+``retention_run(run_id)`` runs a created retention run (never retried: the next run resumes),
+``ledger_verification(verification_id)`` a verification of the whole ledger (never retried either).
 The retention schedule (``schedule_retention``, every ``CONSENT_RETENTION_INTERVAL``) is checked by
 ``work`` on each round, and in embedded mode by a daemon thread of the serving process. Ledger
 checkpoints (``checkpoint_round``: sign one when due, deliver to witnesses) have their own daemon
@@ -42,6 +43,7 @@ from consent_service.context import Context
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import EXECUTED, SCHEDULER
 from consent_service.errors import Conflict, NotFound
+from consent_service.ledger.verification import VERIFIER
 from consent_service.retention.runs import RUNNER
 from consent_service.wiring import bootstrap
 
@@ -90,6 +92,14 @@ class _Queue:
             queue_name=queue,
             priority=20,
             # a run is resumable by starting another: never retried, never cut short
+            options={"max_retries": 0, "time_limit": TIME_LIMIT_MS},
+        )
+        self.ledger_verification = dramatiq.Actor(
+            _ledger_verification,
+            broker=broker,
+            actor_name="ledger_verification",
+            queue_name=queue,
+            priority=20,
             options={"max_retries": 0, "time_limit": TIME_LIMIT_MS},
         )
         self.worker: dramatiq.Worker | None = None
@@ -180,6 +190,27 @@ def enqueue_retention(ctx: Context, run_id: str) -> None:
         _embedded_ctx[run_id] = ctx
         _start_embedded(ctx, queue)
     queue.retention_run.send(run_id)
+
+
+def _ledger_verification(verification_id: str) -> None:
+    from consent_service.ledger.verification import execute
+
+    ctx = _embedded_ctx.pop(verification_id, None) or _context()
+    try:
+        done = execute(ctx, verification_id)
+    except (Conflict, NotFound) as exc:  # another one holds the lock, or a duplicate message
+        log.info("ledger verification %s not run: %s", verification_id, exc.detail)
+        return
+    log.info("ledger verification %s: %s, ok=%s", verification_id, done["state"], done["ok"])
+
+
+def enqueue_verification(ctx: Context, verification_id: str) -> None:
+    """Queue a created ledger verification (starts the embedded worker first when there is no broker)."""
+    queue = queue_for(ctx.config)
+    if not ctx.config.broker_url:
+        _embedded_ctx[verification_id] = ctx
+        _start_embedded(ctx, queue)
+    queue.ledger_verification.send(verification_id)
 
 
 def retention_interval(config: Config) -> dt.timedelta | None:
@@ -295,13 +326,15 @@ def enqueue_request(ctx: Context, request_id: str) -> None:
 
 
 def install(ctx: Context) -> Context:
-    """Wire the queue into ``ctx``: verified requests and retention runs are then enqueued.
+    """Wire the queue into ``ctx``: verified requests, retention runs and ledger verifications are
+    then enqueued.
 
     Without a broker (the embedded queue) this process also does the periodic ``housekeeping``
     (the retention schedule, outbox delivery and retries, package expiry; not in tests: they start
     ``start_scheduler`` themselves); with a broker, ``consent-service worker`` does it."""
     ctx.caches.setdefault(SCHEDULER, enqueue_request)
     ctx.caches.setdefault(RUNNER, enqueue_retention)
+    ctx.caches.setdefault(VERIFIER, enqueue_verification)
     if not ctx.config.broker_url and not ctx.config.testing:
         with _lock:
             if "housekeeping" not in ctx.caches:

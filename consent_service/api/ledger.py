@@ -6,10 +6,10 @@ from typing import Any
 
 from flask.views import MethodView
 
-from consent_service.api.auth import ctx, require
+from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
-from consent_service.api.schemas.ledger import PublicKeyOut, SignedOut, VerifyOut
-from consent_service.ledger import audit
+from consent_service.api.schemas.ledger import PublicKeyOut, SignedOut, VerificationOut, VerifyOut
+from consent_service.ledger import audit, verification
 
 blp = Blueprint("ledger", __name__, url_prefix="/v1/ledger", description="Ledger audit")
 
@@ -21,6 +21,24 @@ class Verify(MethodView):
     def get(self) -> dict[str, Any]:
         """Walk the whole chain; ``ok: false`` names the first bad sequence number."""
         return audit.verify(ctx()).as_dict()
+
+
+@blp.route("/verifications")
+class Verifications(MethodView):
+    @require("ledger:audit")
+    @blp.response(202, VerificationOut)
+    def post(self) -> dict[str, Any]:
+        """Start a verification of the whole ledger in the background (the running one if any)."""
+        return verification.start(ctx(), started_by=principal().id)
+
+
+@blp.route("/verifications/<verification_id>")
+class VerificationById(MethodView):
+    @require("ledger:audit")
+    @blp.response(200, VerificationOut)
+    def get(self, verification_id: str) -> dict[str, Any]:
+        """A verification's progress (events checked of total) and, once completed, its result."""
+        return verification.get(ctx(), verification_id)
 
 
 @blp.route("/checkpoints/latest")

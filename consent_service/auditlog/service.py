@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from consent_service.auditlog.models import AuditEntry
+from consent_service.auditlog.models import AuditEntry, AuditHead
+from consent_service.context import Context
 from consent_service.hashing import canonical_json
 from consent_service.ledger.chain import VerifyReport
 from consent_service.ledger.models import GENESIS_HASH
@@ -146,3 +147,23 @@ def verify(session: Session, log: str) -> VerifyReport:
     if (head_seq, head_hash) != (report.head_seq, report.head_hash):
         report.fail(min(head_seq, report.head_seq) + 1, "stored head does not match the last entry")
     return report
+
+
+def chain_status(ctx: Context) -> list[dict[str, Any]]:
+    """Every audit log, by name, with the result of walking its chain (``verify``): entries,
+    head hash, whether it holds and where it first breaks. Read-only."""
+    out = []
+    with ctx.uow(write=False) as uow:
+        for log in uow.session.scalars(select(AuditHead.log).order_by(AuditHead.log)):
+            report = verify(uow.session, log)
+            out.append(
+                {
+                    "log": log,
+                    "entries": report.events_checked,
+                    "head_hash": report.head_hash,
+                    "ok": report.ok,
+                    "first_bad_seq": report.first_bad_seq,
+                    "problem": report.problem,
+                }
+            )
+    return out

@@ -28,10 +28,14 @@ def ledger() -> None:
 )
 @click.option("--public-key", "public_key", help="PEM file or base64 raw key for --checkpoints")
 def ledger_verify(as_json: bool, checkpoint_file: Path | None, public_key: str | None) -> None:
-    """Verify the hash chain, checkpoints and projection; exit 1 on any defect."""
+    """Verify the hash chain, checkpoints and projection; exit 1 on any defect.
+
+    The verification is recorded like one started in the console (``ledger.verification``), so
+    the console's ledger page shows its result too."""
     from consent_service.crypto.signing import load_public_key
-    from consent_service.ledger.audit import verify
+    from consent_service.errors import Conflict
     from consent_service.ledger.checkpoints import read_file
+    from consent_service.ledger.verification import run_now
 
     ctx = _context()
     key = None
@@ -47,26 +51,30 @@ def ledger_verify(as_json: bool, checkpoint_file: Path | None, public_key: str |
             click.echo(f"\rverified {done:,}/{total:,} events ({100 * done // total}%)", err=True, nl=False)
 
     lines = list(read_file(checkpoint_file)) if checkpoint_file else []
-    report = verify(ctx, progress, checkpoints=lines, public_key=key)
+    try:
+        done = run_now(ctx, started_by="cli", progress=progress, external=lines, public_key=key)
+    except Conflict as exc:
+        _fail(exc.detail)
     if show:
         click.echo("", err=True)
+    report = done["report"]
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2))
-    elif report.ok:
+        click.echo(json.dumps({k: v for k, v in report.items() if k != "details"}, indent=2))
+    elif report["ok"]:
         click.echo(
-            f"ledger OK: {report.events_checked} events, head seq {report.head_seq} "
-            f"hash {report.head_hash}, {report.checkpoints_checked} checkpoints"
+            f"ledger OK: {report['events_checked']} events, head seq {report['head_seq']} "
+            f"hash {report['head_hash']}, {report['checkpoints_checked']} checkpoints"
         )
     else:
-        where = f" at seq {report.first_bad_seq}" if report.first_bad_seq is not None else ""
-        click.echo(f"ledger DEFECT{where}: {report.problem}")
-        for line in report.details[:20]:
+        where = f" at seq {report['first_bad_seq']}" if report["first_bad_seq"] is not None else ""
+        click.echo(f"ledger DEFECT{where}: {report['problem']}")
+        for line in report["details"][:20]:
             click.echo(f"  {line}")
-        for m in report.state_mismatches:
+        for m in report["state_mismatches"]:
             click.echo(
                 f"  consent_state {m['subject_id']} {m['target_type']} {m['target_key']}: {m['problem']}"
             )
-    sys.exit(0 if report.ok else 1)
+    sys.exit(0 if report["ok"] else 1)
 
 
 @ledger.command("rebuild-state")

@@ -29,6 +29,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
+from consent_service.crypto.signing import verify_signed
 from consent_service.errors import Conflict
 from consent_service.hashing import canonical_json
 from consent_service.ledger.models import Checkpoint, LedgerHead
@@ -186,3 +187,21 @@ def read_file(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
                 yield number, None
                 continue
             yield number, doc if isinstance(doc, dict) else None
+
+
+def recent(ctx: Context, limit: int = 5) -> list[dict[str, Any]]:
+    """The latest stored checkpoints, newest first, each with whether its signature verifies
+    under the service's key (read-only: nothing is signed)."""
+    key = ctx.signer.public_key()
+    with ctx.uow(write=False) as uow:
+        rows = uow.session.scalars(select(Checkpoint).order_by(Checkpoint.seq.desc()).limit(limit)).all()
+        return [
+            {
+                "seq": cp.seq,
+                "head_hash": cp.head_hash,
+                "created_at": cp.created_at,
+                "key_id": cp.key_id,
+                "signature_ok": verify_signed(document(ctx, cp), key),
+            }
+            for cp in rows
+        ]

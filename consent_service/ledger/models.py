@@ -6,6 +6,7 @@ row's canonical bytes (ciphertext included), so shredding a key later leaves the
 ``ledger_head`` holds the last sequence number and hash; writers lock it to append in order.
 ``consent_state`` is the projection: the latest decision per subject and target.
 ``ledger_witnesses`` remembers, per configured witness URL, the last checkpoint it accepted.
+``ledger_verifications`` keeps each whole-ledger verification with its progress and result.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UTCDateTime
@@ -130,3 +131,25 @@ class SubjectRestriction(Base):
     lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     lift_reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None]
+
+
+class LedgerVerification(Base):
+    """One verification of the whole ledger (``ledger.verification``): who started it, how far it
+    got (``checked`` of ``total`` events, written after every batch) and what it found."""
+
+    __tablename__ = "ledger_verifications"
+    __table_args__ = (Index("ix_ledger_verifications_state", "state", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12))  # queued | running | completed | failed | interrupted
+    started_by: Mapped[str] = mapped_column(String(254))  # a staff member's e-mail, an API client, "cli"
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    total: Mapped[int] = mapped_column(BigInteger)  # the head's seq when it began (at the end: when it ended)
+    checked: Mapped[int] = mapped_column(BigInteger)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    first_bad_seq: Mapped[int | None] = mapped_column(BigInteger)
+    problem: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any]]
+    error: Mapped[str | None] = mapped_column(Text)
