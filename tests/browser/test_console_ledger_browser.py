@@ -1,12 +1,11 @@
 """Records of processing and the ledger in a real browser: a DPO opens the records, downloads the
-CSV (the API's bytes), starts a verification of the whole ledger and watches its page reload
-itself until the result is there.
+CSV (the API's bytes), starts a verification of the whole ledger and watches its progress
+follow the work (the page's script) until the result is there.
 
 axe-core checks the records, ledger and verification pages in German and English (no serious or
 critical violation); screenshots of each, de and en, desktop and phone, go to
 CONSENT_TEST_SCREENSHOT_DIR. The verification is held in the queue at first, so that its waiting
-page is seen (and checked with its reloading turned off: axe counts any timed reload as a
-violation), then handed to the service's embedded queue, which runs it in the background.
+page is seen and checked, then handed to the service's embedded queue, which runs it in the background.
 """
 
 from __future__ import annotations
@@ -127,10 +126,8 @@ def test_a_dpo_reads_the_records_and_watches_a_verification_finish(offline_brows
     heading(driver, "Prüfung des Ledgers")
     assert text_of(driver, "#state") == "in der Warteschlange"
     assert "0 von 300 Ereignissen geprüft" in text_of(driver, ".progress")
-    assert driver.find_elements("css selector", 'meta[http-equiv="refresh"][content="2"]')
+    assert driver.find_elements("css selector", '#live[role=status][data-live="2"]')  # followed by the script
     waiting = driver.current_url
-    driver.get(waiting + "?refresh=off")
-    heading(driver, "Prüfung des Ledgers")
     accessible(driver, axe, "verification waiting, de")
     shoot(driver, folder, "verification-waiting-de")
     switch_language(driver, "en")
@@ -138,8 +135,7 @@ def test_a_dpo_reads_the_records_and_watches_a_verification_finish(offline_brows
     accessible(driver, axe, "verification waiting, en")
     shoot(driver, folder, "verification-waiting-en")
 
-    driver.get(waiting)  # reloading itself again
-    heading(driver, "Verification of the ledger")
+    assert driver.current_url == waiting
     held = ctx.caches["held-verifications"]
     assert len(held) == 1
     jobs.enqueue_verification(ctx, held[0])  # the service's own queue takes it now
@@ -148,7 +144,7 @@ def test_a_dpo_reads_the_records_and_watches_a_verification_finish(offline_brows
     WebDriverWait(driver, WAIT).until(lambda d: "completed" in text_of(d, "#state"))
     assert "intact" in text_of(driver, "main")
     assert "300 of 300 events checked (100 %)" in text_of(driver, ".progress")
-    assert not driver.find_elements("css selector", 'meta[http-equiv="refresh"]')
+    assert not driver.find_elements("css selector", "[data-live]")
     accessible(driver, axe, "verification done, en")
     shoot(driver, folder, "verification-done-en")
     switch_language(driver, "de")

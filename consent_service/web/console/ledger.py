@@ -5,8 +5,9 @@ The page reads ``ledger.verification`` (head, latest verifications), ``ledger.ch
 and ``auditlog.service.chain_status``. "Verify the whole ledger" is a POST (``request:manage``:
 it changes nothing but costs work, so DPOs and administrators start it, agents and auditors
 do not) that calls ``verification.start``, the function behind ``POST /v1/ledger/verifications``,
-and sends the browser to the verification's page. That page refreshes itself every two seconds
-while the verification runs (a meta refresh, no script), unless the reader turned that off.
+and sends the browser to the verification's page. While the verification runs, that page's
+progress is a live region (``data-live``): ``static/console.js`` fetches it again every two
+seconds and loads the page once it is done; without the script a link shows the current progress.
 """
 
 from __future__ import annotations
@@ -100,10 +101,4 @@ def ledger_verification(verification_id: str) -> ResponseReturnValue:
         return render_template("console/error.html", kind="not_found"), 404
     shown = _verification(found)
     assert shown is not None
-    refresh = shown["going"] and request.args.get("refresh") != "off"
-    return render_template(
-        "console/ledger/verification.html",
-        v=shown,
-        refresh=REFRESH_SECONDS if refresh else None,
-        section="ledger",
-    )
+    return render_template("console/ledger/verification.html", v=shown, refresh=REFRESH_SECONDS, section="ledger")
