@@ -221,7 +221,11 @@ def seed_people(ctx: Context) -> dict[str, Any]:
                 collection_point="newsletter-signup",
                 language="de",
                 jurisdiction="EU",
-                proof={"ip": "203.0.113.77", "url": "https://shop.example/newsletter", "double_opt_in": "confirmed"},
+                proof={
+                    "ip": "203.0.113.77",
+                    "url": "https://shop.example/newsletter",
+                    "double_opt_in": "confirmed",
+                },
             ),
         ).subject_id
     if not any(r["type"] == "access" for r in list_requests(ctx)):

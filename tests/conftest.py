@@ -44,7 +44,10 @@ def server_url(name: str) -> str:
 def make_context(
     url: str, data_dir: Path, clock: Callable[[], dt.datetime] | None = None, **overrides: Any
 ) -> Context:
-    defaults = {"master_keys": KeyMaterial.generate().to_json(), "outbound_allow_networks": TEST_OUTBOUND_ALLOW}
+    defaults = {
+        "master_keys": KeyMaterial.generate().to_json(),
+        "outbound_allow_networks": TEST_OUTBOUND_ALLOW,
+    }
     config = Config(data_dir=data_dir, database_url=url, testing=True, **(defaults | overrides))
     if clock is None:
         return bootstrap(config)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
@@ -101,4 +101,6 @@ def ledger_verification(verification_id: str) -> ResponseReturnValue:
         return render_template("console/error.html", kind="not_found"), 404
     shown = _verification(found)
     assert shown is not None
-    return render_template("console/ledger/verification.html", v=shown, refresh=REFRESH_SECONDS, section="ledger")
+    return render_template(
+        "console/ledger/verification.html", v=shown, refresh=REFRESH_SECONDS, section="ledger"
+    )
