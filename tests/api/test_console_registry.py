@@ -79,7 +79,7 @@ def test_a_dpo_creates_a_purpose_and_each_edit_of_its_text_makes_a_version(clien
     assert form.status_code == 200 and "starts with version 1" in text(form)
     created = post(client, "/console/registry/purposes/new", PURPOSE_FORM)
     assert created.status_code == 302
-    assert created.headers["Location"].endswith("/console/registry/purpose/newsletter?saved=new")
+    assert created.headers["Location"].endswith("/console/registry/purpose/newsletter?saved=created")
     shown = registry.read_purpose(clocked_ctx, "newsletter")
     assert shown["version"] == 1 and shown["titles"] == {"en": "Newsletter", "de": "Newsletter"}
     assert shown["data_uses"] == ["marketing.communications.email"]

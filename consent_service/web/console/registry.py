@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import render_template
 from flask.typing import ResponseReturnValue
-from flask_babel import format_datetime
+from flask_babel import format_date, format_time
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -95,7 +95,8 @@ def may_write() -> bool:
 
 
 def when(value: Any) -> str:
-    return format_datetime(value, "medium") if value else ""
+    """A moment as the reader writes it, to the minute (3 Mar 2026, 14:05 / 03.03.2026, 14:05)."""
+    return f"{format_date(value, 'medium')}, {format_time(value, 'short')}" if value else ""
 
 
 def page(template: str, tab: str, status: int = 200, **values: Any) -> ResponseReturnValue:

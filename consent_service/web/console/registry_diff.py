@@ -30,6 +30,7 @@ class Row:
 class Section:
     label: str
     rows: list[Row]
+    language: str | None = None  # the language of the texts, for the page's lang attributes
 
     @property
     def changed(self) -> bool:
@@ -100,6 +101,7 @@ def _sections(
             yield Section(
                 named(part, language),
                 side_by_side(sentences(a[field].get(language, "")), sentences(b[field].get(language, ""))),
+                language,
             )
     yield Section(
         labels["legal_basis"], side_by_side([basis_name(a["legal_basis"])], [basis_name(b["legal_basis"])])
@@ -114,6 +116,7 @@ def _sections(
                 yield Section(
                     named(part, language),
                     side_by_side(sentences(texts_a.get(language, "")), sentences(texts_b.get(language, ""))),
+                    language,
                 )
 
 

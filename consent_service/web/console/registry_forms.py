@@ -27,6 +27,7 @@ from consent_service.dsar.transfers import SAFEGUARDS
 from consent_service.registry.service import COOKIE_NAME
 from consent_service.registry.taxonomy import LEGAL_BASES
 from consent_service.stores.spec import KEY_RE
+from consent_service.web.console.forms import TYPE_NAMES
 
 LEGAL_BASIS_NAMES = {
     "consent": _l("consent"),
@@ -36,19 +37,25 @@ LEGAL_BASIS_NAMES = {
     "public_task": _l("public task"),
     "legitimate_interests": _l("legitimate interest"),
 }
-EVENT_NAMES = {
-    "erasure": _l("Erasure"),
-    "rectification": _l("Rectification"),
-    "restriction": _l("Restriction of processing"),
-}
+EVENT_NAMES = {event: TYPE_NAMES[event] for event in EVENTS}  # the requests that tell recipients
 SAFEGUARD_NAMES = {
     "adequacy_decision": _l("adequacy decision (Art. 45)"),
     "standard_contractual_clauses": _l("standard contractual clauses (Art. 46)"),
     "binding_corporate_rules": _l("binding corporate rules (Art. 47)"),
     "derogation_art49": _l("derogation for a specific situation (Art. 49)"),
 }
-KEY_HELP = _l("1 to 64 of a-z, 0-9, '_', '.', '-'; it cannot be changed later.")
-KEY_FORMAT = Regexp(KEY_RE.pattern, message=_l("Use 1 to 64 of a-z, 0-9, '_', '.', '-'."))
+
+
+def key_field() -> StringField:
+    """A registry key, as the API's paths take it; it names the entry for good."""
+    return StringField(
+        _l("Key"),
+        validators=[
+            DataRequired(_l("Enter a key.")),
+            Regexp(KEY_RE.pattern, message=_l("Use 1 to 64 of a-z, 0-9, '_', '.', '-'.")),
+        ],
+        description=_l("1 to 64 of a-z, 0-9, '_', '.', '-'; it cannot be changed later."),
+    )
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -59,9 +66,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class PurposeForm(FlaskForm):
-    key = StringField(
-        _l("Key"), validators=[DataRequired(_l("Enter a key.")), KEY_FORMAT], description=KEY_HELP
-    )
+    key = key_field()
     title_en = StringField(
         _l("Title (English)"), validators=[DataRequired(_l("Enter a title.")), Length(max=300)]
     )
@@ -152,9 +157,7 @@ class SiteForm(FlaskForm):
 
 
 class RecipientForm(FlaskForm):
-    key = StringField(
-        _l("Key"), validators=[DataRequired(_l("Enter a key.")), KEY_FORMAT], description=KEY_HELP
-    )
+    key = key_field()
     name = StringField(
         _l("Name"), validators=[DataRequired(_l("Enter the recipient's name.")), Length(max=200)]
     )

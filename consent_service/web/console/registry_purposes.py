@@ -161,7 +161,7 @@ def _save(form: PurposeForm, current: dict[str, Any] | None) -> ResponseReturnVa
     if form.validate():
         key = current["key"] if current else form.key.data
         try:
-            saved, _created = registry.save_purpose(
+            saved, created = registry.save_purpose(
                 context(), key, _spec(form, current), must_be_new=current is None
             )
         except InvalidInput as exc:
@@ -169,9 +169,26 @@ def _save(form: PurposeForm, current: dict[str, Any] | None) -> ResponseReturnVa
         except Conflict as exc:
             _conflict(form, exc)
         else:
-            outcome = "new" if saved["new_version"] else "same"
+            outcome = "created" if created else "new" if saved["new_version"] else "same"
             return redirect(url_for("console.purpose", key=key, saved=outcome))
+    else:
+        _registry_problems(form, current)
     return page("purpose_form.html", "purposes", 422, form=form, purpose=current)
+
+
+def _registry_problems(form: PurposeForm, current: dict[str, Any] | None) -> None:
+    """With the form's own errors, also the registry's (taxonomy, durations), so that one round
+    shows every problem; the texts are left to the form, which names the missing language."""
+    try:
+        registry.validate_purpose(_spec(form, current))
+    except InvalidInput as exc:
+        errors = {
+            name: messages
+            for name, messages in (exc.errors or {}).items()
+            if name not in ("titles", "descriptions")
+            and not getattr(form, PURPOSE_FIELDS.get(name, name)).errors
+        }
+        show_errors(form, InvalidInput(exc.detail, errors=errors), PURPOSE_FIELDS)
 
 
 def _conflict(form: PurposeForm, exc: Conflict) -> None:
