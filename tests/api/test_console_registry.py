@@ -13,6 +13,7 @@ from consent_service import create_app
 from consent_service.dsar import recipients
 from consent_service.registry import service as registry
 from consent_service.registry import sites
+from consent_service.registry.models import Purpose
 from tests.console_helpers import PASSWORD, add_staff, sign_in, token
 
 EN = {"Accept-Language": "en"}
@@ -163,10 +164,25 @@ def test_bad_input_is_shown_next_to_the_field_and_writes_nothing(client, clocked
     assert error_of(text(missing), "title_de") == "Enter a title."
     assert "Use 1 to 64" in error_of(text(missing), "key")
 
+    # automated decisions described in one language only: the registry asks for the other
+    half = post(client, "/console/registry/purposes/new", {**PURPOSE_FORM, "logic_en": "A score decides."})
+    assert half.status_code == 422 and "Missing language(s): de" in error_of(text(half), "logic_en")
+    assert registry.read_purposes(clocked_ctx) == []
+
     registry.save_purpose(clocked_ctx, "newsletter", PURPOSE)
     twice = post(client, "/console/registry/purposes/new", PURPOSE_FORM)
     assert twice.status_code == 422 and "already registered" in error_of(text(twice), "key")
     assert registry.read_purpose(clocked_ctx, "newsletter")["titles"]["en"] == "Analytics"  # not overwritten
+
+    # once consent was collected, the legal basis stays consent (a conflict, shown at the field)
+    with clocked_ctx.uow() as uow:
+        uow.session.get(Purpose, "newsletter").consent_collected_at = clocked_ctx.now()
+        uow.commit()
+    swap = {**PURPOSE_FORM, "legal_basis": "legitimate_interests"}
+    swap.pop("key")
+    refused = post(client, "/console/registry/purpose/newsletter/edit", swap)
+    assert refused.status_code == 422 and "stays consent" in error_of(text(refused), "legal_basis")
+    assert registry.read_purpose(clocked_ctx, "newsletter")["legal_basis"] == "consent"
 
     german = client.get("/console/registry/purposes/new", headers={"Accept-Language": "de"})
     answer = client.post(

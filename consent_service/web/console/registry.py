@@ -60,7 +60,7 @@ _PROBLEMS: tuple[tuple[re.Pattern[str], Callable[..., str]], ...] = (
         lambda value: _("%(value)s is not an ISO 8601 duration such as P12M or P30D.", value=value),
     ),
     (
-        re.compile(r"^missing language\(s\): (?P<languages>.+)$"),
+        re.compile(r"^(?:(?:logic|consequences): )?missing language\(s\): (?P<languages>.+)$"),
         lambda languages: _("Missing language(s): %(languages)s", languages=languages),
     ),
     (re.compile(r"^required$"), lambda: _("Required.")),
