@@ -35,6 +35,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, Unprocessable
 from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import get_content_length
 
+from consent_service.registry.service import COOKIE_NAME
 from consent_service.stores.spec import KEY_RE
 
 MAX_DEPTH = 32
@@ -193,7 +194,7 @@ class KeyConverter(BaseConverter):
 class CookieConverter(KeyConverter):
     """``<cookie:name>``: a cookie name, an RFC 6265 token of at most 128 characters."""
 
-    regex = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}"
+    regex = COOKIE_NAME
 
     @staticmethod
     def openapi(_: Any) -> dict[str, Any]:

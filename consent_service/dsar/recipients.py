@@ -32,7 +32,7 @@ from consent_service.db import columns_of
 from consent_service.dsar import transfers
 from consent_service.dsar.request_models import DsarRequest, OutboxMessage
 from consent_service.dsar.task_models import Recipient
-from consent_service.errors import NotFound, refused
+from consent_service.errors import Conflict, NotFound, refused
 from consent_service.stores.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from consent_service.stores.secrets import HIDDEN, open_connection, seal_connection
 
@@ -51,8 +51,11 @@ def recipient_dict(recipient: Recipient) -> dict[str, Any]:
     return out
 
 
-def save_recipient(ctx: Context, key: str, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Create or replace a recipient; a secret sent as ``***`` keeps the stored one."""
+def save_recipient(
+    ctx: Context, key: str, doc: dict[str, Any], *, must_be_new: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """Create or replace a recipient; a secret sent as ``***`` keeps the stored one.
+    ``must_be_new``: Conflict (reason ``exists``) instead of replacing a registered recipient."""
     errors: dict[str, list[str]] = {}
     name, endpoint, secret = doc.get("name"), doc.get("endpoint"), doc.get("secret")
     events = doc.get("events")
@@ -69,6 +72,8 @@ def save_recipient(ctx: Context, key: str, doc: dict[str, Any]) -> tuple[dict[st
     with ctx.uow() as uow:
         session = uow.session
         existing = session.get(Recipient, key)
+        if must_be_new and existing is not None:
+            raise Conflict(f"recipient {key!r} is already registered", extra={"reason": "exists"})
         if secret == HIDDEN and existing is not None:
             secret = open_connection(ctx.crypto, _box_key(key), existing.secret_box, existing.secret_kek)[
                 "secret"

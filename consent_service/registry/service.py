@@ -1,4 +1,5 @@
-"""Registry services: purposes (versioned on material change), cookies and sites.
+"""Registry services: purposes (versioned on material change), cookies, and what a site's banner
+shows. Sites themselves live in ``registry.sites`` (re-exported here for existing callers).
 
 Each function runs in the caller's unit of work and does not commit; the caller commits.
 """
@@ -6,7 +7,6 @@ Each function runs in the caller's unit of work and does not commit; the caller 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,10 +16,21 @@ from sqlalchemy.orm import Session
 
 from consent_service.db import columns_of
 from consent_service.durations import DurationError, at_most, parse_duration
-from consent_service.errors import Conflict, InvalidInput, UnknownCookie, UnknownPurpose, UnknownReference
+from consent_service.errors import (
+    Conflict,
+    InvalidInput,
+    UnknownCookie,
+    UnknownPurpose,
+    UnknownReference,
+)
 from consent_service.hashing import content_hash
 from consent_service.registry import automated, taxonomy
-from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
+from consent_service.registry.models import Cookie, Purpose, PurposeVersion
+from consent_service.registry.sites import allow_origins as allow_origins
+from consent_service.registry.sites import list_sites as list_sites
+from consent_service.registry.sites import register_site as register_site
+from consent_service.registry.sites import site_by_key as site_by_key
+from consent_service.registry.sites import site_dict as site_dict
 from consent_service.registry.taxonomy import LEGAL_BASES
 
 if TYPE_CHECKING:
@@ -29,6 +40,8 @@ REQUIRED_LANGUAGES = ("en", "de")
 MAX_CONSENT_VALIDITY = "P13M"
 DEFAULT_CONSENT_VALIDITY = "P12M"
 MATERIAL_FIELDS = ("titles", "descriptions", "legal_basis", "data_categories", "data_uses")
+# an RFC 6265 token of at most 128 characters: what a cookie may be named (paths and forms)
+COOKIE_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}"
 
 
 @dataclass
@@ -216,70 +229,6 @@ def list_cookies(session: Session) -> Sequence[Cookie]:
     return session.scalars(select(Cookie).order_by(Cookie.name)).all()
 
 
-def create_site(
-    session: Session,
-    *,
-    name: str,
-    origins: Sequence[str],
-    purposes: Sequence[str],
-    cookies: Sequence[str],
-    now: dt.datetime,
-) -> Site:
-    """Register a website and its banner's offer; returns it with a new public site key."""
-    errors: dict[str, list[str]] = {}
-    if bad := origin_problems(origins):
-        errors["origins"] = bad
-    known = {p.key for p in session.scalars(select(Purpose).where(Purpose.key.in_(purposes)))}
-    missing = [p for p in purposes if p not in known]
-    if missing:
-        errors["purposes"] = [f"not registered: {', '.join(missing)}"]
-    known_c = {c.name for c in session.scalars(select(Cookie).where(Cookie.name.in_(cookies)))}
-    missing = [c for c in cookies if c not in known_c]
-    if missing:
-        errors["cookies"] = [f"not registered: {', '.join(missing)}"]
-    if errors:
-        raise InvalidInput("the site cannot be created", errors=errors)
-    site = Site(
-        id="site_" + secrets.token_hex(8),
-        name=name,
-        site_key="pk_" + secrets.token_urlsafe(18),
-        allowed_origins=[o.rstrip("/") for o in origins],
-        purposes=list(purposes),
-        cookies=list(cookies),
-        created_at=now,
-    )
-    session.add(site)
-    session.flush()
-    return site
-
-
-def origin_problems(origins: Sequence[str]) -> list[str]:
-    return [
-        f"{origin!r} is not an origin like https://www.example.org"
-        for origin in origins
-        if not origin.startswith(("https://", "http://")) or origin.count("/") != 2
-    ]
-
-
-def allow_origins(session: Session, site: Site, origins: Sequence[str]) -> bool:
-    """Add ``origins`` to the site's allowed origins (kept in order, no duplicates); True if any was new."""
-    if bad := origin_problems(origins):
-        raise InvalidInput("the origins cannot be allowed", errors={"origins": bad})
-    new = [o for o in dict.fromkeys(origins) if o not in site.allowed_origins]
-    if new:
-        site.allowed_origins = [*site.allowed_origins, *new]  # a new list: the JSON column sees the change
-        session.flush()
-    return bool(new)
-
-
-def site_by_key(session: Session, site_key: str) -> Site | None:
-    return session.scalars(select(Site).where(Site.site_key == site_key)).first()
-
-
-def list_sites(session: Session) -> Sequence[Site]:
-    return session.scalars(select(Site).order_by(Site.created_at)).all()
-
-
 # Transactional entry points (own their unit of work) ------------------------------------------
 
 
@@ -314,13 +263,14 @@ def cookie_dict(cookie: Cookie) -> dict[str, Any]:
     return columns_of(cookie, rename={"purpose_key": "purpose"})
 
 
-def site_dict(site: Site) -> dict[str, Any]:
-    return columns_of(site)
-
-
-def save_purpose(ctx: Context, key: str, spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Create or update a purpose in its own transaction: (purpose, created)."""
+def save_purpose(
+    ctx: Context, key: str, spec: dict[str, Any], *, must_be_new: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """Create or update a purpose in its own transaction: (purpose, created). ``must_be_new``:
+    Conflict (reason ``exists``) instead of changing a purpose that is already registered."""
     with ctx.uow() as uow:
+        if must_be_new and uow.session.get(Purpose, key) is not None:
+            raise _exists(f"purpose {key!r} is already registered")
         result = put_purpose(uow.session, key, spec, ctx.now())
         out = purpose_dict(result.purpose, result.version)
         out["new_version"] = result.new_version
@@ -343,8 +293,18 @@ def read_purposes(ctx: Context) -> list[dict[str, Any]]:
         return [purpose_dict(p, versions[p.key]) for p in purposes]
 
 
-def save_cookie(ctx: Context, name: str, spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def _exists(detail: str) -> Conflict:
+    return Conflict(detail, extra={"reason": "exists"})
+
+
+def save_cookie(
+    ctx: Context, name: str, spec: dict[str, Any], *, must_be_new: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """Create or update a cookie in its own transaction: (cookie, created). ``must_be_new``: as
+    for ``save_purpose``."""
     with ctx.uow() as uow:
+        if must_be_new and uow.session.get(Cookie, name) is not None:
+            raise _exists(f"cookie {name!r} is already registered")
         cookie, created = put_cookie(uow.session, name, spec, ctx.now())
         out = cookie_dict(cookie)
         uow.commit()
@@ -356,16 +316,9 @@ def read_cookies(ctx: Context) -> list[dict[str, Any]]:
         return [cookie_dict(c) for c in list_cookies(uow.session)]
 
 
-def register_site(
-    ctx: Context, *, name: str, origins: Sequence[str], purposes: Sequence[str], cookies: Sequence[str]
-) -> dict[str, Any]:
-    with ctx.uow() as uow:
-        site = create_site(
-            uow.session, name=name, origins=origins, purposes=purposes, cookies=cookies, now=ctx.now()
-        )
-        out = site_dict(site)
-        uow.commit()
-    return out
+def read_cookie(ctx: Context, name: str) -> dict[str, Any]:
+    with ctx.uow(write=False) as uow:
+        return cookie_dict(get_cookie(uow.session, name))
 
 
 def banner_config(ctx: Context, site_key: str) -> dict[str, Any] | None:

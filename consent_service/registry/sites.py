@@ -1,0 +1,184 @@
+"""Sites: the websites whose banners record consent, the origins each may call from and the
+offer of its banner (the purposes and cookies it shows).
+
+Functions taking a ``session`` run in the caller's unit of work and do not commit; the ones taking
+a ``ctx`` own their transaction. A site's id and public site key never change; its name, origins
+and offer may (``change_site``), each purpose and cookie of the offer must be registered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent_service.db import columns_of
+from consent_service.errors import InvalidInput, NotFound
+from consent_service.registry.models import Cookie, Purpose, Site
+
+if TYPE_CHECKING:
+    from consent_service.context import Context
+
+MAX_SITE_NAME = 200
+
+
+def create_site(
+    session: Session,
+    *,
+    name: str,
+    origins: Sequence[str],
+    purposes: Sequence[str],
+    cookies: Sequence[str],
+    now: dt.datetime,
+) -> Site:
+    """Register a website and its banner's offer; returns it with a new public site key."""
+    if errors := site_problems(session, name=name, origins=origins, purposes=purposes, cookies=cookies):
+        raise InvalidInput("the site cannot be created", errors=errors)
+    site = Site(
+        id="site_" + secrets.token_hex(8),
+        name=name.strip(),
+        site_key="pk_" + secrets.token_urlsafe(18),
+        allowed_origins=_origins(origins),
+        purposes=list(dict.fromkeys(purposes)),
+        cookies=list(dict.fromkeys(cookies)),
+        created_at=now,
+    )
+    session.add(site)
+    session.flush()
+    return site
+
+
+def change_site(
+    session: Session,
+    site_id: str,
+    *,
+    name: str,
+    origins: Sequence[str],
+    purposes: Sequence[str],
+    cookies: Sequence[str],
+) -> Site:
+    """Replace a site's name, allowed origins and offer; its id and public site key stay."""
+    site = get_site(session, site_id)
+    if errors := site_problems(session, name=name, origins=origins, purposes=purposes, cookies=cookies):
+        raise InvalidInput("the site cannot be changed", errors=errors)
+    site.name = name.strip()
+    # new lists: the JSON columns see the change
+    site.allowed_origins = _origins(origins)
+    site.purposes = list(dict.fromkeys(purposes))
+    site.cookies = list(dict.fromkeys(cookies))
+    session.flush()
+    return site
+
+
+def _origins(origins: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(o.rstrip("/") for o in origins))
+
+
+def site_problems(
+    session: Session, *, name: str, origins: Sequence[str], purposes: Sequence[str], cookies: Sequence[str]
+) -> dict[str, list[str]]:
+    """What is wrong with a site's name, origins and offer, keyed by field (empty when valid)."""
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["required"]
+    elif len(name.strip()) > MAX_SITE_NAME:
+        errors["name"] = [f"at most {MAX_SITE_NAME} characters"]
+    if not origins:
+        errors["origins"] = ["at least one origin is required"]
+    elif bad := origin_problems(origins):
+        errors["origins"] = bad
+    known = {p.key for p in session.scalars(select(Purpose).where(Purpose.key.in_(purposes)))}
+    missing = [p for p in purposes if p not in known]
+    if missing:
+        errors["purposes"] = [f"not registered: {', '.join(missing)}"]
+    known_c = {c.name for c in session.scalars(select(Cookie).where(Cookie.name.in_(cookies)))}
+    missing = [c for c in cookies if c not in known_c]
+    if missing:
+        errors["cookies"] = [f"not registered: {', '.join(missing)}"]
+    return errors
+
+
+def origin_problems(origins: Sequence[str]) -> list[str]:
+    return [
+        f"{origin!r} is not an origin like https://www.example.org"
+        for origin in origins
+        if not origin.startswith(("https://", "http://")) or origin.count("/") != 2
+    ]
+
+
+def allow_origins(session: Session, site: Site, origins: Sequence[str]) -> bool:
+    """Add ``origins`` to the site's allowed origins (kept in order, no duplicates); True if any was new."""
+    if bad := origin_problems(origins):
+        raise InvalidInput("the origins cannot be allowed", errors={"origins": bad})
+    new = [o for o in dict.fromkeys(origins) if o not in site.allowed_origins]
+    if new:
+        site.allowed_origins = [*site.allowed_origins, *new]  # a new list: the JSON column sees the change
+        session.flush()
+    return bool(new)
+
+
+def get_site(session: Session, site_id: str) -> Site:
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"site {site_id!r} is not registered")
+    return site
+
+
+def site_by_key(session: Session, site_key: str) -> Site | None:
+    return session.scalars(select(Site).where(Site.site_key == site_key)).first()
+
+
+def list_sites(session: Session) -> Sequence[Site]:
+    return session.scalars(select(Site).order_by(Site.created_at)).all()
+
+
+# Transactional entry points (own their unit of work) ------------------------------------------
+
+
+def site_dict(site: Site) -> dict[str, Any]:
+    return columns_of(site)
+
+
+def register_site(
+    ctx: Context, *, name: str, origins: Sequence[str], purposes: Sequence[str], cookies: Sequence[str]
+) -> dict[str, Any]:
+    with ctx.uow() as uow:
+        site = create_site(
+            uow.session, name=name, origins=origins, purposes=purposes, cookies=cookies, now=ctx.now()
+        )
+        out = site_dict(site)
+        uow.commit()
+    return out
+
+
+def change_site_offer(
+    ctx: Context,
+    site_id: str,
+    *,
+    name: str,
+    origins: Sequence[str],
+    purposes: Sequence[str],
+    cookies: Sequence[str],
+) -> dict[str, Any]:
+    """Replace a site's name, origins and offer in its own transaction (``change_site``)."""
+    with ctx.uow() as uow:
+        site = change_site(
+            uow.session, site_id, name=name, origins=origins, purposes=purposes, cookies=cookies
+        )
+        out = site_dict(site)
+        uow.commit()
+    return out
+
+
+def read_sites(ctx: Context) -> list[dict[str, Any]]:
+    with ctx.uow(write=False) as uow:
+        return [site_dict(s) for s in list_sites(uow.session)]
+
+
+def read_site(ctx: Context, site_id: str) -> dict[str, Any]:
+    with ctx.uow(write=False) as uow:
+        return site_dict(get_site(uow.session, site_id))

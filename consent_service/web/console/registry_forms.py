@@ -1,0 +1,184 @@
+"""The registry's forms (Flask-WTF, each with the session's CSRF token) and the words the pages
+use for the registry's keys: legal bases, recipient events, transfer safeguards.
+
+The forms check only what a person can fix before the service is asked (required fields, lengths,
+the shape of a key); every registry rule is the service's, and its InvalidInput errors are shown
+next to the fields (``registry.show_errors``).
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from consent_service.dsar.recipients import EVENTS
+from consent_service.dsar.transfers import SAFEGUARDS
+from consent_service.registry.service import COOKIE_NAME
+from consent_service.registry.taxonomy import LEGAL_BASES
+from consent_service.stores.spec import KEY_RE
+from consent_service.web.console.forms import TYPE_NAMES
+
+LEGAL_BASIS_NAMES = {
+    "consent": _l("consent"),
+    "contract": _l("performance of a contract"),
+    "legal_obligation": _l("legal obligation"),
+    "vital_interests": _l("vital interests"),
+    "public_task": _l("public task"),
+    "legitimate_interests": _l("legitimate interest"),
+}
+EVENT_NAMES = {event: TYPE_NAMES[event] for event in EVENTS}  # the requests that tell recipients
+SAFEGUARD_NAMES = {
+    "adequacy_decision": _l("adequacy decision (Art. 45)"),
+    "standard_contractual_clauses": _l("standard contractual clauses (Art. 46)"),
+    "binding_corporate_rules": _l("binding corporate rules (Art. 47)"),
+    "derogation_art49": _l("derogation for a specific situation (Art. 49)"),
+}
+
+
+def key_field() -> StringField:
+    """A registry key, as the API's paths take it; it names the entry for good."""
+    return StringField(
+        _l("Key"),
+        validators=[
+            DataRequired(_l("Enter a key.")),
+            Regexp(KEY_RE.pattern, message=_l("Use 1 to 64 of a-z, 0-9, '_', '.', '-'.")),
+        ],
+        description=_l("1 to 64 of a-z, 0-9, '_', '.', '-'; it cannot be changed later."),
+    )
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Checkboxes for a few choices (the template lays them out in a fieldset)."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class PurposeForm(FlaskForm):
+    key = key_field()
+    title_en = StringField(
+        _l("Title (English)"), validators=[DataRequired(_l("Enter a title.")), Length(max=300)]
+    )
+    title_de = StringField(
+        _l("Title (German)"), validators=[DataRequired(_l("Enter a title.")), Length(max=300)]
+    )
+    description_en = TextAreaField(
+        _l("Description (English)"), validators=[DataRequired(_l("Enter a description.")), Length(max=5000)]
+    )
+    description_de = TextAreaField(
+        _l("Description (German)"), validators=[DataRequired(_l("Enter a description.")), Length(max=5000)]
+    )
+    legal_basis = SelectField(
+        _l("Legal basis"), choices=[SelectChoice(basis, LEGAL_BASIS_NAMES[basis]) for basis in LEGAL_BASES]
+    )
+    data_categories = TextAreaField(
+        _l("Data categories"),
+        description=_l("Keys of the fideslang taxonomy, one per line, e.g. user.contact.email."),
+    )
+    data_uses = TextAreaField(
+        _l("Data uses"),
+        validators=[DataRequired(_l("Enter at least one data use."))],
+        description=_l("Keys of the fideslang taxonomy, one per line, e.g. marketing.advertising."),
+    )
+    consent_validity = StringField(
+        _l("Consent valid for"),
+        default="P12M",
+        description=_l("An ISO 8601 duration, at most P13M (13 months)."),
+    )
+    retention_period = StringField(
+        _l("Retention period"), description=_l("Optional; an ISO 8601 duration such as P2Y.")
+    )
+    direct_marketing = BooleanField(_l("Direct marketing (an objection always stops it, Art. 21(3))"))
+    honor_gpc = BooleanField(_l("Treat a Global Privacy Control signal as a refusal"))
+    logic_en = TextAreaField(_l("Logic of automated decisions (English)"), validators=[Length(max=5000)])
+    logic_de = TextAreaField(_l("Logic of automated decisions (German)"), validators=[Length(max=5000)])
+    consequences_en = TextAreaField(
+        _l("Consequences for the person (English)"), validators=[Length(max=5000)]
+    )
+    consequences_de = TextAreaField(_l("Consequences for the person (German)"), validators=[Length(max=5000)])
+
+
+class DiffForm(FlaskForm):
+    """Which two versions to compare: a GET form (version numbers only)."""
+
+    class Meta:
+        csrf = False
+
+    a = SelectField(_l("Version a"), coerce=int)
+    b = SelectField(_l("Version b"), coerce=int)
+
+
+class CookieForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        validators=[
+            DataRequired(_l("Enter the cookie's name.")),
+            Regexp(f"^{COOKIE_NAME}$", message=_l("Letters, digits and !#$%&'*+-.^_`|~ only, at most 128.")),
+        ],
+        description=_l("As the browser stores it; it cannot be changed later."),
+    )
+    domain = StringField(
+        _l("Domain"),
+        validators=[DataRequired(_l("Enter the domain.")), Length(max=255)],
+        description=_l("e.g. .example.org"),
+    )
+    provider = StringField(
+        _l("Provider"), validators=[DataRequired(_l("Enter the provider.")), Length(max=255)]
+    )
+    duration = StringField(
+        _l("Duration"),
+        validators=[DataRequired(_l("Enter the duration."))],
+        description=_l("An ISO 8601 duration such as P1Y or P30D, or “session”."),
+    )
+    purpose = SelectField(_l("Purpose"), validators=[DataRequired(_l("Choose the purpose."))])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+
+
+class SiteForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the site's name.")), Length(max=200)])
+    origins = TextAreaField(
+        _l("Allowed origins"),
+        validators=[DataRequired(_l("Enter at least one origin."))],
+        description=_l("Where the banner runs, one per line, e.g. https://www.example.org."),
+    )
+    purposes = MultiCheckboxField(_l("Purposes the banner offers"))
+    cookies = MultiCheckboxField(_l("Cookies the banner lists"))
+
+
+class RecipientForm(FlaskForm):
+    key = key_field()
+    name = StringField(
+        _l("Name"), validators=[DataRequired(_l("Enter the recipient's name.")), Length(max=200)]
+    )
+    endpoint = StringField(
+        _l("Webhook address"),
+        validators=[DataRequired(_l("Enter the webhook address.")), Length(max=500)],
+        description=_l("An https:// address that is told of each change."),
+    )
+    secret = PasswordField(
+        _l("Shared secret"),
+        description=_l("At least 16 characters; it signs the webhooks and is never shown again."),
+    )
+    events = MultiCheckboxField(
+        _l("Events it is told of"),
+        choices=[SelectChoice(event, EVENT_NAMES[event]) for event in EVENTS],
+        validators=[DataRequired(_l("Choose at least one event."))],
+    )
+    country = SelectField(_l("Country"), description=_l("Where the recipient processes the data."))
+    safeguard = SelectField(
+        _l("Safeguard of the transfer"),
+        choices=[SelectChoice("", _l("none (inside the EEA)"))]
+        + [SelectChoice(s, SAFEGUARD_NAMES[s]) for s in SAFEGUARDS],
+        description=_l("Required for a country outside the EEA."),
+    )
