@@ -107,11 +107,16 @@ def list_clients(session: Session) -> Sequence[ApiClient]:
 
 def revoke_client(session: Session, client_id: str, now: dt.datetime) -> ApiClient:
     """Revoke a client; other processes notice within TOKEN_CACHE_SECONDS."""
+    client = _client(session, client_id)
+    if client.revoked_at is None:
+        client.revoked_at = now
+    return client
+
+
+def _client(session: Session, client_id: str) -> ApiClient:
     client = session.get(ApiClient, client_id)
     if client is None:
         raise NotFound(f"client {client_id!r} does not exist")
-    if client.revoked_at is None:
-        client.revoked_at = now
     return client
 
 
@@ -146,10 +151,7 @@ def clients(ctx: Context) -> list[dict[str, object]]:
 
 def get_client(ctx: Context, client_id: str) -> dict[str, object]:
     with ctx.uow(write=False) as uow:
-        client = uow.session.get(ApiClient, client_id)
-        if client is None:
-            raise NotFound(f"client {client_id!r} does not exist")
-        return client_dict(client)
+        return client_dict(_client(uow.session, client_id))
 
 
 TOKEN_CACHE_SECONDS = 10.0
@@ -178,10 +180,11 @@ def revoke(ctx: Context, client_id: str, *, actor: str = "system") -> dict[str, 
     forget it in this process's token cache."""
     now = ctx.now()
     with ctx.uow() as uow:
-        client = uow.session.get(ApiClient, client_id)
-        if client is not None and client.revoked_at is None:
+        was_active = _client(uow.session, client_id).revoked_at is None
+        client = revoke_client(uow.session, client_id, now)
+        if was_active:
             _log(uow.session, actor, "revoked", client, now)
-        out = client_dict(revoke_client(uow.session, client_id, now))
+        out = client_dict(client)
         uow.commit()
     ctx.caches.pop("tokens", None)
     return out
