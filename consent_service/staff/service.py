@@ -71,7 +71,7 @@ def _normal(email: str) -> str:
     return email.strip().lower()
 
 
-def log(session: Session, actor: str, action: str, user: StaffUser, now: dt.datetime, **extra: Any) -> None:
+def _log(session: Session, actor: str, action: str, user: StaffUser, now: dt.datetime, **extra: Any) -> None:
     auditlog.append(
         session,
         LOG,
@@ -124,7 +124,7 @@ def create_user(
         )
         uow.session.add(user)
         uow.session.flush()
-        log(uow.session, actor, "created", user, now)
+        _log(uow.session, actor, "created", user, now)
         view = user_view(user)
         uow.commit()
     return view, one_time
@@ -134,7 +134,7 @@ def _by_email(session: Session, email: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.email == _normal(email)))
 
 
-def load(session: Session, key: str) -> StaffUser:
+def _load(session: Session, key: str) -> StaffUser:
     """An account by id or e-mail address."""
     user = session.get(StaffUser, key) or _by_email(session, key)
     if user is None:
@@ -161,7 +161,7 @@ def authenticate(ctx: Context, *, email: str, password: str, client_ip: str) -> 
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash_password(password)
         if user.totp_enrolled_at is not None:  # a wrong code after this still counts
-            log(uow.session, user.id, "password_accepted", user, now, ip=client_ip)
+            _log(uow.session, user.id, "password_accepted", user, now, ip=client_ip)
         else:
             signed_in(uow.session, user, now, client_ip)
         view = user_view(user)
@@ -185,12 +185,12 @@ def count_failure(
     locked = user.failed_attempts >= MAX_FAILURES
     if locked:
         user.locked_until, user.failed_attempts = now + dt.timedelta(minutes=LOCK_MINUTES), 0
-    log(session, user.id, action, user, now, ip=client_ip, locked=locked)
+    _log(session, user.id, action, user, now, ip=client_ip, locked=locked)
 
 
 def signed_in(session: Session, user: StaffUser, now: dt.datetime, client_ip: str) -> None:
     user.failed_attempts, user.locked_until, user.last_sign_in_at = 0, None, now
-    log(session, user.id, "signed_in", user, now, ip=client_ip)
+    _log(session, user.id, "signed_in", user, now, ip=client_ip)
 
 
 @functools.cache
@@ -208,7 +208,7 @@ def get_user(ctx: Context, user_id: str) -> dict[str, Any] | None:
 def find_user(ctx: Context, key: str) -> dict[str, Any]:
     """The account ``key`` (id or e-mail), disabled or not; NotFound when there is none."""
     with ctx.uow(write=False) as uow:
-        return user_view(load(uow.session, key))
+        return user_view(_load(uow.session, key))
 
 
 def list_users(ctx: Context) -> list[dict[str, Any]]:
@@ -220,7 +220,7 @@ def change_password(ctx: Context, user_id: str, *, old: str, new: str) -> dict[s
     """Set a new password after checking the old one (InvalidInput naming ``old`` or ``new``)."""
     now = ctx.now()
     with ctx.uow() as uow:
-        user = load(uow.session, user_id)
+        user = _load(uow.session, user_id)
         if not passwords.verify(user.password_hash, old):
             raise InvalidInput(
                 "the password was not changed", errors={"old": ["this is not your current password"]}
@@ -233,7 +233,7 @@ def change_password(ctx: Context, user_id: str, *, old: str, new: str) -> dict[s
             False,
             now,
         )
-        log(uow.session, user.id, "password_changed", user, now)
+        _log(uow.session, user.id, "password_changed", user, now)
         view = user_view(user)
         uow.commit()
     return view
@@ -245,10 +245,10 @@ def reset_password(ctx: Context, key: str, *, actor: str) -> tuple[dict[str, Any
     now = ctx.now()
     one_time = passwords.one_time_password()
     with ctx.uow() as uow:
-        user = load(uow.session, key)
+        user = _load(uow.session, key)
         user.password_hash, user.must_change_password = passwords.hash_password(one_time), True
         user.failed_attempts, user.locked_until, user.updated_at = 0, None, now
-        log(uow.session, actor, "password_reset", user, now)
+        _log(uow.session, actor, "password_reset", user, now)
         view = user_view(user)
         uow.commit()
     return view, one_time
@@ -259,7 +259,7 @@ def disable_user(ctx: Context, key: str, *, actor: str) -> dict[str, Any]:
     for the last admin account that is not disabled."""
     now = ctx.now()
     with ctx.uow() as uow:
-        user = load(uow.session, key)
+        user = _load(uow.session, key)
         if user.role == "admin" and not user.disabled:
             admins = uow.session.scalar(
                 select(func.count())
@@ -270,7 +270,7 @@ def disable_user(ctx: Context, key: str, *, actor: str) -> dict[str, Any]:
                 raise Conflict("this is the last admin account; create another admin first")
         if not user.disabled:
             user.disabled, user.updated_at = True, now
-            log(uow.session, actor, "disabled", user, now)
+            _log(uow.session, actor, "disabled", user, now)
         view = user_view(user)
         uow.commit()
     return view

@@ -30,15 +30,9 @@ from consent_service.crypto.envelope import Crypto, DecryptionFailed, open_seale
 from consent_service.errors import ConfigurationError, Conflict, InvalidInput, Unauthorized
 from consent_service.staff import passwords
 from consent_service.staff.models import StaffUser
-from consent_service.staff.service import (
-    WRONG_CODE,
-    count_failure,
-    load,
-    log,
-    refuse_while_locked,
-    signed_in,
-    user_view,
-)
+from consent_service.staff.service import WRONG_CODE, count_failure, refuse_while_locked, signed_in, user_view
+from consent_service.staff.service import _load as load  # the package's own account loader
+from consent_service.staff.service import _log as log
 
 INFO = b"consent-service staff totp"
 STEP_SECONDS = 30
