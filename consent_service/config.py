@@ -96,6 +96,7 @@ class Config:
     repeat_window: str = "P3M"  # ISO 8601: earlier requests of the same kind within it are repeats
     console_idle_minutes: int = 30  # a console session ends after this long without a request
     console_login_limit: int = 20  # sign-in attempts per client IP and minute; 0 = off
+    console_require_2fa: bool = False  # admins must enrol a TOTP second factor before anything else
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -172,4 +173,5 @@ class Config:
             repeat_window=get("CONSENT_REPEAT_WINDOW", cls.repeat_window),
             console_idle_minutes=int(get("CONSENT_CONSOLE_IDLE_MINUTES", str(cls.console_idle_minutes))),
             console_login_limit=int(get("CONSENT_CONSOLE_LOGIN_LIMIT", str(cls.console_login_limit))),
+            console_require_2fa=_bool(get("CONSENT_CONSOLE_REQUIRE_2FA", "0")),
         )

@@ -1,7 +1,8 @@
 """API clients: creation (token shown once), authentication by hashed token, scopes.
 
 Tokens are 256-bit random strings; only their SHA-256 is stored, so a database dump does not
-yield a usable token. ``admin`` implies every scope.
+yield a usable token. ``admin`` implies every scope. Creating and revoking a client is written
+to the tamper-evident ``clients`` audit log with who did it (a staff account's id, ``cli``, ...).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service.auditlog import service as auditlog
 from consent_service.auth.models import ApiClient
 from consent_service.db import columns_of
 from consent_service.errors import InvalidInput, NotFound
@@ -37,6 +39,7 @@ SCOPES = (
     "admin",
 )
 TOKEN_PREFIX = "cs_"
+LOG = "clients"
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,16 @@ def list_clients(session: Session) -> Sequence[ApiClient]:
 
 def revoke_client(session: Session, client_id: str, now: dt.datetime) -> ApiClient:
     """Revoke a client; other processes notice within TOKEN_CACHE_SECONDS."""
+    client = _client(session, client_id)
+    if client.revoked_at is None:
+        client.revoked_at = now
+    return client
+
+
+def _client(session: Session, client_id: str) -> ApiClient:
     client = session.get(ApiClient, client_id)
     if client is None:
         raise NotFound(f"client {client_id!r} does not exist")
-    if client.revoked_at is None:
-        client.revoked_at = now
     return client
 
 
@@ -116,13 +124,34 @@ def client_dict(client: ApiClient) -> dict[str, object]:
     return columns_of(client, exclude=("token_hash",))
 
 
-def register_client(ctx: Context, name: str, scopes: Sequence[str]) -> tuple[dict[str, object], str]:
-    """Create a client in its own transaction; returns it and its one-time token."""
+def _log(session: Session, actor: str, action: str, client: ApiClient, now: dt.datetime) -> None:
+    details = {"client": client.id, "name": client.name, "scopes": list(client.scopes)}
+    auditlog.append(session, LOG, actor=actor, action=action, details=details, now=now)
+
+
+def register_client(
+    ctx: Context, name: str, scopes: Sequence[str], *, actor: str = "system"
+) -> tuple[dict[str, object], str]:
+    """Create a client in its own transaction (audit-logged with ``actor``); returns it and its
+    one-time token."""
+    now = ctx.now()
     with ctx.uow() as uow:
-        client, token = create_client(uow.session, name, scopes, ctx.now())
+        client, token = create_client(uow.session, name, scopes, now)
+        _log(uow.session, actor, "created", client, now)
         out = client_dict(client)
         uow.commit()
     return out, token
+
+
+def clients(ctx: Context) -> list[dict[str, object]]:
+    """Every client, the oldest first, without token hashes."""
+    with ctx.uow(write=False) as uow:
+        return [client_dict(c) for c in list_clients(uow.session)]
+
+
+def get_client(ctx: Context, client_id: str) -> dict[str, object]:
+    with ctx.uow(write=False) as uow:
+        return client_dict(_client(uow.session, client_id))
 
 
 TOKEN_CACHE_SECONDS = 10.0
@@ -146,10 +175,16 @@ def principal_for_token(ctx: Context, token: str) -> Principal | None:
     return found
 
 
-def revoke(ctx: Context, client_id: str) -> dict[str, object]:
-    """Revoke a client in its own transaction and forget it in this process's token cache."""
+def revoke(ctx: Context, client_id: str, *, actor: str = "system") -> dict[str, object]:
+    """Revoke a client in its own transaction (audit-logged with ``actor`` the first time) and
+    forget it in this process's token cache."""
+    now = ctx.now()
     with ctx.uow() as uow:
-        out = client_dict(revoke_client(uow.session, client_id, ctx.now()))
+        was_active = _client(uow.session, client_id).revoked_at is None
+        client = revoke_client(uow.session, client_id, now)
+        if was_active:
+            _log(uow.session, actor, "revoked", client, now)
+        out = client_dict(client)
         uow.commit()
     ctx.caches.pop("tokens", None)
     return out

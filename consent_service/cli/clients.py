@@ -19,7 +19,7 @@ def clients_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create an API client and print its token (shown only this once)."""
     from consent_service.auth.service import register_client
 
-    client, token = register_client(_context(), name, list(scopes))
+    client, token = register_client(_context(), name, list(scopes), actor="cli")
     scope_list = " ".join(str(s) for s in client["scopes"])  # type: ignore[attr-defined]
     click.echo(f"client {client['id']} ({client['name']}) scopes: {scope_list}", err=True)
     click.echo("token (shown once, store it now):", err=True)
@@ -29,15 +29,12 @@ def clients_create(name: str, scopes: tuple[str, ...]) -> None:
 @clients.command("list")
 def clients_list() -> None:
     """List API clients (never their tokens)."""
-    from consent_service.auth.service import client_dict, list_clients
+    from consent_service.auth.service import clients as all_clients
 
-    ctx = _context()
-    with ctx.uow(write=False) as uow:
-        for c in list_clients(uow.session):
-            d = client_dict(c)
-            state = "revoked" if d["revoked_at"] else "active"
-            scope_list = " ".join(c.scopes)
-            click.echo(f"{d['id']}  {state:7}  {d['token_prefix']}…  {scope_list}  {d['name']}")
+    for d in all_clients(_context()):
+        state = "revoked" if d["revoked_at"] else "active"
+        scope_list = " ".join(str(s) for s in d["scopes"])  # type: ignore[attr-defined]
+        click.echo(f"{d['id']}  {state:7}  {d['token_prefix']}…  {scope_list}  {d['name']}")
 
 
 @clients.command("revoke")
@@ -46,5 +43,5 @@ def clients_revoke(client_id: str) -> None:
     """Revoke a client's token."""
     from consent_service.auth.service import TOKEN_CACHE_SECONDS, revoke
 
-    revoke(_context(), client_id)
+    revoke(_context(), client_id, actor="cli")
     click.echo(f"revoked {client_id}; running workers refuse it within {TOKEN_CACHE_SECONDS:.0f} s")

@@ -60,3 +60,13 @@ def users_reset_password(email_or_id: str) -> None:
     user, one_time = reset_password(_context(), email_or_id, actor="cli")
     click.echo(f"one-time password for {user['email']} (change it at the next sign-in):", err=True)
     click.echo(one_time)
+
+
+@users.command("reset-2fa")
+@click.option("--email", required=True, help="the account's e-mail address (or id)")
+def users_reset_2fa(email: str) -> None:
+    """Remove an account's second factor (a lost device); it may enrol again. Ends a lock-out."""
+    from consent_service.staff.totp import reset
+
+    user = reset(_context(), email, actor="cli")
+    click.echo(f"removed the second factor of {user['id']} {user['email']}")

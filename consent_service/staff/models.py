@@ -1,10 +1,11 @@
-"""The table of staff accounts. Passwords are stored only as Argon2id hashes."""
+"""The table of staff accounts. Passwords are stored only as Argon2id hashes; a TOTP secret only
+sealed (AES-256-GCM under a key derived from the master key, see ``staff.totp``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UTCDateTime
@@ -24,3 +25,9 @@ class StaffUser(Base):
     last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # the second factor: sealed secret and the master key version that sealed it; enrolled_at is
+    # None while an enrolment waits for its first code; last_step refuses a code used once again
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_kek: Mapped[int | None] = mapped_column(Integer)
+    totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)

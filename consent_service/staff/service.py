@@ -4,7 +4,9 @@ Roles (least privilege): ``auditor`` reads only; ``agent`` also opens and verifi
 ``dpo`` does all data protection work; ``admin`` also manages staff and API clients (``can``).
 Sign-in: a wrong e-mail and a wrong password get the same answer; after ``MAX_FAILURES`` wrong
 passwords in a row an account is locked for ``LOCK_MINUTES`` (``RateLimited`` with the seconds
-left), and a successful sign-in resets the count. A disabled account cannot sign in. Every
+left), and a successful sign-in resets the count. An account with a second factor (``totp``)
+is signed in only by its code: the right password alone resets nothing, and wrong codes count
+like wrong passwords. A disabled account cannot sign in. Every
 change to an account and every sign-in is written to the tamper-evident ``staff`` audit log
 (ids and roles, never passwords).
 """
@@ -33,6 +35,7 @@ MAX_FAILURES = 5
 LOCK_MINUTES = 15
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 WRONG = "wrong e-mail or password"
+WRONG_CODE = "this code is not right; enter the current code of your authenticator app"
 
 # What each role may do; "read" is every page and download that changes nothing.
 _ALLOWED = {
@@ -48,8 +51,20 @@ def can(role: str, action: str) -> bool:
     return action in _ALLOWED.get(role, set())
 
 
+HIDDEN = (
+    "password_hash",
+    "failed_attempts",
+    "locked_until",
+    "updated_at",
+    "totp_secret",
+    "totp_kek",
+    "totp_last_step",
+)
+
+
 def user_view(user: StaffUser) -> dict[str, Any]:
-    return columns_of(user, exclude=("password_hash", "failed_attempts", "locked_until", "updated_at"))
+    """The account without its secrets; ``totp`` tells whether it has an enrolled second factor."""
+    return columns_of(user, exclude=HIDDEN) | {"totp": user.totp_enrolled_at is not None}
 
 
 def _normal(email: str) -> str:
@@ -129,33 +144,53 @@ def _load(session: Session, key: str) -> StaffUser:
 
 def authenticate(ctx: Context, *, email: str, password: str, client_ip: str) -> dict[str, Any]:
     """The account of ``email`` when ``password`` is its password; Unauthorized otherwise (the
-    same for an unknown e-mail), RateLimited while the account is locked."""
+    same for an unknown e-mail), RateLimited while the account is locked. For an account with a
+    second factor (``totp`` in the answer) this is only the first step: ``staff.totp.sign_in``
+    with its code signs it in."""
     now = ctx.now()
     with ctx.uow() as uow:
         user = _by_email(uow.session, email)
         if user is None or user.disabled:
             passwords.verify(_dummy_hash(), password)  # the same work as for a real account
             raise Unauthorized(WRONG)
-        if user.locked_until is not None and user.locked_until > now:
-            left = int((user.locked_until - now).total_seconds()) + 1
-            raise RateLimited(
-                f"too many wrong passwords; try again in {(left + 59) // 60} minute(s)", retry_after=left
-            )
+        refuse_while_locked(user, now)
         if not passwords.verify(user.password_hash, password):
-            user.failed_attempts += 1
-            locked = user.failed_attempts >= MAX_FAILURES
-            if locked:
-                user.locked_until, user.failed_attempts = now + dt.timedelta(minutes=LOCK_MINUTES), 0
-            _log(uow.session, user.id, "sign_in_failed", user, now, ip=client_ip, locked=locked)
+            count_failure(uow.session, user, now, client_ip)
             uow.commit()
             raise Unauthorized(WRONG)
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash_password(password)
-        user.failed_attempts, user.locked_until, user.last_sign_in_at = 0, None, now
-        _log(uow.session, user.id, "signed_in", user, now, ip=client_ip)
+        if user.totp_enrolled_at is not None:  # a wrong code after this still counts
+            _log(uow.session, user.id, "password_accepted", user, now, ip=client_ip)
+        else:
+            signed_in(uow.session, user, now, client_ip)
         view = user_view(user)
         uow.commit()
     return view
+
+
+def refuse_while_locked(user: StaffUser, now: dt.datetime) -> None:
+    if user.locked_until is not None and user.locked_until > now:
+        left = int((user.locked_until - now).total_seconds()) + 1
+        raise RateLimited(
+            f"too many wrong passwords; try again in {(left + 59) // 60} minute(s)", retry_after=left
+        )
+
+
+def count_failure(
+    session: Session, user: StaffUser, now: dt.datetime, client_ip: str, action: str = "sign_in_failed"
+) -> None:
+    """One more wrong password or code; the ``MAX_FAILURES``-th locks the account."""
+    user.failed_attempts += 1
+    locked = user.failed_attempts >= MAX_FAILURES
+    if locked:
+        user.locked_until, user.failed_attempts = now + dt.timedelta(minutes=LOCK_MINUTES), 0
+    _log(session, user.id, action, user, now, ip=client_ip, locked=locked)
+
+
+def signed_in(session: Session, user: StaffUser, now: dt.datetime, client_ip: str) -> None:
+    user.failed_attempts, user.locked_until, user.last_sign_in_at = 0, None, now
+    _log(session, user.id, "signed_in", user, now, ip=client_ip)
 
 
 @functools.cache
@@ -168,6 +203,12 @@ def get_user(ctx: Context, user_id: str) -> dict[str, Any] | None:
     with ctx.uow(write=False) as uow:
         user = uow.session.get(StaffUser, user_id)
         return None if user is None or user.disabled else user_view(user)
+
+
+def find_user(ctx: Context, key: str) -> dict[str, Any]:
+    """The account ``key`` (id or e-mail), disabled or not; NotFound when there is none."""
+    with ctx.uow(write=False) as uow:
+        return user_view(_load(uow.session, key))
 
 
 def list_users(ctx: Context) -> list[dict[str, Any]]:

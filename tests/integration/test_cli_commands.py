@@ -62,6 +62,7 @@ COMMANDS = [
     "users create",
     "users disable",
     "users list",
+    "users reset-2fa",
     "users reset-password",
     "worker",
 ]

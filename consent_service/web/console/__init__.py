@@ -11,17 +11,6 @@ from flask import Blueprint
 
 blueprint = Blueprint("console", __name__, template_folder="../templates")
 
-from consent_service.web.console import (
-    auth,
-    guard,
-    inbox,
-    ledger,
-    proof,
-    records,
-    registry,
-    registry_lists,
-    registry_purposes,
-    subjects,
-)  # noqa: E402,F401  (routes register)
+from consent_service.web.console import account, auth, clients, guard, inbox, staff_pages  # noqa: E402,F401  (routes register)
 
 guard.install(blueprint)

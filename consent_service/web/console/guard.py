@@ -6,7 +6,11 @@
 - Every POST to the console must carry the session's CSRF token: without it the view never runs
   and a page says why (400).
 - ``requires(action)`` guards a view with ``staff.service.can``: not signed in → the sign-in page;
-  a role without the right → 403; an account that must change its password → that page first.
+  a role without the right → 403; an account that must change its password → that page first;
+  an administrator who must enrol a second factor (``staff.totp.must_enrol``) → the enrolment.
+- Between the right password and the right code of an account with a second factor the session
+  holds only ``session["pending"]`` (the account id and when): that grants no page but the code
+  page, for ``PENDING_MINUTES``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from wtforms import ValidationError
 
 from consent_service.context import Context
 from consent_service.staff import service as staff
+from consent_service.staff import totp
 from consent_service.web.i18n import language
 
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
@@ -48,6 +53,30 @@ def sign_in(user: dict[str, Any]) -> None:
 
 def sign_out() -> None:
     session.clear()
+
+
+PENDING_MINUTES = 5
+
+
+def await_code(user: dict[str, Any]) -> None:
+    """The password was right; a fresh session that waits for the code and grants nothing else."""
+    session.clear()
+    session["pending"] = {"staff": user["id"], "at": _now().timestamp()}
+
+
+def pending_user_id() -> str | None:
+    """The account whose code the sign-in waits for (None when none, or it waited too long)."""
+    pending = session.get("pending")
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int | float):
+        return None
+    if _now() - dt.datetime.fromtimestamp(pending["at"], dt.UTC) > dt.timedelta(minutes=PENDING_MINUTES):
+        session.pop("pending", None)
+        return None
+    return str(pending.get("staff"))
+
+
+# the pages an administrator who must enrol a second factor may still use
+ENROLMENT_PAGES = {"console.password", "console.enrol", "console.enrol_start", "console.enrol_qr"}
 
 
 def current_user() -> dict[str, Any] | None:
@@ -81,6 +110,8 @@ def requires(action: str) -> Callable[[View], View]:
                 )
             if user["must_change_password"] and request.endpoint != "console.password":
                 return redirect(url_for("console.password"))
+            if totp.must_enrol(context().config, user) and request.endpoint not in ENROLMENT_PAGES:
+                return redirect(url_for("console.enrol"))
             if not staff.can(user["role"], action):
                 return render_template("console/error.html", kind="forbidden"), 403
             return view(*args, **kwargs)
@@ -91,7 +122,7 @@ def requires(action: str) -> Callable[[View], View]:
 
 
 def _check_csrf() -> ResponseReturnValue | None:
-    if request.method != "POST":
+    if request.method != "POST" or request.endpoint == "console.not_found":  # that page changes nothing
         return None
     try:
         validate_csrf(request.form.get("csrf_token"))
@@ -126,7 +157,7 @@ SECTIONS = (
 
 
 def navigation(user: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if user is None:
+    if user is None or totp.must_enrol(context().config, user):
         return []
     built = current_app.view_functions
     return [

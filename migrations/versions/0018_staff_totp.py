@@ -1,0 +1,36 @@
+"""staff accounts: a sealed TOTP second factor
+
+Revision ID: 0018
+Revises: 0014
+Create Date: 2026-12-02 06:10:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import consent_service.db
+
+revision = "0018"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("staff_users") as batch:
+        batch.add_column(sa.Column("totp_secret", sa.LargeBinary(), nullable=True))
+        batch.add_column(sa.Column("totp_kek", sa.Integer(), nullable=True))
+        batch.add_column(
+            sa.Column("totp_enrolled_at", consent_service.db.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("staff_users") as batch:
+        batch.drop_column("totp_last_step")
+        batch.drop_column("totp_enrolled_at")
+        batch.drop_column("totp_kek")
+        batch.drop_column("totp_secret")
