@@ -1,7 +1,7 @@
 """staff accounts: a sealed TOTP second factor
 
-Revision ID: 0018
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-02 06:10:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import consent_service.db
 
-revision = "0018"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

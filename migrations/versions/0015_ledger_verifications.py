@@ -1,6 +1,6 @@
 """whole-ledger verifications with their progress and result
 
-Revision ID: 0019
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-02 06:10:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import consent_service.db
 
-revision = "0019"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
