@@ -16,12 +16,18 @@ HREF = re.compile(r'href="([^"]+)"')
 NOT_FOLLOWED = ("/console/static/", "/console/logout")
 # POSTs that only read (searches: no personal data in URLs), open to every role
 SEARCHES = {"console.subjects", "console.search_requests"}
-# the routes a staff member may POST to whatever the role: their own session and account
+# the routes a staff member may POST to whatever the role: their own session and account, and
+# the console's own "not found" page for any method
 OWN_ACCOUNT = {
     "console.login",
+    "console.login_code",
     "console.logout",
     "console.language",
     "console.password",
+    "console.enrol",
+    "console.enrol_start",
+    "console.disable_2fa",
+    "console.not_found",
 }
 
 
