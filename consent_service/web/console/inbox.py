@@ -18,9 +18,11 @@ from flask_babel import gettext as _
 
 from consent_service.dsar.request_views import list_requests
 from consent_service.dsar.requests import OPEN_STATES
+from consent_service.staff import service as staff
 from consent_service.web.console import blueprint
 from consent_service.web.console.forms import STATE_NAMES, TYPE_NAMES, InboxFilter
-from consent_service.web.console.guard import context, requires
+from consent_service.web.console.guard import context, current_user, requires
+from consent_service.web.console.request_forms import SearchForm
 
 
 def days_left(due: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> int:
@@ -56,7 +58,11 @@ def _row(request_: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str
 @blueprint.route("/requests")
 @requires("read")
 def inbox() -> ResponseReturnValue:
-    form = InboxFilter(request.args)
+    return render_inbox(InboxFilter(request.args), SearchForm(formdata=None))
+
+
+def render_inbox(form: InboxFilter, search: SearchForm) -> str:
+    """The inbox filtered by ``form``, with the search form (``requests.search_requests``)."""
     ctx = context()
     filters: dict[str, Any] = {}
     if form.validate():
@@ -72,4 +78,12 @@ def inbox() -> ResponseReturnValue:
     now, zone = ctx.now(), ZoneInfo(ctx.config.timezone)
     rows = [_row(r, now, zone) for r in found]
     filtered = any(filters.values())
-    return render_template("console/inbox.html", form=form, rows=rows, filtered=filtered, section="requests")
+    return render_template(
+        "console/inbox.html",
+        form=form,
+        search=search,
+        rows=rows,
+        filtered=filtered,
+        can_open=staff.can(current_user()["role"], "request:open"),  # type: ignore[index]
+        section="requests",
+    )
