@@ -21,21 +21,11 @@ from consent_service.dsar.requests import OpenRequest, open_request
 from consent_service.dsar.retries import QUEUE
 from consent_service.stores.registry import save_store
 from consent_service.subjects.service import IdentityRef
+from tests.api.test_tasks_callbacks_api import MANUAL  # a manual store (a task to close)
 from tests.console_helpers import add_staff, overdue_paper_request, sign_in, token
 
 AGENT, AUDITOR = "agent@example.org", "auditor@example.org"
 EN = {"Accept-Language": "en"}
-MANUAL = {
-    "type": "manual",
-    "connection": {"assignee": "archive@example.org", "due_days": 3},
-    "collections": {
-        "paper": {
-            "identities": {"email": "email"},
-            "instructions": "Shred the paper forms",
-            "fields": {"email": {"category": "user.contact.email"}},
-        }
-    },
-}
 
 
 @pytest.fixture
@@ -105,6 +95,8 @@ def test_search_by_id_goes_to_the_page_and_by_identity_lists_the_requests(app, c
     empty = post(dpo, "/console/requests/search", "/console/requests")
     assert empty.status_code == 400 and "Enter a request id or an identity." in text(empty)
     assert 'id="request_id-error"' in text(empty) and "There is a problem" in text(empty)
+    # the results have no address: a GET (after a language switch) leads back to the inbox
+    assert dpo.get("/console/requests/search").headers["Location"] == "/console/requests"
     # the auditor may search too: it changes nothing
     auditor = client_of(app, AUDITOR)
     assert (

@@ -42,7 +42,8 @@ def deadline_text(days: int) -> str:
     return ngettext("overdue by %(num)d day", "overdue by %(num)d days", -days)
 
 
-def _row(request_: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str, Any]:
+def request_row(request_: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str, Any]:
+    """A request as lists and its page show it: names in the page's language, dates, deadline."""
     days = days_left(request_["due_at"], now, zone)
     is_open = request_["state"] in OPEN_STATES
     return request_ | {
@@ -52,6 +53,7 @@ def _row(request_: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str
         "due": format_date(_aware(request_["due_at"]), "long"),
         "deadline": deadline_text(days) if is_open else "",
         "urgency": ("overdue" if days < 0 else "soon" if days <= 7 else "") if is_open else "",
+        "closed": format_date(_aware(request_["closed_at"]), "long") if request_["closed_at"] else "",
     }
 
 
@@ -76,7 +78,7 @@ def render_inbox(form: InboxFilter, search: SearchForm) -> str:
     if not filters.get("state"):
         found = [r for r in found if r["state"] in OPEN_STATES]
     now, zone = ctx.now(), ZoneInfo(ctx.config.timezone)
-    rows = [_row(r, now, zone) for r in found]
+    rows = [request_row(r, now, zone) for r in found]
     filtered = any(filters.values())
     return render_template(
         "console/inbox.html",

@@ -57,11 +57,7 @@ def _options(keys: Sequence[str], names: Mapping[str, Any]) -> list[SelectChoice
 class SearchForm(FlaskForm):
     """Find requests by their id or by an identity of the person (a POST: nothing in the URL)."""
 
-    request_id = StringField(
-        _l("Request id"),
-        validators=[Optional(), Length(max=40)],
-        description=_l("For example req_1a2b3c4d5e6f7a8b"),
-    )
+    request_id = StringField(_l("Request id"), validators=[Optional(), Length(max=40)])
     identity_type = SelectField(
         _l("Kind of identity"), choices=_options(IDENTITY_TYPES, IDENTITY_NAMES), default="email"
     )

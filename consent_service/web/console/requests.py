@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import flash, get_flashed_messages, redirect, render_template, url_for
+from flask import request as flask_request
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date, format_datetime
 from flask_babel import lazy_gettext as _l
@@ -22,14 +23,14 @@ from wtforms import Field, FieldList, FormField
 
 from consent_service.dsar import request_views, tasks, verified
 from consent_service.dsar import requests as dsar
-from consent_service.dsar.requests import EXECUTED, OPEN_STATES
+from consent_service.dsar.requests import EXECUTED
 from consent_service.errors import DomainError, NotFound
 from consent_service.staff import service as staff
 from consent_service.subjects.service import IdentityRef
 from consent_service.web.console import blueprint
-from consent_service.web.console.forms import STATE_NAMES, TYPE_NAMES, InboxFilter
+from consent_service.web.console.forms import STATE_NAMES, InboxFilter
 from consent_service.web.console.guard import context, current_user, requires
-from consent_service.web.console.inbox import _aware, days_left, deadline_text, render_inbox
+from consent_service.web.console.inbox import _aware, render_inbox, request_row
 from consent_service.web.console.request_forms import (
     IDENTITY_NAMES,
     LANGUAGE_NAMES,
@@ -125,10 +126,13 @@ def form_fields(form: FlaskForm) -> list[Field]:
 # Search --------------------------------------------------------------------------------------
 
 
-@blueprint.route("/requests/search", methods=["POST"])
+@blueprint.route("/requests/search", methods=["GET", "POST"])
 @requires("read")
 def search_requests() -> ResponseReturnValue:
-    """Find requests by id or by an identity. A POST that changes nothing: "read" is enough."""
+    """Find requests by id or by an identity. A POST that changes nothing: "read" is enough. The
+    results have no address of their own (GET, e.g. after switching the language: the inbox)."""
+    if flask_request.method == "GET":
+        return redirect(url_for("console.inbox"))
     form = SearchForm()
     if not form.validate_on_submit():
         return _inbox_with(form), 400
@@ -147,7 +151,7 @@ def search_requests() -> ResponseReturnValue:
 def _rows(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ctx = context()
     now, zone = ctx.now(), ZoneInfo(ctx.config.timezone)
-    return [r | _header(r, now, zone) for r in found]
+    return [request_row(r, now, zone) for r in found]
 
 
 def _inbox_with(search: SearchForm) -> str:
@@ -248,7 +252,7 @@ def render_request(
         e["action"] == "package_created" for e in shown["audit_trail"]
     )
     values = {
-        "req": shown | _header(shown, now, zone),
+        "req": _header(shown, now, zone),
         "identities": _identities(shown["identities"]),
         "timeline": [_event(e, staff_names) for e in reversed(shown["audit_trail"])],
         "messages": [_message(m) for m in shown["messages"]],
@@ -266,17 +270,8 @@ def render_request(
 
 
 def _header(req: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str, Any]:
-    days = days_left(req["due_at"], now, zone)
-    is_open = req["state"] in OPEN_STATES
-    return {
-        "type_name": TYPE_NAMES.get(req["type"], req["type"]),
-        "state_name": STATE_NAMES.get(req["state"], req["state"]),
-        "received": _date(req["received_at"]),
-        "due": _date(req["due_at"]),
-        "deadline": deadline_text(days) if is_open else "",
-        "urgency": ("overdue" if days < 0 else "soon" if days <= 7 else "") if is_open else "",
-        "language_name": LANGUAGE_NAMES.get(req["language"], req["language"]),
-        "closed": _date(req["closed_at"]),
+    return request_row(req, now, zone) | {
+        "language_name": LANGUAGE_NAMES.get(req["language"], req["language"])
     }
 
 
