@@ -104,6 +104,14 @@ def _environment(language: str) -> jinja2.Environment:
     return env
 
 
+def type_name(type: str, language: str) -> str:
+    """The name of a request type in ``language`` ("Access", "Auskunft"; English when the language
+    is not supported): the one list of these names is ``message_templates/_words.txt``, which also
+    says in a sentence to the person what they asked for."""
+    words = _environment(language if language in SUPPORTED else "en").get_template("_words.txt").module
+    return str(getattr(words, "type_name")(type))  # noqa: B009 - a macro of the template's module
+
+
 def render(kind: str, tag: str | None, config: Config, **values: Any) -> Message:
     """The message ``kind`` for a reader of language ``tag``: its title and plain-text body.
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from consent_service.config import Config
+from consent_service.dsar import messages
 from consent_service.dsar import package_texts as texts
 
 LEGAL_BASES = {
@@ -103,7 +104,7 @@ class Report:
                 t(
                     "intro",
                     request=doc["request_id"],
-                    type=texts.words(texts.TYPES, self.lang).get(doc["type"], doc["type"]),
+                    type=messages.type_name(doc["type"], self.lang),
                     date=texts.date_words(doc["generated_at"], self.lang),
                     contact=self.cfg.controller_contact,
                     policy=self.cfg.policy_url,

@@ -279,10 +279,6 @@ ACTIONS = {
     "de": {"delete": "gelöscht", "anonymise": "anonymisiert", "crypto_shred": "unlesbar gemacht"},
 }
 RULE_SENTENCE = {"en": "{period} {when}, then {action}", "de": "{period} {when}, dann {action}"}
-TYPES = {
-    "en": {"access": "access", "portability": "portability"},
-    "de": {"access": "Auskunft", "portability": "Datenübertragbarkeit"},
-}
 EVENTS = {
     "en": {"erasure": "erasure", "rectification": "rectification", "restriction": "restriction"},
     "de": {"erasure": "Löschung", "rectification": "Berichtigung", "restriction": "Einschränkung"},

@@ -7,9 +7,12 @@ Each request shows its ``repeats`` (Art. 12(5), see ``repeats``), the list for a
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
@@ -23,6 +26,7 @@ from consent_service.dsar.requests import CONTACT_PURGED, OPEN_STATES, load_requ
 from consent_service.durations import parse_duration
 from consent_service.ledger.models import SubjectRestriction
 from consent_service.subjects import service as subjects
+from consent_service.subjects.service import IdentityRef
 
 
 def list_requests(
@@ -46,12 +50,33 @@ def list_requests(
             DsarRequest.state.in_(OPEN_STATES), DsarRequest.due_at <= now + parse_duration(due_within)
         )
     with ctx.uow(write=False) as uow:
-        found = uow.session.scalars(stmt).all()
-        repeated = repeats(uow.session, ctx.config.repeat_window, found)
-        return [
-            summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now, "repeats": repeated[r.id]}
-            for r in found
-        ]
+        return _rows(ctx, uow.session, uow.session.scalars(stmt).all(), now)
+
+
+def _rows(
+    ctx: Context, session: Session, found: Sequence[DsarRequest], now: dt.datetime
+) -> list[dict[str, Any]]:
+    repeated = repeats(session, ctx.config.repeat_window, found)
+    return [
+        summary(r) | {"overdue": r.state in OPEN_STATES and r.due_at < now, "repeats": repeated[r.id]}
+        for r in found
+    ]
+
+
+def requests_of(ctx: Context, identity: IdentityRef) -> list[dict[str, Any]]:
+    """The requests of the person an identity belongs to (and of the subjects linked to it),
+    soonest due first; none when the service knows no such identity. The identity itself is
+    looked up by its blind index only: it is never stored or logged by this search."""
+    now = ctx.now()
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        subject_id = subjects.resolve(session, ctx.crypto, identity)
+        if subject_id is None:
+            return []
+        root = subjects.root_of(session, subject_id) or subject_id
+        group = {subject_id, root, *subjects.group_members(session, root)}
+        stmt = select(DsarRequest).where(DsarRequest.subject_id.in_(sorted(group)))
+        return _rows(ctx, session, session.scalars(stmt.order_by(DsarRequest.due_at)).all(), now)
 
 
 def show(ctx: Context, request_id: str) -> dict[str, Any]:
@@ -106,4 +131,28 @@ def reports(ctx: Context, request_id: str) -> list[dict[str, Any]]:
             {"store": r.store, "created_at": r.updated_at, "report": {"status": r.status, **r.detail}}
             for r in runs
             if r.status != "done"
+        ]
+
+
+def stores_of(ctx: Context, request_id: str) -> list[dict[str, Any]]:
+    """Each store the request was run in: its status (done, pending, accepted, failed), when that
+    was, the run's detail and the store's report once it has one (as ``reports`` gives it)."""
+    with ctx.uow(write=False) as uow:
+        load_request(uow.session, request_id)
+        runs = uow.session.scalars(
+            select(DsarStoreRun).where(DsarStoreRun.request_id == request_id).order_by(DsarStoreRun.store)
+        )
+        kept = {
+            r.store: r.report
+            for r in uow.session.scalars(select(DsarReport).where(DsarReport.request_id == request_id))
+        }
+        return [
+            {
+                "store": r.store,
+                "status": r.detail.get("status", r.status) if r.status == "pending" else r.status,
+                "updated_at": r.updated_at,
+                "detail": r.detail,
+                "report": kept.get(r.store),
+            }
+            for r in runs
         ]

@@ -10,6 +10,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from consent_service.config import SUPPORTED_LANGUAGES
+from consent_service.dsar.messages import type_name
 from consent_service.web import i18n
 
 WEB = Path(i18n.__file__).parent
@@ -53,10 +54,12 @@ def test_every_id_has_a_german_translation():
 
 def test_the_german_texts_use_the_glossary():
     german = {m.id if isinstance(m.id, str) else m.id[0]: m.string for m in catalog("de") if m.id}
-    assert german["Access"] == "Auskunft"
-    assert german["Erasure"] == "Löschung"
-    assert german["Restriction of processing"] == "Einschränkung der Verarbeitung"
-    assert german["Data portability"] == "Datenübertragbarkeit"
+    # the request types' names are the request messages' (one list: dsar/message_templates/_words.txt)
+    assert type_name("access", "de") == "Auskunft" and type_name("access", "en") == "Access"
+    assert type_name("erasure", "de") == "Löschung"
+    assert type_name("restriction", "de") == "Einschränkung der Verarbeitung"
+    assert type_name("portability", "de") == "Datenübertragbarkeit"
+    assert german["Refusal"] == "Ablehnung" and german["Extension of the deadline"] == "Fristverlängerung"
     assert german["Deadline"] == "Frist"
     assert german["data protection officer"] == "Datenschutzbeauftragte(r)"
     assert german["Requests"] == "Betroffenenanfragen"

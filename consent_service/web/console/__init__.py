@@ -28,6 +28,8 @@ from consent_service.web.console import (
     registry,
     registry_lists,
     registry_purposes,
+    request_actions,
+    requests,
     staff_pages,
     subjects,
 )

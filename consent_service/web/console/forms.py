@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
@@ -11,7 +12,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from consent_service.config import SUPPORTED_LANGUAGES
+from consent_service.dsar.messages import type_name
 from consent_service.dsar.requests import OPEN_STATES, TYPES
+from consent_service.web.i18n import language
 
 
 class LoginForm(FlaskForm):
@@ -66,14 +69,9 @@ class LanguageForm(FlaskForm):
     next = StringField()
 
 
-TYPE_NAMES = {
-    "access": _l("Access"),
-    "erasure": _l("Erasure"),
-    "rectification": _l("Rectification"),
-    "restriction": _l("Restriction of processing"),
-    "objection": _l("Objection"),
-    "portability": _l("Data portability"),
-}
+# The request types' names come from the one list of them (``dsar.messages.type_name``), in the
+# language of the page that shows them.
+TYPE_NAMES = {t: LazyString(lambda t=t: type_name(t, language())) for t in TYPES}
 STATE_NAMES = {
     "received": _l("received"),
     "identity_pending": _l("identity pending"),

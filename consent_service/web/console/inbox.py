@@ -18,9 +18,11 @@ from flask_babel import gettext as _
 
 from consent_service.dsar.request_views import list_requests
 from consent_service.dsar.requests import OPEN_STATES
+from consent_service.staff import service as staff
 from consent_service.web.console import blueprint
 from consent_service.web.console.forms import STATE_NAMES, TYPE_NAMES, InboxFilter
-from consent_service.web.console.guard import context, requires
+from consent_service.web.console.guard import context, current_user, requires
+from consent_service.web.console.request_forms import SearchForm
 
 
 def days_left(due: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> int:
@@ -40,7 +42,8 @@ def deadline_text(days: int) -> str:
     return ngettext("overdue by %(num)d day", "overdue by %(num)d days", -days)
 
 
-def _row(request_: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str, Any]:
+def request_row(request_: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str, Any]:
+    """A request as lists and its page show it: names in the page's language, dates, deadline."""
     days = days_left(request_["due_at"], now, zone)
     is_open = request_["state"] in OPEN_STATES
     return request_ | {
@@ -50,13 +53,18 @@ def _row(request_: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str
         "due": format_date(_aware(request_["due_at"]), "long"),
         "deadline": deadline_text(days) if is_open else "",
         "urgency": ("overdue" if days < 0 else "soon" if days <= 7 else "") if is_open else "",
+        "closed": format_date(_aware(request_["closed_at"]), "long") if request_["closed_at"] else "",
     }
 
 
 @blueprint.route("/requests")
 @requires("read")
 def inbox() -> ResponseReturnValue:
-    form = InboxFilter(request.args)
+    return render_inbox(InboxFilter(request.args), SearchForm(formdata=None))
+
+
+def render_inbox(form: InboxFilter, search: SearchForm) -> str:
+    """The inbox filtered by ``form``, with the search form (``requests.search_requests``)."""
     ctx = context()
     filters: dict[str, Any] = {}
     if form.validate():
@@ -70,6 +78,14 @@ def inbox() -> ResponseReturnValue:
     if not filters.get("state"):
         found = [r for r in found if r["state"] in OPEN_STATES]
     now, zone = ctx.now(), ZoneInfo(ctx.config.timezone)
-    rows = [_row(r, now, zone) for r in found]
+    rows = [request_row(r, now, zone) for r in found]
     filtered = any(filters.values())
-    return render_template("console/inbox.html", form=form, rows=rows, filtered=filtered, section="requests")
+    return render_template(
+        "console/inbox.html",
+        form=form,
+        search=search,
+        rows=rows,
+        filtered=filtered,
+        can_open=staff.can(current_user()["role"], "request:open"),  # type: ignore[index]
+        section="requests",
+    )
