@@ -11,6 +11,6 @@ from flask import Blueprint
 
 blueprint = Blueprint("console", __name__, template_folder="../templates")
 
-from consent_service.web.console import auth, guard, inbox  # noqa: E402,F401  (routes register)
+from consent_service.web.console import auth, guard, inbox, retention, retention_runs, stores  # noqa: E402,F401  (routes register)
 
 guard.install(blueprint)
