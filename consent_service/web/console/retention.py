@@ -22,13 +22,12 @@ from flask_babel import gettext as _
 from consent_service.errors import InvalidInput, NotFound
 from consent_service.retention import runs
 from consent_service.retention import service as retention
-from consent_service.staff import service as staff
 from consent_service.stores import registry
 from consent_service.web.console import blueprint
 from consent_service.web.console.guard import context, requires
 from consent_service.web.console.retention_forms import (
     ACTION_NAMES,
-    TRIGGER_NAMES,
+    TRIGGER_SHORT,
     HoldForm,
     ReleaseForm,
     RetireForm,
@@ -37,7 +36,7 @@ from consent_service.web.console.retention_forms import (
     map_errors,
     store_choices,
 )
-from consent_service.web.console.stores import actor, may, not_found
+from consent_service.web.console.stores import actor, may, not_found, staff_name
 
 RULES = "registry:write"
 HOLDS = "request:manage"
@@ -62,7 +61,7 @@ def _stores() -> list[dict[str, Any]]:
 def rule_row(rule: dict[str, Any]) -> dict[str, Any]:
     trigger = rule["trigger"]
     return rule | {
-        "trigger_name": TRIGGER_NAMES.get(trigger["type"], trigger["type"]),
+        "trigger_name": TRIGGER_SHORT.get(trigger["type"], trigger["type"]),
         "trigger_detail": trigger.get("field") or trigger.get("purpose") or "",
         "action_name": ACTION_NAMES.get(rule["action"], rule["action"]),
     }
@@ -85,12 +84,6 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
         "started_by_name": staff_name(run["started_by"]),
         "totals": (run.get("report") or {}).get("totals") or {},
     }
-
-
-def staff_name(actor_id: str) -> str:
-    """The e-mail address of a staff account that did something, else the actor as recorded."""
-    user = staff.get_user(context(), actor_id)
-    return str(user["email"]) if user else actor_id
 
 
 def overview(problem: str | None = None, status: int = 200) -> ResponseReturnValue:

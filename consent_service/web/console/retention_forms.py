@@ -26,6 +26,12 @@ TRIGGER_NAMES = {
     "contract_end": _l("the end of the contract (a date field)"),
     "consent_ended": _l("the end of consent (withdrawn, refused or expired)"),
 }
+TRIGGER_SHORT = {  # as a rule's period reads in a list: "P1Y from the last activity (last_login)"
+    "since_field": _l("the record's date"),
+    "last_activity": _l("the last activity"),
+    "contract_end": _l("the end of the contract"),
+    "consent_ended": _l("the end of consent"),
+}
 ACTION_NAMES = {
     "delete": _l("delete the record"),
     "anonymise": _l("anonymise the fields"),

@@ -15,6 +15,7 @@ from typing import Any
 from flask import redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from consent_service.errors import Conflict, NotFound
 from consent_service.retention import runs, sweeper
@@ -26,6 +27,14 @@ from consent_service.web.console.retention_forms import RealRunForm, RunForm, st
 from consent_service.web.console.stores import actor, not_found
 
 UNFINISHED = ("queued", "running")
+SERVICE_STEPS = {
+    "proofs": _l("Proofs of consent (address, browser, page)"),
+    "verification_codes": _l("Verification codes"),
+    "outbox": _l("Messages sent"),
+    "packages": _l("Access packages"),
+    "request_contacts": _l("Contact data of requesters"),
+    "subjects": _l("Subjects with nothing left to keep"),
+}
 COUNTS = ("candidates", "deleted", "anonymised", "shredded", "held")
 
 
@@ -108,7 +117,11 @@ def _report(report: dict[str, Any]) -> dict[str, Any]:
         "rules": report.get("rules") or [],
         "skipped": report.get("skipped") or [],
         "holds": report.get("holds") or [],
-        "service": [(step, counts) for step, counts in service.items() if isinstance(counts, dict)],
+        "service": [
+            (SERVICE_STEPS.get(step, step), counts)
+            for step, counts in service.items()
+            if isinstance(counts, dict)
+        ],
         "totals": report.get("totals") or {},
         "now": _when(report.get("now")),
         "counts": COUNTS,

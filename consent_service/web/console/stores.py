@@ -53,6 +53,12 @@ def may(action: str) -> bool:
     return user is not None and staff.can(user["role"], action)
 
 
+def staff_name(actor_id: str) -> str:
+    """The e-mail address of the staff account that did something, else the actor as recorded."""
+    user = staff.get_user(context(), actor_id)
+    return str(user["email"]) if user else actor_id
+
+
 def not_found() -> ResponseReturnValue:
     return render_template("console/error.html", kind="not_found"), 404
 
@@ -60,7 +66,10 @@ def not_found() -> ResponseReturnValue:
 def _check_row(check: dict[str, Any] | None) -> dict[str, Any] | None:
     if check is None:
         return None
-    return check | {"when": format_datetime(check["checked_at"], "medium")}
+    return check | {
+        "when": format_datetime(check["checked_at"], "medium"),
+        "by": staff_name(check["checked_by"]),
+    }
 
 
 @blueprint.route("/stores")
