@@ -92,7 +92,10 @@ def spans(text: str) -> dict[str, Span]:
         found.setdefault(path, Span(line, start, end))
         return end
 
-    value(0, "", 1)
+    try:
+        value(0, "", 1)
+    except RecursionError:  # nested deeper than Python recurses: every problem goes to line 1
+        return {}
     return found
 
 
@@ -109,20 +112,26 @@ def masked(text: str, doc: Any) -> str:
         return text
     shown = redact(connection, str(doc.get("type", "")))
     where = spans(text)
+    hidden = [name for name in connection if shown[name] != connection[name]]
+    if any(f"connection.{name}" not in where for name in hidden):
+        return _rewritten(text, doc, shown)
     changes = sorted(
-        (
-            (where[f"connection.{name}"], json.dumps(shown[name]))
-            for name in connection
-            if shown[name] != connection[name]
-        ),
+        ((where[f"connection.{name}"], json.dumps(shown[name])) for name in hidden),
         key=lambda change: change[0].start,
         reverse=True,
     )
     if any("\n" in text[span.start : span.end] for span, _ in changes):
-        return json.dumps({**doc, "connection": shown}, indent=2, ensure_ascii=False)
+        return _rewritten(text, doc, shown)
     for span, value in changes:
         text = text[: span.start] + value + text[span.end :]
     return text
+
+
+def _rewritten(text: str, doc: dict[str, Any], connection: dict[str, Any]) -> str:
+    try:
+        return json.dumps({**doc, "connection": connection}, indent=2, ensure_ascii=False)
+    except RecursionError:
+        return masked_loosely(text)
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s\"]*:)[^@\s\"]+@")
