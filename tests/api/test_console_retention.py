@@ -275,6 +275,8 @@ def test_a_run_in_progress_reloads_its_page_and_stops_when_it_is_done(
     run = runs.create_run(clocked_ctx, dry_run=True, store="crm", started_by=staff_id(clocked_ctx))
     html = page(client.get(f"/console/retention/runs/{run['id']}", headers=EN))
     assert '<meta http-equiv="refresh" content="2">' in html and ">queued<" in html
+    still = page(client.get(f"/console/retention/runs/{run['id']}?reload=0", headers=EN))
+    assert "http-equiv" not in still and "Reload every two seconds" in still  # the reader turned it off
     runs.execute_run(clocked_ctx, run["id"])
     html = page(client.get(f"/console/retention/runs/{run['id']}", headers=EN))
     assert "http-equiv" not in html and ">completed<" in html

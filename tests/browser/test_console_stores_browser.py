@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from consent_service import create_app
 from consent_service.context import Context
+from consent_service.retention import runs
 from consent_service.retention import service as retention
 from consent_service.stores import registry
 from tests.api.helpers import CRM_STORE
@@ -87,7 +88,7 @@ def set_text(driver: Any, selector: str, value: str) -> None:
     field.send_keys(value)
 
 
-def test_a_dpo_edits_a_store_places_a_hold_and_watches_a_dry_run(offline_browser, live, tmp_path):
+def test_a_dpo_edits_a_store_places_a_hold_and_watches_a_dry_run(offline_browser, live, ctx, tmp_path):
     from selenium.webdriver.support.ui import Select
 
     axe = axe_source()
@@ -189,6 +190,21 @@ def test_a_dpo_edits_a_store_places_a_hold_and_watches_a_dry_run(offline_browser
     to_language(driver, "en")
     heading(driver, "Retention")
     shoot(driver, folder, "retention-en")
+
+    # a run still queued (the task queue has not picked it up): its page reloads itself until done
+    queued = runs.create_run(ctx, dry_run=True, store="crm", started_by="test")
+    driver.get(f"{live}/console/retention/runs/{queued['id']}?reload=0")  # reloading turned off
+    heading(driver, "Dry run")
+    assert "queued" in text_of(driver, ".facts") and driver.find_elements("css selector", "meta") != []
+    assert driver.find_elements("css selector", "meta[http-equiv=refresh]") == []
+    accessible(driver, axe, "run in progress, en")
+    shoot(driver, folder, "run-queued-en")
+    by_css(driver, "main .notice a[href$='/runs/" + queued["id"] + "']").click()  # reload every 2 s
+    shows(driver, ".notice", "reloads every two seconds")
+    assert driver.find_elements("css selector", "meta[http-equiv=refresh]") != []
+    runs.execute_run(ctx, queued["id"])
+    shows(driver, ".facts", "completed")  # the page reloaded itself and stopped: the run is done
+    assert driver.find_elements("css selector", "meta[http-equiv=refresh]") == []
 
     # every other page of the area, in both languages
     pages = {

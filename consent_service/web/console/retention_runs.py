@@ -3,8 +3,9 @@
 They call what ``/v1/retention/preview`` and ``/v1/retention/runs`` call (``sweeper.preview``,
 ``runs.start_run``, ``runs.get_run``). Starting returns at once (the run goes to the task queue,
 or runs here when none is wired, as the API does) and sends the browser to the run's page, which
-reloads itself every two seconds while the run is queued or running (a meta refresh, no script)
-and shows the report when it is done. A real run (not a dry run) has a confirmation page that
+reloads itself every two seconds while the run is queued or running (a meta refresh, no script;
+a link turns that off, for whoever needs the page to hold still: WCAG 2.2.1) and shows the report
+when it is done. A real run (not a dry run) has a confirmation page that
 says what it will do; only one run goes at a time.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, render_template, url_for
+from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -93,10 +94,12 @@ def retention_run(run_id: str) -> ResponseReturnValue:
     except NotFound:
         return not_found()
     report = run.get("report") or {}
+    unfinished = run["state"] in UNFINISHED
     return render_template(
         "console/retention/run.html",
         run=run_row(run) | {"report": report},
-        unfinished=run["state"] in UNFINISHED,
+        unfinished=unfinished,
+        reloading=unfinished and request.args.get("reload") != "0",
         report=_report(report),
         section="retention",
     )
