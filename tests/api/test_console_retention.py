@@ -339,3 +339,35 @@ def test_readers_see_retention_but_every_change_is_403(clocked_ctx: Any, tmp_pat
         runs.list_runs(clocked_ctx) == [] and retention.read_hold(clocked_ctx, "case")["released_at"] is None
     )
     assert retention.read_rule(clocked_ctx, "inactive")["active"] is True
+
+
+def test_a_hold_on_a_subject_keeps_its_reason_sealed_and_shows_it_to_staff(client: Any, clocked_ctx: Any):
+    from consent_service.subjects.service import IdentityRef, get_or_create
+
+    with clocked_ctx.uow() as uow:
+        subject_id, _ = get_or_create(
+            uow.session, clocked_ctx.crypto, IdentityRef("email", "anna@example.org"), clocked_ctx.now()
+        )
+        uow.commit()
+    form = csrf(client, "/console/retention/holds/new")
+    placed = client.post(
+        "/console/retention/holds/new",
+        data={"csrf_token": form, "key": "anna", "subject": subject_id, "reason": "Anna's lawsuit"},
+    )
+    assert placed.status_code == 302, page(placed)
+    with clocked_ctx.uow(write=False) as uow:
+        logged = auditlog.entries(uow.session, "holds")
+    assert "Anna" not in str(logged) and logged[0]["actor"] == staff_id(clocked_ctx)  # sealed in the log
+    assert "Anna&#39;s lawsuit" in page(client.get("/console/retention", headers=EN))
+    both = client.post(
+        "/console/retention/holds/new",
+        data={
+            "csrf_token": form,
+            "key": "both",
+            "subject": subject_id,
+            "store": "",
+            "collection": "c",
+            "reason": "x",
+        },
+    )
+    assert both.status_code == 422 and [h["key"] for h in retention.read_holds(clocked_ctx)] == ["anna"]

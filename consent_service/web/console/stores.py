@@ -169,16 +169,16 @@ def _editor(form: StoreTextForm, key: str | None, problems: list[Problem], shown
 @blueprint.route("/stores/<key>/edit", methods=["GET", "POST"])
 @requires(WRITE)
 def store_edit(key: str) -> ResponseReturnValue:
+    try:
+        current = registry.read_store(context(), key)  # the editor changes a store, never adds one
+    except NotFound:
+        return not_found()
     form = StoreTextForm()
     if form.validate_on_submit():
         problems, shown = _save(form, key)
         if not problems:
             return redirect(url_for("console.store", key=key))
         return _editor(form, key, problems, shown)
-    try:
-        current = registry.read_store(context(), key)
-    except NotFound:
-        return not_found()
     shown = form.text.data if form.is_submitted() else as_text(current)
     return _editor(form, key, [], masked_loosely(shown or ""))
 
