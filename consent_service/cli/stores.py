@@ -47,9 +47,9 @@ def stores_list() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def stores_test(key: str, as_json: bool) -> None:
     """Check a store's connection, tables, columns and key patterns; exit 1 when not ok."""
-    from consent_service.stores.registry import check_store
+    from consent_service.stores.registry import run_check
 
-    report = check_store(_context(), key)
+    report = run_check(_context(), key, actor="cli")
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

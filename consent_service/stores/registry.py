@@ -5,6 +5,8 @@ creates or replaces the store in one transaction; nothing is written when valida
 Reads never return a secret: connections come back redacted. ``open_connector`` builds the
 connector of a store with its connection unsealed; services open stores through
 ``ctx.open_store``, which uses it unless the context was given another opener (fakes).
+``run_check`` runs that check and keeps its report as the store's last test (``StoreCheck``),
+which ``last_checks`` reads back for the console's list of stores.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from consent_service import outbound
 from consent_service.context import Context
 from consent_service.errors import InvalidInput, NotFound
 from consent_service.stores.connectors import Connector, connector_for
-from consent_service.stores.models import DataStore
+from consent_service.stores.models import DataStore, StoreCheck
 from consent_service.stores.secrets import (
     erasure_hash_key,
     keep_hidden,
@@ -159,6 +161,36 @@ def check_store(ctx: Context, key: str) -> dict[str, Any]:
     with ctx.open_store(key) as connector:
         checks = connector.check()
     return {"key": key, "ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}
+
+
+def check_view(check: StoreCheck) -> dict[str, Any]:
+    return {**check.report, "checked_at": check.checked_at, "checked_by": check.checked_by}
+
+
+def run_check(ctx: Context, key: str, actor: str) -> dict[str, Any]:
+    """Check a store (``check_store``) and keep the report as its last test, with who and when.
+
+    The connection is tried outside any transaction; the result is written in one afterwards.
+    """
+    report = check_store(ctx, key)
+    with ctx.uow() as uow:
+        _get(uow.session, key)
+        check = uow.session.get(StoreCheck, key)
+        if check is None:
+            check = StoreCheck(store_key=key)
+            uow.session.add(check)
+        check.ok, check.report = report["ok"], report
+        check.checked_at, check.checked_by = ctx.now(), actor
+        uow.session.flush()
+        out = check_view(check)
+        uow.commit()
+    return out
+
+
+def last_checks(ctx: Context) -> dict[str, dict[str, Any]]:
+    """The last test of every store that has been tested: store key -> report with ``checked_at``."""
+    with ctx.uow(write=False) as uow:
+        return {c.store_key: check_view(c) for c in uow.session.scalars(select(StoreCheck))}
 
 
 def reseal_connections(ctx: Context) -> int:

@@ -44,6 +44,8 @@ class StoreTestOut(StrictSchema):
     key = fields.Str()
     ok = fields.Bool()
     checks = fields.List(fields.Nested(CheckOut))
+    checked_at = fields.DateTime()
+    checked_by = fields.Str(metadata={"description": "who ran the test (API client, staff user or cli)"})
 
 
 class CallbackOut(StrictSchema):

@@ -30,7 +30,10 @@ from consent_service.web.console import (
     registry_purposes,
     request_actions,
     requests,
+    retention,
+    retention_runs,
     staff_pages,
+    stores,
     subjects,
 )
 
