@@ -240,7 +240,7 @@ def test_a_dry_run_started_from_the_page_finishes_and_its_report_shows(
     run = runs.get_run(clocked_ctx, run_id)
     assert run["state"] == "completed" and run["dry_run"] and run["started_by"] == staff_id(clocked_ctx)
     html = page(client.get(answer.headers["Location"], headers=EN))
-    assert 'http-equiv="refresh"' not in html and ">completed<" in html and DPO in html
+    assert "data-live" not in html and ">completed<" in html and DPO in html
     assert (
         "A dry run: it counts what is due and changes nothing." in html
         and f"retention #{run['audit_seq']}" in html
@@ -268,18 +268,17 @@ def test_a_real_run_needs_its_confirmation_then_deletes_what_is_due(
     assert re.search(r"<dt>deleted</dt><dd>2</dd>", html)
 
 
-def test_a_run_in_progress_reloads_its_page_and_stops_when_it_is_done(
+def test_a_run_in_progress_is_a_live_region_until_it_is_done(
     client: Any, clocked_ctx: Any, tmp_path: Path
 ):
     crm_with_logins(clocked_ctx, tmp_path)
     run = runs.create_run(clocked_ctx, dry_run=True, store="crm", started_by=staff_id(clocked_ctx))
     html = page(client.get(f"/console/retention/runs/{run['id']}", headers=EN))
-    assert '<meta http-equiv="refresh" content="2">' in html and ">queued<" in html
-    still = page(client.get(f"/console/retention/runs/{run['id']}?reload=0", headers=EN))
-    assert "http-equiv" not in still and "Reload every two seconds" in still  # the reader turned it off
+    assert '<div id="live" role="status" data-live="2">' in html and ">queued<" in html
+    assert "http-equiv" not in html and "Show the current counts" in html  # no timed reload
     runs.execute_run(clocked_ctx, run["id"])
     html = page(client.get(f"/console/retention/runs/{run['id']}", headers=EN))
-    assert "http-equiv" not in html and ">completed<" in html
+    assert "data-live" not in html and ">completed<" in html
 
 
 def test_a_second_run_while_one_goes_is_refused_with_a_page(client: Any, clocked_ctx: Any, tmp_path: Path):

@@ -177,7 +177,7 @@ def test_a_dpo_edits_a_store_places_a_hold_and_watches_a_dry_run(offline_browser
     by_css(driver, "form.filters button[type=submit]").click()
     heading(driver, "Dry run")
     shows(driver, ".facts", "completed")
-    assert driver.find_elements("css selector", "meta[http-equiv=refresh]") == []
+    assert driver.find_elements("css selector", "[data-live]") == []
     assert text_of(driver, ".totals div:first-child dd") == "2"  # two customers are due
     assert "changes nothing" in text_of(driver, "main")
     accessible(driver, axe, "run, en")
@@ -191,20 +191,18 @@ def test_a_dpo_edits_a_store_places_a_hold_and_watches_a_dry_run(offline_browser
     heading(driver, "Retention")
     shoot(driver, folder, "retention-en")
 
-    # a run still queued (the task queue has not picked it up): its page reloads itself until done
+    # a run still queued (the task queue has not picked it up): its live region follows it until done
     queued = runs.create_run(ctx, dry_run=True, store="crm", started_by="test")
-    driver.get(f"{live}/console/retention/runs/{queued['id']}?reload=0")  # reloading turned off
+    driver.get(f"{live}/console/retention/runs/{queued['id']}")
     heading(driver, "Dry run")
-    assert "queued" in text_of(driver, ".facts") and driver.find_elements("css selector", "meta") != []
+    assert "queued" in text_of(driver, ".facts")
+    assert driver.find_elements("css selector", '#live[role=status][data-live="2"]') != []
     assert driver.find_elements("css selector", "meta[http-equiv=refresh]") == []
     accessible(driver, axe, "run in progress, en")
     shoot(driver, folder, "run-queued-en")
-    by_css(driver, "main .notice a[href$='/runs/" + queued["id"] + "']").click()  # reload every 2 s
-    shows(driver, ".notice", "reloads every two seconds")
-    assert driver.find_elements("css selector", "meta[http-equiv=refresh]") != []
     runs.execute_run(ctx, queued["id"])
-    shows(driver, ".facts", "completed")  # the page reloaded itself and stopped: the run is done
-    assert driver.find_elements("css selector", "meta[http-equiv=refresh]") == []
+    shows(driver, ".facts", "completed")  # the script saw the run end and loaded the page
+    assert driver.find_elements("css selector", "[data-live]") == []
 
     # every other page of the area, in both languages
     pages = {

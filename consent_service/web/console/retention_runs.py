@@ -2,10 +2,10 @@
 
 They call what ``/v1/retention/preview`` and ``/v1/retention/runs`` call (``sweeper.preview``,
 ``runs.start_run``, ``runs.get_run``). Starting returns at once (the run goes to the task queue,
-or runs here when none is wired, as the API does) and sends the browser to the run's page, which
-reloads itself every two seconds while the run is queued or running (a meta refresh, no script;
-a link turns that off, for whoever needs the page to hold still: WCAG 2.2.1) and shows the report
-when it is done. A real run (not a dry run) has a confirmation page that
+or runs here when none is wired, as the API does) and sends the browser to the run's page. While
+the run is queued or running, its state and counts are a live region (``data-live``) that
+``static/console.js`` fetches again every two seconds, loading the page once the run is done (no
+timed reload, which WCAG 2.2.1 would not allow; without the script a link shows the counts). A real run (not a dry run) has a confirmation page that
 says what it will do; only one run goes at a time.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -99,7 +99,6 @@ def retention_run(run_id: str) -> ResponseReturnValue:
         "console/retention/run.html",
         run=run_row(run) | {"report": report},
         unfinished=unfinished,
-        reloading=unfinished and request.args.get("reload") != "0",
         report=_report(report),
         section="retention",
     )
