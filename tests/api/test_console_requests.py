@@ -332,7 +332,7 @@ def test_a_manual_task_is_completed_and_the_erasure_report_shows_the_holds(app, 
     post(dpo, f"{url}/run", url)
     assert state_of(clocked_ctx, request_id) == "in_progress"
     page = text(dpo.get(url, headers=EN))
-    assert "Shred the paper forms" in page and "refresh it" in page and "waiting for a manual task" in page
+    assert "Shred the paper forms" in page and "shows the result when the run is done" in page and "data-live" in page and "waiting for a manual task" in page
     task_id = page.split(f'action="{url}/tasks/', 1)[1].split('"', 1)[0]
     empty = post(dpo, f"{url}/tasks/{task_id}", url, **{f"{task_id}-note": ""})
     assert empty.status_code == 400 and f'id="{task_id}-note-error"' in text(empty)
@@ -359,4 +359,4 @@ def test_a_queued_run_returns_at_once_and_the_page_says_to_refresh(app, clocked_
     ran = post(dpo, f"{url}/run", url)
     assert ran.status_code == 302 and queued == [request_id]
     assert state_of(clocked_ctx, request_id) == "verified"  # the worker has not run it yet
-    assert "Refresh this page to see how far it got." in text(dpo.get(url, headers=EN))
+    assert "This page shows the result when it is done." in text(dpo.get(url, headers=EN))

@@ -6,7 +6,7 @@ After an action the browser is sent back to the request page with a confirmation
 redirect, get). A form with an error shows the request page again with the error next to its
 field (400 for the form's own checks, 422 for the service's rules, 409 for a state that does not
 allow the action). A run handed to the task queue shows the request as in progress: the page
-says to refresh it and never waits for the run.
+follows the run (a live region that the console's script fetches again) and never waits for it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from consent_service.web.console.requests import context, not_found, render_requ
 
 RUN_STATES = {
     "completed": _l("The request was run and is completed."),
-    "in_progress": _l("The run was started; it is in progress. Refresh this page to see how far it got."),
+    "in_progress": _l("The run was started; it is in progress. This page shows the result when it is done."),
     "failed": _l("The run failed; the reason is shown under Stores."),
 }
 
