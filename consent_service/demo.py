@@ -9,7 +9,9 @@ to the existing site, so the ``/demo`` page and its banner work on whatever host
 ``seed_people`` gives the console something to work on: a demo shop database (SQLite, in the
 data directory) registered as the store ``shop`` (customers; orders kept under a legal hold),
 Erika Mustermann's newsletter consent recorded through a web form, and an access request from
-her that arrived by post ten days ago, verified by the DPO from the signed letter. Each is made once.
+her that arrived by e-mail ten days ago, waiting for her identity to be verified (the code
+sent to her address, or the DPO in the console; a demo without an SMTP server keeps retrying
+the message). Each is made once.
 """
 
 from __future__ import annotations
@@ -234,7 +236,7 @@ def seed_people(ctx: Context) -> dict[str, Any]:
             OpenRequest(
                 "access",
                 [person],
-                {"method": "dpo", "note": "Signed letter; the address matches the customer record"},
+                {"method": "email"},
                 received_at=ctx.now() - dt.timedelta(days=10),
                 language="de",
             ),

@@ -32,5 +32,5 @@ def demo(origins: tuple[str, ...]) -> None:
     click.echo(f"demo API token (all scopes): {result['token']}")
     click.echo(f"demo console login (role dpo): {login['email']} / {login['password']}")
     click.echo(
-        f"demo person: {people['person']} (newsletter consent, an access request by post; store {people['store']!r})"
+        f"demo person: {people['person']} (newsletter consent, an access request by e-mail awaiting verification; store {people['store']!r})"
     )

@@ -156,7 +156,7 @@ def test_the_demo_gives_the_console_a_store_a_consent_and_a_request_once(
     ctx = make_context(sqlite_url, tmp_path, master_keys=cli_env["CONSENT_MASTER_KEYS"])
     try:
         requests = list_requests(ctx)
-        assert [(r["type"], r["state"]) for r in requests] == [("access", "verified")]
+        assert [(r["type"], r["state"]) for r in requests] == [("access", "identity_pending")]
         assert [s["key"] for s in read_stores(ctx)] == ["shop"]
         assert check_store(ctx, "shop")["ok"] is True
         with ctx.uow() as uow:
