@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from consent_service import create_app
 from consent_service.auditlog import service as auditlog
+from consent_service.ledger import verification
 from consent_service.staff.subject_access import LOG
 from consent_service.subjects.service import IdentityRef
 from tests.console_helpers import DPO, add_staff, sign_in, token
@@ -153,6 +154,7 @@ def test_the_proof_of_consent_page_and_pdf_carry_the_notice_and_the_verification
 ):
     clock.advance(days=1)
     consent(clocked_ctx, ANNA, granted=False, method="reject_all")
+    verification.run_now(clocked_ctx, started_by="auditor-check")  # the whole ledger, once
     sign_in(client)
     subject_id = world["anna"].subject_id
     page = client.get(
@@ -164,7 +166,8 @@ def test_the_proof_of_consent_page_and_pdf_carry_the_notice_and_the_verification
     assert "2 events for this purpose and its cookies, oldest first." in html
     assert html.index(OLD_TEXT) < html.index(NEW_TEXT)  # oldest first: version 1, then the withdrawal
     assert "withdrawn" in html and "rejected all" in html
-    assert "Scope: the whole ledger." in html and "The ledger verifies." in html
+    assert "These events verify." in html and "Events checked</th><td>2<" in html
+    assert "intact" in html and "by auditor-check, up to event #" in html
     assert world["anna"].receipt["signature"]["value"] in html
     assert f"by {DPO} (data protection officer)" in html
     assert "Download as PDF" in html
@@ -176,14 +179,14 @@ def test_the_proof_of_consent_page_and_pdf_carry_the_notice_and_the_verification
     assert "attachment" in pdf.headers["Content-Disposition"]
     extracted = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).split())
     assert OLD_TEXT in extracted and NEW_TEXT in extracted
-    assert "The ledger verifies." in extracted and "Scope: the whole ledger." in extracted
+    assert "These events verify." in extracted and "intact" in extracted
     assert "signature verifies" in extracted and subject_id in extracted
 
     german = client.get(
         f"/console/subjects/{subject_id}/proof.pdf?purpose=newsletter", headers={"Accept-Language": "de"}
     )
     words = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(german.data)).pages).split())
-    assert "Nachweis der Einwilligung" in words and "Die Prüfung des Ledgers ist bestanden." in words
+    assert "Nachweis der Einwilligung" in words and "Diese Ereignisse sind unverändert." in words and "intakt" in words
     assert OLD_TEXT in words  # the notice as shown: in English, the language Anna saw it in
     forms = [e["details"].get("form") for e in log_entries(clocked_ctx) if e["action"] == "proof_viewed"]
     assert forms == ["html", "pdf", "pdf"]
@@ -257,7 +260,25 @@ def test_the_record_reads_the_same_on_postgresql_and_sqlite(any_ctx):
     assert [e["notice"]["description"] for e in document["events"]] == [OLD_TEXT]
     assert document["purpose"]["description"] == NEW_TEXT and document["purpose"]["version"] == 2
     assert [r["document"] for r in document["receipts"]] == [recorded.receipt]
-    assert document["verification"]["ok"] and document["ledger"] == "whole"
+    assert document["verification"] == {"ok": True, "events_checked": 1, "problems": []}
+    assert document["ledger"] == "events" and document["last_full_verification"] is None
+
+
+def test_a_modified_event_does_not_verify_on_the_proof(clocked_ctx):
+    from sqlalchemy import update
+
+    from consent_service.ledger.models import LedgerEvent
+    from consent_service.ledger.proof import proof_of_consent
+    from tests.integration.helpers import disable_ledger_guards, raw
+
+    register_purposes(clocked_ctx)
+    recorded = consent(clocked_ctx, ANNA)
+    seq = proof_of_consent(clocked_ctx, recorded.subject_id, "newsletter")["events"][0]["seq"]
+    with raw(clocked_ctx) as conn:
+        disable_ledger_guards(conn)
+        conn.execute(update(LedgerEvent.__table__).where(LedgerEvent.seq == seq).values(decision="denied"))
+    checked = proof_of_consent(clocked_ctx, recorded.subject_id, "newsletter")["verification"]
+    assert checked["ok"] is False and checked["problems"] == [f"seq {seq}: content does not match its hash (modified)"]
 
 
 def test_a_cookie_decision_carries_the_gate_reason_of_its_purpose_in_the_api_and_the_page(

@@ -136,13 +136,13 @@ def test_a_dpo_proves_that_anna_consented_to_the_newsletter(offline_browser, liv
 
     by_css(driver, "a[href*='/proof?purpose=newsletter']").click()
     heading(driver, "Nachweis der Einwilligung: Newsletter")
-    assert "Die Prüfung des Ledgers ist bestanden." in text_of(driver, "article.proof")
+    assert "Diese Ereignisse sind unverändert." in text_of(driver, "article.proof")
     accessible(driver, axe, "proof, de")
     shoot(driver, folder, "proof-de")
     switch_language(driver, "en")
     heading(driver, "Proof of consent: Newsletter")
     proof = text_of(driver, "article.proof")
-    assert OLD_TEXT in proof and "The ledger verifies." in proof and "signature verifies" in proof
+    assert OLD_TEXT in proof and "These events verify." in proof and "signature verifies" in proof
     accessible(driver, axe, "proof, en")
     shoot(driver, folder, "proof-en")
     shoot_part(driver, folder, "proof-en-receipts", "article.proof table.facts:nth-last-of-type(2)")

@@ -2,8 +2,8 @@
 
 Both render one document template (``subjects/_document.html``) from
 ``staff.subject_access.view_proof``: the events with the notice texts of their purpose
-versions, the receipts and whether their signatures verify, and the verification of the whole
-ledger. The PDF is made by xhtml2pdf (pure Python on ReportLab, installed from PyPI alone) from
+versions, the receipts and whether their signatures verify, the proof's events verified now and
+the last verification of the whole ledger. The PDF is made by xhtml2pdf (pure Python on ReportLab, installed from PyPI alone) from
 a page of its own with a style sheet it understands; the texts are the same, in the staff
 member's language.
 """
