@@ -6,12 +6,14 @@ from typing import Any
 
 from flask.views import MethodView
 
-from consent_service.api.auth import ctx, require
+from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas.common import KEY
 from consent_service.api.schemas.purposes import PurposeIn, PurposeOut
+from consent_service.auditlog import service as auditlog
 from consent_service.errors import InvalidInput
 from consent_service.registry import service as registry
+from consent_service.registry.service import REGISTRY_LOG
 
 blp = Blueprint("purposes", __name__, url_prefix="/v1/purposes", description="Purposes of processing")
 
@@ -41,7 +43,8 @@ class PurposeByKey(MethodView):
     def put(self, spec: dict[str, Any], key: str) -> tuple[dict[str, Any], int]:
         """Create or update a purpose; a material change makes a new version."""
         _check_key(key)
-        out, created = registry.save_purpose(ctx(), key, spec)
+        record = auditlog.recorder(ctx(), REGISTRY_LOG, principal().id)
+        out, created = registry.save_purpose(ctx(), key, spec, record=record)
         return out, 201 if created else 200
 
     @require("registry:read")

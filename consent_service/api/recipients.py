@@ -9,10 +9,12 @@ from typing import Any
 
 from flask.views import MethodView
 
-from consent_service.api.auth import ctx, require
+from consent_service.api.auth import ctx, principal, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas.recipients import RecipientIn, RecipientOut
+from consent_service.auditlog import service as auditlog
 from consent_service.dsar import recipients
+from consent_service.registry.service import REGISTRY_LOG
 
 blp = Blueprint(
     "recipients", __name__, url_prefix="/v1/recipients", description="Recipients told of changes (Art. 19)"
@@ -36,7 +38,8 @@ class RecipientByKey(MethodView):
     @blp.alt_response(201, schema=RecipientOut, description="Created")
     def put(self, doc: dict[str, Any], key: str) -> tuple[dict[str, Any], int]:
         """Register or replace a recipient; its webhooks are signed with ``secret``."""
-        out, created = recipients.save_recipient(ctx(), key, doc)
+        record = auditlog.recorder(ctx(), REGISTRY_LOG, principal().id)
+        out, created = recipients.save_recipient(ctx(), key, doc, record=record)
         return out, 201 if created else 200
 
     @require("dsar:manage")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import insert, select, text
@@ -47,6 +48,16 @@ def entry_digest(entry: dict[str, Any]) -> str:
         "prev_hash": entry["prev_hash"],
     }
     return hashlib.sha256(canonical_json(doc)).hexdigest()
+
+
+def recorder(ctx: Context, log: str, actor: str) -> Callable[[Session, str, dict[str, Any]], None]:
+    """A hook that appends ``(action, details)`` to ``log`` as ``actor`` in the caller's
+    transaction: what a lower layer (the registry) is given to say who changed it."""
+
+    def record(session: Session, action: str, details: dict[str, Any]) -> None:
+        append(session, log, actor=actor, action=action, details=details, now=ctx.now())
+
+    return record
 
 
 def append(

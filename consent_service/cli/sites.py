@@ -21,9 +21,12 @@ def sites_create(
     name: str, origins: tuple[str, ...], purposes: tuple[str, ...], cookies: tuple[str, ...]
 ) -> None:
     """Register a site; prints its public site key for the banner."""
-    from consent_service.registry.service import register_site
+    from consent_service.auditlog.service import recorder
+    from consent_service.registry.service import REGISTRY_LOG, register_site
 
-    site = register_site(_context(), name=name, origins=origins, purposes=purposes, cookies=cookies)
+    ctx = _context()
+    record = recorder(ctx, REGISTRY_LOG, "cli")
+    site = register_site(ctx, name=name, origins=origins, purposes=purposes, cookies=cookies, record=record)
     click.echo(f"site {site['id']} ({site['name']}) origins: {' '.join(site['allowed_origins'])}", err=True)
     click.echo(site["site_key"])
 

@@ -33,6 +33,7 @@ from consent_service.dsar import transfers
 from consent_service.dsar.request_models import DsarRequest, OutboxMessage
 from consent_service.dsar.task_models import Recipient
 from consent_service.errors import Conflict, NotFound, refused
+from consent_service.registry.sites import Recorder
 from consent_service.stores.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from consent_service.stores.secrets import HIDDEN, open_connection, seal_connection
 
@@ -52,10 +53,16 @@ def recipient_dict(recipient: Recipient) -> dict[str, Any]:
 
 
 def save_recipient(
-    ctx: Context, key: str, doc: dict[str, Any], *, must_be_new: bool = False
+    ctx: Context,
+    key: str,
+    doc: dict[str, Any],
+    *,
+    must_be_new: bool = False,
+    record: Recorder | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create or replace a recipient; a secret sent as ``***`` keeps the stored one.
-    ``must_be_new``: Conflict (reason ``exists``) instead of replacing a registered recipient."""
+    ``must_be_new``: Conflict (reason ``exists``) instead of replacing a registered recipient;
+    ``record``: who did it, in the same transaction (``registry.service.Recorder``)."""
     errors: dict[str, list[str]] = {}
     name, endpoint, secret = doc.get("name"), doc.get("endpoint"), doc.get("secret")
     events = doc.get("events")
@@ -108,6 +115,10 @@ def save_recipient(
                 setattr(recipient, field, value)
         session.flush()
         out = recipient_dict(recipient)
+        if record is not None:
+            record(
+                session, "recipient_created" if existing is None else "recipient_saved", {"recipient": key}
+            )
         uow.commit()
     return out, existing is None
 

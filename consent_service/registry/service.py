@@ -26,6 +26,8 @@ from consent_service.errors import (
 from consent_service.hashing import content_hash
 from consent_service.registry import automated, taxonomy
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion
+from consent_service.registry.sites import REGISTRY_LOG as REGISTRY_LOG
+from consent_service.registry.sites import Recorder as Recorder
 from consent_service.registry.sites import allow_origins as allow_origins
 from consent_service.registry.sites import list_sites as list_sites
 from consent_service.registry.sites import register_site as register_site
@@ -264,16 +266,25 @@ def cookie_dict(cookie: Cookie) -> dict[str, Any]:
 
 
 def save_purpose(
-    ctx: Context, key: str, spec: dict[str, Any], *, must_be_new: bool = False
+    ctx: Context,
+    key: str,
+    spec: dict[str, Any],
+    *,
+    must_be_new: bool = False,
+    record: Recorder | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create or update a purpose in its own transaction: (purpose, created). ``must_be_new``:
-    Conflict (reason ``exists``) instead of changing a purpose that is already registered."""
+    Conflict (reason ``exists``) instead of changing a purpose that is already registered;
+    ``record``: who changed it, written in the same transaction."""
     with ctx.uow() as uow:
         if must_be_new and uow.session.get(Purpose, key) is not None:
             raise _exists(f"purpose {key!r} is already registered")
         result = put_purpose(uow.session, key, spec, ctx.now())
         out = purpose_dict(result.purpose, result.version)
         out["new_version"] = result.new_version
+        if record is not None:
+            details = {"purpose": key, "version": out.get("version"), "new_version": result.new_version}
+            record(uow.session, "purpose_created" if result.created else "purpose_saved", details)
         uow.commit()
     return out, result.created
 
@@ -298,15 +309,22 @@ def _exists(detail: str) -> Conflict:
 
 
 def save_cookie(
-    ctx: Context, name: str, spec: dict[str, Any], *, must_be_new: bool = False
+    ctx: Context,
+    name: str,
+    spec: dict[str, Any],
+    *,
+    must_be_new: bool = False,
+    record: Recorder | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Create or update a cookie in its own transaction: (cookie, created). ``must_be_new``: as
-    for ``save_purpose``."""
+    """Create or update a cookie in its own transaction: (cookie, created). ``must_be_new`` and
+    ``record``: as for ``save_purpose``."""
     with ctx.uow() as uow:
         if must_be_new and uow.session.get(Cookie, name) is not None:
             raise _exists(f"cookie {name!r} is already registered")
         cookie, created = put_cookie(uow.session, name, spec, ctx.now())
         out = cookie_dict(cookie)
+        if record is not None:
+            record(uow.session, "cookie_created" if created else "cookie_saved", {"cookie": name})
         uow.commit()
     return out, created
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -19,6 +19,12 @@ from sqlalchemy.orm import Session
 from consent_service.db import columns_of
 from consent_service.errors import InvalidInput, NotFound
 from consent_service.registry.models import Cookie, Purpose, Site
+
+# Who changed the registry: called in the change's own transaction with (session, action,
+# details), so the audit entry and the change land together or not at all. The layers above
+# (API, console) pass ``auditlog.service.recorder(...)``; the registry imports no audit log.
+Recorder = Callable[[Session, str, dict[str, Any]], None]
+REGISTRY_LOG = "registry"  # the audit log of registry changes (purposes, cookies, sites, recipients)
 
 if TYPE_CHECKING:
     from consent_service.context import Context
@@ -144,13 +150,22 @@ def site_dict(site: Site) -> dict[str, Any]:
 
 
 def register_site(
-    ctx: Context, *, name: str, origins: Sequence[str], purposes: Sequence[str], cookies: Sequence[str]
+    ctx: Context,
+    *,
+    name: str,
+    origins: Sequence[str],
+    purposes: Sequence[str],
+    cookies: Sequence[str],
+    record: Recorder | None = None,
 ) -> dict[str, Any]:
+    """Register a site in its own transaction; ``record``: who did it (``service.Recorder``)."""
     with ctx.uow() as uow:
         site = create_site(
             uow.session, name=name, origins=origins, purposes=purposes, cookies=cookies, now=ctx.now()
         )
         out = site_dict(site)
+        if record is not None:
+            record(uow.session, "site_created", {"site": out["id"], "origins": list(origins)})
         uow.commit()
     return out
 
@@ -163,13 +178,17 @@ def change_site_offer(
     origins: Sequence[str],
     purposes: Sequence[str],
     cookies: Sequence[str],
+    record: Recorder | None = None,
 ) -> dict[str, Any]:
-    """Replace a site's name, origins and offer in its own transaction (``change_site``)."""
+    """Replace a site's name, origins and offer in its own transaction (``change_site``);
+    ``record``: who did it."""
     with ctx.uow() as uow:
         site = change_site(
             uow.session, site_id, name=name, origins=origins, purposes=purposes, cookies=cookies
         )
         out = site_dict(site)
+        if record is not None:
+            record(uow.session, "site_changed", {"site": site_id, "origins": list(origins)})
         uow.commit()
     return out
 

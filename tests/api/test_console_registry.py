@@ -14,7 +14,7 @@ from consent_service.dsar import recipients
 from consent_service.registry import service as registry
 from consent_service.registry import sites
 from consent_service.registry.models import Purpose
-from tests.console_helpers import PASSWORD, add_staff, sign_in, token
+from tests.console_helpers import DPO, PASSWORD, add_staff, sign_in, token
 
 EN = {"Accept-Language": "en"}
 PURPOSE_FORM = {
@@ -322,3 +322,37 @@ def test_an_unknown_purpose_cookie_or_site_is_a_page_not_found(client):
     ):
         answer = client.get(path, headers=EN)
         assert answer.status_code == 404 and "Page not found" in text(answer), path
+
+
+def test_every_registry_change_is_in_the_audit_log_with_who_made_it(client, app, clocked_ctx):
+    """The console's changes carry the staff account, the API's its client; each entry is written
+    in the change's own transaction, and the log's chain verifies."""
+    from consent_service.auditlog.service import entries, verify
+    from consent_service.auth.service import register_client
+    from consent_service.registry.service import REGISTRY_LOG
+    from consent_service.staff.service import find_user
+
+    assert post(client, "/console/registry/purposes/new", PURPOSE_FORM).status_code == 302
+    cookie = {"name": "_pk_id", "domain": ".shop.example", "provider": "Matomo", "duration": "P13M"}
+    assert (
+        post(client, "/console/registry/cookies/new", cookie | {"purpose": "newsletter"}).status_code == 302
+    )
+    site = {"name": "Shop", "origins": "https://shop.example", "purposes": ["newsletter"]}
+    assert post(client, "/console/registry/sites/new", site).status_code == 302
+    client_id, api_token = register_client(clocked_ctx, "crm", ["registry:write"])
+    api = app.test_client().put(
+        "/v1/cookies/_ga",
+        headers={"Authorization": f"Bearer {api_token}"},
+        json={"domain": ".shop.example", "provider": "Google", "duration": "P13M", "purpose": "newsletter"},
+    )
+    assert api.status_code == 201, api.get_data(as_text=True)
+    dpo = find_user(clocked_ctx, DPO)["id"]
+    with clocked_ctx.uow(write=False) as uow:
+        logged = [(e["actor"], e["action"]) for e in entries(uow.session, REGISTRY_LOG)]
+        assert verify(uow.session, REGISTRY_LOG).ok
+    assert logged == [
+        (dpo, "purpose_created"),
+        (dpo, "cookie_created"),
+        (dpo, "site_created"),
+        (client_id["id"], "cookie_created"),
+    ]

@@ -21,10 +21,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
+from consent_service.auditlog import service as auditlog
 from consent_service.dsar import recipients
 from consent_service.errors import DomainError
 from consent_service.registry import service as registry
 from consent_service.registry import sites
+from consent_service.registry.service import REGISTRY_LOG, Recorder
 from consent_service.staff import service as staff
 from consent_service.web.console import blueprint
 from consent_service.web.console.guard import context, current_user, requires
@@ -87,6 +89,13 @@ def show_errors(form: FlaskForm, exc: DomainError, fields: Mapping[str, str]) ->
 def lines(text: str | None) -> list[str]:
     """The non-empty lines of a text area (keys, origins), stripped."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def recorded() -> Recorder:
+    """The registry change's audit entry, as the signed-in staff member (the ``registry`` log)."""
+    user = current_user()
+    assert user is not None, "registry writes are guarded by requires()"
+    return auditlog.recorder(context(), REGISTRY_LOG, user["id"])
 
 
 def may_write() -> bool:

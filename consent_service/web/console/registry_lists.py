@@ -23,7 +23,7 @@ from consent_service.registry import sites as site_registry
 from consent_service.stores.secrets import HIDDEN
 from consent_service.web.console import blueprint
 from consent_service.web.console.guard import context, requires
-from consent_service.web.console.registry import WRITE, lines, not_found, page, show_errors, when
+from consent_service.web.console.registry import WRITE, lines, not_found, page, recorded, show_errors, when
 from consent_service.web.console.registry_forms import (
     EVENT_NAMES,
     SAFEGUARD_NAMES,
@@ -90,7 +90,7 @@ def _save_cookie(form: CookieForm, current: dict[str, Any] | None) -> ResponseRe
             "description": (form.description.data or "").strip() or None,
         }
         try:
-            registry.save_cookie(context(), name, spec, must_be_new=current is None)
+            registry.save_cookie(context(), name, spec, must_be_new=current is None, record=recorded())
         except (InvalidInput, NotFound) as exc:  # NotFound: UnknownReference, a purpose gone meanwhile
             show_errors(form, exc, {"": "domain"})
         except Conflict:
@@ -151,9 +151,9 @@ def _save_site(form: SiteForm, current: dict[str, Any] | None) -> ResponseReturn
         }
         try:
             if current is None:
-                site_registry.register_site(context(), **offer)
+                site_registry.register_site(context(), **offer, record=recorded())
             else:
-                site_registry.change_site_offer(context(), current["id"], **offer)
+                site_registry.change_site_offer(context(), current["id"], **offer, record=recorded())
         except InvalidInput as exc:
             show_errors(form, exc, {"": "name"})
         else:
@@ -232,7 +232,7 @@ def _save_recipient(form: RecipientForm, current: dict[str, Any] | None) -> Resp
             "safeguard": form.safeguard.data or None,
         }
         try:
-            recipients.save_recipient(context(), key, doc, must_be_new=current is None)
+            recipients.save_recipient(context(), key, doc, must_be_new=current is None, record=recorded())
         except (InvalidInput, NotFound) as exc:
             show_errors(form, exc, {"": "name"})
         except Conflict:

@@ -21,7 +21,7 @@ from consent_service.registry import service as registry
 from consent_service.registry import taxonomy
 from consent_service.web.console import blueprint
 from consent_service.web.console.guard import context, requires
-from consent_service.web.console.registry import WRITE, lines, not_found, page, show_errors, when
+from consent_service.web.console.registry import WRITE, lines, not_found, page, recorded, show_errors, when
 from consent_service.web.console.registry_diff import compare
 from consent_service.web.console.registry_forms import LEGAL_BASIS_NAMES, DiffForm, PurposeForm
 from consent_service.web.i18n import language
@@ -162,7 +162,7 @@ def _save(form: PurposeForm, current: dict[str, Any] | None) -> ResponseReturnVa
         key = current["key"] if current else form.key.data
         try:
             saved, created = registry.save_purpose(
-                context(), key, _spec(form, current), must_be_new=current is None
+                context(), key, _spec(form, current), must_be_new=current is None, record=recorded()
             )
         except InvalidInput as exc:
             show_errors(form, exc, PURPOSE_FIELDS)
