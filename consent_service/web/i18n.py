@@ -22,7 +22,7 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, request
-from flask_babel import Babel, Domain, get_locale
+from flask_babel import Babel, Domain, format_datetime, get_locale
 
 from consent_service.catalogs import compile_po
 from consent_service.config import DATE_LOCALES, SUPPORTED_LANGUAGES
@@ -53,6 +53,12 @@ class CompiledDomain(Domain):
         if locale is None:
             return NullTranslations()
         return translations(locale.language if locale.language in SUPPORTED_LANGUAGES else "en")
+
+
+def moment(value: object) -> str:
+    """A point in time as the reader writes it, in the controller's time zone (3 Dec 2026,
+    14:05:07 / 03.12.2026, 14:05:07); empty when there is none."""
+    return format_datetime(value, "medium") if value else ""
 
 
 def _locale() -> str:

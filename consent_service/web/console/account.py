@@ -12,7 +12,6 @@ from typing import Any
 import segno
 from flask import Response, abort, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
 from consent_service.errors import Conflict, InvalidInput
@@ -21,6 +20,7 @@ from consent_service.web.console import blueprint
 from consent_service.web.console.access_forms import CodeForm, DisableSecondFactorForm, apply_errors
 from consent_service.web.console.forms import PASSWORD_PROBLEMS, SignOutForm
 from consent_service.web.console.guard import context, current_user, requires
+from consent_service.web.i18n import moment
 
 # what the second-factor service says (English), as the page says it
 TOTP_PROBLEMS = PASSWORD_PROBLEMS | {
@@ -41,8 +41,8 @@ def _me() -> dict[str, Any]:
 @requires("read")
 def account() -> ResponseReturnValue:
     user = _me()
-    enrolled = format_datetime(user["totp_enrolled_at"], "medium") if user["totp_enrolled_at"] else None
-    last = format_datetime(user["last_sign_in_at"], "medium") if user["last_sign_in_at"] else None
+    enrolled = moment(user["totp_enrolled_at"]) or None
+    last = moment(user["last_sign_in_at"]) or None
     return render_template(
         "console/account/account.html",
         user=user,

@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
@@ -26,6 +25,7 @@ from consent_service.ledger import checkpoints, verification
 from consent_service.staff import service as staff
 from consent_service.web.console import blueprint
 from consent_service.web.console.guard import context, current_user, requires
+from consent_service.web.i18n import moment
 
 STATE_NAMES = {
     "queued": _l("queued"),
@@ -48,17 +48,13 @@ class VerifyForm(FlaskForm):
     """Only the CSRF token: starting a verification takes no input."""
 
 
-def _when(value: Any) -> str:
-    return format_datetime(value, "medium") if value else ""
-
-
 def _verification(found: dict[str, Any] | None) -> dict[str, Any] | None:
     if found is None:
         return None
     return found | {
         "state_name": STATE_NAMES.get(found["state"], found["state"]),
-        "started": _when(found["started_at"]),
-        "finished": _when(found["finished_at"]),
+        "started": moment(found["started_at"]),
+        "finished": moment(found["finished_at"]),
         "going": found["state"] in verification.GOING,
     }
 
@@ -68,7 +64,7 @@ def _verification(found: dict[str, Any] | None) -> dict[str, Any] | None:
 def ledger() -> ResponseReturnValue:
     ctx, user = context(), current_user()
     assert user is not None  # requires() let a signed-in account through
-    cps = [cp | {"created": _when(cp["created_at"])} for cp in checkpoints.recent(ctx)]
+    cps = [cp | {"created": moment(cp["created_at"])} for cp in checkpoints.recent(ctx)]
     logs = [entry | {"name": LOG_NAMES.get(entry["log"], entry["log"])} for entry in chain_status(ctx)]
     return render_template(
         "console/ledger/index.html",

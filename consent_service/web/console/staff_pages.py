@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
 from consent_service.errors import Conflict, InvalidInput
@@ -19,6 +18,7 @@ from consent_service.staff import totp
 from consent_service.web.console import blueprint
 from consent_service.web.console.access_forms import ConfirmForm, StaffCreateForm, apply_errors
 from consent_service.web.console.guard import context, current_user, requires
+from consent_service.web.i18n import moment
 
 STAFF_PROBLEMS = {
     "give an e-mail address such as dpo@example.org": _l("Enter an e-mail address such as dpo@example.org."),
@@ -34,14 +34,10 @@ def _actor() -> str:
     return str(user["id"])
 
 
-def _when(value: object) -> str:
-    return format_datetime(value, "medium") if value else ""
-
-
 @blueprint.route("/staff")
 @requires("staff:manage")
 def staff() -> ResponseReturnValue:
-    rows = [u | {"last": _when(u["last_sign_in_at"])} for u in staff_service.list_users(context())]
+    rows = [u | {"last": moment(u["last_sign_in_at"])} for u in staff_service.list_users(context())]
     return render_template("console/staff/list.html", rows=rows, section="staff")
 
 
