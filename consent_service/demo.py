@@ -46,6 +46,7 @@ DEMO_PURPOSES: dict[str, dict[str, Any]] = {
         "data_categories": ["user.device.cookie_id"],
         "data_uses": ["essential.service"],
         "retention_period": "P1Y",
+        "strictly_necessary": True,
     },
     "analytics": {
         "titles": {"en": "Website analytics", "de": "Website-Analyse"},
@@ -93,14 +94,22 @@ DEMO_COOKIES: dict[str, dict[str, Any]] = {
         "provider": "Example Shop",
         "duration": "session",
         "purpose": "essential",
+        "descriptions": {"en": "Keeps your cart and login.", "de": "Speichert Warenkorb und Anmeldung."},
     },
     "_ga": {
         "domain": ".shop.example",
         "provider": "Google Analytics",
         "duration": "P13M",
         "purpose": "analytics",
+        "descriptions": {"en": "Tells visits apart.", "de": "Unterscheidet Besuche."},
     },
-    "_fbp": {"domain": ".shop.example", "provider": "Meta", "duration": "P3M", "purpose": "ads"},
+    "_fbp": {
+        "domain": ".shop.example",
+        "provider": "Meta",
+        "duration": "P3M",
+        "purpose": "ads",
+        "descriptions": {"en": "Shows you ads on Meta.", "de": "Zeigt Ihnen Werbung bei Meta."},
+    },
 }
 
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000", "https://shop.example"]

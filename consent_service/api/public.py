@@ -18,7 +18,7 @@ from consent_service.api.boundary import Blueprint
 from consent_service.api.consents import decision_inputs, event_out
 from consent_service.api.problems import problem
 from consent_service.api.schemas.consents import ConsentOut
-from consent_service.api.schemas.public import BannerConfigOut, PublicConsentIn
+from consent_service.api.schemas.public import BannerConfigOut, BannerConfigQuery, PublicConsentIn
 from consent_service.errors import NotFound, RateLimited
 from consent_service.ledger import banner
 from consent_service.registry import service as registry
@@ -96,10 +96,11 @@ class PublicConsents(MethodView):
 @blp.route("/sites/<site_key>")
 class BannerConfig(MethodView):
     @blp.doc(security=[])
+    @blp.arguments(BannerConfigQuery, location="query")
     @blp.response(200, BannerConfigOut)
-    def get(self, site_key: str) -> dict[str, Any]:
-        """What the site's banner offers: purposes with their texts, and cookies."""
-        config = registry.banner_config(ctx(), site_key)
+    def get(self, query: dict[str, Any], site_key: str) -> dict[str, Any]:
+        """What the site's banner offers in a language: texts, purposes, cookies and settings."""
+        config = registry.banner_config(ctx(), site_key, query["lang"])
         if config is None:
             raise NotFound("unknown site key")
         return config

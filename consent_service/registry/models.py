@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UTCDateTime
@@ -28,6 +28,9 @@ class Purpose(Base):
     retention_period: Mapped[str | None] = mapped_column(String(32))
     direct_marketing: Mapped[bool] = mapped_column(Boolean, default=False)
     honor_gpc: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ePrivacy Art. 5(3) / TDDDG §25(2): needed for the service the person asked for. Only such a
+    # purpose is always on in a banner, whatever its GDPR legal basis; every other one is asked.
+    strictly_necessary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # when the first consent decision for this purpose (or one of its cookies) was recorded; from
     # then on its legal basis stays ``consent`` (EDPB Guidelines 05/2020: no swapping of bases)
     consent_collected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -58,8 +61,11 @@ class Cookie(Base):
     domain: Mapped[str] = mapped_column(String(255))
     provider: Mapped[str] = mapped_column(String(255))
     duration: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(255), default="/", server_default="/")
     purpose_key: Mapped[str] = mapped_column(String(64), ForeignKey("purposes.key"), index=True)
     description: Mapped[str | None] = mapped_column(Text)
+    # {lang: text}: the banner's text per language (falls back to English, then ``description``)
+    descriptions: Mapped[dict[str, Any] | None]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -73,4 +79,6 @@ class Site(Base):
     allowed_origins: Mapped[list[str]]
     purposes: Mapped[list[str]]
     cookies: Mapped[list[str]]
+    # the banner's settings (``registry.sites.BANNER_DEFAULTS`` for what is not set); None = defaults
+    banner: Mapped[dict[str, Any] | None]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

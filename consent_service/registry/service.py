@@ -7,6 +7,7 @@ Each function runs in the caller's unit of work and does not commit; the caller 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from consent_service.errors import (
     UnknownReference,
 )
 from consent_service.hashing import content_hash
-from consent_service.registry import automated, taxonomy
+from consent_service.registry import automated, banner_settings, banner_texts, taxonomy
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion
 from consent_service.registry.sites import REGISTRY_LOG as REGISTRY_LOG
 from consent_service.registry.sites import Recorder as Recorder
@@ -44,6 +45,8 @@ DEFAULT_CONSENT_VALIDITY = "P12M"
 MATERIAL_FIELDS = ("titles", "descriptions", "legal_basis", "data_categories", "data_uses")
 # an RFC 6265 token of at most 128 characters: what a cookie may be named (paths and forms)
 COOKIE_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}"
+# where a cookie is set: "/" and printable ASCII without ";" (RFC 6265 path-value), at most 255
+COOKIE_PATH = r"/[!-:<-~]{0,254}"
 
 
 @dataclass
@@ -133,6 +136,7 @@ def put_purpose(session: Session, key: str, spec: dict[str, Any], now: dt.dateti
     purpose.retention_period = spec.get("retention_period")
     purpose.direct_marketing = bool(spec.get("direct_marketing", False))
     purpose.honor_gpc = bool(spec.get("honor_gpc", False))
+    purpose.strictly_necessary = bool(spec.get("strictly_necessary", False))
     purpose.updated_at = now
     session.flush()
     return PutResult(purpose, version, created, new_version)
@@ -197,6 +201,24 @@ def put_cookie(session: Session, name: str, spec: dict[str, Any], now: dt.dateti
             "the cookie names an unknown purpose",
             errors={"purpose": [f"purpose {spec['purpose']!r} is not registered"]},
         )
+    descriptions = spec.get("descriptions") or {}
+    if bad := [
+        lang
+        for lang, text in descriptions.items()
+        if not (2 <= len(lang) <= 8 and isinstance(text, str) and 0 < len(text) <= 5000)
+    ]:
+        raise InvalidInput(
+            "bad cookie texts",
+            errors={
+                "descriptions": [f"a language code and a text of 1 to 5000 characters: {', '.join(bad)}"]
+            },
+        )
+    path = spec.get("path") or "/"
+    if not re.fullmatch(COOKIE_PATH, path):
+        raise InvalidInput(
+            "bad cookie path",
+            errors={"path": ["a cookie path: / and then printable ASCII without ; (at most 255 characters)"]},
+        )
     duration = spec["duration"]
     if duration != "session":
         try:
@@ -215,6 +237,8 @@ def put_cookie(session: Session, name: str, spec: dict[str, Any], now: dt.dateti
     cookie.duration = duration
     cookie.purpose_key = spec["purpose"]
     cookie.description = spec.get("description")
+    cookie.descriptions = dict(spec["descriptions"]) if spec.get("descriptions") else None
+    cookie.path = path
     cookie.updated_at = now
     session.flush()
     return cookie, created
@@ -339,8 +363,11 @@ def read_cookie(ctx: Context, name: str) -> dict[str, Any]:
         return cookie_dict(get_cookie(uow.session, name))
 
 
-def banner_config(ctx: Context, site_key: str) -> dict[str, Any] | None:
-    """What a site's banner shows: its purposes (texts per language) and cookies."""
+def banner_config(ctx: Context, site_key: str, lang: str | None = None) -> dict[str, Any] | None:
+    """What a site's banner shows, in ``lang`` (the page's language; the site's first language
+    when the site does not offer it): the banner's texts (``registry.banner_texts``, with the
+    site's overrides), its purposes and cookies with their texts in that language (English as
+    the fallback), and the site's banner settings (``registry.banner_settings``)."""
     with ctx.uow(write=False) as uow:
         site = site_by_key(uow.session, site_key)
         if site is None:
@@ -349,19 +376,35 @@ def banner_config(ctx: Context, site_key: str) -> dict[str, Any] | None:
         purposes = {p.key: p for p in session.scalars(select(Purpose).where(Purpose.key.in_(site.purposes)))}
         versions = versions_by_key(session, list(purposes))
         cookies = session.scalars(select(Cookie).where(Cookie.name.in_(site.cookies))).all()
+        settings = banner_settings.settings(site.banner)
+        chosen = lang if lang and lang in settings["languages"] else str(settings["languages"][0])
         return {
             "site": {"id": site.id, "name": site.name},
+            "language": chosen,
+            "languages": settings["languages"],
+            "texts": banner_texts.texts(chosen, settings["texts"]),
             "purposes": [
                 {
                     "key": key,
                     "version": purposes[key].current_version,
+                    "title": banner_texts.pick(versions[key].titles, chosen, key),
+                    "description": banner_texts.pick(versions[key].descriptions, chosen),
                     "titles": versions[key].titles,
                     "descriptions": versions[key].descriptions,
                     "legal_basis": versions[key].legal_basis,
+                    "strictly_necessary": purposes[key].strictly_necessary,
                     "honor_gpc": purposes[key].honor_gpc,
+                    "consent_validity": purposes[key].consent_validity,
                 }
                 for key in site.purposes
                 if key in purposes
             ],
-            "cookies": [cookie_dict(c) for c in cookies],
+            "cookies": [
+                {
+                    **cookie_dict(c),
+                    "text": banner_texts.pick(c.descriptions, chosen, c.description or ""),
+                }
+                for c in sorted(cookies, key=lambda c: site.cookies.index(c.name))
+            ],
+            "settings": {k: v for k, v in settings.items() if k not in ("texts", "languages")},
         }

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.db import columns_of
 from consent_service.errors import InvalidInput, NotFound
+from consent_service.registry import banner_settings
 from consent_service.registry.models import Cookie, Purpose, Site
 
 # Who changed the registry: called in the change's own transaction with (session, action,
@@ -40,9 +41,13 @@ def create_site(
     purposes: Sequence[str],
     cookies: Sequence[str],
     now: dt.datetime,
+    banner: dict[str, Any] | None = None,
 ) -> Site:
-    """Register a website and its banner's offer; returns it with a new public site key."""
-    if errors := site_problems(session, name=name, origins=origins, purposes=purposes, cookies=cookies):
+    """Register a website and its banner's offer (and settings, ``registry.banner_settings``);
+    returns it with a new public site key."""
+    if errors := site_problems(
+        session, name=name, origins=origins, purposes=purposes, cookies=cookies, banner=banner
+    ):
         raise InvalidInput("the site cannot be created", errors=errors)
     site = Site(
         id="site_" + secrets.token_hex(8),
@@ -51,6 +56,7 @@ def create_site(
         allowed_origins=_origins(origins),
         purposes=list(dict.fromkeys(purposes)),
         cookies=list(dict.fromkeys(cookies)),
+        banner=dict(banner) if banner else None,
         created_at=now,
     )
     session.add(site)
@@ -66,16 +72,22 @@ def change_site(
     origins: Sequence[str],
     purposes: Sequence[str],
     cookies: Sequence[str],
+    banner: dict[str, Any] | None = None,
 ) -> Site:
-    """Replace a site's name, allowed origins and offer; its id and public site key stay."""
+    """Replace a site's name, allowed origins and offer; its id and public site key stay.
+    ``banner``: its new settings (None keeps the present ones)."""
     site = get_site(session, site_id)
-    if errors := site_problems(session, name=name, origins=origins, purposes=purposes, cookies=cookies):
+    if errors := site_problems(
+        session, name=name, origins=origins, purposes=purposes, cookies=cookies, banner=banner
+    ):
         raise InvalidInput("the site cannot be changed", errors=errors)
     site.name = name.strip()
     # new lists: the JSON columns see the change
     site.allowed_origins = _origins(origins)
     site.purposes = list(dict.fromkeys(purposes))
     site.cookies = list(dict.fromkeys(cookies))
+    if banner is not None:
+        site.banner = dict(banner)
     session.flush()
     return site
 
@@ -85,10 +97,19 @@ def _origins(origins: Sequence[str]) -> list[str]:
 
 
 def site_problems(
-    session: Session, *, name: str, origins: Sequence[str], purposes: Sequence[str], cookies: Sequence[str]
+    session: Session,
+    *,
+    name: str,
+    origins: Sequence[str],
+    purposes: Sequence[str],
+    cookies: Sequence[str],
+    banner: dict[str, Any] | None = None,
 ) -> dict[str, list[str]]:
-    """What is wrong with a site's name, origins and offer, keyed by field (empty when valid)."""
+    """What is wrong with a site's name, origins, offer and banner settings, keyed by field
+    (empty when valid)."""
     errors: dict[str, list[str]] = {}
+    if banner is not None:
+        errors.update(banner_settings.problems(banner, purposes))
     if not name.strip():
         errors["name"] = ["required"]
     elif len(name.strip()) > MAX_SITE_NAME:
@@ -146,7 +167,10 @@ def list_sites(session: Session) -> Sequence[Site]:
 
 
 def site_dict(site: Site) -> dict[str, Any]:
-    return columns_of(site)
+    """The site with its whole banner settings document (defaults filled in)."""
+    out = columns_of(site)
+    out["banner"] = banner_settings.settings(site.banner)
+    return out
 
 
 def register_site(
@@ -156,12 +180,19 @@ def register_site(
     origins: Sequence[str],
     purposes: Sequence[str],
     cookies: Sequence[str],
+    banner: dict[str, Any] | None = None,
     record: Recorder | None = None,
 ) -> dict[str, Any]:
     """Register a site in its own transaction; ``record``: who did it (``service.Recorder``)."""
     with ctx.uow() as uow:
         site = create_site(
-            uow.session, name=name, origins=origins, purposes=purposes, cookies=cookies, now=ctx.now()
+            uow.session,
+            name=name,
+            origins=origins,
+            purposes=purposes,
+            cookies=cookies,
+            now=ctx.now(),
+            banner=banner,
         )
         out = site_dict(site)
         if record is not None:
@@ -178,17 +209,25 @@ def change_site_offer(
     origins: Sequence[str],
     purposes: Sequence[str],
     cookies: Sequence[str],
+    banner: dict[str, Any] | None = None,
     record: Recorder | None = None,
 ) -> dict[str, Any]:
-    """Replace a site's name, origins and offer in its own transaction (``change_site``);
-    ``record``: who did it."""
+    """Replace a site's name, origins, offer and (unless None) banner settings in its own
+    transaction (``change_site``); ``record``: who did it."""
     with ctx.uow() as uow:
         site = change_site(
-            uow.session, site_id, name=name, origins=origins, purposes=purposes, cookies=cookies
+            uow.session,
+            site_id,
+            name=name,
+            origins=origins,
+            purposes=purposes,
+            cookies=cookies,
+            banner=banner,
         )
         out = site_dict(site)
         if record is not None:
-            record(uow.session, "site_changed", {"site": site_id, "origins": list(origins)})
+            change = {"site": site_id, "origins": list(origins)}
+            record(uow.session, "site_changed", change if banner is None else {**change, "banner": banner})
         uow.commit()
     return out
 

@@ -30,6 +30,8 @@ EXAMPLES_PER_OPERATION = 25
 NOT_STATABLE = {
     ("PUT", "/v1/purposes/{key}"): "title and description maps are keyed by language tags of 2-8 "
     "characters (OpenAPI 3.0 has no propertyNames)",
+    ("PUT", "/v1/cookies/{name}"): "the descriptions map is keyed by language tags of 2-8 characters "
+    "(no propertyNames)",
     ("POST", "/v1/requests"): "keys of `changes` are 1-100 characters (no propertyNames); e-mail "
     "verification needs an email identity (no `contains`); `received_at` is not in the future",
     ("POST", "/v1/consents"): "a purpose or cookie is decided at most once per request",

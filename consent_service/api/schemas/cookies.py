@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from consent_service.api.schemas.common import DURATION_PATTERN, KEY, StrictSchema
+from consent_service.registry.service import COOKIE_PATH
 
 
 class CookieIn(StrictSchema):
@@ -17,6 +18,23 @@ class CookieIn(StrictSchema):
     )
     purpose = fields.Str(required=True, validate=KEY)
     description = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    descriptions = fields.Dict(
+        keys=fields.Str(validate=validate.Length(2, 8)),
+        values=fields.Str(validate=validate.Length(1, 5000)),
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": 'the banner\'s text per language, e.g. {"de": "..."}; falls back to English'
+        },
+    )
+    path = fields.Str(
+        load_default="/",
+        validate=validate.Regexp(
+            f"^{COOKIE_PATH}$",
+            error="a cookie path: / and then printable ASCII without ; (at most 255 characters)",
+        ),
+        metadata={"description": "the path the cookie is set for; the banner deletes it there on withdrawal"},
+    )
 
 
 class CookieOut(StrictSchema):
@@ -26,5 +44,7 @@ class CookieOut(StrictSchema):
     duration = fields.Str()
     purpose = fields.Str()
     description = fields.Str(allow_none=True)
+    descriptions = fields.Dict(allow_none=True)
+    path = fields.Str()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

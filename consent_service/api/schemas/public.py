@@ -28,7 +28,21 @@ class PublicConsentIn(StrictSchema):
     gpp_string = fields.Str(load_default=None, validate=validate.Length(max=10000))
 
 
+class BannerCookieOut(CookieOut):
+    text = fields.Str(metadata={"description": "the cookie's description in the banner's language"})
+
+
 class BannerConfigOut(StrictSchema):
     site = fields.Dict()
+    language = fields.Str(metadata={"description": "the language of the texts below"})
+    languages = fields.List(fields.Str(), metadata={"description": "the languages the site offers"})
+    texts = fields.Dict(metadata={"description": "the banner's texts in that language"})
     purposes = fields.List(fields.Dict())
-    cookies = fields.List(fields.Nested(CookieOut))
+    cookies = fields.List(fields.Nested(BannerCookieOut))
+    settings = fields.Dict(
+        metadata={"description": "links, theme, floating button, re-ask periods and Consent Mode"}
+    )
+
+
+class BannerConfigQuery(StrictSchema):
+    lang = fields.Str(load_default=None, validate=validate.Length(2, 16))

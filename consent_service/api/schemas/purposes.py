@@ -78,6 +78,13 @@ class PurposeIn(StrictSchema):
     )
     direct_marketing = StrictBool(load_default=False)
     honor_gpc = StrictBool(load_default=False)
+    strictly_necessary = StrictBool(
+        load_default=False,
+        metadata={
+            "description": "needed for the service the person asked for (ePrivacy Art. 5(3)): "
+            "always on in a banner; every other purpose is asked, whatever its legal basis"
+        },
+    )
 
 
 class PurposeVersionOut(StrictSchema):
@@ -106,6 +113,7 @@ class PurposeOut(StrictSchema):
     retention_period = fields.Str(allow_none=True)
     direct_marketing = fields.Bool()
     honor_gpc = fields.Bool()
+    strictly_necessary = fields.Bool()
     consent_collected_at = fields.DateTime(
         allow_none=True,
         metadata={

@@ -86,6 +86,19 @@ def show_errors(form: FlaskForm, exc: DomainError, fields: Mapping[str, str]) ->
         field.errors = [*field.errors, *(problem_text(str(m)) for m in said)]
 
 
+def form_texts(form: FlaskForm, name: str, kept: dict[str, str]) -> dict[str, str]:
+    """The form's English and German text of ``name`` (fields ``<name>_en``, ``<name>_de``) over
+    the texts in other languages; an emptied field removes its language."""
+    texts = {**kept}
+    for lang in ("en", "de"):
+        value = (getattr(form, f"{name}_{lang}").data or "").strip()
+        if value:
+            texts[lang] = value
+        else:
+            texts.pop(lang, None)
+    return texts
+
+
 def lines(text: str | None) -> list[str]:
     """The non-empty lines of a text area (keys, origins), stripped."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]

@@ -101,6 +101,9 @@ class PurposeForm(FlaskForm):
     )
     direct_marketing = BooleanField(_l("Direct marketing (an objection always stops it, Art. 21(3))"))
     honor_gpc = BooleanField(_l("Treat a Global Privacy Control signal as a refusal"))
+    strictly_necessary = BooleanField(
+        _l("Strictly necessary (always on in the banner, no choice: ePrivacy Art. 5(3), TDDDG §25(2))")
+    )
     logic_en = TextAreaField(_l("Logic of automated decisions (English)"), validators=[Length(max=5000)])
     logic_de = TextAreaField(_l("Logic of automated decisions (German)"), validators=[Length(max=5000)])
     consequences_en = TextAreaField(
@@ -142,7 +145,15 @@ class CookieForm(FlaskForm):
         description=_l("An ISO 8601 duration such as P1Y or P30D, or “session”."),
     )
     purpose = SelectField(_l("Purpose"), validators=[DataRequired(_l("Choose the purpose."))])
+    path = StringField(
+        _l("Path"),
+        default="/",
+        validators=[Optional(), Length(max=255)],
+        description=_l("Where the cookie is set; the banner deletes it there when consent is withdrawn."),
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    text_en = TextAreaField(_l("Banner text (English)"), validators=[Optional(), Length(max=5000)])
+    text_de = TextAreaField(_l("Banner text (German)"), validators=[Optional(), Length(max=5000)])
 
 
 class SiteForm(FlaskForm):

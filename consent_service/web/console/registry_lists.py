@@ -23,7 +23,16 @@ from consent_service.registry import sites as site_registry
 from consent_service.stores.secrets import HIDDEN
 from consent_service.web.console import blueprint
 from consent_service.web.console.guard import context, requires
-from consent_service.web.console.registry import WRITE, lines, not_found, page, recorded, show_errors, when
+from consent_service.web.console.registry import (
+    WRITE,
+    form_texts,
+    lines,
+    not_found,
+    page,
+    recorded,
+    show_errors,
+    when,
+)
 from consent_service.web.console.registry_forms import (
     EVENT_NAMES,
     SAFEGUARD_NAMES,
@@ -71,7 +80,9 @@ def cookie_edit(name: str) -> ResponseReturnValue:
         current = registry.read_cookie(context(), name)
     except NotFound:
         return not_found()
-    form = CookieForm() if request.method == "POST" else CookieForm(data=current)
+    texts = current["descriptions"] or {}
+    data = {**current, "text_en": texts.get("en", ""), "text_de": texts.get("de", "")}
+    form = CookieForm() if request.method == "POST" else CookieForm(data=data)
     del form.name  # a cookie's name never changes
     _purpose_choices(form)
     if form.is_submitted():
@@ -82,12 +93,15 @@ def cookie_edit(name: str) -> ResponseReturnValue:
 def _save_cookie(form: CookieForm, current: dict[str, Any] | None) -> ResponseReturnValue:
     if form.validate():
         name = current["name"] if current else form.name.data
+        texts = form_texts(form, "text", (current or {}).get("descriptions") or {})
         spec = {
             "domain": form.domain.data.strip(),
             "provider": form.provider.data.strip(),
             "duration": form.duration.data.strip(),
             "purpose": form.purpose.data,
             "description": (form.description.data or "").strip() or None,
+            "descriptions": texts or None,
+            "path": (form.path.data or "").strip() or "/",
         }
         try:
             registry.save_cookie(context(), name, spec, must_be_new=current is None, record=recorded())

@@ -21,7 +21,16 @@ from consent_service.registry import service as registry
 from consent_service.registry import taxonomy
 from consent_service.web.console import blueprint
 from consent_service.web.console.guard import context, requires
-from consent_service.web.console.registry import WRITE, lines, not_found, page, recorded, show_errors, when
+from consent_service.web.console.registry import (
+    WRITE,
+    form_texts,
+    lines,
+    not_found,
+    page,
+    recorded,
+    show_errors,
+    when,
+)
 from consent_service.web.console.registry_diff import compare
 from consent_service.web.console.registry_forms import LEGAL_BASIS_NAMES, DiffForm, PurposeForm
 from consent_service.web.i18n import language
@@ -115,6 +124,7 @@ def _form_data(current: dict[str, Any]) -> dict[str, Any]:
         "retention_period": current["retention_period"] or "",
         "direct_marketing": current["direct_marketing"],
         "honor_gpc": current["honor_gpc"],
+        "strictly_necessary": current["strictly_necessary"],
     }
     for lang in ("en", "de"):
         data[f"title_{lang}"] = current["titles"].get(lang, "")
@@ -124,26 +134,14 @@ def _form_data(current: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _texts(form: PurposeForm, name: str, kept: dict[str, str]) -> dict[str, str]:
-    """The form's English and German text of ``name`` over the texts in other languages."""
-    texts = {**kept}
-    for lang in ("en", "de"):
-        value = (getattr(form, f"{name}_{lang}").data or "").strip()
-        if value:
-            texts[lang] = value
-        else:
-            texts.pop(lang, None)
-    return texts
-
-
 def _spec(form: PurposeForm, current: dict[str, Any] | None) -> dict[str, Any]:
     current = current or {"titles": {}, "descriptions": {}, "automated_decisions": None}
     adm = current["automated_decisions"] if isinstance(current["automated_decisions"], dict) else {}
-    logic = _texts(form, "logic", adm.get("logic", {}))
-    consequences = _texts(form, "consequences", adm.get("consequences", {}))
+    logic = form_texts(form, "logic", adm.get("logic", {}))
+    consequences = form_texts(form, "consequences", adm.get("consequences", {}))
     return {
-        "titles": _texts(form, "title", current["titles"]),
-        "descriptions": _texts(form, "description", current["descriptions"]),
+        "titles": form_texts(form, "title", current["titles"]),
+        "descriptions": form_texts(form, "description", current["descriptions"]),
         "legal_basis": form.legal_basis.data,
         "data_categories": lines(form.data_categories.data),
         "data_uses": lines(form.data_uses.data),
@@ -151,6 +149,7 @@ def _spec(form: PurposeForm, current: dict[str, Any] | None) -> dict[str, Any]:
         "retention_period": (form.retention_period.data or "").strip() or None,
         "direct_marketing": bool(form.direct_marketing.data),
         "honor_gpc": bool(form.honor_gpc.data),
+        "strictly_necessary": bool(form.strictly_necessary.data),
         "automated_decisions": {"logic": logic, "consequences": consequences}
         if logic or consequences
         else "none",
