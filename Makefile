@@ -8,14 +8,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 TEST_STAMP    := $(VENV)/.test-stamp
-# the browser tests' tools from the npm registry (axe-core), installed from the committed lock
+# the front-end tools from the npm registry (esbuild for the banner, axe-core for the browser
+# tests), installed from the committed lock
 FRONTEND_STAMP := frontend/node_modules/.package-lock.json
 PIP_INSTALL   := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: run setup-run setup frontend init test test-fast bench lint catalogs clean help
+.PHONY: run setup-run setup frontend banner init test test-fast bench lint catalogs clean help
 
 help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
@@ -23,7 +24,8 @@ help:
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
 	@echo "make lint   - ruff, import contracts and mypy"
 	@echo "make setup  - the development set-up: runtime and test tools (make run installs the runtime only)"
-	@echo "make frontend - the browser tests' npm tools (axe-core) from frontend/package-lock.json"
+	@echo "make frontend - the npm tools (esbuild, axe-core) from frontend/package-lock.json"
+	@echo "make banner - build the banner (frontend/banner/src) into consent_service/api/static/banner.js"
 	@echo "make catalogs - refresh the console's translation catalogs after changing a text (then translate the new German ids)"
 
 $(BIN)/python:
@@ -47,6 +49,11 @@ $(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
 	@touch $@
 
 frontend: $(FRONTEND_STAMP)
+
+# The served banner is built from its modules and committed (make run needs no npm); a test
+# checks that a fresh build gives the committed bytes.
+banner: $(FRONTEND_STAMP)
+	node frontend/banner/build.mjs
 
 # The console's catalogs: sorted, without line numbers, so that a change of code moves no entry.
 catalogs: $(TEST_STAMP)

@@ -75,7 +75,7 @@ def open_demo(driver: Any, live: Live, query: str = "") -> Any:
 
     driver.get(f"{live.base}/demo{query}")
     state = banner_ready(driver)
-    assert state == {"shown": True}, state
+    assert state["shown"] is True, state
     banner = driver.find_element(By.CSS_SELECTOR, BANNER)
     assert banner.is_displayed()
     return banner
@@ -136,7 +136,7 @@ def test_accept_all_records_consent_and_the_banner_stays_closed(browser, live, t
     assert "analytics: allowed" in summary, summary  # the page heard consent-service:decision
 
     browser.refresh()
-    assert banner_ready(browser) == {"shown": False}
+    assert banner_ready(browser)["shown"] is False
     assert not browser.find_elements(By.CSS_SELECTOR, BANNER)
     assert "analytics: allowed" in browser.find_element(By.ID, "consent-summary").text
 
@@ -150,7 +150,7 @@ def test_reject_all_denies_analytics(browser, live):
     assert state["decisions"] == {"analytics": False, "newsletter": False, "ads": False}
     assert not allowed(live, device_id, "analytics")
     assert not allowed(live, device_id, "ads")
-    assert allowed(live, device_id, "essential")  # legitimate interests: never asked, always on
+    assert allowed(live, device_id, "essential")  # strictly necessary: never asked, always on
 
 
 def test_german_settings_record_a_custom_choice_and_reopen(browser, live, tmp_path):
