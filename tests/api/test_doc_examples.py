@@ -21,6 +21,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
+from consent_service.registry import banner_settings, banner_texts
 from consent_service.stores.spec import parse_store
 from tests.api.helpers import assert_problem
 
@@ -115,6 +116,11 @@ def check_json(client: Any, headers: dict[str, str], where: str, doc: Any) -> No
             "action",
             "purposes",
         }
+    elif doc and set(doc) <= set(banner_settings.DEFAULTS):  # a site's banner settings
+        assert banner_settings.problems(doc, []) == {}, where
+        for lang, table in doc.get("texts", {}).items():
+            shown = banner_texts.texts(lang, banner_settings.settings(doc)["texts"])
+            assert all(shown[key] == text for key, text in table.items()), where
     else:
         pytest.fail(f"{where}: an example this test does not know; add a check for it")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+from babel import Locale
 
 from consent_service.registry import banner_settings, banner_texts
 from consent_service.registry.banner_settings import DEFAULTS, contrast, problems, settings
@@ -100,6 +102,16 @@ def test_every_translation_has_every_text_with_the_same_placeholders():
         for key, text in table.items():
             assert text.strip(), (lang, key)
             assert re.findall(r"\{\w+\}", text) == re.findall(r"\{\w+\}", english[key]), (lang, key)
+
+
+def test_the_languages_doc_lists_exactly_the_translation_files():
+    doc = Path(__file__).resolve().parents[2] / "docs" / "banner-languages.md"
+    rows = re.findall(r"^\| (\w[\w ]*) \| `([a-z-]+)` \| `([\w-]+\.json)` \|$", doc.read_text(), re.M)
+    assert rows, "no table rows found"
+    assert sorted(tag for _, tag, _ in rows) == sorted(p.stem for p in banner_texts.LOCALES.glob("*.json"))
+    for name, tag, file in rows:
+        assert file == f"{tag}.json", tag
+        assert name == Locale.parse(tag).english_name, tag
 
 
 def test_texts_fall_back_to_english_and_take_a_sites_override():
