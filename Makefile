@@ -80,7 +80,7 @@ test: setup frontend
 test-fast: setup
 	$(BIN)/python -m pytest tests/unit -q
 
-bench: setup-run
+bench: setup
 	$(BIN)/python -m bench.run
 
 lint: setup

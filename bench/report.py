@@ -18,12 +18,15 @@ TARGETS = {
     "dsar_ratio": 2.0,  # run_request ÷ the hand-written SQL, one subject, access and erasure
     "retention_ratio": 0.5,  # sweeper rows/s ÷ hand-written batched DELETE rows/s, same run
     "retention_longest_ms": 200.0,  # the sweeper's longest single transaction
+    "banner_gzip_bytes": 15_000,  # banner.js without any TCF part
+    "banner_first_layer_ms": 100.0,  # DOMContentLoaded to the first layer, median of 20 loads
 }
 DSAR_TARGET_CUSTOMERS = 1_000_000
 RETENTION_TARGET_ROWS = 10_000_000
 SECTION_TITLES = {
     "dsar": "## Data subject requests (PostgreSQL)",
     "retention": "## Retention sweep (PostgreSQL)",
+    "banner": "## Banner (headless Chromium)",
 }
 ROTATION_TARGET_KEYS = 1_000_000
 LOAD_FIGURES = ("health", "decisions", "vault_encrypt", "vault_decrypt", "consents")
@@ -161,6 +164,52 @@ def evaluate_retention(entry: dict[str, Any]) -> dict[str, bool | None]:
     if entry.get("end_state_ok") is not None:
         out["end_state"] = bool(entry["end_state_ok"])
     return out
+
+
+def evaluate_banner(entry: dict[str, Any]) -> dict[str, bool | None]:
+    if entry.get("status") != "ok":
+        return {"gzip": None, "first_layer": None}
+    return {
+        "gzip": entry["gzip_bytes"] <= TARGETS["banner_gzip_bytes"],
+        "first_layer": entry["first_layer_ms"]["median"] <= TARGETS["banner_first_layer_ms"],
+    }
+
+
+def _banner_section(entry: dict[str, Any], results: dict[str, Any]) -> list[str]:
+    lines = [SECTION_TITLES["banner"], ""]
+    lines += [
+        f"Measured {results['date']} by `{results['command']}` on the machine above "
+        f"(commit {results.get('commit', 'unknown')}).",
+        "",
+    ]
+    if entry.get("status") != "ok":
+        return lines + [f"Not measured: {entry.get('error', entry.get('status'))}", ""]
+    ev = evaluate_banner(entry)
+    first, base, offer = entry["first_layer_ms"], entry["baseline_ms"], entry.get("offer") or {}
+    revalidated = offer.get("revalidated_status")
+    lines += [
+        "| figure | value | target |",
+        "| --- | --- | --- |",
+        f"| `banner.js` size | {entry['raw_bytes']:,} bytes, **{entry['gzip_bytes']:,} gzip** (level 9) | "
+        f"≤ {TARGETS['banner_gzip_bytes']:,.0f} gzip {_met(ev['gzip'])} |",
+        f"| first layer after DOMContentLoaded, `/demo`, empty profile, no cache | **median "
+        f"{first['median']:.1f} ms** (p90 {first['p90']:.1f}, min {first['min']:.1f}, max {first['max']:.1f}; "
+        f"{entry['loads']} loads) | ≤ {TARGETS['banner_first_layer_ms']:.0f} ms {_met(ev['first_layer'])} |",
+        f"| baseline: one `fetch('/health')` + a frame, same page without the banner | median "
+        f"{base['median']:.1f} ms (p90 {base['p90']:.1f}, min {base['min']:.1f}, max {base['max']:.1f}) | — |",
+        f"| first layer ÷ baseline | **{entry['ratio']:.2f}** | — |",
+        f"| the site's offer `GET /v1/public/sites/<key>` | ETag {'yes' if offer.get('etag') else 'no'}, "
+        f"`Cache-Control: {offer.get('cache_control') or 'none'}`"
+        + (f", revalidation answers {revalidated}" if revalidated else "")
+        + " | one cacheable request |",
+        "",
+        "Headless Debian Chromium through selenium; gunicorn with 2 workers × 4 threads on SQLite; the",
+        "banner and baseline loads alternate. The baseline is the floor of any banner that asks its",
+        "server before it shows: the ratio says what the banner adds to that round trip (below 1: the",
+        "deferred banner script asks for the site's offer before DOMContentLoaded, the baseline only at it).",
+        "",
+    ]
+    return lines
 
 
 def _spread_cell(spread: dict[str, Any], count: int | None) -> str:
@@ -805,6 +854,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += _dsar_section(results["dsar"])
     if results.get("retention"):
         lines += _retention_section(results["retention"], results)
+    if results.get("banner"):
+        lines += _banner_section(results["banner"], results)
     if results.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
     lines += [
@@ -820,7 +871,8 @@ def markdown(results: dict[str, Any]) -> str:
         "`--dsar-customers`, `--dsar-requests`; `--quick` uses 100,000 customers and 200 requests)",
         "adds about 2–4 minutes. The retention sweep step (PostgreSQL; `--no-retention` skips it,",
         "`--retention-only` runs it alone, `--retention-rows`; `--quick` uses 1,000,000 rows) adds",
-        "about 1.5–2 minutes. PostgreSQL is",
+        "about 1.5–2 minutes. The banner step (headless Chromium; `--no-banner` skips it,",
+        "`--banner-only` runs it alone, `--banner-loads`) adds about half a minute. PostgreSQL is",
         "reached through the admin URL in `CONSENT_BENCH_POSTGRES_URL` (default",
         "`postgresql+psycopg://postgres@127.0.0.1:5432/postgres`, local hosts only); the bench creates",
         "a temporary database there for each step (load, proof cost, rotation) and drops it at the",
@@ -852,6 +904,8 @@ def merge(existing: str, results: dict[str, Any]) -> str:
         sections["dsar"] = dsar_lines
     if results.get("retention"):
         sections["retention"] = _retention_section(results["retention"], results)
+    if results.get("banner"):
+        sections["banner"] = _banner_section(results["banner"], results)
     lines = existing.rstrip("\n").split("\n")
     for key, new in sections.items():
         title = SECTION_TITLES[key]

@@ -33,7 +33,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import backends, dsar, load, proofcost, report, retention, rotation
+from bench import backends, banner, dsar, load, proofcost, report, retention, rotation
 from bench.server import HOST, Gunicorn
 
 RESULTS_DIR = backends.REPO / "bench" / "results"
@@ -109,6 +109,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--retention-only", action="store_true", help="run only the retention step (needs PostgreSQL)"
     )
+    parser.add_argument("--no-banner", action="store_true", help="skip the banner step (headless Chromium)")
+    parser.add_argument("--banner-only", action="store_true", help="run only the banner step")
+    parser.add_argument("--banner-loads", type=int, default=20, help="page loads per figure (default 20)")
     parser.add_argument("--postgres-url", help="admin URL (default: $CONSENT_BENCH_POSTGRES_URL or local)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--python-load", action="store_true", help="use bench.pyload even if wrk exists")
@@ -121,7 +124,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.proof_calls = args.proof_calls or (500 if args.quick else 2000)
     args.rotation_keys = args.rotation_keys or (100_000 if args.quick else 1_000_000)
     args.rotation_batch_sizes = [int(x) for x in str(args.rotation_batch_sizes).split(",") if x.strip()]
-    alone = args.dsar_only or args.retention_only
+    alone = args.dsar_only or args.retention_only or args.banner_only
     args.rotation = not args.no_rotation and "postgresql" in args.backends and not alone
     args.dsar_customers = args.dsar_customers or (100_000 if args.quick else 1_000_000)
     args.dsar_requests = args.dsar_requests or (200 if args.quick else 1_000)
@@ -140,6 +143,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         and ("postgresql" in args.backends or args.retention_only)
         and (args.retention_only or not args.dsar_only)
     )
+    args.banner = args.banner_only or not (args.no_banner or args.dsar_only or args.retention_only)
+    if args.banner_only:
+        args.dsar = args.retention = False
     args.partial = alone
     if alone:
         args.backends = []
@@ -470,6 +476,23 @@ def run_retention(args: argparse.Namespace, out: Path, deadline: float) -> dict[
     return entry
 
 
+def run_banner(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    entry: dict[str, Any] = {"status": "failed", "quick": args.quick}
+    try:
+        banner.measure(entry, args.banner_loads, log, out)
+        entry["status"] = "ok"
+    except TimeLimit as exc:
+        entry.update(status="failed", error=str(exc), time_limit=True)
+        log(f"banner: stopped: {exc}")
+    except BaseException as exc:  # noqa: BLE001 - also a missing Chromium (pytest's skip/fail outcome)
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        (out / "banner-error.txt").write_text(traceback.format_exc())
+        log(f"banner: FAILED: {exc}")
+    return entry
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -496,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "make bench"
         + (" (python -m bench.run --quick)" if args.quick else "")
         + (" (python -m bench.run --dsar-only)" if args.dsar_only else "")
-        + (" (python -m bench.run --retention-only)" if args.retention_only else ""),
+        + (" (python -m bench.run --retention-only)" if args.retention_only else "")
+        + (" (python -m bench.run --banner-only)" if args.banner_only else ""),
         "quick": args.quick,
         "commit": report.git_commit(backends.REPO),
         "machine": report.machine(),
@@ -590,6 +614,10 @@ def main(argv: list[str] | None = None) -> int:
                 results["notes"].append(
                     f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s."
                 )
+        if args.banner and not stopped:
+            results["banner"] = run_banner(args, out)
+            if results["banner"]["status"] == "failed":
+                code = 1
     except TimeLimit:
         results["notes"].append(f"Stopped early: the run reached --time-limit {args.time_limit:.0f} s.")
         code = 1
@@ -616,6 +644,8 @@ def _write(results: dict[str, Any], out: Path, args: argparse.Namespace, started
         results["dsar"]["targets"] = report.evaluate_dsar(results["dsar"])
     if results.get("retention"):
         results["retention"]["targets"] = report.evaluate_retention(results["retention"])
+    if results.get("banner"):
+        results["banner"]["targets"] = report.evaluate_banner(results["banner"])
     text = json.dumps(results, indent=2, default=str)
     (out / "results.json").write_text(text + "\n")
     (RESULTS_DIR / "latest.json").write_text(text + "\n")

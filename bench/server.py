@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2, threads: int = 1) -> None:
         self.port = free_port()
         self.log_path = log_path
         # No --access-logfile: gunicorn's access log stays off, as it should for a benchmark.
@@ -37,6 +37,8 @@ class Gunicorn:
             "gunicorn",
             "--workers",
             str(workers),
+            # threads > 1: the gthread worker, which a browser's idle pre-connections cannot block
+            *(["--threads", str(threads)] if threads > 1 else []),
             "--bind",
             f"{HOST}:{self.port}",
             "--error-logfile",

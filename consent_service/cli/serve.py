@@ -14,14 +14,25 @@ from consent_service.cli.supervisor import supervise
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(bind: str, workers: int) -> None:
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="threads per worker; above 1 an idle browser connection cannot hold a worker",
+)
+def serve(bind: str, workers: int, threads: int) -> None:
     """Serve the API with gunicorn."""
+    # Browsers open connections ahead of need and keep them idle; a synchronous worker waits on
+    # such a connection until it times out, so with 2 workers a page could hang for 30 s.
     args = [
         "gunicorn",
         "--bind",
         bind,
         "--workers",
         str(workers),
+        "--threads",
+        str(threads),
         "--access-logfile",
         "-",
         "--logger-class",
