@@ -25,8 +25,10 @@ def test_columns_of_follows_the_model_leaves_out_and_renames():
         "domain": "example.org",
         "provider": "Google",
         "duration": "P2Y",
+        "path": None,  # "/" once stored (the column's default)
         "purpose": "analytics",
         "description": None,
+        "descriptions": None,
     }
     assert list(columns_of(cookie))[-2:] == ["created_at", "updated_at"]
 
@@ -36,17 +38,18 @@ def test_the_views_keep_their_keys_and_order():
     assert list(purpose_dict(Purpose(key="news"), version)) == [
         "key", "version", "content_hash", "titles", "descriptions", "legal_basis", "data_categories",
         "data_uses", "automated_decisions", "consent_validity", "retention_period", "direct_marketing",
-        "honor_gpc", "consent_collected_at", "created_at", "updated_at",
+        "honor_gpc", "strictly_necessary", "consent_collected_at", "created_at", "updated_at",
     ]  # fmt: skip
     assert list(version_dict(version)) == [
         "version", "content_hash", "titles", "descriptions", "legal_basis", "data_categories", "data_uses",
         "automated_decisions", "created_at",
     ]  # fmt: skip
     assert list(cookie_dict(Cookie(name="_ga"))) == [
-        "name", "domain", "provider", "duration", "purpose", "description", "created_at", "updated_at",
+        "name", "domain", "provider", "duration", "path", "purpose", "description", "descriptions", "created_at",
+        "updated_at",
     ]  # fmt: skip
     assert list(site_dict(Site(name="shop"))) == [
-        "id", "name", "site_key", "allowed_origins", "purposes", "cookies", "created_at",
+        "id", "name", "site_key", "allowed_origins", "purposes", "cookies", "banner", "created_at",
     ]  # fmt: skip
     assert list(client_dict(ApiClient(name="crm"))) == [
         "id", "name", "token_prefix", "scopes", "created_at", "revoked_at",
