@@ -28,7 +28,9 @@ def banner(client, site, *, origin=ORIGIN, headers=None, **body):
     all_headers = {"X-Site-Key": site["site_key"], "User-Agent": "Mozilla/5.0 test"}
     if origin:
         all_headers["Origin"] = origin
-    all_headers = list(all_headers.items()) + list(dict(headers).items() if isinstance(headers, dict) else headers or [])
+    all_headers = list(all_headers.items()) + list(
+        dict(headers).items() if isinstance(headers, dict) else headers or []
+    )
     return client.post("/v1/public/consents", headers=all_headers, json=payload)
 
 
@@ -138,9 +140,7 @@ def test_accept_all_does_not_override_gpc_for_honor_gpc_purposes_and_their_cooki
     assert queries.decide_one(ctx, body["subject_id"], "analytics").reason == "consent_denied"
 
 
-def test_with_gpc_only_the_persons_choice_in_the_settings_grants_and_reject_all_stays_a_denial(
-    client, site
-):
+def test_with_gpc_only_the_persons_choice_in_the_settings_grants_and_reject_all_stays_a_denial(client, site):
     custom = banner(
         client,
         site,
@@ -149,7 +149,11 @@ def test_with_gpc_only_the_persons_choice_in_the_settings_grants_and_reject_all_
         decisions=[{"purpose": "analytics", "granted": True}, {"cookie": "_fbp", "granted": True}],
     ).get_json()
     decided = {(e["purpose"] or e["cookie"], e["decision"], e["method"]) for e in custom["events"]}
-    assert decided == {("analytics", "granted", "custom"), ("_fbp", "granted", "custom"), ("ads", "denied", "gpc")}
+    assert decided == {
+        ("analytics", "granted", "custom"),
+        ("_fbp", "granted", "custom"),
+        ("ads", "denied", "gpc"),
+    }
     assert custom["gpc_denied"] == {"purposes": ["ads"], "cookies": []}
     rejected = banner(
         client,
