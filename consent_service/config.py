@@ -97,6 +97,9 @@ class Config:
     console_idle_minutes: int = 30  # a console session ends after this long without a request
     console_login_limit: int = 20  # sign-in attempts per client IP and minute; 0 = off
     console_require_2fa: bool = False  # admins must enrol a TOTP second factor before anything else
+    # /.well-known/gpc.json's lastUpdate: when the controller stated that it abides by Global
+    # Privacy Control (an RFC 3339 date, or date-time); the date the service began to honour it
+    gpc_last_update: str = "2026-12-02"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -174,4 +177,5 @@ class Config:
             console_idle_minutes=int(get("CONSENT_CONSOLE_IDLE_MINUTES", str(cls.console_idle_minutes))),
             console_login_limit=int(get("CONSENT_CONSOLE_LOGIN_LIMIT", str(cls.console_login_limit))),
             console_require_2fa=_bool(get("CONSENT_CONSOLE_REQUIRE_2FA", "0")),
+            gpc_last_update=get("CONSENT_GPC_LAST_UPDATE", cls.gpc_last_update).strip(),
         )

@@ -7,6 +7,8 @@ that the wiring imports no feature to check its settings.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from urllib.parse import urlsplit
 
 from consent_service.calendars import CalendarError, calendar
@@ -31,6 +33,7 @@ def check(config: Config) -> None:
     check_network_settings(config)
     check_calendar(config)
     check_messages(config)
+    check_gpc(config)
 
 
 def check_durations(config: Config) -> None:
@@ -81,3 +84,26 @@ def check_messages(config: Config) -> None:
     if config.supervisory_authority_url:
         _absolute_http("CONSENT_SUPERVISORY_AUTHORITY_URL", config.supervisory_authority_url)
     _absolute_http("CONSENT_PUBLIC_URL", config.public_url)
+
+
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE)
+
+
+def check_gpc(config: Config) -> None:
+    """CONSENT_GPC_LAST_UPDATE is not what the GPC specification (§ 4.1) requires of
+    ``lastUpdate``: an RFC 3339 full-date (2026-12-02) or date-time (2026-12-02T09:30:00Z)."""
+    value = config.gpc_last_update
+    try:
+        if _FULL_DATE.fullmatch(value):
+            dt.date.fromisoformat(value)
+            return
+        if _DATE_TIME.fullmatch(value):
+            dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+            return
+    except ValueError:
+        pass
+    raise ConfigurationError(
+        f"CONSENT_GPC_LAST_UPDATE: {value!r} is not an RFC 3339 date (2026-12-02) or date-time "
+        "(2026-12-02T09:30:00Z)"
+    )

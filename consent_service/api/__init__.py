@@ -31,11 +31,13 @@ from consent_service.api import (
     stores,
     subjects,
     vault,
+    well_known,
 )
 from consent_service.api.openapi import SchemaRules
 
 BLUEPRINTS = (
     health.blp,
+    well_known.blp,
     purposes.blp,
     cookies.blp,
     consents.blp,

@@ -14,6 +14,7 @@ from consent_service.api.auth import ctx, require
 from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas.decisions import BatchOut, BatchQuery, DecisionOut, DecisionQuery
 from consent_service.ledger import queries
+from consent_service.ledger.gate import CookieDecision, Decision
 from consent_service.stores.spec import KEY_RE
 from consent_service.subjects.service import IDENTITY_TYPES, IdentityRef
 
@@ -32,13 +33,13 @@ _IDENTITY_TYPES = frozenset(IDENTITY_TYPES)
 
 def _quick_query(body: Any) -> dict[str, Any] | None:
     """The decision query when it is plainly valid, else None (the schema then explains why)."""
-    if (
-        not isinstance(body, dict)
-        or not isinstance(body.get("purpose"), str)
-        or not _KEY.match(body["purpose"])
-    ):
+    if not isinstance(body, dict) or len(body) != 2:
         return None
-    if len(body) != 2:
+    purpose, cookie = body.get("purpose"), body.get("cookie")
+    if isinstance(purpose, str):
+        if not _KEY.match(purpose):
+            return None
+    elif not isinstance(cookie, str) or not 0 < len(cookie) <= 128:
         return None
     subject_id = body.get("subject_id")
     if isinstance(subject_id, str) and 0 < len(subject_id) <= 40:
@@ -62,7 +63,7 @@ class Decisions(MethodView):
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": DecisionQuery}}})
     @blp.response(200, DecisionOut)
     def post(self) -> Response:
-        """Tell whether a subject may be processed for a purpose, and why."""
+        """Tell whether a subject may be processed for a purpose, or a cookie used, and why."""
         # The gate sits in other systems' hot paths: a plainly valid body is checked by hand and
         # the answer written directly; anything else goes through the schema for its 4xx.
         body = request.get_json(silent=True) if request.is_json else None
@@ -75,7 +76,11 @@ class Decisions(MethodView):
             except ValidationError as exc:
                 abort(422, messages={"json": exc.messages})
         assert query is not None
-        decision = queries.decide_one(ctx(), subject_ref(query), query["purpose"])
+        decision: Decision | CookieDecision
+        if "cookie" in query:
+            decision = queries.decide_cookie(ctx(), subject_ref(query), query["cookie"])
+        else:
+            decision = queries.decide_one(ctx(), subject_ref(query), query["purpose"])
         answer = decision._asdict()
         if decision.valid_until is not None:
             answer["valid_until"] = decision.valid_until.isoformat()

@@ -17,10 +17,14 @@ from consent_service.api.auth import ctx
 from consent_service.api.boundary import Blueprint
 from consent_service.api.consents import decision_inputs, event_out
 from consent_service.api.problems import problem
-from consent_service.api.schemas.consents import ConsentOut
-from consent_service.api.schemas.public import BannerConfigOut, BannerConfigQuery, PublicConsentIn
+from consent_service.api.schemas.public import (
+    BannerConfigOut,
+    BannerConfigQuery,
+    PublicConsentIn,
+    PublicConsentOut,
+)
 from consent_service.errors import NotFound, RateLimited
-from consent_service.ledger import banner
+from consent_service.ledger import banner, gpc
 from consent_service.registry import service as registry
 from consent_service.subjects.service import IdentityRef
 
@@ -50,7 +54,7 @@ def _preflight() -> Response:
 class PublicConsents(MethodView):
     @blp.doc(security=[{"siteKey": []}])
     @blp.arguments(PublicConsentIn)
-    @blp.response(201, ConsentOut)
+    @blp.response(201, PublicConsentOut)
     def post(self, body: dict[str, Any]) -> Any:
         """Record a banner's decisions for a device id (site key in ``X-Site-Key``)."""
         wait = throttle.limiter().hit("public-consents", ctx().config.public_rate_limit, throttle.client_ip())
@@ -73,7 +77,7 @@ class PublicConsents(MethodView):
             device_id=IdentityRef(body["subject"]["type"], body["subject"]["value"]),
             decisions=decision_inputs(body["decisions"]),
             method=body["method"],
-            gpc=request.headers.get("Sec-GPC", "").strip() == "1",
+            gpc=gpc.signal_in(request.headers.getlist(gpc.HEADER)),
             proof={k: v for k, v in proof.items() if v},
             language=body.get("language"),
             jurisdiction=body.get("jurisdiction"),
@@ -84,6 +88,7 @@ class PublicConsents(MethodView):
             "subject_created": result.subject_created,
             "events": [event_out(r) for r in result.events],
             "receipt": result.receipt,
+            "gpc_denied": banner.gpc_denials(result.events),
         }
 
     @blp.doc(security=[])

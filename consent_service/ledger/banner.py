@@ -1,9 +1,14 @@
 """Consent from a website's cookie banner: site key, allowed origins, the site's offer, GPC.
 
 Banners may only speak for anonymous device ids and only about the purposes and cookies their
-site offers. With the Global Privacy Control signal (``Sec-GPC: 1``), every ``honor_gpc``
-purpose of the site that the request does not explicitly decide is recorded as denied with
-method ``gpc``.
+site offers. With the Global Privacy Control signal (``Sec-GPC``, read by ``ledger.gpc``), for
+each ``honor_gpc`` purpose of the site (see ``with_gpc``):
+
+- a purpose the request does not decide is recorded as denied, with method ``gpc``;
+- "Accept all" (method ``accept_all``) does not override the signal: its grants of the purpose,
+  and of the purpose's cookies, are recorded as denials with method ``gpc``;
+- only the person's own choice in the banner's settings (method ``custom``) grants it: such a
+  grant stands, as does every denial (``reject_all`` stays a denial with its own method).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from sqlalchemy import select
 from consent_service.context import Context
 from consent_service.errors import Forbidden, InvalidInput, Unauthorized, UnknownReference
 from consent_service.ledger.service import DecisionInput, RecordConsent, Recorded, record_consent
-from consent_service.registry.models import Purpose, Site
+from consent_service.registry.models import Cookie, Purpose, Site
 from consent_service.registry.service import site_by_key
 from consent_service.subjects.service import IdentityRef
 
@@ -45,16 +50,44 @@ def any_site_allows(ctx: Context, origin: str) -> bool:
     return False
 
 
-def with_gpc(ctx: Context, site: Site, decisions: Sequence[DecisionInput]) -> list[DecisionInput]:
-    decided = {d.target_key for d in decisions if d.target_type == "purpose"}
+def with_gpc(
+    ctx: Context, site: Site, decisions: Sequence[DecisionInput], method: str
+) -> list[DecisionInput]:
+    """The decisions to record when the request carries the GPC signal (the module's rule)."""
     with ctx.uow(write=False) as uow:
-        honoring = uow.session.scalars(
-            select(Purpose.key).where(Purpose.key.in_(site.purposes), Purpose.honor_gpc.is_(True))
-        ).all()
-    extra = [
-        DecisionInput("purpose", key, False, method="gpc") for key in sorted(honoring) if key not in decided
-    ]
-    return list(decisions) + extra
+        honoring = set(
+            uow.session.scalars(
+                select(Purpose.key).where(Purpose.key.in_(site.purposes), Purpose.honor_gpc.is_(True))
+            )
+        )
+        governed_by: dict[str, str] = {
+            name: purpose
+            for name, purpose in uow.session.execute(
+                select(Cookie.name, Cookie.purpose_key).where(
+                    Cookie.name.in_(site.cookies), Cookie.purpose_key.in_(honoring)
+                )
+            )
+        }
+    out = []
+    for d in decisions:
+        purpose = d.target_key if d.target_type == "purpose" else governed_by.get(d.target_key)
+        if d.granted and method == "accept_all" and purpose in honoring:
+            out.append(DecisionInput(d.target_type, d.target_key, False, method="gpc"))
+        else:
+            out.append(d)
+    decided = {d.target_key for d in decisions if d.target_type == "purpose"}
+    out += [DecisionInput("purpose", key, False, method="gpc") for key in sorted(honoring - decided)]
+    return out
+
+
+def gpc_denials(events: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """The purposes and cookies recorded as denials because of the GPC signal (method ``gpc``),
+    for the banner to show the person what the signal decided."""
+    denied = [e for e in events if e["method"] == "gpc" and e["decision"] != "granted"]
+    return {
+        "purposes": sorted(e["target_key"] for e in denied if e["target_type"] == "purpose"),
+        "cookies": sorted(e["target_key"] for e in denied if e["target_type"] == "cookie"),
+    }
 
 
 def record_banner_consent(
@@ -85,7 +118,7 @@ def record_banner_consent(
     if errors:
         raise UnknownReference("the banner decided on something its site does not offer", errors=errors)
     if gpc:
-        decisions = with_gpc(ctx, site, decisions)
+        decisions = with_gpc(ctx, site, decisions, method)
     return record_consent(
         ctx,
         RecordConsent(

@@ -8,6 +8,10 @@ purposes they name (an objection to direct marketing: for every direct-marketing
 those registered later), also whatever the legal basis. After an erasure that a legal hold kept
 from completing, every purpose answers ``held`` but the holds' own purposes (``dsar.limits``).
 
+A cookie is answered by ``decide_for_cookie``: a cookie of a strictly necessary purpose is
+allowed; any other needs consent (ePrivacy Directive Art. 5(3), TDDDG § 25), which the
+subject's decision for that cookie gives when there is one, else the decision for its purpose.
+
 The state is read from the ledger event the projection cites (joined on its primary key), not
 from the projection's own columns: a projection row whose cited event is not a consent event
 of the same subject and target is ``state_unverified`` (deny), never a grant.
@@ -69,7 +73,24 @@ REASONS = (
     "objected",
     "held",
     "state_unverified",
+    "strictly_necessary",
 )
+# answers that hold whatever was consented to: the person's rights and erasure come first
+LIMITS = frozenset({"erased", "restricted", "objected", "held"})
+
+
+class CookieDecision(NamedTuple):
+    """The gate's answer for a cookie: as for a purpose, plus the cookie, its purpose, and whether
+    the subject's decision for the cookie itself or that for its purpose ``decided_by``."""
+
+    allowed: bool
+    reason: str
+    legal_basis: str
+    event_id: str | None
+    valid_until: dt.datetime | None
+    cookie: str
+    purpose: str
+    decided_by: str  # "cookie" | "purpose"
 
 
 def decide(
@@ -80,10 +101,12 @@ def decide(
     erased: bool = False,
     limited: str | None = None,
     backed: bool = True,
+    consent_needed: bool = False,
 ) -> Decision:
     """``limited`` is ``"restriction"``, ``"objection"`` or ``"held"`` when one is in force for the
     purpose (``held``: an erasure kept the data only under a legal hold, for another purpose);
-    ``backed`` is False when the projection's row does not match the event it cites."""
+    ``backed`` is False when the projection's row does not match the event it cites;
+    ``consent_needed``: only consent allows, whatever the purpose's legal basis (a cookie)."""
     basis = purpose.legal_basis
     if erased:
         return Decision(False, "erased", basis)
@@ -93,7 +116,7 @@ def decide(
         return Decision(False, "objected", basis)
     if limited == "held":
         return Decision(False, "held", basis)
-    if basis != "consent":
+    if basis != "consent" and not consent_needed:
         return Decision(True, "legal_basis", basis)
     if state is None:
         return Decision(False, "no_consent", basis)
@@ -108,3 +131,41 @@ def decide(
     if state.purpose_hash != purpose.current_hash:
         return Decision(False, "consent_outdated", basis, state.event_id, state.valid_until)
     return Decision(True, "consent_granted", basis, state.event_id, state.valid_until)
+
+
+def decide_for_cookie(
+    cookie: str,
+    purpose: PurposeInfo,
+    now: dt.datetime,
+    *,
+    strictly_necessary: bool,
+    purpose_state: StateInfo | None,
+    cookie_state: StateInfo | None,
+    purpose_backed: bool = True,
+    cookie_backed: bool = True,
+    erased: bool = False,
+    limited: str | None = None,
+) -> CookieDecision:
+    """May a cookie be set or read for the subject, and why. In this order:
+
+    1. erasure, restriction, objection and hold answer as for the cookie's purpose (``LIMITS``);
+    2. a cookie of a ``strictly_necessary`` purpose is allowed (``strictly_necessary``): storing it
+       needs no consent (ePrivacy Art. 5(3), second sentence; TDDDG § 25(2) no. 2);
+    3. any other cookie needs consent, whatever its purpose's GDPR legal basis: the subject's
+       latest decision for the cookie itself decides when there is one (``decided_by: cookie``),
+       judged against the purpose's current version as the purpose's own decision is;
+    4. else the subject's latest decision for the cookie's purpose (``decided_by: purpose``);
+       none is ``no_consent``.
+    """
+    limit = decide(purpose, None, now, erased=erased, limited=limited)
+    decided_by = "purpose"
+    if limit.reason in LIMITS:
+        answer = limit
+    elif strictly_necessary:
+        answer = Decision(True, "strictly_necessary", purpose.legal_basis)
+    elif cookie_state is not None:
+        answer = decide(purpose, cookie_state, now, backed=cookie_backed, consent_needed=True)
+        decided_by = "cookie"
+    else:
+        answer = decide(purpose, purpose_state, now, backed=purpose_backed, consent_needed=True)
+    return CookieDecision(*answer, cookie=cookie, purpose=purpose.key, decided_by=decided_by)

@@ -17,9 +17,16 @@ from sqlalchemy.types import TypeEngine
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad, open_sealed
 from consent_service.db import UTCDateTime
-from consent_service.errors import InvalidInput, UnknownPurpose
+from consent_service.errors import InvalidInput, UnknownCookie, UnknownPurpose
 from consent_service.ledger import projection
-from consent_service.ledger.gate import Decision, PurposeInfo, StateInfo, decide
+from consent_service.ledger.gate import (
+    CookieDecision,
+    Decision,
+    PurposeInfo,
+    StateInfo,
+    decide,
+    decide_for_cookie,
+)
 from consent_service.ledger.models import ConsentState, LedgerEvent, ProofKey
 from consent_service.registry.models import Cookie, Purpose
 from consent_service.subjects import service as subjects
@@ -114,25 +121,47 @@ _GATE_SQL = (
     "  JOIN subjects m ON m.id = cs.subject_id"
     "  LEFT JOIN ledger_events e ON "
     + projection.BACKED_BY
-    + "  WHERE m.root_id = (SELECT root_id FROM r) AND cs.target_type = 'purpose' AND cs.target_key = :purpose"
+    + "  WHERE m.root_id = (SELECT root_id FROM r) AND cs.target_type = {target_type} AND cs.target_key = {target}"
     "  ORDER BY cs.seq DESC LIMIT 1"
     ") s ON 1 = 1 WHERE p.key = :purpose"
-)
-_GATE_BY_ID = text(_GATE_SQL.format(root="SELECT root_id FROM subjects WHERE id = :ref")).columns(
-    **_STATE_COLUMNS
 )
 _IDENTITY_ROOT = (
     "SELECT r.root_id FROM identities i JOIN subjects r ON r.id = i.subject_id "
     "WHERE i.type = :kind AND i.blind_index {match}"
 )
-_GATE_BY_IDENTITY = text(_GATE_SQL.format(root=_IDENTITY_ROOT.format(match="= :ref"))).columns(
-    **_STATE_COLUMNS
-)
-_GATE_BY_IDENTITIES = (  # while re-indexing, two index keys are in use
-    text(_GATE_SQL.format(root=_IDENTITY_ROOT.format(match="IN :refs")))
-    .bindparams(bindparam("refs", expanding=True))
-    .columns(**_STATE_COLUMNS)
-)
+
+
+def _gate_statements(target_type: str, target: str) -> tuple[Any, Any, Any]:
+    """The gate's query for a subject id, an identity, and an identity under two index keys
+    (while re-indexing): the purpose ``:purpose`` with its limits, and the subject group's latest
+    state for the target (``target_type``, ``target``: SQL literal and parameter)."""
+    sql = _GATE_SQL.replace("{target_type}", target_type).replace("{target}", target)
+    by_id = text(sql.format(root="SELECT root_id FROM subjects WHERE id = :ref")).columns(**_STATE_COLUMNS)
+    by_identity = text(sql.format(root=_IDENTITY_ROOT.format(match="= :ref"))).columns(**_STATE_COLUMNS)
+    by_identities = (
+        text(sql.format(root=_IDENTITY_ROOT.format(match="IN :refs")))
+        .bindparams(bindparam("refs", expanding=True))
+        .columns(**_STATE_COLUMNS)
+    )
+    return by_id, by_identity, by_identities
+
+
+# the gate for a purpose (its own state) and, for a cookie, the cookie's state under its purpose
+_GATE_PURPOSE = _gate_statements("'purpose'", ":purpose")
+_GATE_COOKIE = _gate_statements("'cookie'", ":cookie")
+
+
+def _gate_row(ctx: Context, statements: tuple[Any, Any, Any], ref: SubjectRef, params: dict[str, Any]) -> Any:
+    if isinstance(ref, str):
+        return ctx.db.fetch_one(statements[0], {"ref": ref, **params})
+    digests = ctx.crypto.lookup_digests(ref.type, ref.value)
+    if len(digests) == 1:
+        return ctx.db.fetch_one(statements[1], {"ref": digests[0], "kind": ref.type, **params})
+    return ctx.db.fetch_one(statements[2], {"refs": digests, "kind": ref.type, **params})
+
+
+def _state(row: Any) -> StateInfo | None:
+    return StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id) if row.event_id else None
 
 
 def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
@@ -140,27 +169,54 @@ def decide_one(ctx: Context, ref: SubjectRef, purpose_key: str) -> Decision:
 
     One indexed query: the purpose, the subject's group root and the group's latest state.
     """
-    params: dict[str, Any]
-    if isinstance(ref, str):
-        stmt, params = _GATE_BY_ID, {"ref": ref, "purpose": purpose_key}
-    else:
-        digests = ctx.crypto.lookup_digests(ref.type, ref.value)
-        if len(digests) == 1:
-            stmt, params = _GATE_BY_IDENTITY, {"ref": digests[0], "kind": ref.type, "purpose": purpose_key}
-        else:
-            stmt, params = _GATE_BY_IDENTITIES, {"refs": digests, "kind": ref.type, "purpose": purpose_key}
-    row = ctx.db.fetch_one(stmt, params)
+    row = _gate_row(ctx, _GATE_PURPOSE, ref, {"purpose": purpose_key})
     if row is None:
         raise UnknownPurpose(f"purpose {purpose_key!r} is not registered")
     purpose = PurposeInfo(purpose_key, row.legal_basis, row.current_hash, row.current_version)
-    state = StateInfo(row.decision, row.purpose_hash, row.valid_until, row.event_id) if row.event_id else None
     return decide(
         purpose,
-        state,
+        _state(row),
         ctx.now(),
         erased=row.shredded_at is not None,
         limited=row.limited,
         backed=row.backed_seq is not None,
+    )
+
+
+_COOKIE_PURPOSE = text(
+    "SELECT c.purpose_key, p.strictly_necessary FROM cookies c JOIN purposes p ON p.key = c.purpose_key "
+    "WHERE c.name = :cookie"
+).columns(purpose_key=String(), strictly_necessary=Boolean())
+
+
+def decide_cookie(ctx: Context, ref: SubjectRef, cookie: str) -> CookieDecision:
+    """The gate's answer for a cookie of one subject (the rule: ``gate.decide_for_cookie``).
+
+    Three indexed queries: the cookie's purpose, then the purpose gate's query for the purpose
+    and the same query for the cookie's own latest decision.
+    """
+    found = ctx.db.fetch_one(_COOKIE_PURPOSE, {"cookie": cookie})
+    if found is None:
+        raise UnknownCookie(f"cookie {cookie!r} is not registered")
+    params = {"purpose": found.purpose_key, "cookie": cookie}
+    by_purpose = _gate_row(ctx, _GATE_PURPOSE, ref, params)
+    by_cookie = _gate_row(ctx, _GATE_COOKIE, ref, params)
+    if by_purpose is None or by_cookie is None:  # the cookie's purpose went away meanwhile
+        raise UnknownCookie(f"cookie {cookie!r} is not registered")
+    purpose = PurposeInfo(
+        found.purpose_key, by_purpose.legal_basis, by_purpose.current_hash, by_purpose.current_version
+    )
+    return decide_for_cookie(
+        cookie,
+        purpose,
+        ctx.now(),
+        strictly_necessary=bool(found.strictly_necessary),
+        purpose_state=_state(by_purpose),
+        purpose_backed=by_purpose.backed_seq is not None,
+        cookie_state=_state(by_cookie),
+        cookie_backed=by_cookie.backed_seq is not None,
+        erased=by_purpose.shredded_at is not None,
+        limited=by_purpose.limited,
     )
 
 

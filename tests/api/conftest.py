@@ -1,5 +1,6 @@
-"""Fixtures of the API tests that need a real SMTP server: ``smtp`` (controller, inbox) and
-``dpo`` (a test client wired to that server, with a DPO's token)."""
+"""Fixtures of the API tests: ``tclient`` (a test client of the demo data, on a fixed clock) with
+``auth`` (an admin client's token); and those that need a real SMTP server: ``smtp``
+(controller, inbox) and ``dpo`` (a test client wired to that server, with a DPO's token)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,18 @@ def dpo(clocked_ctx, smtp):
     scopes = ["dsar:manage", "consent:write", "decisions:read"]
     headers = {"Authorization": f"Bearer {register_client(clocked_ctx, 'dpo', scopes)[1]}"}
     return client, headers
+
+
+@pytest.fixture
+def tclient(clocked_ctx):
+    from consent_service.demo import seed
+
+    seed(clocked_ctx)
+    return create_app(context=clocked_ctx).test_client()
+
+
+@pytest.fixture
+def auth(clocked_ctx):
+    from consent_service.auth.service import register_client
+
+    return {"Authorization": f"Bearer {register_client(clocked_ctx, 'crm', ['admin'])[1]}"}

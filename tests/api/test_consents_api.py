@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
-from consent_service import create_app
 from consent_service.crypto.signing import load_public_key, verify_signed
 from consent_service.ledger.models import LedgerEvent
 from tests.api.helpers import assert_problem, consent_body
-
-
-@pytest.fixture
-def tclient(clocked_ctx):
-    from consent_service.demo import seed
-
-    seed(clocked_ctx)
-    return create_app(context=clocked_ctx).test_client()
-
-
-@pytest.fixture
-def auth(clocked_ctx):
-    from consent_service.auth.service import register_client
-
-    return {"Authorization": f"Bearer {register_client(clocked_ctx, 'crm', ['admin'])[1]}"}
 
 
 def decide(client, auth, purpose="newsletter", **subject):

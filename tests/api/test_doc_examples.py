@@ -121,6 +121,13 @@ def check_json(client: Any, headers: dict[str, str], where: str, doc: Any) -> No
         for lang, table in doc.get("texts", {}).items():
             shown = banner_texts.texts(lang, banner_settings.settings(doc)["texts"])
             assert all(shown[key] == text for key, text in table.items()), where
+    elif set(doc) == {"gpc", "lastUpdate"}:  # the GPC support resource
+        from consent_service.config import Config
+        from consent_service.config_checks import check_gpc
+
+        answered = client.get("/.well-known/gpc.json").get_json()
+        assert doc["gpc"] is answered["gpc"] is True, where
+        check_gpc(Config(gpc_last_update=doc["lastUpdate"]))
     else:
         pytest.fail(f"{where}: an example this test does not know; add a check for it")
 

@@ -28,7 +28,9 @@ def banner(client, site, *, origin=ORIGIN, headers=None, **body):
     all_headers = {"X-Site-Key": site["site_key"], "User-Agent": "Mozilla/5.0 test"}
     if origin:
         all_headers["Origin"] = origin
-    all_headers.update(headers or {})
+    all_headers = list(all_headers.items()) + list(
+        dict(headers).items() if isinstance(headers, dict) else headers or []
+    )
     return client.post("/v1/public/consents", headers=all_headers, json=payload)
 
 
@@ -101,6 +103,91 @@ def test_gpc_denies_honor_gpc_purposes_the_request_does_not_grant(client, site, 
     assert methods == {"analytics": "custom", "ads": "gpc"}
     history = queries.history(ctx, body["subject_id"])
     assert history["events"][0]["proof"]["gpc"] is True
+
+
+def test_accept_all_does_not_override_gpc_for_honor_gpc_purposes_and_their_cookies(client, site, ctx):
+    response = banner(
+        client,
+        site,
+        headers={"Sec-GPC": "1"},
+        method="accept_all",
+        decisions=[
+            {"purpose": "analytics", "granted": True},
+            {"purpose": "newsletter", "granted": True},
+            {"cookie": "_ga", "granted": True},
+            {"cookie": "session", "granted": True},
+        ],
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    body = response.get_json()
+    decided = {(e["purpose"] or e["cookie"], e["decision"], e["method"]) for e in body["events"]}
+    assert decided == {
+        ("analytics", "denied", "gpc"),
+        ("newsletter", "granted", "accept_all"),
+        ("_ga", "denied", "gpc"),
+        ("session", "granted", "accept_all"),
+        ("ads", "denied", "gpc"),
+    }
+    assert body["gpc_denied"] == {"purposes": ["ads", "analytics"], "cookies": ["_ga"]}
+    kinds = {
+        (item["cookie"] or item["purpose"]): item["consentType"]
+        for item in body["receipt"]["payload"]["services"][0]["purposes"]
+    }
+    assert kinds == {"analytics": "SIGNAL", "ads": "SIGNAL", "_ga": "SIGNAL"} | {
+        "newsletter": "EXPLICIT",
+        "session": "EXPLICIT",
+    }
+    assert queries.decide_one(ctx, body["subject_id"], "analytics").reason == "consent_denied"
+
+
+def test_with_gpc_only_the_persons_choice_in_the_settings_grants_and_reject_all_stays_a_denial(client, site):
+    custom = banner(
+        client,
+        site,
+        headers={"Sec-GPC": "1"},
+        method="custom",
+        decisions=[{"purpose": "analytics", "granted": True}, {"cookie": "_fbp", "granted": True}],
+    ).get_json()
+    decided = {(e["purpose"] or e["cookie"], e["decision"], e["method"]) for e in custom["events"]}
+    assert decided == {
+        ("analytics", "granted", "custom"),
+        ("_fbp", "granted", "custom"),
+        ("ads", "denied", "gpc"),
+    }
+    assert custom["gpc_denied"] == {"purposes": ["ads"], "cookies": []}
+    rejected = banner(
+        client,
+        site,
+        subject={"type": "device_id", "value": "dev-2"},
+        headers={"Sec-GPC": "1"},
+        method="reject_all",
+        decisions=[{"purpose": "analytics", "granted": False}, {"purpose": "newsletter", "granted": False}],
+    ).get_json()
+    decided = {(e["purpose"], e["decision"], e["method"]) for e in rejected["events"]}
+    assert decided == {
+        ("analytics", "denied", "reject_all"),
+        ("newsletter", "denied", "reject_all"),
+        ("ads", "denied", "gpc"),
+    }
+    assert rejected["gpc_denied"] == {"purposes": ["ads"], "cookies": []}
+
+
+def test_without_the_signal_accept_all_grants_and_nothing_is_a_gpc_denial(client, site, ctx):
+    for value in (None, "0", "true", "01", ""):
+        headers = {} if value is None else {"Sec-GPC": value}
+        body = banner(client, site, headers=headers, method="accept_all").get_json()
+        assert [(e["purpose"], e["decision"], e["method"]) for e in body["events"]] == [
+            ("analytics", "granted", "accept_all")
+        ], value
+        assert body["gpc_denied"] == {"purposes": [], "cookies": []}
+        assert queries.history(ctx, body["subject_id"])["events"][-1]["proof"]["gpc"] is False
+
+
+def test_the_signal_is_read_as_the_specification_defines_it(client, site, ctx):
+    for headers in ({"Sec-GPC": " 1 "}, [("Sec-GPC", "0"), ("Sec-GPC", "1")], {"Sec-GPC": "1, 1"}):
+        body = banner(client, site, headers=headers, method="accept_all").get_json()
+        assert body["gpc_denied"] == {"purposes": ["ads", "analytics"], "cookies": []}, headers
+        assert queries.history(ctx, body["subject_id"])["events"][-1]["proof"]["gpc"] is True
 
 
 def test_banner_config_is_public(client, site):

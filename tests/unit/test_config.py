@@ -82,3 +82,19 @@ def test_message_settings_are_read_and_checked_at_start_by_name():
     )  # fmt: skip
     with pytest.raises(ConfigurationError, match="CONSENT_SUPERVISORY_AUTHORITY_URL"):
         check_messages(Config.from_env(env | {"CONSENT_SUPERVISORY_AUTHORITY_URL": "authority.example"}))
+
+
+def test_the_gpc_statement_date_is_an_rfc_3339_date_checked_at_start():
+    import pytest
+
+    from consent_service.config_checks import check_gpc
+    from consent_service.errors import ConfigurationError
+
+    assert Config.from_env({}).gpc_last_update == "2026-12-02"
+    for good in ("2025-04-15", "2025-04-15T09:30:00Z", "2025-04-15T09:30:00.250+02:00", " 2025-04-15 "):
+        config = Config.from_env({"CONSENT_GPC_LAST_UPDATE": good})
+        check_gpc(config)
+        assert config.gpc_last_update == good.strip()
+    for bad in ("", "15.04.2025", "2025-02-30", "2025-04-15T09:30", "2025-04-15 09:30:00Z", "yesterday"):
+        with pytest.raises(ConfigurationError, match="CONSENT_GPC_LAST_UPDATE"):
+            check_gpc(Config.from_env({"CONSENT_GPC_LAST_UPDATE": bad}))

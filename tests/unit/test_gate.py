@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from consent_service.ledger.gate import PurposeInfo, StateInfo, decide
+from consent_service.ledger.gate import REASONS, PurposeInfo, StateInfo, decide, decide_for_cookie
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 CONSENT = PurposeInfo("newsletter", "consent", "h2", 2)
@@ -48,3 +48,59 @@ def test_a_grant_names_its_event_and_validity():
 def test_an_erased_subject_is_erased_for_every_purpose(purpose):
     decision = decide(purpose, state(), NOW, erased=True)
     assert (decision.allowed, decision.reason, decision.event_id) == (False, "erased", None)
+
+
+def cookie(purpose=CONSENT, *, necessary=False, by_purpose=None, by_cookie=None, **kwargs):
+    return decide_for_cookie(
+        "_ga",
+        purpose,
+        NOW,
+        strictly_necessary=necessary,
+        purpose_state=by_purpose,
+        cookie_state=by_cookie,
+        **kwargs,
+    )
+
+
+NECESSARY = PurposeInfo("essential", "legitimate_interests", "h", 1)
+INTEREST = PurposeInfo("fraud", "legitimate_interests", "h", 1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "allowed", "reason", "decided_by"),
+    [
+        (cookie(NECESSARY, necessary=True), True, "strictly_necessary", "purpose"),
+        (
+            cookie(NECESSARY, necessary=True, by_cookie=state("denied", "h")),
+            True,
+            "strictly_necessary",
+            "purpose",
+        ),
+        (cookie(), False, "no_consent", "purpose"),
+        (cookie(by_purpose=state()), True, "consent_granted", "purpose"),
+        (cookie(by_purpose=state("withdrawn")), False, "consent_withdrawn", "purpose"),
+        (cookie(by_purpose=state(), by_cookie=state("denied")), False, "consent_denied", "cookie"),
+        (cookie(by_purpose=state("denied"), by_cookie=state()), True, "consent_granted", "cookie"),
+        # a cookie's decision is judged against its purpose's current version, as the purpose's is
+        (cookie(by_cookie=state(phash="h1")), False, "consent_outdated", "cookie"),
+        (cookie(by_cookie=state(valid_days=-1)), False, "consent_expired", "cookie"),
+        (cookie(by_cookie=state(), cookie_backed=False), False, "state_unverified", "cookie"),
+        (cookie(by_purpose=state(), purpose_backed=False), False, "state_unverified", "purpose"),
+        # a cookie that is not strictly necessary needs consent whatever the purpose's legal basis
+        (cookie(INTEREST), False, "no_consent", "purpose"),
+        (cookie(INTEREST, by_cookie=state(phash="h")), True, "consent_granted", "cookie"),
+        # the person's rights and erasure come before anything consented to or necessary
+        (cookie(NECESSARY, necessary=True, erased=True), False, "erased", "purpose"),
+        (cookie(by_cookie=state(), limited="restriction"), False, "restricted", "purpose"),
+        (cookie(by_cookie=state(), limited="objection"), False, "objected", "purpose"),
+        (cookie(NECESSARY, necessary=True, limited="held"), False, "held", "purpose"),
+    ],
+)
+def test_cookie_reasons(answer, allowed, reason, decided_by):
+    assert (answer.allowed, answer.reason, answer.decided_by) == (allowed, reason, decided_by)
+    assert answer.cookie == "_ga" and answer.reason in REASONS
+
+
+def test_a_cookie_answer_cites_the_event_that_decided():
+    answer = cookie(by_purpose=state(), by_cookie=StateInfo("granted", "h2", None, "evt-cookie"))
+    assert (answer.event_id, answer.valid_until, answer.purpose) == ("evt-cookie", None, "newsletter")

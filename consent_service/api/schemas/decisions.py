@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate, validates_schema
 
+from consent_service.api.openapi import exactly_one_of
 from consent_service.api.schemas.common import KEY, StrictSchema, SubjectRefIn
 from consent_service.subjects.service import IDENTITY_TYPES
 
 
 class DecisionQuery(SubjectRefIn):
-    purpose = fields.Str(required=True, validate=KEY)
+    """A subject, and the purpose or the cookie to answer for."""
+
+    OPENAPI = {"allOf": [exactly_one_of("subject", "subject_id"), exactly_one_of("purpose", "cookie")]}
+
+    purpose = fields.Str(validate=KEY)
+    cookie = fields.Str(validate=validate.Length(1, 128))
+
+    @validates_schema
+    def _one_target(self, data: dict[str, Any], **_: Any) -> None:
+        if ("purpose" in data) == ("cookie" in data):
+            raise ValidationError("give exactly one of 'purpose' or 'cookie'", "purpose")
 
 
 class DecisionOut(StrictSchema):
@@ -20,6 +31,15 @@ class DecisionOut(StrictSchema):
     legal_basis = fields.Str()
     event_id = fields.Str(allow_none=True)
     valid_until = fields.DateTime(allow_none=True)
+    cookie = fields.Str(metadata={"description": "for a cookie: the cookie asked for"})
+    purpose = fields.Str(metadata={"description": "for a cookie: the purpose it serves"})
+    decided_by = fields.Str(
+        validate=validate.OneOf(("cookie", "purpose")),
+        metadata={
+            "description": "for a cookie: whether the subject's decision for the cookie itself or "
+            "that for its purpose gave the answer"
+        },
+    )
 
 
 class SubjectList(fields.Field):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from consent_service.api.schemas.common import StrictSchema
-from consent_service.api.schemas.consents import DecisionIn
+from consent_service.api.schemas.consents import ConsentOut, DecisionIn
 from consent_service.api.schemas.cookies import CookieOut
 
 
@@ -26,6 +26,21 @@ class PublicConsentIn(StrictSchema):
     url = fields.Str(load_default=None, validate=validate.Length(max=2000))
     tc_string = fields.Str(load_default=None, validate=validate.Length(max=10000))
     gpp_string = fields.Str(load_default=None, validate=validate.Length(max=10000))
+
+
+class GpcDeniedOut(StrictSchema):
+    purposes = fields.List(fields.Str())
+    cookies = fields.List(fields.Str())
+
+
+class PublicConsentOut(ConsentOut):
+    gpc_denied = fields.Nested(
+        GpcDeniedOut,
+        metadata={
+            "description": "the purposes and cookies recorded as denied because the request carried "
+            "the Global Privacy Control signal (their events have method gpc); empty lists without it"
+        },
+    )
 
 
 class BannerCookieOut(CookieOut):
