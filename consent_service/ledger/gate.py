@@ -151,11 +151,14 @@ def decide_for_cookie(
     1. erasure, restriction, objection and hold answer as for the cookie's purpose (``LIMITS``);
     2. a cookie of a ``strictly_necessary`` purpose is allowed (``strictly_necessary``): storing it
        needs no consent (ePrivacy Art. 5(3), second sentence; TDDDG § 25(2) no. 2);
-    3. any other cookie needs consent, whatever its purpose's GDPR legal basis: the subject's
-       latest decision for the cookie itself decides when there is one (``decided_by: cookie``),
-       judged against the purpose's current version as the purpose's own decision is;
-    4. else the subject's latest decision for the cookie's purpose (``decided_by: purpose``);
-       none is ``no_consent``.
+    3. any other cookie needs consent, whatever its purpose's GDPR legal basis. A decision for
+       the cookie itself narrows the purpose's, it cannot widen it (CJEU C-673/17 Planet49: the
+       choice per cookie within the purpose): a refusal of the cookie denies (``decided_by:
+       cookie``); a refusal or withdrawal of the purpose denies whatever the cookie's grant says
+       (``decided_by: purpose``: withdrawing a purpose withdraws its cookies); a grant of both
+       allows (``cookie``); a cookie's grant with no decision on the purpose allows (``cookie``);
+       each decision judged against the purpose's current version as the purpose's own is;
+    4. neither decided: ``no_consent``.
     """
     limit = decide(purpose, None, now, erased=erased, limited=limited)
     decided_by = "purpose"
@@ -163,9 +166,13 @@ def decide_for_cookie(
         answer = limit
     elif strictly_necessary:
         answer = Decision(True, "strictly_necessary", purpose.legal_basis)
-    elif cookie_state is not None:
-        answer = decide(purpose, cookie_state, now, backed=cookie_backed, consent_needed=True)
-        decided_by = "cookie"
     else:
+        by_cookie = (
+            None
+            if cookie_state is None
+            else decide(purpose, cookie_state, now, backed=cookie_backed, consent_needed=True)
+        )
         answer = decide(purpose, purpose_state, now, backed=purpose_backed, consent_needed=True)
+        if by_cookie is not None and (not by_cookie.allowed or purpose_state is None or answer.allowed):
+            answer, decided_by = by_cookie, "cookie"
     return CookieDecision(*answer, cookie=cookie, purpose=purpose.key, decided_by=decided_by)

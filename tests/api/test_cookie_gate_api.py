@@ -48,7 +48,7 @@ def test_the_purpose_decides_when_the_subject_did_not_decide_on_the_cookie(tclie
     assert answer["event_id"] == recorded["events"][0]["id"] and answer["valid_until"]
 
 
-def test_the_cookies_own_decision_decides_over_its_purposes(tclient, auth):
+def test_the_cookies_own_decision_narrows_its_purposes_and_cannot_widen_it(tclient, auth):
     recorded = record(
         tclient, auth, {"purpose": "analytics", "granted": True}, {"cookie": "_ga", "granted": False}
     )
@@ -57,7 +57,13 @@ def test_the_cookies_own_decision_decides_over_its_purposes(tclient, auth):
     assert answer["event_id"] == recorded["events"][1]["id"]
     record(tclient, auth, {"purpose": "ads", "granted": False}, {"cookie": "_fbp", "granted": True})
     answer = gate(tclient, auth, "_fbp")
+    assert (answer["allowed"], answer["reason"], answer["decided_by"]) == (False, "consent_denied", "purpose")
+    record(tclient, auth, {"purpose": "ads", "granted": True})
+    answer = gate(tclient, auth, "_fbp")
     assert (answer["allowed"], answer["reason"], answer["decided_by"]) == (True, "consent_granted", "cookie")
+    record(tclient, auth, {"purpose": "ads", "granted": False})  # withdrawing the purpose withdraws its cookies
+    answer = gate(tclient, auth, "_fbp")
+    assert (answer["allowed"], answer["decided_by"]) == (False, "purpose")
 
 
 def test_an_erased_subject_is_erased_for_every_cookie_also_a_strictly_necessary_one(tclient, auth):

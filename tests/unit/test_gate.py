@@ -80,7 +80,11 @@ INTEREST = PurposeInfo("fraud", "legitimate_interests", "h", 1)
         (cookie(by_purpose=state()), True, "consent_granted", "purpose"),
         (cookie(by_purpose=state("withdrawn")), False, "consent_withdrawn", "purpose"),
         (cookie(by_purpose=state(), by_cookie=state("denied")), False, "consent_denied", "cookie"),
-        (cookie(by_purpose=state("denied"), by_cookie=state()), True, "consent_granted", "cookie"),
+        # a cookie's own decision narrows its purpose's and cannot widen it (Planet49)
+        (cookie(by_purpose=state("denied"), by_cookie=state()), False, "consent_denied", "purpose"),
+        (cookie(by_purpose=state("withdrawn"), by_cookie=state()), False, "consent_withdrawn", "purpose"),
+        (cookie(by_purpose=state(), by_cookie=state()), True, "consent_granted", "cookie"),
+        (cookie(by_purpose=state("denied"), by_cookie=state("denied")), False, "consent_denied", "cookie"),
         # a cookie's decision is judged against its purpose's current version, as the purpose's is
         (cookie(by_cookie=state(phash="h1")), False, "consent_outdated", "cookie"),
         (cookie(by_cookie=state(valid_days=-1)), False, "consent_expired", "cookie"),
