@@ -1,9 +1,10 @@
-"""Sites: the websites whose banners record consent, the origins each may call from and the
-offer of its banner (the purposes and cookies it shows).
+"""Sites: the websites whose banners record consent, the origins each may call from, the
+offer of its banner (the purposes and cookies it shows) and its settings (``banner_settings``).
 
 Functions taking a ``session`` run in the caller's unit of work and do not commit; the ones taking
 a ``ctx`` own their transaction. A site's id and public site key never change; its name, origins
-and offer may (``change_site``), each purpose and cookie of the offer must be registered.
+and offer may (``change_site``), each purpose and cookie of the offer must be registered (else
+``UnknownReference`` when nothing else is wrong), and so may its settings alone (``change_banner``).
 """
 
 from __future__ import annotations

@@ -31,12 +31,12 @@ def _integer(value: Any) -> None:
         raise ValidationError("Not a valid integer.")
 
 
-class LinksIn(StrictSchema):
+class BannerLinks(StrictSchema):
     privacy = fields.Str(allow_none=True, validate=[validate.Length(1, 2000), LINK])
     imprint = fields.Str(allow_none=True, validate=[validate.Length(1, 2000), LINK])
 
 
-class ThemeIn(StrictSchema):
+class BannerTheme(StrictSchema):
     background = fields.Str(validate=COLOUR)
     text = fields.Str(validate=COLOUR, metadata={"description": "4.5:1 contrast on the background"})
     accent = fields.Str(validate=COLOUR, metadata={"description": "white text on it reaches 4.5:1"})
@@ -54,7 +54,7 @@ def _mapping_rules() -> dict[str, Any]:
     }
 
 
-class ConsentModeIn(StrictSchema):
+class ConsentMode(StrictSchema):
     OPENAPI = _mapping_rules  # the consent types as members (OpenAPI 3.0 has no propertyNames)
 
     enabled = StrictBool()
@@ -115,8 +115,8 @@ class BannerSettings(StrictSchema):
             "description": "the banner's languages; the first is used when the page's is not among them"
         },
     )
-    links = fields.Nested(LinksIn)
-    theme = fields.Nested(ThemeIn)
+    links = fields.Nested(BannerLinks)
+    theme = fields.Nested(BannerTheme)
     floating_button = StrictBool(metadata={"description": "a small button that reopens the settings"})
     reask_after = fields.Str(
         validate=DURATION,
@@ -136,7 +136,7 @@ class BannerSettings(StrictSchema):
         ),
         metadata={"description": "language -> text id -> text, over the banner's own texts"},
     )
-    consent_mode = fields.Nested(ConsentModeIn, metadata={"description": "Google Consent Mode v2"})
+    consent_mode = fields.Nested(ConsentMode, metadata={"description": "Google Consent Mode v2"})
 
 
 class SiteIn(StrictSchema):
