@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from consent_service.cli.base import Group, _context, main
-from consent_service.errors import InvalidInput
+from consent_service.errors import InvalidInput, UnknownReference
 
 
 @main.group(cls=Group)
@@ -38,8 +38,8 @@ def _settings_file(path: Path) -> dict[str, Any]:
     return dict(doc)
 
 
-def _refused(exc: InvalidInput) -> NoReturn:
-    """Each bad field on its own line, then exit 1."""
+def _refused(exc: InvalidInput | UnknownReference) -> NoReturn:
+    """Each bad field on its own line, then exit 1 (an unknown site is the group's exit 2)."""
     click.echo(f"error: {exc.detail}", err=True)
     for field, messages in sorted((exc.errors or {}).items()):
         for message in messages:
@@ -87,7 +87,7 @@ def sites_create(
             banner=banner,
             record=_recorder(ctx),
         )
-    except InvalidInput as exc:
+    except (InvalidInput, UnknownReference) as exc:
         _refused(exc)
     click.echo(f"site {site['id']} ({site['name']}) origins: {' '.join(site['allowed_origins'])}", err=True)
     click.echo(site["site_key"])
@@ -125,6 +125,6 @@ def sites_banner(site_id: str, settings_file: Path) -> None:
     ctx = _context()
     try:
         site = set_site_banner(ctx, site_id, banner, record=_recorder(ctx))
-    except InvalidInput as exc:
+    except (InvalidInput, UnknownReference) as exc:
         _refused(exc)
     click.echo(f"site {site['id']}: banner settings saved", err=True)

@@ -29,7 +29,8 @@ def client(clocked_ctx):
 def test_the_form_shows_the_defaults_and_saves_them_untouched(client, clocked_ctx):
     page = text(client.get(NEW, headers={"Accept-Language": "en"}))
     shown = form_values(page)
-    assert shown["languages"] == ["en", "de"] and shown["theme_accent"] == ["#0b5cd5"]
+    assert shown["languages"] == ["en", "de"] and shown["language_default"] == ["en"]
+    assert shown["theme_accent"] == ["#0b5cd5"]
     assert shown["floating_button"] == ["y"] and shown["cm_mode"] == ["basic"]
     assert shown["reask_after"] == ["P13M"] and shown["cm_wait_for_update"] == ["500"]
     assert 'type="color"' in page
@@ -42,6 +43,7 @@ def test_the_form_shows_the_defaults_and_saves_them_untouched(client, clocked_ct
 def test_every_setting_is_saved_and_shown_again(client, clocked_ctx):
     settings = {
         "languages": ["de"],
+        "language_default": "de",
         "link_privacy": "https://tea.example/datenschutz",
         "link_imprint": "/impressum",
         "theme_background": "#fffff0",
@@ -95,7 +97,6 @@ def test_the_registry_errors_are_shown_next_to_their_fields_and_nothing_is_saved
         "theme_text": "#222222",
         "reask_after": "P2Y",
         "cm_ad_storage": ["ads"],
-        "languages": [],
     }
     answer = submit(client, edit, bad)
     assert answer.status_code == 422
@@ -103,7 +104,6 @@ def test_the_registry_errors_are_shown_next_to_their_fields_and_nothing_is_saved
     assert "contrast of 4.5:1" in error_of(html, "theme_text")
     assert "P13M" in error_of(html, "reask_after")
     assert "Not offered by this site: ads" in error_of(html, "cm_ad_storage")
-    assert "at least one language" in error_of(html, "languages")
     assert 'href="#cm_ad_storage"' in html, "the summary links to the field"
     assert sites.read_site(clocked_ctx, site["id"]) == site, "a refused change writes nothing"
     german = text(submit(client, edit, bad, headers={"Accept-Language": "de"}))
@@ -120,3 +120,17 @@ def test_text_overrides_set_through_the_api_are_kept(client, clocked_ctx):
     assert submit(client, edit, {"floating_button": []}).status_code == 302
     banner = sites.read_site(clocked_ctx, site["id"])["banner"]
     assert banner["texts"] == texts and banner["floating_button"] is False
+
+
+def test_the_default_language_comes_first_and_stays_first(client, clocked_ctx):
+    german_first = {**SITE, "languages": ["en", "de"], "language_default": "de"}
+    assert submit(client, NEW, german_first).status_code == 302
+    (site,) = sites.read_sites(clocked_ctx)
+    assert site["banner"]["languages"] == ["de", "en"]
+    edit = f"/console/registry/site/{site['id']}/edit"
+    assert form_values(text(client.get(edit)))["language_default"] == ["de"]
+    assert submit(client, edit, {"name": "Tea house"}).status_code == 302
+    assert sites.read_site(clocked_ctx, site["id"])["banner"]["languages"] == ["de", "en"]
+    only = submit(client, edit, {"languages": [], "language_default": "en"})
+    assert only.status_code == 302, "the default language is always offered"
+    assert sites.read_site(clocked_ctx, site["id"])["banner"]["languages"] == ["en"]

@@ -84,6 +84,8 @@ def test_bad_settings_name_each_field_exit_1_and_change_nothing(cli_env, ctx, tm
     again = create(tmp_path, {"consent_mode": {"mapping": {"ad_storage": ["ads"]}}})
     assert again.exit_code == 1 and "banner.consent_mode.mapping.ad_storage" in again.stderr
     assert "not offered by this site: ads" in again.stderr
+    unregistered = run("sites", "create", "--name", "X", "--origin", "https://x.example", "--purpose", "nope")
+    assert unregistered.exit_code == 1 and "  purposes: not registered: nope" in unregistered.stderr
     assert len(run("sites", "list").stdout.splitlines()) == 2, "the demo site and the first one only"
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")

@@ -20,7 +20,7 @@ from consent_service.web.i18n import language
 
 # The registry's error keys -> the form's fields (a key not named here goes next to the name).
 BANNER_FIELDS = {
-    "banner.languages": "languages",
+    "banner.languages": "language_default",
     "banner.texts": "languages",
     "banner.links": "link_privacy",
     "banner.links.privacy": "link_privacy",
@@ -48,6 +48,7 @@ def _language_name(code: str) -> str:
 def banner_choices(form: SiteForm, purposes: list[SelectChoice]) -> None:
     """The languages with a translation file; the registered purposes for each consent type."""
     form.languages.choices = [SelectChoice(code, _language_name(code)) for code in banner_texts.languages()]
+    form.language_default.choices = list(form.languages.choices)
     for consent_type in CONSENT_TYPES:
         getattr(form, f"cm_{consent_type}").choices = purposes
 
@@ -58,6 +59,7 @@ def banner_data(stored: dict[str, Any] | None) -> dict[str, Any]:
     cm = full["consent_mode"]
     return {
         "languages": full["languages"],
+        "language_default": full["languages"][0] if full["languages"] else "",
         "link_privacy": full["links"].get("privacy") or "",
         "link_imprint": full["links"].get("imprint") or "",
         **{f"theme_{name}": full["theme"][name] for name in ("background", "text", "accent")},
@@ -78,8 +80,10 @@ def banner_doc(form: SiteForm, stored: dict[str, Any] | None) -> dict[str, Any]:
         return (value or "").strip() or None
 
     mapping = {t: list(data) for t in CONSENT_TYPES if (data := getattr(form, f"cm_{t}").data)}
+    default = form.language_default.data
+    chosen = [lang for lang in form.languages.data or [] if lang != default]
     return {
-        "languages": list(form.languages.data or []),
+        "languages": [default, *chosen] if default else chosen,  # the first is the default
         "links": {"privacy": text(form.link_privacy.data), "imprint": text(form.link_imprint.data)},
         "theme": {
             "background": (form.theme_background.data or "").strip(),

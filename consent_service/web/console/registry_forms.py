@@ -169,9 +169,10 @@ class SiteForm(FlaskForm):
     purposes = MultiCheckboxField(_l("Purposes the banner offers"))
     cookies = MultiCheckboxField(_l("Cookies the banner lists"))
     # The banner's settings (registry.banner_settings); its texts are set through the API or CLI.
-    languages = MultiCheckboxField(
-        _l("Languages of the banner"),
-        description=_l("The first chosen is shown when the page's language is not among them."),
+    languages = MultiCheckboxField(_l("Languages of the banner"))
+    language_default = SelectField(
+        _l("Default language"),
+        description=_l("Shown when the page's language is not among the banner's; always offered."),
     )
     link_privacy = StringField(
         _l("Privacy policy link"),
