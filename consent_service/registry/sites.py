@@ -73,9 +73,11 @@ def change_site(
     banner: dict[str, Any] | None = None,
 ) -> Site:
     """Replace a site's name, allowed origins and offer; its id and public site key stay.
-    ``banner``: its new settings (None keeps the present ones)."""
+    ``banner``: its new settings (None keeps the present ones, which must still fit the new offer:
+    Consent Mode may map only purposes the site offers)."""
     site = get_site(session, site_id)
-    _check_site(session, "the site cannot be changed", name, origins, purposes, cookies, banner)
+    kept = banner if banner is not None else site.banner
+    _check_site(session, "the site cannot be changed", name, origins, purposes, cookies, kept)
     site.name = name.strip()
     # new lists: the JSON columns see the change
     site.allowed_origins = _origins(origins)

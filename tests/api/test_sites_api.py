@@ -74,6 +74,16 @@ def test_the_banner_settings_alone_are_replaced(client, admin, demo):
     assert config["language"] == "en"
 
 
+def test_the_kept_settings_must_fit_a_changed_offer(client, admin, demo):
+    site = create(client, admin, banner=BANNER)
+    dropped = client.put(f"/v1/sites/{site['id']}", headers=admin, json={**SITE, "purposes": ["ads"]})
+    problem = assert_problem(dropped, 422)
+    assert problem["errors"] == {
+        "banner.consent_mode.mapping.analytics_storage": ["not offered by this site: analytics"]
+    }
+    assert client.get(f"/v1/sites/{site['id']}", headers=admin).get_json() == site
+
+
 def test_an_unknown_site_is_a_404(client, admin, demo):
     for method, path, body in (
         ("GET", "/v1/sites/site_0", None),
