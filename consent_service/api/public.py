@@ -7,9 +7,10 @@ process in memory, or shared by every process through Redis; see ``api.throttle`
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from flask import Response, request
+from flask import Response, json, request
 from flask.views import MethodView
 
 from consent_service.api import throttle
@@ -31,6 +32,16 @@ from consent_service.subjects.service import IdentityRef
 blp = Blueprint("public", __name__, url_prefix="/v1/public", description="Cookie banner endpoints")
 
 ALLOWED_HEADERS = "Content-Type, X-Site-Key"
+# Browsers and CDNs may keep a banner's configuration for five minutes: a change in the registry
+# reaches every page within that time, and a revalidation with the ETag costs no body.
+CONFIG_CACHE = "public, max-age=300"
+CONFIG_HEADERS = {
+    "ETag": {
+        "description": "a hash of the answer; send it back in If-None-Match",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {"description": CONFIG_CACHE, "schema": {"type": "string"}},
+}
 
 
 def _cors(response: Response, origin: str) -> Response:
@@ -102,13 +113,24 @@ class PublicConsents(MethodView):
 class BannerConfig(MethodView):
     @blp.doc(security=[])
     @blp.arguments(BannerConfigQuery, location="query")
-    @blp.response(200, BannerConfigOut)
-    def get(self, query: dict[str, Any], site_key: str) -> dict[str, Any]:
+    @blp.response(200, BannerConfigOut, headers=CONFIG_HEADERS)
+    @blp.alt_response(
+        304, description="Not modified: the If-None-Match ETag is the answer's", headers=CONFIG_HEADERS
+    )
+    def get(self, query: dict[str, Any], site_key: str) -> Response:
         """What the site's banner offers in a language: texts, purposes, cookies and settings."""
         config = registry.banner_config(ctx(), site_key, query["lang"])
         if config is None:
             raise NotFound("unknown site key")
-        return config
+        body = json.dumps(BannerConfigOut().dump(config))
+        etag = hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
+        if request.if_none_match.contains_weak(etag):
+            response = Response(status=304)
+        else:
+            response = Response(body, status=200, mimetype="application/json")
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = CONFIG_CACHE
+        return response
 
 
 @blp.after_request

@@ -1,9 +1,10 @@
-"""Sites: the websites whose banners record consent, the origins each may call from and the
-offer of its banner (the purposes and cookies it shows).
+"""Sites: the websites whose banners record consent, the origins each may call from, the
+offer of its banner (the purposes and cookies it shows) and its settings (``banner_settings``).
 
 Functions taking a ``session`` run in the caller's unit of work and do not commit; the ones taking
 a ``ctx`` own their transaction. A site's id and public site key never change; its name, origins
-and offer may (``change_site``), each purpose and cookie of the offer must be registered.
+and offer may (``change_site``), each purpose and cookie of the offer must be registered (else
+``UnknownReference`` when nothing else is wrong), and so may its settings alone (``change_banner``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.db import columns_of
-from consent_service.errors import InvalidInput, NotFound
+from consent_service.errors import InvalidInput, NotFound, refused
 from consent_service.registry import banner_settings
 from consent_service.registry.models import Cookie, Purpose, Site
 
@@ -45,10 +46,7 @@ def create_site(
 ) -> Site:
     """Register a website and its banner's offer (and settings, ``registry.banner_settings``);
     returns it with a new public site key."""
-    if errors := site_problems(
-        session, name=name, origins=origins, purposes=purposes, cookies=cookies, banner=banner
-    ):
-        raise InvalidInput("the site cannot be created", errors=errors)
+    _check_site(session, "the site cannot be created", name, origins, purposes, cookies, banner)
     site = Site(
         id="site_" + secrets.token_hex(8),
         name=name.strip(),
@@ -75,12 +73,11 @@ def change_site(
     banner: dict[str, Any] | None = None,
 ) -> Site:
     """Replace a site's name, allowed origins and offer; its id and public site key stay.
-    ``banner``: its new settings (None keeps the present ones)."""
+    ``banner``: its new settings (None keeps the present ones, which must still fit the new offer:
+    Consent Mode may map only purposes the site offers)."""
     site = get_site(session, site_id)
-    if errors := site_problems(
-        session, name=name, origins=origins, purposes=purposes, cookies=cookies, banner=banner
-    ):
-        raise InvalidInput("the site cannot be changed", errors=errors)
+    kept = banner if banner is not None else site.banner
+    _check_site(session, "the site cannot be changed", name, origins, purposes, cookies, kept)
     site.name = name.strip()
     # new lists: the JSON columns see the change
     site.allowed_origins = _origins(origins)
@@ -90,6 +87,35 @@ def change_site(
         site.banner = dict(banner)
     session.flush()
     return site
+
+
+def change_banner(session: Session, site_id: str, banner: dict[str, Any]) -> Site:
+    """Replace a site's banner settings document (what it leaves out takes ``DEFAULTS``)."""
+    site = get_site(session, site_id)
+    if errors := banner_settings.problems(banner, site.purposes):
+        raise InvalidInput("the banner settings are not valid", errors=errors)
+    site.banner = dict(banner)
+    session.flush()
+    return site
+
+
+def _check_site(
+    session: Session,
+    detail: str,
+    name: str,
+    origins: Sequence[str],
+    purposes: Sequence[str],
+    cookies: Sequence[str],
+    banner: dict[str, Any] | None,
+) -> None:
+    """Raise when the site is not valid: a 404 (``UnknownReference``) when its only problems are
+    purposes or cookies that are not registered, else a 422 naming every problem."""
+    errors = site_problems(
+        session, name=name, origins=origins, purposes=purposes, cookies=cookies, banner=banner
+    )
+    if errors:
+        references: set[tuple[str, str]] = {(f, errors[f][0]) for f in ("purposes", "cookies") if f in errors}
+        raise refused(detail, errors, references)
 
 
 def _origins(origins: Sequence[str]) -> list[str]:
@@ -196,7 +222,8 @@ def register_site(
         )
         out = site_dict(site)
         if record is not None:
-            record(uow.session, "site_created", {"site": out["id"], "origins": list(origins)})
+            created = {"site": out["id"], "origins": list(origins)}
+            record(uow.session, "site_created", created if banner is None else {**created, "banner": banner})
         uow.commit()
     return out
 
@@ -228,6 +255,19 @@ def change_site_offer(
         if record is not None:
             change = {"site": site_id, "origins": list(origins)}
             record(uow.session, "site_changed", change if banner is None else {**change, "banner": banner})
+        uow.commit()
+    return out
+
+
+def set_site_banner(
+    ctx: Context, site_id: str, banner: dict[str, Any], *, record: Recorder | None = None
+) -> dict[str, Any]:
+    """Replace only a site's banner settings in its own transaction (``change_banner``);
+    ``record``: who did it."""
+    with ctx.uow() as uow:
+        out = site_dict(change_banner(uow.session, site_id, banner))
+        if record is not None:
+            record(uow.session, "site_banner_changed", {"site": site_id, "banner": banner})
         uow.commit()
     return out
 

@@ -14,7 +14,7 @@ from consent_service.dsar import recipients
 from consent_service.registry import service as registry
 from consent_service.registry import sites
 from consent_service.registry.models import Purpose
-from tests.console_helpers import DPO, PASSWORD, add_staff, sign_in, token
+from tests.console_helpers import DPO, PASSWORD, add_staff, form_values, sign_in, token
 
 EN = {"Accept-Language": "en"}
 PURPOSE_FORM = {
@@ -67,6 +67,13 @@ def post(client: Any, path: str, data: dict[str, Any]) -> Any:
     """Submit the form at ``path`` with its CSRF token."""
     page = client.get(path, headers=EN)
     return client.post(path, data={"csrf_token": token(text(page)), **data}, headers=EN)
+
+
+def submit(client: Any, path: str, changes: dict[str, Any], headers: dict[str, str] = EN) -> Any:
+    """Submit the form at ``path`` as the page shows it, with ``changes`` made (as a person would)."""
+    page = text(client.get(path, headers=headers))
+    data: dict[str, Any] = {**form_values(page), **changes, "csrf_token": token(page)}
+    return client.post(path, data=data, headers=headers)
 
 
 def error_of(html: str, field: str) -> str:
@@ -219,14 +226,14 @@ def test_cookies_sites_and_recipients_are_created_and_changed(client, clocked_ct
         "origins": "https://shop.example\nhttps://www.shop.example",
         "purposes": ["analytics"],
     }
-    assert post(client, "/console/registry/sites/new", site).status_code == 302
+    assert submit(client, "/console/registry/sites/new", site).status_code == 302
     (created,) = sites.read_sites(clocked_ctx)
     assert created["allowed_origins"] == ["https://shop.example", "https://www.shop.example"]
     edit = f"/console/registry/site/{created['id']}/edit"
-    wrong = post(client, edit, {**site, "origins": "shop.example"})
+    wrong = submit(client, edit, {**site, "origins": "shop.example"})
     assert wrong.status_code == 422 and "is not an origin" in error_of(text(wrong), "origins")
     assert (
-        post(client, edit, {**site, "cookies": ["_pk_id"], "origins": "https://shop.example"}).status_code
+        submit(client, edit, {**site, "cookies": ["_pk_id"], "origins": "https://shop.example"}).status_code
         == 302
     )
     changed = sites.read_site(clocked_ctx, created["id"])
@@ -338,7 +345,7 @@ def test_every_registry_change_is_in_the_audit_log_with_who_made_it(client, app,
         post(client, "/console/registry/cookies/new", cookie | {"purpose": "newsletter"}).status_code == 302
     )
     site = {"name": "Shop", "origins": "https://shop.example", "purposes": ["newsletter"]}
-    assert post(client, "/console/registry/sites/new", site).status_code == 302
+    assert submit(client, "/console/registry/sites/new", site).status_code == 302
     client_id, api_token = register_client(clocked_ctx, "crm", ["registry:write"])
     api = app.test_client().put(
         "/v1/cookies/_ga",

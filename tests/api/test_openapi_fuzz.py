@@ -41,6 +41,11 @@ NOT_STATABLE = {
     "and HTTP endpoints must resolve to allowed addresses",
     ("PUT", "/v1/recipients/{key}"): "endpoints must resolve to allowed addresses; a country outside "
     "the EEA needs a safeguard (and one inside refuses it)",
+    **dict.fromkeys(
+        (("POST", "/v1/sites"), ("PUT", "/v1/sites/{site_id}"), ("PUT", "/v1/sites/{site_id}/banner")),
+        "banner settings: the theme's text and accent colours reach a 4.5:1 contrast, re-ask periods "
+        "are at most P13M, and Consent Mode maps only purposes the site offers",
+    ),
 }
 
 

@@ -66,6 +66,36 @@ _PROBLEMS: tuple[tuple[re.Pattern[str], Callable[..., str]], ...] = (
         lambda languages: _("Missing language(s): %(languages)s", languages=languages),
     ),
     (re.compile(r"^required$"), lambda: _("Required.")),
+    # the banner settings (registry.banner_settings)
+    (
+        re.compile(r"^text on background must reach a contrast of 4\.5:1$"),
+        lambda: _("The text needs a contrast of 4.5:1 on the background."),
+    ),
+    (
+        re.compile(r"^white text on the accent colour must reach a contrast of 4\.5:1$"),
+        lambda: _("White text on the accent colour needs a contrast of 4.5:1."),
+    ),
+    (re.compile(r"^a list of at least one language$"), lambda: _("Choose at least one language.")),
+    (
+        re.compile(r"^not offered by this site: (?P<keys>.+)$"),
+        lambda keys: _("Not offered by this site: %(keys)s", keys=keys),
+    ),
+    (
+        re.compile(r"^an http\(s\) URL or a path starting with /$"),
+        lambda: _("An http(s) address or a path starting with /."),
+    ),
+    (
+        re.compile(r"^a list of ISO 3166 codes like DE or ES-CT$"),
+        lambda: _("ISO 3166 codes such as DE or ES-CT, one per line."),
+    ),
+    (
+        re.compile(r"^milliseconds from 0 to (?P<limit>\d+)$"),
+        lambda limit: _("Milliseconds from 0 to %(limit)s.", limit=limit),
+    ),
+    (
+        re.compile(r"^not a colour like #1f2328: (?P<fields>.+)$"),
+        lambda fields: _("Not a colour like #1f2328: %(fields)s", fields=fields),
+    ),
 )
 
 

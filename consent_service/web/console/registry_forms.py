@@ -12,6 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    ColorField,
+    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -20,10 +22,11 @@ from wtforms import (
     widgets,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from consent_service.dsar.recipients import EVENTS
 from consent_service.dsar.transfers import SAFEGUARDS
+from consent_service.registry.banner_settings import CONSENT_TYPES
 from consent_service.registry.service import COOKIE_NAME
 from consent_service.registry.taxonomy import LEGAL_BASES
 from consent_service.stores.spec import KEY_RE
@@ -165,6 +168,66 @@ class SiteForm(FlaskForm):
     )
     purposes = MultiCheckboxField(_l("Purposes the banner offers"))
     cookies = MultiCheckboxField(_l("Cookies the banner lists"))
+    # The banner's settings (registry.banner_settings); its texts are set through the API or CLI.
+    languages = MultiCheckboxField(_l("Languages of the banner"))
+    language_default = SelectField(
+        _l("Default language"),
+        description=_l("Shown when the page's language is not among the banner's; always offered."),
+    )
+    link_privacy = StringField(
+        _l("Privacy policy link"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("An https:// address or a path such as /privacy."),
+    )
+    link_imprint = StringField(_l("Imprint link"), validators=[Optional(), Length(max=2000)])
+    theme_background = ColorField(_l("Background colour"), description=_l("For example #ffffff."))
+    theme_text = ColorField(
+        _l("Text colour"), description=_l("It needs a contrast of 4.5:1 on the background.")
+    )
+    theme_accent = ColorField(
+        _l("Accent colour"), description=_l("Of the buttons; white text on it needs a contrast of 4.5:1.")
+    )
+    floating_button = BooleanField(_l("Show a button that reopens the settings"))
+    reask_after = StringField(
+        _l("Ask again after"),
+        validators=[DataRequired(_l("Enter a period such as P12M."))],
+        description=_l("An ISO 8601 period such as P12M; at most P13M."),
+    )
+    refusal_reask = StringField(
+        _l("After a refusal, ask again after"),
+        validators=[DataRequired(_l("Enter a period such as P6M."))],
+        description=_l("Until then a refused purpose is asked only when the person opens the settings."),
+    )
+    cm_enabled = BooleanField(_l("Send Google Consent Mode signals"))
+    cm_mode = SelectField(
+        _l("Mode"),
+        choices=[
+            SelectChoice("basic", _l("Basic: Google tags load only after consent")),
+            SelectChoice("advanced", _l("Advanced: Google tags load at once, with every type denied")),
+        ],
+    )
+    cm_ads_data_redaction = BooleanField(_l("Redact ads data while ad storage is denied"))
+    cm_url_passthrough = BooleanField(_l("Pass ad click information through URLs"))
+    cm_regions = TextAreaField(
+        _l("Regions"),
+        description=_l("ISO 3166 codes such as DE or ES-CT, one per line; empty: everywhere."),
+    )
+    cm_wait_for_update = IntegerField(
+        _l("Wait for an update (milliseconds)"),
+        validators=[InputRequired(_l("Enter a number of milliseconds from 0 to 10000."))],
+    )
+
+
+# One choice of purposes per Consent Mode type: the type is granted when each chosen purpose is.
+for _consent_type in CONSENT_TYPES:
+    setattr(
+        SiteForm,
+        f"cm_{_consent_type}",
+        SelectMultipleField(
+            _consent_type,
+            description=_l("Granted when each chosen purpose is; the banner must offer them."),
+        ),
+    )
 
 
 class RecipientForm(FlaskForm):

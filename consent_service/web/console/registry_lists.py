@@ -2,7 +2,8 @@
 
 The forms call what the API and the command line call: ``registry.service.save_cookie``
 (``PUT /v1/cookies/<name>``), ``registry.sites.register_site`` / ``change_site_offer`` (sites:
-their allowed origins and the purposes and cookies their banner offers) and
+their allowed origins, the purposes and cookies their banner offers and its settings, see
+``registry_banner``) and
 ``dsar.recipients.save_recipient`` (``PUT /v1/recipients/<key>``; a recipient's secret is never
 shown, an empty field keeps the stored one).
 """
@@ -20,6 +21,7 @@ from consent_service.dsar import recipients, transfers
 from consent_service.errors import Conflict, InvalidInput, NotFound
 from consent_service.registry import service as registry
 from consent_service.registry import sites as site_registry
+from consent_service.registry.banner_settings import CONSENT_TYPES
 from consent_service.stores.secrets import HIDDEN
 from consent_service.web.console import blueprint
 from consent_service.web.console.guard import context, requires
@@ -33,6 +35,7 @@ from consent_service.web.console.registry import (
     show_errors,
     when,
 )
+from consent_service.web.console.registry_banner import BANNER_FIELDS, banner_choices, banner_data, banner_doc
 from consent_service.web.console.registry_forms import (
     EVENT_NAMES,
     SAFEGUARD_NAMES,
@@ -130,14 +133,15 @@ def _offer_choices(form: SiteForm) -> None:
     form.cookies.choices = [
         SelectChoice(c["name"], f"{c['name']} ({c['domain']})") for c in registry.read_cookies(ctx)
     ]
+    banner_choices(form, list(form.purposes.choices))
 
 
 @blueprint.route("/registry/sites/new", methods=["GET", "POST"])
 @requires(WRITE)
 def site_new() -> ResponseReturnValue:
-    form = SiteForm()
+    form = SiteForm() if request.method == "POST" else SiteForm(data=banner_data(None))
     _offer_choices(form)
-    return _save_site(form, None) if form.is_submitted() else page("site_form.html", "sites", form=form)
+    return _save_site(form, None) if form.is_submitted() else _site_page(form, None)
 
 
 @blueprint.route("/registry/site/<site_id>/edit", methods=["GET", "POST"])
@@ -147,12 +151,12 @@ def site_edit(site_id: str) -> ResponseReturnValue:
         current = site_registry.read_site(context(), site_id)
     except NotFound:
         return not_found()
-    data = current | {"origins": "\n".join(current["allowed_origins"])}
+    data = current | {"origins": "\n".join(current["allowed_origins"])} | banner_data(current["banner"])
     form = SiteForm() if request.method == "POST" else SiteForm(data=data)
     _offer_choices(form)
     if form.is_submitted():
         return _save_site(form, current)
-    return page("site_form.html", "sites", form=form, site=current)
+    return _site_page(form, current)
 
 
 def _save_site(form: SiteForm, current: dict[str, Any] | None) -> ResponseReturnValue:
@@ -162,17 +166,22 @@ def _save_site(form: SiteForm, current: dict[str, Any] | None) -> ResponseReturn
             "origins": lines(form.origins.data),
             "purposes": list(form.purposes.data or []),
             "cookies": list(form.cookies.data or []),
+            "banner": banner_doc(form, current["banner"] if current else None),
         }
         try:
             if current is None:
                 site_registry.register_site(context(), **offer, record=recorded())
             else:
                 site_registry.change_site_offer(context(), current["id"], **offer, record=recorded())
-        except InvalidInput as exc:
-            show_errors(form, exc, {"": "name"})
+        except (InvalidInput, NotFound) as exc:  # NotFound: a purpose or cookie gone meanwhile
+            show_errors(form, exc, {**BANNER_FIELDS, "": "name"})
         else:
             return redirect(url_for("console.sites"))
-    return page("site_form.html", "sites", 422, form=form, site=current)
+    return _site_page(form, current, 422)
+
+
+def _site_page(form: SiteForm, current: dict[str, Any] | None, status: int = 200) -> ResponseReturnValue:
+    return page("site_form.html", "sites", status, form=form, site=current, consent_types=CONSENT_TYPES)
 
 
 # Recipients -------------------------------------------------------------------------------------
