@@ -24,7 +24,8 @@ const CSS =
   "#consent-service-banner .cs-close{position:absolute;top:.5rem;right:.5rem;padding:.1rem .5rem;border-color:transparent;" +
   "background:transparent;color:var(--cs-text);font-size:1.3rem;line-height:1}" +
   "#consent-service-banner button:focus-visible,.cs-float:focus-visible,.cs-toast button:focus-visible," +
-  ".cs-placeholder button:focus-visible,#consent-service-banner input:focus-visible{outline:3px solid #bf8700;outline-offset:2px}" +
+  ".cs-placeholder button:focus-visible,#consent-service-banner input:focus-visible,#consent-service-banner a:focus-visible" +
+  "{outline:3px solid var(--cs-text);outline-offset:2px}" +
   "#consent-service-banner button[disabled]{opacity:.6;cursor:progress}" +
   ".cs-links{display:flex;gap:1rem;font-size:.9rem}" +
   ".cs-notice{padding:.5rem .75rem;border-radius:6px;border:1px solid #8c959f;background:#f6f8fa;color:#1f2328}" +
@@ -33,7 +34,7 @@ const CSS =
   ".cs-row{display:flex;gap:.75rem;align-items:flex-start}" +
   ".cs-row label{flex:1}" +
   ".cs-row input{width:2.2rem;height:1.2rem;margin:.15rem 0 0;flex:none;accent-color:var(--cs-accent)}" +
-  ".cs-row small,.cs-cookie dd{display:block;color:inherit;opacity:.85;margin:0}" +
+  ".cs-row small,.cs-cookie dd{display:block;margin:0}" +
   ".cs-badge{font-size:.85rem;font-weight:600;white-space:nowrap}" +
   ".cs-cookies{margin:.4rem 0 0 2.95rem;padding:0;list-style:none}" +
   ".cs-cookie{border-left:3px solid #d0d7de;padding:.3rem 0 .3rem .6rem;margin:.3rem 0}" +
@@ -49,7 +50,7 @@ const CSS =
   ".cs-placeholder button,.cs-toast button{background:var(--cs-accent);color:#fff}" +
   "@media (prefers-reduced-motion:no-preference){#consent-service-banner,.cs-toast{animation:cs-in .18s ease-out}" +
   "@keyframes cs-in{from{opacity:0;transform:translateY(.5rem)}to{opacity:1;transform:none}}}" +
-  "#consent-service-banner [hidden],.cs-placeholder[hidden]{display:none!important}";
+  "#consent-service-banner [hidden],.cs-placeholder[hidden],.cs-float[hidden]{display:none!important}";
 
 export function el(tag, attrs, children) {
   const node = document.createElement(tag);
@@ -110,13 +111,13 @@ export function dialog(config, choice, view, handlers) {
     const cookies = cookiesOf(p.key).map((c) => {
       const cid = "cs-cookie-" + p.key + "-" + c.name;
       const cbox = switchBox(cid, c.name, necessary || choice.cookies[c.name] === true, necessary, {
-        "data-cookie": c.name, "data-of": p.key
+        "data-cookie": c.name, "data-of": p.key, "aria-describedby": cid + "-about"
       });
       return el("li", { "class": "cs-cookie" }, [
         el("div", { "class": "cs-row" }, [cbox, el("label", { "for": cid }, [el("strong", { text: c.name })])]),
-        el("dl", {}, [
+        el("dl", { id: cid + "-about" }, [
           el("dt", { text: t.cookieProvider }), el("dd", { text: c.provider }),
-          c.text ? el("dt", { text: t.purposes }) : null, c.text ? el("dd", { text: c.text }) : null,
+          el("dt", { text: t.cookiePurpose }), el("dd", { text: c.text || p.title }),
           el("dt", { text: t.cookieDuration }), el("dd", { text: duration(c.duration, t) }),
           el("dt", { text: t.cookieDomain }), el("dd", { text: c.domain })
         ])
@@ -163,14 +164,14 @@ export function dialog(config, choice, view, handlers) {
   }, [close, el("h2", { id: "consent-service-title", text: t.title }), gpcNote, first, second, error,
     links.privacy || links.imprint ? linkRow : null]);
 
-  function show(layer) {
+  function show(layer, from) {
     const onSettings = layer === "settings";
     first.hidden = onSettings;
     second.hidden = !onSettings;
     openSettings.setAttribute("aria-expanded", onSettings ? "true" : "false");
     root.querySelector("h2").textContent = onSettings ? t.settingsTitle : t.title;
     const target = onSettings ? root.querySelector("input:not([disabled])") || save : accept;
-    target.focus();
+    (from === "settings" ? openSettings : target).focus();
   }
   root.addEventListener("change", (event) => {
     const box = event.target;
@@ -184,7 +185,7 @@ export function dialog(config, choice, view, handlers) {
   root.addEventListener("click", (event) => {
     const target = event.target.closest ? event.target.closest("button[data-action]") : null;
     const action = target && target.getAttribute("data-action");
-    if (action === "settings") { show("settings"); } else if (action === "back") { show("first"); } else if (action === "close") {
+    if (action === "settings") { show("settings"); } else if (action === "back") { show("first", "settings"); } else if (action === "close") {
       handlers.close();
     } else if (action) { handlers.decide(action); }
   });
@@ -196,9 +197,10 @@ export function dialog(config, choice, view, handlers) {
   const buttons = Array.from(root.querySelectorAll("button"));
   return {
     root: root,
-    /* What the switches say: {purposes: {key: bool}, cookies: {name: bool}}. */
+    /* What the switches say: {purposes: {key: bool}, cookies: {name: bool}, settings: whether
+       the settings layer (where the switches are seen) is open}. */
     read: () => {
-      const out = { purposes: {}, cookies: {} };
+      const out = { purposes: {}, cookies: {}, settings: !second.hidden };
       root.querySelectorAll("input[data-purpose]").forEach((b) => { out.purposes[b.getAttribute("data-purpose")] = b.checked; });
       root.querySelectorAll("input[data-cookie]").forEach((b) => { out.cookies[b.getAttribute("data-cookie")] = b.checked; });
       return out;
