@@ -8,7 +8,7 @@ const CSS =
   "#consent-service-banner,.cs-float,.cs-toast,.cs-placeholder{--cs-bg:#fff;--cs-text:#1f2328;--cs-accent:#0b5cd5;" +
   "font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;box-sizing:border-box;color:var(--cs-text)}" +
   "#consent-service-banner{position:fixed;left:1rem;right:1rem;bottom:1rem;z-index:2147483000;max-width:44rem;" +
-  "margin:0 auto;max-height:calc(100vh - 2rem);overflow:auto;padding:1.25rem 1.5rem;background:var(--cs-bg);" +
+  "margin:0 auto;max-height:calc(100vh - 2rem);overflow:auto;--cs-pad:1.5rem;padding:1.25rem var(--cs-pad);background:var(--cs-bg);" +
   "border:1px solid #8c959f;border-radius:10px;box-shadow:0 8px 30px rgba(0,0,0,.25)}" +
   "#consent-service-banner *,.cs-placeholder *{box-sizing:border-box}" +
   "#consent-service-banner:focus{outline:none}" +
@@ -19,6 +19,10 @@ const CSS =
   "#consent-service-banner button,.cs-float,.cs-toast button,.cs-placeholder button{font:inherit;font-weight:600;" +
   "border-radius:6px;border:2px solid var(--cs-accent);cursor:pointer;padding:.55rem 1rem}" +
   ".cs-actions button{flex:1 1 10rem}" +
+  // the settings' buttons stay in view while the list of purposes and cookies scrolls
+  "[data-layer=settings] .cs-actions{position:sticky;bottom:-1.25rem;margin:.75rem calc(-1*var(--cs-pad)) 0;" +
+  "padding:.75rem var(--cs-pad);background:var(--cs-bg);border-top:1px solid #d0d7de}" +
+  "[data-layer=settings] .cs-actions button{flex-basis:8rem}" +
   ".cs-primary{background:var(--cs-accent);color:#fff}" +
   ".cs-secondary{background:var(--cs-bg);color:var(--cs-text)}" +
   "#consent-service-banner .cs-close{position:absolute;top:.5rem;right:.5rem;padding:.1rem .5rem;border-color:transparent;" +
@@ -27,7 +31,8 @@ const CSS =
   ".cs-placeholder button:focus-visible,#consent-service-banner input:focus-visible,#consent-service-banner a:focus-visible" +
   "{outline:3px solid var(--cs-text);outline-offset:2px}" +
   "#consent-service-banner button[disabled]{opacity:.6;cursor:progress}" +
-  ".cs-links{display:flex;gap:1rem;font-size:.9rem}" +
+  ".cs-links{display:flex;flex-wrap:wrap;gap:0 1.25rem;margin:.75rem 0 0;font-size:.9rem}" +
+  ".cs-links a{display:inline-block;padding:.3rem 0;min-height:24px}" +
   ".cs-notice{padding:.5rem .75rem;border-radius:6px;border:1px solid #8c959f;background:#f6f8fa;color:#1f2328}" +
   ".cs-error{background:#ffebe9;color:#82071e;border-color:#cf222e}" +
   ".cs-purpose{border-top:1px solid #d0d7de;padding:.6rem 0}" +
@@ -48,8 +53,11 @@ const CSS =
   ".cs-placeholder{display:block;padding:1rem;border:1px dashed #57606a;border-radius:8px;background:var(--cs-bg);max-width:100%}" +
   ".cs-placeholder strong{display:block;margin-bottom:.25rem}" +
   ".cs-placeholder button,.cs-toast button{background:var(--cs-accent);color:#fff}" +
+  "@media (max-width:30rem){#consent-service-banner{left:.5rem;right:.5rem;bottom:.5rem;max-height:calc(100vh - 1rem);" +
+  "--cs-pad:1rem}.cs-cookies{margin-left:0}}" +
+  // it slides in without fading, so that its texts have their full contrast from the first frame
   "@media (prefers-reduced-motion:no-preference){#consent-service-banner,.cs-toast{animation:cs-in .18s ease-out}" +
-  "@keyframes cs-in{from{opacity:0;transform:translateY(.5rem)}to{opacity:1;transform:none}}}" +
+  "@keyframes cs-in{from{transform:translateY(.75rem)}to{transform:none}}}" +
   "#consent-service-banner [hidden],.cs-placeholder[hidden],.cs-float[hidden]{display:none!important}";
 
 export function el(tag, attrs, children) {
