@@ -25,7 +25,7 @@ from consent_service.ledger.queries import history
 from consent_service.registry import service as registry
 from consent_service.registry.sites import change_site_offer, read_sites
 from tests.browser.axe import axe_source, violations
-from tests.browser.chromium import assert_png, chromium, served, shots_dir
+from tests.browser.chromium import WAIT, assert_png, chromium, served, shots_dir
 from tests.browser.test_banner_browser import BANNER, Live, allowed, banner_ready, click, stored, wait_closed
 from tests.conftest import make_context, migrate
 
@@ -301,6 +301,29 @@ def test_a_site_with_its_own_link_hides_the_floating_button(browser, live):
     assert not browser.find_elements("css selector", FLOAT)
     browser.find_element("id", "privacy-settings").click()  # the site's link still opens them
     assert banner(browser).find_element("css selector", "[data-layer='settings']").is_displayed()
+
+
+def test_a_placeholders_allow_decides_only_its_purpose(browser, live):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    load(browser, live)
+    decide_by(browser, "reject_all")
+    _, before = stored(browser)
+    browser.execute_script(
+        "var f = document.createElement('iframe'); f.setAttribute('data-consent', 'ads');"
+        "f.setAttribute('data-src', 'about:blank'); f.id = 'late-widget'; document.querySelector('main').appendChild(f);"
+    )
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_elements("css selector", ".cs-placeholder button"))
+    browser.find_element("css selector", ".cs-placeholder button").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_element("id", "late-widget").get_attribute("src"))
+    device_id, after = stored(browser)
+    assert after["decisions"] == {"analytics": False, "newsletter": False, "ads": True}
+    assert after["decided"]["newsletter"] == before["decided"]["newsletter"]  # its refusal still rests
+    assert after["decided"]["ads"] != before["decided"]["ads"]
+    assert after["cookies"] == {"_ga": False}
+    last = [(e["purpose"] or e["cookie"], e["decision"]) for e in ledger_events(live, browser)][-2:]
+    assert last == [("ads", "granted"), ("_fbp", "granted")]  # the purpose, and its cookie's refusal lifted
+    assert allowed(live, device_id, "ads") and not allowed(live, device_id, "analytics")
 
 
 # asking again ------------------------------------------------------------------------------------

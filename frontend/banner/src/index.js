@@ -64,11 +64,14 @@ function start(script) {
     return { purpose: (k) => purposeAllowed(k, state), cookie: (n) => cookieAllowed(n, state) };
   };
 
+  /* What blocking.js asks for a blocked iframe or image: ui.placeholder(purpose key). */
+  const placeholders = () => ({ placeholder: placeholderFactory(config, allowPurpose) });
+
   function signal(state, stored) {
     if (consentModeOn() && (defaulted || config)) {
       consentMode.update(config ? config.settings.consent_mode : cached.consent_mode || CM_FALLBACK, (k) => purposeAllowed(k, state));
     }
-    blocking.activate(allowed(), config ? placeholderFactory(config, allowPurpose) : null);
+    blocking.activate(allowed(), config ? placeholders() : null);
     if (state && stored !== null) {
       document.dispatchEvent(new CustomEvent(EVENT, {
         detail: {
@@ -308,7 +311,7 @@ function start(script) {
     signal(state, true); // load what was allowed without waiting for the network
     loadConfig().then(() => {
       signal(readState(siteKey), null); // the config knows more (necessary purposes, placeholders); no new event
-      blocking.watch(allowed, placeholderFactory(config, allowPurpose));
+      blocking.watch(allowed, placeholders());
       const asked = due(config, readState(siteKey), new Date(), gpc).map((p) => p.key);
       if (asked.length) { show("first"); } else { placeFloatingButton(); }
       settle({ shown: asked.length > 0, due: asked });
