@@ -34,6 +34,7 @@ function start(script) {
   let config = null;
   let configPromise = null;
   let ui = null;
+  let floating = null;
   let returnFocus = null;
   let settle;
   // what the page needs before the config arrives: what is strictly necessary, which purpose each
@@ -63,11 +64,14 @@ function start(script) {
     return { purpose: (k) => purposeAllowed(k, state), cookie: (n) => cookieAllowed(n, state) };
   };
 
+  /* What blocking.js asks for a blocked iframe or image: ui.placeholder(purpose key). */
+  const placeholders = () => ({ placeholder: placeholderFactory(config, allowPurpose) });
+
   function signal(state, stored) {
     if (consentModeOn() && (defaulted || config)) {
       consentMode.update(config ? config.settings.consent_mode : cached.consent_mode || CM_FALLBACK, (k) => purposeAllowed(k, state));
     }
-    blocking.activate(allowed(), config ? placeholderFactory(config, allowPurpose) : null);
+    blocking.activate(allowed(), config ? placeholders() : null);
     if (state && stored !== null) {
       document.dispatchEvent(new CustomEvent(EVENT, {
         detail: {
@@ -128,10 +132,12 @@ function start(script) {
     return choice;
   }
 
+  /* The dialog; focus moves into it and, when it closes, back to where it was (the floating
+     button, the page's own "Privacy settings" link). The floating button hides meanwhile. */
   function show(view) {
     if (ui) { ui.remove(); }
-    const floating = document.querySelector(".cs-float");
-    if (floating) { floating.remove(); }
+    if (!returnFocus && document.activeElement !== document.body) { returnFocus = document.activeElement; }
+    if (floating) { floating.hidden = true; }
     ui = dialog(config, currentChoice(readState(siteKey)), view, { decide: decide, close: close });
   }
 
@@ -140,24 +146,27 @@ function start(script) {
     ui.remove();
     ui = null;
     placeFloatingButton();
-    if (returnFocus && document.contains(returnFocus)) { returnFocus.focus(); }
+    if (returnFocus && document.contains(returnFocus) && !returnFocus.hidden) { returnFocus.focus(); }
     returnFocus = null;
   }
 
   function placeFloatingButton() {
-    if (config && config.settings.floating_button && choosable(config).length) {
-      floatingButton(config, () => { returnFocus = document.querySelector(".cs-float"); open(); });
+    if (floating && document.contains(floating)) {
+      floating.hidden = false;
+    } else if (config && config.settings.floating_button && choosable(config).length) {
+      floating = floatingButton(config, () => { returnFocus = floating; open(); });
     }
   }
 
   /* What a method decides, purpose by purpose and cookie by cookie. GPC: "Accept all" leaves the
-     honor_gpc purposes refused; only switching one on in the settings grants it. */
+     honor_gpc purposes refused; only switching one on in the settings grants it (then "Accept
+     all" and "Save choices" keep it). */
   function choose(method, read) {
     const purposes = {};
     const cookies = {};
     choosable(config).forEach((p) => {
       if (method === "accept_all") {
-        purposes[p.key] = !(gpc && p.honor_gpc);
+        purposes[p.key] = !(gpc && p.honor_gpc) || (read.settings === true && !!read.purposes[p.key]);
       } else if (method === "reject_all") {
         purposes[p.key] = false;
       } else {
@@ -211,31 +220,44 @@ function start(script) {
     });
   }
 
+  /* The decision on the device, over the one before: what was decided now is replaced (with the
+     purpose's version and the time, which rules.js asks again by), the rest is kept. */
   function remember(method, chosen, body, before) {
     const now = new Date().toISOString();
+    const keep = (name) => Object.assign({}, before ? before[name] : {});
     const state = {
       v: 2,
-      decisions: Object.assign({}, before ? before.decisions : {}, chosen.purposes),
-      cookies: {},
-      versions: {},
-      decided: {},
-      valid_until: {},
-      gpc_denied: [],
+      decisions: Object.assign(keep("decisions"), chosen.purposes),
+      cookies: keep("cookies"),
+      versions: keep("versions"),
+      decided: keep("decided"),
+      valid_until: keep("valid_until"),
+      gpc_denied: (before && before.gpc_denied || []).filter((k) => !(k in chosen.purposes)),
       method: method,
       receipt_id: body.receipt && body.receipt.payload ? body.receipt.payload.consentReceiptID : null,
       subject_id: body.subject_id || null,
       decided_at: now,
       gpc: gpc
     };
-    Object.keys(chosen.cookies).forEach((name) => { if (!chosen.cookies[name]) { state.cookies[name] = false; } });
-    choosable(config).forEach((p) => {
+    Object.keys(chosen.cookies).forEach((name) => {
+      if (chosen.cookies[name]) { delete state.cookies[name]; } else { state.cookies[name] = false; }
+    });
+    choosable(config).filter((p) => p.key in chosen.purposes).forEach((p) => {
       state.versions[p.key] = p.version;
       state.decided[p.key] = now;
+      delete state.valid_until[p.key];
     });
     (body.events || []).forEach((e) => {
       if (e.purpose) {
         state.valid_until[e.purpose] = e.valid_until || null;
-        if (e.method === "gpc") { state.decisions[e.purpose] = false; state.gpc_denied.push(e.purpose); }
+        if (e.method === "gpc") {
+          // the service refused it for the browser's signal: decided now, like a refusal
+          const p = config.purposes.find((x) => x.key === e.purpose);
+          state.decisions[e.purpose] = false;
+          state.decided[e.purpose] = now;
+          if (p) { state.versions[e.purpose] = p.version; }
+          state.gpc_denied.push(e.purpose);
+        }
       }
     });
     // withdrawn: what was allowed before and is not now; its declared cookies are deleted
@@ -252,13 +274,18 @@ function start(script) {
     }
   }
 
-  /* A placeholder's "Allow": the stored choice with this purpose (and its cookies) granted. */
+  /* A placeholder's "Allow": this purpose and its cookies granted; nothing else is decided anew.
+     With GPC the service refuses each honor_gpc purpose a request leaves undecided, so the
+     stored decisions of those go along unchanged. */
   function allowPurpose(key) {
     const state = readState(siteKey);
-    const choice = currentChoice(state);
-    choice.purposes[key] = true;
-    config.cookies.forEach((c) => { if (c.purpose === key) { choice.cookies[c.name] = true; } });
-    return decide("custom", choose("custom", choice));
+    const chosen = { purposes: {}, cookies: {} };
+    choosable(config).forEach((p) => {
+      if (gpc && p.honor_gpc && state && p.key in state.decisions) { chosen.purposes[p.key] = state.decisions[p.key] === true; }
+    });
+    chosen.purposes[key] = true;
+    config.cookies.forEach((c) => { if (c.purpose === key) { chosen.cookies[c.name] = true; } });
+    return decide("custom", chosen);
   }
 
   function open() {
@@ -284,7 +311,7 @@ function start(script) {
     signal(state, true); // load what was allowed without waiting for the network
     loadConfig().then(() => {
       signal(readState(siteKey), null); // the config knows more (necessary purposes, placeholders); no new event
-      blocking.watch(allowed, placeholderFactory(config, allowPurpose));
+      blocking.watch(allowed, placeholders());
       const asked = due(config, readState(siteKey), new Date(), gpc).map((p) => p.key);
       if (asked.length) { show("first"); } else { placeFloatingButton(); }
       settle({ shown: asked.length > 0, due: asked });

@@ -6,13 +6,20 @@
 //    the person opens the settings themselves;
 //  - a refusal the browser's GPC signal asked for: not while the signal is on.
 
-/* The date `iso` plus an ISO 8601 duration such as P6M, P13M, P1Y2M10D, PT12H. */
+/* The date `iso` plus an ISO 8601 duration such as P6M, P13M, P1Y2M10D, PT12H, in calendar
+   units as the service counts them: years and months first, the day kept but not past the end
+   of the month (31 January + P1M is the end of February), then weeks, days and the time. */
 export function addDuration(iso, duration) {
   const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(duration || "");
   const date = new Date(iso);
-  if (!m || isNaN(date.getTime())) { return null; }
+  if (!m || !m.slice(1).some(Boolean) || isNaN(date.getTime())) { return null; }
   const n = (i) => parseInt(m[i] || "0", 10);
-  date.setUTCFullYear(date.getUTCFullYear() + n(1), date.getUTCMonth() + n(2), date.getUTCDate() + 7 * n(3) + n(4));
+  const months = date.getUTCMonth() + 12 * n(1) + n(2);
+  const year = date.getUTCFullYear() + Math.floor(months / 12);
+  const month = months % 12;
+  const last = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  date.setUTCFullYear(year, month, Math.min(date.getUTCDate(), last));
+  date.setUTCDate(date.getUTCDate() + 7 * n(3) + n(4));
   date.setUTCHours(date.getUTCHours() + n(5), date.getUTCMinutes() + n(6), date.getUTCSeconds() + n(7));
   return date;
 }

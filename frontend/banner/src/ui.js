@@ -8,7 +8,7 @@ const CSS =
   "#consent-service-banner,.cs-float,.cs-toast,.cs-placeholder{--cs-bg:#fff;--cs-text:#1f2328;--cs-accent:#0b5cd5;" +
   "font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;box-sizing:border-box;color:var(--cs-text)}" +
   "#consent-service-banner{position:fixed;left:1rem;right:1rem;bottom:1rem;z-index:2147483000;max-width:44rem;" +
-  "margin:0 auto;max-height:calc(100vh - 2rem);overflow:auto;padding:1.25rem 1.5rem;background:var(--cs-bg);" +
+  "margin:0 auto;max-height:calc(100vh - 2rem);overflow:auto;--cs-pad:1.5rem;padding:1.25rem var(--cs-pad);background:var(--cs-bg);" +
   "border:1px solid #8c959f;border-radius:10px;box-shadow:0 8px 30px rgba(0,0,0,.25)}" +
   "#consent-service-banner *,.cs-placeholder *{box-sizing:border-box}" +
   "#consent-service-banner:focus{outline:none}" +
@@ -19,21 +19,27 @@ const CSS =
   "#consent-service-banner button,.cs-float,.cs-toast button,.cs-placeholder button{font:inherit;font-weight:600;" +
   "border-radius:6px;border:2px solid var(--cs-accent);cursor:pointer;padding:.55rem 1rem}" +
   ".cs-actions button{flex:1 1 10rem}" +
+  // the settings' buttons stay in view while the list of purposes and cookies scrolls
+  "[data-layer=settings] .cs-actions{position:sticky;bottom:-1.25rem;margin:.75rem calc(-1*var(--cs-pad)) 0;" +
+  "padding:.75rem var(--cs-pad);background:var(--cs-bg);border-top:1px solid #d0d7de}" +
+  "[data-layer=settings] .cs-actions button{flex-basis:8rem}" +
   ".cs-primary{background:var(--cs-accent);color:#fff}" +
   ".cs-secondary{background:var(--cs-bg);color:var(--cs-text)}" +
   "#consent-service-banner .cs-close{position:absolute;top:.5rem;right:.5rem;padding:.1rem .5rem;border-color:transparent;" +
   "background:transparent;color:var(--cs-text);font-size:1.3rem;line-height:1}" +
   "#consent-service-banner button:focus-visible,.cs-float:focus-visible,.cs-toast button:focus-visible," +
-  ".cs-placeholder button:focus-visible,#consent-service-banner input:focus-visible{outline:3px solid #bf8700;outline-offset:2px}" +
+  ".cs-placeholder button:focus-visible,#consent-service-banner input:focus-visible,#consent-service-banner a:focus-visible" +
+  "{outline:3px solid var(--cs-text);outline-offset:2px}" +
   "#consent-service-banner button[disabled]{opacity:.6;cursor:progress}" +
-  ".cs-links{display:flex;gap:1rem;font-size:.9rem}" +
+  ".cs-links{display:flex;flex-wrap:wrap;gap:0 1.25rem;margin:.75rem 0 0;font-size:.9rem}" +
+  ".cs-links a{display:inline-block;padding:.3rem 0;min-height:24px}" +
   ".cs-notice{padding:.5rem .75rem;border-radius:6px;border:1px solid #8c959f;background:#f6f8fa;color:#1f2328}" +
   ".cs-error{background:#ffebe9;color:#82071e;border-color:#cf222e}" +
   ".cs-purpose{border-top:1px solid #d0d7de;padding:.6rem 0}" +
   ".cs-row{display:flex;gap:.75rem;align-items:flex-start}" +
   ".cs-row label{flex:1}" +
   ".cs-row input{width:2.2rem;height:1.2rem;margin:.15rem 0 0;flex:none;accent-color:var(--cs-accent)}" +
-  ".cs-row small,.cs-cookie dd{display:block;color:inherit;opacity:.85;margin:0}" +
+  ".cs-row small,.cs-cookie dd{display:block;margin:0}" +
   ".cs-badge{font-size:.85rem;font-weight:600;white-space:nowrap}" +
   ".cs-cookies{margin:.4rem 0 0 2.95rem;padding:0;list-style:none}" +
   ".cs-cookie{border-left:3px solid #d0d7de;padding:.3rem 0 .3rem .6rem;margin:.3rem 0}" +
@@ -47,9 +53,12 @@ const CSS =
   ".cs-placeholder{display:block;padding:1rem;border:1px dashed #57606a;border-radius:8px;background:var(--cs-bg);max-width:100%}" +
   ".cs-placeholder strong{display:block;margin-bottom:.25rem}" +
   ".cs-placeholder button,.cs-toast button{background:var(--cs-accent);color:#fff}" +
+  "@media (max-width:30rem){#consent-service-banner{left:.5rem;right:.5rem;bottom:.5rem;max-height:calc(100vh - 1rem);" +
+  "--cs-pad:1rem}.cs-cookies{margin-left:0}}" +
+  // it slides in without fading, so that its texts have their full contrast from the first frame
   "@media (prefers-reduced-motion:no-preference){#consent-service-banner,.cs-toast{animation:cs-in .18s ease-out}" +
-  "@keyframes cs-in{from{opacity:0;transform:translateY(.5rem)}to{opacity:1;transform:none}}}" +
-  "#consent-service-banner [hidden],.cs-placeholder[hidden]{display:none!important}";
+  "@keyframes cs-in{from{transform:translateY(.75rem)}to{transform:none}}}" +
+  "#consent-service-banner [hidden],.cs-placeholder[hidden],.cs-float[hidden]{display:none!important}";
 
 export function el(tag, attrs, children) {
   const node = document.createElement(tag);
@@ -110,13 +119,13 @@ export function dialog(config, choice, view, handlers) {
     const cookies = cookiesOf(p.key).map((c) => {
       const cid = "cs-cookie-" + p.key + "-" + c.name;
       const cbox = switchBox(cid, c.name, necessary || choice.cookies[c.name] === true, necessary, {
-        "data-cookie": c.name, "data-of": p.key
+        "data-cookie": c.name, "data-of": p.key, "aria-describedby": cid + "-about"
       });
       return el("li", { "class": "cs-cookie" }, [
         el("div", { "class": "cs-row" }, [cbox, el("label", { "for": cid }, [el("strong", { text: c.name })])]),
-        el("dl", {}, [
+        el("dl", { id: cid + "-about" }, [
           el("dt", { text: t.cookieProvider }), el("dd", { text: c.provider }),
-          c.text ? el("dt", { text: t.purposes }) : null, c.text ? el("dd", { text: c.text }) : null,
+          el("dt", { text: t.cookiePurpose }), el("dd", { text: c.text || p.title }),
           el("dt", { text: t.cookieDuration }), el("dd", { text: duration(c.duration, t) }),
           el("dt", { text: t.cookieDomain }), el("dd", { text: c.domain })
         ])
@@ -163,14 +172,14 @@ export function dialog(config, choice, view, handlers) {
   }, [close, el("h2", { id: "consent-service-title", text: t.title }), gpcNote, first, second, error,
     links.privacy || links.imprint ? linkRow : null]);
 
-  function show(layer) {
+  function show(layer, from) {
     const onSettings = layer === "settings";
     first.hidden = onSettings;
     second.hidden = !onSettings;
     openSettings.setAttribute("aria-expanded", onSettings ? "true" : "false");
     root.querySelector("h2").textContent = onSettings ? t.settingsTitle : t.title;
     const target = onSettings ? root.querySelector("input:not([disabled])") || save : accept;
-    target.focus();
+    (from === "settings" ? openSettings : target).focus();
   }
   root.addEventListener("change", (event) => {
     const box = event.target;
@@ -184,7 +193,7 @@ export function dialog(config, choice, view, handlers) {
   root.addEventListener("click", (event) => {
     const target = event.target.closest ? event.target.closest("button[data-action]") : null;
     const action = target && target.getAttribute("data-action");
-    if (action === "settings") { show("settings"); } else if (action === "back") { show("first"); } else if (action === "close") {
+    if (action === "settings") { show("settings"); } else if (action === "back") { show("first", "settings"); } else if (action === "close") {
       handlers.close();
     } else if (action) { handlers.decide(action); }
   });
@@ -196,9 +205,10 @@ export function dialog(config, choice, view, handlers) {
   const buttons = Array.from(root.querySelectorAll("button"));
   return {
     root: root,
-    /* What the switches say: {purposes: {key: bool}, cookies: {name: bool}}. */
+    /* What the switches say: {purposes: {key: bool}, cookies: {name: bool}, settings: whether
+       the settings layer (where the switches are seen) is open}. */
     read: () => {
-      const out = { purposes: {}, cookies: {} };
+      const out = { purposes: {}, cookies: {}, settings: !second.hidden };
       root.querySelectorAll("input[data-purpose]").forEach((b) => { out.purposes[b.getAttribute("data-purpose")] = b.checked; });
       root.querySelectorAll("input[data-cookie]").forEach((b) => { out.cookies[b.getAttribute("data-cookie")] = b.checked; });
       return out;
