@@ -280,6 +280,17 @@ def test_a_refused_cookie_keeps_what_sets_it_blocked(browser, live):
     assert "_fbp" not in cookies(browser)
     assert log(browser, "analytics-log") == []
 
+    # data-consent-cookie alone: the cookie and its purpose decide (session is strictly necessary)
+    browser.execute_script(
+        "['_fbp', 'session'].forEach(function (name) {"
+        "  var s = document.createElement('script'); s.type = 'text/plain'; s.setAttribute('data-consent-cookie', name);"
+        "  s.text = 'window.ranFor = (window.ranFor || []).concat([\"' + name + '\"]);'; document.body.appendChild(s);"
+        "});"
+    )
+    wait_for(browser, "return window.ranFor !== undefined", "the script for the session cookie ran")
+    settled(browser)
+    assert browser.execute_script("return window.ranFor") == ["session"]
+
 
 def test_a_placeholder_allows_its_purpose_and_loads_the_content(browser, live):
     from selenium.webdriver.common.by import By
@@ -497,3 +508,32 @@ def test_basic_mode_keeps_the_google_tag_blocked_until_consent(browser, live):
         "config G-XXXXXXXXXX",
     ]  # the update before the tag's commands
     assert browser.execute_script(google) == 1
+
+
+def test_the_banner_warns_about_a_setup_that_breaks_the_order(browser, live):
+    """Google's tag before the banner, unmarked in basic mode, and data-consent-mode on a site
+    whose settings have Consent Mode off: each is named in the browser console."""
+    key = demo_site(live)["site_key"]
+    PAGES["late"] = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>late</title>'
+        '<script async src="https://www.googletagmanager.com/gtag/js?id=G-XXXXXXXXXX"></script>'
+        "<script>window.dataLayer = window.dataLayer || []; function gtag(){dataLayer.push(arguments);}"
+        "gtag('js', new Date()); gtag('config', 'G-XXXXXXXXXX');</script>"
+        f'<script src="/v1/public/banner.js" data-site-key="{key}" data-consent-mode></script>'
+        "</head><body></body></html>"
+    )
+    browser.get_log("browser")  # what earlier tests logged
+    browser.get(f"{live.base}/test-page/late")
+    banner_ready(browser)
+    warnings = [e["message"] for e in browser.get_log("browser") if e["level"] == "WARNING"]
+    for words in (
+        "Google tag commands ran before the Consent Mode default",
+        "Consent Mode is basic for this site, but a Google tag loads before consent",
+        "data-consent-mode, but Consent Mode is off",
+    ):
+        assert any(words in w for w in warnings), (words, warnings)
+    assert commands(datalayer(browser))[:3] == [
+        "js " + datalayer(browser)[0][1],
+        "config G-XXXXXXXXXX",
+        "consent default",
+    ]

@@ -16,6 +16,7 @@ const SKIP = ["type", "data-src", "data-type", DONE];
 const ran = [];
 const boxes = new WeakMap();
 let queue = Promise.resolve();
+let current = null; // the permissions of the latest activate(): a queued script checks them when its turn comes
 
 function purposesOf(node) {
   return (node.getAttribute("data-consent") || "").split(/\s+/).filter(Boolean);
@@ -83,12 +84,14 @@ function release(node) {
    blocked iframes and images get a placeholder from `placeholder(purposeKey)` (none while it is
    null). Returns a promise that settles when the released scripts have run. */
 export function activate(allowed, placeholder) {
+  current = allowed;
   Array.from(document.querySelectorAll(SELECTOR)).forEach((node) => {
     const ok = allowedFor(node, allowed);
     if (node.tagName === "SCRIPT") {
       if (ok && !node.hasAttribute(DONE)) {
         node.setAttribute(DONE, "");
-        queue = queue.then(() => runScript(node));
+        // withdrawn while an earlier script was still loading: it does not run
+        queue = queue.then(() => (allowedFor(node, current) ? runScript(node) : node.removeAttribute(DONE)));
       }
     } else if (ok) {
       if (!node.hasAttribute(DONE)) { release(node); }

@@ -41,6 +41,11 @@ export function states(cm, granted) {
 /* The default, before the page's Google tags; `necessary(key)`: whether a purpose is strictly
    necessary (its types are granted from the start). */
 export function setDefault(cm, necessary) {
+  const early = (window.dataLayer || []).filter((entry) => entry && entry[0] !== "consent" && entry[0] !== "set");
+  if (early.length) {
+    console.warn("consent_service: Google tag commands ran before the Consent Mode default; load the banner script " +
+      "first, without defer or async (see docs/banner.md)");
+  }
   const types = states(cm, necessary);
   const doc = Object.assign({}, types, { wait_for_update: cm.wait_for_update });
   if (cm.regions && cm.regions.length) { doc.region = cm.regions.slice(); }

@@ -301,7 +301,13 @@ function start(script) {
     signal(state, true); // load what was allowed without waiting for the network
     loadConfig().then(() => {
       signal(readState(siteKey), null); // the config knows more (necessary purposes, placeholders); no new event
-      if (consentModeOn()) { consentMode.checkBasic(config.settings.consent_mode); }
+      if (consentModeOn()) {
+        if (!config.settings.consent_mode.enabled) {
+          console.warn("consent_service: the script tag has data-consent-mode, but Consent Mode is off in the site's " +
+            "banner settings; turn it on there (with a mapping of purposes to consent types) or remove the attribute");
+        }
+        consentMode.checkBasic(config.settings.consent_mode);
+      }
       blocking.watch(allowed, placeholderFactory(config, allowPurpose));
       const asked = due(config, readState(siteKey), new Date(), gpc).map((p) => p.key);
       if (asked.length) { show("first"); } else { placeFloatingButton(); }
