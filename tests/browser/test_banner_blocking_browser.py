@@ -24,7 +24,7 @@ from consent_service.demo import seed
 from consent_service.registry import service as registry
 from consent_service.registry.banner_settings import CONSENT_TYPES as TYPES
 from consent_service.registry.sites import change_site_offer
-from tests.browser.chromium import OFFLINE, WAIT, chromium, served
+from tests.browser.chromium import OFFLINE, WAIT, assert_png, chromium, served, shots_dir
 from tests.browser.test_banner_browser import BANNER, Live, allowed, banner_ready, click, stored, wait_closed
 from tests.conftest import make_context, migrate
 
@@ -215,9 +215,13 @@ def serve_example(live: Live, name: str) -> str:
 # nothing runs before consent -------------------------------------------------------------------
 
 
-def test_nothing_marked_runs_or_loads_before_consent(browser, live):
+def test_nothing_marked_runs_or_loads_before_consent(browser, live, tmp_path):
     open_demo(browser, live)
     settled(browser)
+    browser.execute_script("document.getElementById('blocked-content').scrollIntoView()")
+    screenshot = shots_dir(tmp_path) / "banner-blocked-content.png"
+    assert browser.save_screenshot(str(screenshot))
+    assert_png(screenshot)
     assert log(browser, "analytics-log") == []
     assert log(browser, "ads-log") == []
     assert "_ga" not in cookies(browser) and "_fbp" not in cookies(browser)
