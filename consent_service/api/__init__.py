@@ -99,6 +99,7 @@ def init_api(app: Flask) -> Api:
         OPENAPI_SWAGGER_UI_URL=app.config.get("OPENAPI_SWAGGER_UI_URL", docs.SWAGGER_UI_URL),
     )
     app.register_blueprint(docs.assets)
+    app.register_blueprint(banner.demo_assets)
     api = ConsentApi(
         app,
         spec_kwargs={

@@ -1,11 +1,15 @@
 """The embeddable cookie banner (``/v1/public/banner.js``) and a demo shop page (``/demo``).
 
 The banner's JavaScript and the demo HTML live in ``api/static`` (package data). Neither needs
-a token: the banner speaks to the ``/v1/public`` endpoints with its site's public key.
+a token: the banner speaks to the ``/v1/public`` endpoints with its site's public key. The demo
+page's own stand-ins for third-party content, which the banner blocks until consent (an
+analytics script, ``/demo/analytics.js``, and an advertising partner's frame,
+``/demo/partner.html``), are assets of the demo like the API docs' files, not API operations.
 """
 
 from __future__ import annotations
 
+from flask import Blueprint as FlaskBlueprint
 from flask import Response, request
 from flask.views import MethodView
 from markupsafe import escape
@@ -23,6 +27,19 @@ STATIC = static.STATIC
 DEMO_SITE_NAME = "Demo shop"
 DEMO_LANGUAGES = ("en", "de")
 BANNER_MAX_AGE = 300  # seconds; short, so a fixed banner reaches sites quickly
+DEMO_ASSET_MAX_AGE = 300
+
+demo_assets = FlaskBlueprint("demo_assets", __name__)
+
+
+@demo_assets.get("/demo/analytics.js")
+def demo_analytics() -> WerkzeugResponse:
+    return static.script("demo-analytics.js", max_age=DEMO_ASSET_MAX_AGE)
+
+
+@demo_assets.get("/demo/partner.html")
+def demo_partner() -> WerkzeugResponse:
+    return static.script("demo-partner.html", max_age=DEMO_ASSET_MAX_AGE, mimetype="text/html")
 
 
 def demo_site_key(origin: str) -> str:

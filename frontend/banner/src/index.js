@@ -15,7 +15,9 @@ import { deviceId, readCached, readState, writeCached, writeState } from "./stor
 import { dialog, floatingButton, placeholderFactory, toast } from "./ui.js";
 
 const EVENT = "consent-service:decision";
-const CM_FALLBACK = { mapping: {}, wait_for_update: 500, regions: [], ads_data_redaction: false, url_passthrough: false };
+// Consent Mode before the banner knows the site's settings (a device's first page): the strictest
+// default, corrected once the settings arrive (consentmode.js)
+const CM_FALLBACK = { mode: "basic", mapping: {}, wait_for_update: 500, regions: [], ads_data_redaction: true, url_passthrough: false };
 
 const script = document.currentScript ||
   document.querySelector("script[data-site-key][src*='/v1/public/banner.js']");
@@ -41,11 +43,17 @@ function start(script) {
   // cookie serves, and Consent Mode's settings (from the last visit)
   let cached = readCached(siteKey) || { necessary: [], cookies: {}, consent_mode: null };
 
-  const consentModeOn = () => (config ? config.settings.consent_mode.enabled : !!(cached.consent_mode && cached.consent_mode.enabled));
+  // Consent Mode is on when the site's settings say so or the script tag asks for it
+  // (data-consent-mode: the default is set now, before the page's Google tags, even on a first visit)
+  const consentModeOn = () => script.hasAttribute("data-consent-mode") ||
+    (config ? config.settings.consent_mode.enabled : !!(cached.consent_mode && cached.consent_mode.enabled));
+  const cmSettings = () => (config ? config.settings.consent_mode : cached.consent_mode || CM_FALLBACK);
   let defaulted = false;
-  if (script.hasAttribute("data-consent-mode") || consentModeOn()) {
-    consentMode.setDefault(cached.consent_mode || CM_FALLBACK);
+  if (consentModeOn()) {
+    consentMode.setDefault(cmSettings(), (k) => cached.necessary.indexOf(k) >= 0);
     defaulted = true;
+    const stored = readState(siteKey);
+    if (stored && cached.consent_mode) { consentMode.update(cmSettings(), (k) => purposeAllowed(k, stored)); }
   }
 
   function purposeAllowed(key, state) {
@@ -61,17 +69,21 @@ function start(script) {
 
   const allowed = () => {
     const state = readState(siteKey);
-    return { purpose: (k) => purposeAllowed(k, state), cookie: (n) => cookieAllowed(n, state) };
+    return { purpose: (k) => purposeAllowed(k, state), cookie: (n) => cookieAllowed(n, state), of: (n) => cached.cookies[n] };
   };
 
-  /* What blocking.js asks for a blocked iframe or image: ui.placeholder(purpose key). */
-  const placeholders = () => ({ placeholder: placeholderFactory(config, allowPurpose) });
-
+  /* Tell the page what is allowed: Consent Mode (an update after a decision, `stored` false;
+     what changed once the config arrived, `stored` null), the blocked content, and the event
+     (not for the config's arrival). */
   function signal(state, stored) {
-    if (consentModeOn() && (defaulted || config)) {
-      consentMode.update(config ? config.settings.consent_mode : cached.consent_mode || CM_FALLBACK, (k) => purposeAllowed(k, state));
+    if (consentModeOn() && defaulted) {
+      if (stored === false) {
+        consentMode.update(cmSettings(), (k) => purposeAllowed(k, state));
+      } else if (stored === null) {
+        consentMode.refresh(cmSettings(), (k) => purposeAllowed(k, state));
+      }
     }
-    blocking.activate(allowed(), config ? placeholders() : null);
+    blocking.activate(allowed(), config ? placeholderFactory(config, allowPurpose) : null);
     if (state && stored !== null) {
       document.dispatchEvent(new CustomEvent(EVENT, {
         detail: {
@@ -107,8 +119,10 @@ function start(script) {
           if (consentModeOn() && !defaulted) {
             console.warn("consent_service: Consent Mode is on for this site; add data-consent-mode to the banner's " +
               "script tag and load it before Google's tags, so that the default comes first");
-            consentMode.setDefault(body.settings.consent_mode);
+            consentMode.setDefault(body.settings.consent_mode, (k) => cached.necessary.indexOf(k) >= 0);
             defaulted = true;
+            const stored = readState(siteKey);
+            if (stored) { consentMode.update(body.settings.consent_mode, (k) => purposeAllowed(k, stored)); }
           }
           return body;
         }, (error) => {
@@ -263,11 +277,11 @@ function start(script) {
     // withdrawn: what was allowed before and is not now; its declared cookies are deleted
     const withdrawn = config.cookies.filter((c) => before && cookieAllowed(c.name, before) && !cookieAllowed(c.name, state));
     writeState(siteKey, state);
-    const ran = blocking.scriptsRan();
     blocking.deleteCookies(withdrawn);
     close();
     signal(state, false);
-    if (withdrawn.length && ran) {
+    // scripts that ran and are no longer allowed keep running until the page reloads
+    if (blocking.stale(allowed()).length) {
       toast(config, config.texts.reloadOffer, true);
     } else {
       toast(config, config.texts.saved, false);
@@ -311,7 +325,14 @@ function start(script) {
     signal(state, true); // load what was allowed without waiting for the network
     loadConfig().then(() => {
       signal(readState(siteKey), null); // the config knows more (necessary purposes, placeholders); no new event
-      blocking.watch(allowed, placeholders());
+      if (consentModeOn()) {
+        if (!config.settings.consent_mode.enabled) {
+          console.warn("consent_service: the script tag has data-consent-mode, but Consent Mode is off in the site's " +
+            "banner settings; turn it on there (with a mapping of purposes to consent types) or remove the attribute");
+        }
+        consentMode.checkBasic(config.settings.consent_mode);
+      }
+      blocking.watch(allowed, placeholderFactory(config, allowPurpose));
       const asked = due(config, readState(siteKey), new Date(), gpc).map((p) => p.key);
       if (asked.length) { show("first"); } else { placeFloatingButton(); }
       settle({ shown: asked.length > 0, due: asked });
