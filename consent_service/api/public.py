@@ -32,9 +32,10 @@ from consent_service.subjects.service import IdentityRef
 blp = Blueprint("public", __name__, url_prefix="/v1/public", description="Cookie banner endpoints")
 
 ALLOWED_HEADERS = "Content-Type, X-Site-Key"
-# Browsers and CDNs may keep a banner's configuration for five minutes: a change in the registry
-# reaches every page within that time, and a revalidation with the ETag costs no body.
-CONFIG_CACHE = "public, max-age=300"
+# Browsers and CDNs keep a banner's configuration but ask each time whether it is still current
+# (a 304 to the ETag costs no body): a withdrawal link, a new purpose version or a changed
+# setting reaches the next page at once, which consent law needs more than a saved round trip.
+CONFIG_CACHE = "public, no-cache"
 CONFIG_HEADERS = {
     "ETag": {
         "description": "a hash of the answer; send it back in If-None-Match",

@@ -195,9 +195,14 @@ function start(script) {
     return { purposes: purposes, cookies: cookies };
   }
 
-  function decide(method, preset) {
+  function decide(asked, preset) {
     const before = readState(siteKey);
-    const chosen = preset || choose(method, ui ? ui.read() : { purposes: {}, cookies: {} });
+    const chosen = preset || choose(asked, ui ? ui.read() : { purposes: {}, cookies: {} });
+    // "Accept all" grants nothing the GPC signal refused (the service records such a grant as a
+    // refusal); a purpose the person switched on in the settings is their own choice: custom
+    const method = asked === "accept_all" && gpc && choosable(config).some((p) => p.honor_gpc && chosen.purposes[p.key])
+      ? "custom"
+      : asked;
     const decisions = Object.keys(chosen.purposes).map((k) => ({ purpose: k, granted: chosen.purposes[k] }));
     // a cookie gets its own decision when it differs from its purpose, or to lift an earlier refusal
     Object.keys(chosen.cookies).forEach((name) => {
