@@ -24,7 +24,11 @@ def recipients_status() -> None:
     if not rows:
         click.echo("no recipient follows consent changes")
     for row in rows:
-        error = f"  attempts={row['attempts']} next={row['next_attempt_at'].isoformat()}" if row["attempts"] else ""
+        error = (
+            f"  attempts={row['attempts']} next={row['next_attempt_at'].isoformat()}"
+            if row["attempts"]
+            else ""
+        )
         click.echo(
             f"{row['recipient']}  after_seq={row['after_seq']}  behind={row['behind']}{error}"
             f"  {row['last_error'] or ''}".rstrip()

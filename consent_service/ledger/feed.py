@@ -11,25 +11,29 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from consent_service.context import Context
 from consent_service.ledger.models import LedgerEvent, LedgerHead
 from consent_service.ledger.queries import EVENT_FIELDS, event_view
-from consent_service.subjects.models import Identity
+from consent_service.subjects.models import Identity, Subject
 
 
 def identity_types(session: Session, subject_ids: Iterable[str]) -> dict[str, list[str]]:
-    """Subject id → the sorted types of the identities it can be found by (an erased subject's
-    identities no longer have a blind index: it has none). Values are never read."""
+    """Subject id → the sorted types of the identities its linked group can be found by (a
+    device linked to a customer: ``["device_id", "email"]``). An erased subject's identities
+    have lost their blind index: it has none. Values are never read."""
     wanted = sorted(set(subject_ids))
     out: dict[str, list[str]] = {s: [] for s in wanted}
     if not wanted:
         return out
+    member = aliased(Subject, name="member")
     rows = session.execute(
-        select(Identity.subject_id, Identity.type)
-        .where(Identity.subject_id.in_(wanted), Identity.blind_index.is_not(None))
-        .group_by(Identity.subject_id, Identity.type)
+        select(Subject.id, Identity.type)
+        .join(member, member.root_id == Subject.root_id)
+        .join(Identity, Identity.subject_id == member.id)
+        .where(Subject.id.in_(wanted), Identity.blind_index.is_not(None))
+        .distinct()
     )
     for subject_id, kind in rows:
         out[subject_id].append(kind)
