@@ -61,7 +61,12 @@ def _claim(ctx: Context, limit: int) -> tuple[int, list[tuple[str, int]]]:
 
 
 def _json_event(event: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in event.items()}
+    """As ``GET /v1/events`` shows it: the target as ``purpose`` / ``cookie``, times in ISO 8601."""
+    return {
+        k: v.isoformat() if isinstance(v, dt.datetime) else v
+        for k, v in event.items()
+        if k not in ("target_type", "target_key")
+    }
 
 
 def batch(ctx: Context, key: str, after: int, upto: int) -> dict[str, Any]:

@@ -75,6 +75,8 @@ def test_batches_are_signed_in_order_without_history_or_personal_data(
         (8, 10, False),
     ]
     first = state.received[0]
+    feed = client.get("/v1/events?after=2&limit=3", headers=headers).get_json()["events"]
+    assert first["events"] == feed  # the feed's shape
     assert first["event"] == "consent" and first["recipient"] == "crm"
     event = first["events"][0]
     assert event["purpose"] == "newsletter" and event["decision"] == "granted"

@@ -4,6 +4,7 @@ same batch twice: the second one skips the cursor the first one holds."""
 from __future__ import annotations
 
 import threading
+
 import pytest
 
 from consent_service import create_app
