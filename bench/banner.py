@@ -106,7 +106,10 @@ def measure(entry: dict[str, Any], loads: int, log: Callable[[str], None], out: 
         backends._cli(backend, "demo", "--origin", server.base_url)
         site_key = _site_key(backend)
         entry["offer"] = _offer_etag(server.port, site_key)
-        with tempfile.TemporaryDirectory(prefix="bench-banner-") as profile, chromium(Path(profile)) as driver:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-banner-") as profile,
+            chromium(Path(profile)) as driver,
+        ):
             driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PROBE})
             driver.execute_cdp_cmd("Network.enable", {})
             driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})  # first visits
@@ -123,7 +126,9 @@ def measure(entry: dict[str, Any], loads: int, log: Callable[[str], None], out: 
         entry["loads"] = loads
         entry["first_layer_ms"] = _spread(banner)
         entry["baseline_ms"] = _spread(baseline)
-        entry["ratio"] = round(entry["first_layer_ms"]["median"] / max(entry["baseline_ms"]["median"], 0.1), 2)
+        entry["ratio"] = round(
+            entry["first_layer_ms"]["median"] / max(entry["baseline_ms"]["median"], 0.1), 2
+        )
         entry["target_ms"] = TARGET_MS
         log(
             f"banner: first layer {entry['first_layer_ms']['median']:.1f} ms after DOMContentLoaded (median of "

@@ -79,6 +79,7 @@ class Config:
     checkpoint_seconds: int = 60  # ... or this long after the last one, if the head moved (0 = never)
     checkpoint_file: Path | None = None  # where signed checkpoints are appended; default in data_dir
     witness_urls: tuple[str, ...] = ()  # http(s) URLs each signed checkpoint is POSTed to
+    webhook_batch: int = 100  # consent events per consent webhook (1-1000)
     testing: bool = False
     # non-public networks (CIDR list) that webhooks, HTTP stores and witnesses may call; empty = none
     outbound_allow_networks: str = ""
@@ -164,6 +165,7 @@ class Config:
             checkpoint_seconds=int(get("CONSENT_CHECKPOINT_SECONDS", str(cls.checkpoint_seconds))),
             checkpoint_file=Path(env["CONSENT_CHECKPOINT_FILE"]) if get("CONSENT_CHECKPOINT_FILE") else None,
             witness_urls=_http_urls("CONSENT_WITNESS_URLS", get("CONSENT_WITNESS_URLS", "")),
+            webhook_batch=int(get("CONSENT_WEBHOOK_BATCH", str(cls.webhook_batch))),
             outbound_allow_networks=get("CONSENT_OUTBOUND_ALLOW_NETWORKS", ""),
             ratelimit_storage_url=get("CONSENT_RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url),
             auth_failure_limit=int(get("CONSENT_AUTH_FAILURE_LIMIT", str(cls.auth_failure_limit))),

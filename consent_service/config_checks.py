@@ -34,6 +34,13 @@ def check(config: Config) -> None:
     check_calendar(config)
     check_messages(config)
     check_gpc(config)
+    check_webhook_batch(config)
+
+
+def check_webhook_batch(config: Config) -> None:
+    """A consent webhook batch that is empty or too large to send in one request."""
+    if not 1 <= config.webhook_batch <= 1000:
+        raise ConfigurationError(f"CONSENT_WEBHOOK_BATCH: {config.webhook_batch} is not between 1 and 1000")
 
 
 def check_durations(config: Config) -> None:

@@ -240,7 +240,9 @@ def schedule_retention(ctx: Context) -> str | None:
 
 def housekeeping(ctx: Context) -> None:
     """One round of the periodic work: queue a retention run when one is due, send the outbox
-    messages that are due (new ones and retries after a failure), purge expired access packages."""
+    messages that are due (new ones and retries after a failure), send the consent webhooks that
+    are due (``dsar.consent_hooks``), purge expired access packages."""
+    from consent_service.dsar import consent_hooks
     from consent_service.dsar.outbox import deliver
     from consent_service.dsar.package import purge_expired
 
@@ -250,6 +252,9 @@ def housekeeping(ctx: Context) -> None:
     counts = deliver(ctx)
     if any(counts.values()):
         log.info("outbox: %s", counts)
+    batches = consent_hooks.deliver(ctx)
+    if any(batches.values()):
+        log.info("consent webhooks: %s", batches)
     purged = purge_expired(ctx)
     if purged:
         log.info("purged %d expired access package(s)", purged)

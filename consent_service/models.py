@@ -5,7 +5,7 @@ from consent_service.auth.models import ApiClient
 from consent_service.db import Base
 from consent_service.dsar.execution_models import DsarPackage, DsarReport, DsarStoreRun
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, OutboxMessage
-from consent_service.dsar.task_models import DsarTask, Recipient
+from consent_service.dsar.task_models import ConsentCursor, DsarTask, Recipient
 from consent_service.erasure.models import LegalHold
 from consent_service.ledger.models import (
     Checkpoint,
@@ -30,6 +30,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Checkpoint",
+    "ConsentCursor",
     "ConsentState",
     "Cookie",
     "DataStore",

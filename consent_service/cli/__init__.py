@@ -11,6 +11,7 @@ below registers its commands on ``main``. The entry point is ``consent_service.c
 | ``demo`` | ``demo`` |
 | ``ledger`` | ``ledger verify/rebuild-state/checkpoint/public-key/check-checkpoint`` |
 | ``requests`` | ``requests …``, ``outbox …``, ``deadlines`` |
+| ``recipients`` | ``recipients status/deliver`` (consent webhooks) |
 | ``stores`` | ``stores load/list/test`` |
 | ``retention`` | ``retention run/preview/runs/show/verify-log`` |
 | ``serve`` | ``serve``, ``worker`` (processes: ``supervisor``) |
@@ -26,6 +27,7 @@ from consent_service.cli import (  # noqa: F401  (importing a group registers it
     demo,
     keys,
     ledger,
+    recipients,
     requests,
     retention,
     serve,

@@ -38,6 +38,12 @@ MAX_ATTEMPTS = 8
 SERVICE_INFO = b"consent-service outbox message|"
 
 
+def retry_delay(attempts: int) -> dt.timedelta:
+    """How long to wait after the ``attempts``-th failed attempt: 30 s, 1 min, 2 min, … (the
+    delay of the last attempt the outbox makes, ``MAX_ATTEMPTS``, at most)."""
+    return dt.timedelta(seconds=30 * 2 ** (min(attempts, MAX_ATTEMPTS) - 1))
+
+
 def _service_key(crypto: Crypto, version: int, message_id: str) -> bytes:
     return derive(crypto.material.keks[version], SERVICE_INFO + message_id.encode())
 
@@ -170,7 +176,7 @@ def deliver(ctx: Context, *, only: list[str] | None = None, limit: int = 50) -> 
                 counts["dead"] += 1
             else:
                 message.state, message.last_error = "pending", error
-                message.next_attempt_at = now + dt.timedelta(seconds=30 * 2 ** (message.attempts - 1))
+                message.next_attempt_at = now + retry_delay(message.attempts)
                 counts["failed"] += 1
             uow.commit()
     return counts

@@ -2,7 +2,7 @@
 and restrictions, and the signed webhooks that tell them.
 
 A recipient is a name, an HTTPS (or HTTP) endpoint, a shared secret, the events it follows
-(erasure, rectification, restriction) and where it is: its country and, outside the EEA, the
+(erasure, rectification, restriction, and ``consent``: changes of consent, see ``consent_hooks``) and where it is: its country and, outside the EEA, the
 safeguard of the transfer (``transfers``: a third country without one is refused). The secret is sealed like a store connection
 (``store_secrets``, associated data ``recipient:<key>``) and never returned.
 
@@ -10,8 +10,13 @@ safeguard of the transfer (``transfers``: a third country without one is refused
 the caller's transaction. Its payload is stored in plaintext: it holds ids, the event, times and
 (for rectification) the names of the changed fields, never a value, so it stays deliverable
 after the subject is crypto-shredded. ``send_webhook`` POSTs it as JSON signed exactly like
-requests to HTTP stores (``X-Consent-Timestamp``, ``X-Consent-Signature``). The endpoint passes
-``consent_service.outbound`` at registration and again when the webhook connects.
+requests to HTTP stores (``X-Consent-Timestamp``, ``X-Consent-Signature``; ``post_signed``, which
+the consent webhooks share). The endpoint passes ``consent_service.outbound`` at registration and
+again when the webhook connects.
+
+A recipient that starts following ``consent`` gets a cursor (``ConsentCursor``) at the ledger's
+newest event, or at ``consent_after`` when given (0: the whole ledger); ``consent_after`` given
+later moves the cursor (a replay); no longer following ``consent`` drops it.
 """
 
 from __future__ import annotations
@@ -31,13 +36,15 @@ from consent_service.context import Context
 from consent_service.db import columns_of
 from consent_service.dsar import transfers
 from consent_service.dsar.request_models import DsarRequest, OutboxMessage
-from consent_service.dsar.task_models import Recipient
+from consent_service.dsar.task_models import ConsentCursor, Recipient
 from consent_service.errors import Conflict, NotFound, refused
+from consent_service.ledger.feed import head_seq
 from consent_service.registry.sites import Recorder
 from consent_service.stores.connectors.http import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from consent_service.stores.secrets import HIDDEN, open_connection, seal_connection
 
-EVENTS = ("erasure", "rectification", "restriction")
+EVENTS = ("erasure", "rectification", "restriction", "consent")
+REQUEST_EVENTS = EVENTS[:3]  # told per request through the outbox; "consent" from the ledger
 TIMEOUT_S = 15.0
 
 
@@ -76,8 +83,18 @@ def save_recipient(
         errors["events"] = [f"one or more of {', '.join(EVENTS)}"]
     country, safeguard = doc.get("country"), doc.get("safeguard")
     errors.update(transfers.problems(country, safeguard))
+    consent_after = doc.get("consent_after")
+    if consent_after is not None:
+        if not isinstance(events, list) or "consent" not in events:
+            errors["consent_after"] = ["only for a recipient following the event consent"]
+        elif not isinstance(consent_after, int) or isinstance(consent_after, bool) or consent_after < 0:
+            errors["consent_after"] = ["a ledger seq (0 or more)"]
     with ctx.uow() as uow:
         session = uow.session
+        if "consent_after" not in errors and isinstance(consent_after, int):
+            newest = head_seq(session)
+            if consent_after > newest:
+                errors["consent_after"] = [f"beyond the ledger's newest event ({newest})"]
         existing = session.get(Recipient, key)
         if must_be_new and existing is not None:
             raise Conflict(f"recipient {key!r} is already registered", extra={"reason": "exists"})
@@ -114,6 +131,7 @@ def save_recipient(
             for field, value in values.items():
                 setattr(recipient, field, value)
         session.flush()
+        _keep_cursor(session, recipient, consent_after, now)
         out = recipient_dict(recipient)
         if record is not None:
             record(
@@ -121,6 +139,23 @@ def save_recipient(
             )
         uow.commit()
     return out, existing is None
+
+
+def _keep_cursor(session: Session, recipient: Recipient, after: int | None, now: dt.datetime) -> None:
+    cursor = session.get(ConsentCursor, recipient.key)
+    if "consent" not in recipient.events:
+        if cursor is not None:
+            session.delete(cursor)
+        return
+    if cursor is None:
+        start = head_seq(session) if after is None else after  # no flood of history unless asked
+        session.add(
+            ConsentCursor(
+                recipient_key=recipient.key, after_seq=start, attempts=0, next_attempt_at=now, created_at=now
+            )
+        )
+    elif after is not None:
+        cursor.after_seq, cursor.attempts, cursor.next_attempt_at = after, 0, now
 
 
 def list_recipients(ctx: Context) -> list[dict[str, Any]]:
@@ -162,7 +197,12 @@ def enqueue_webhooks(
 
 def send_webhook(ctx: Context, payload: dict[str, Any]) -> None:
     """POST one webhook, signed with the recipient's secret; raises OSError/RuntimeError on failure."""
-    key = payload["recipient"]
+    post_signed(ctx, payload["recipient"], payload["body"])
+
+
+def post_signed(ctx: Context, key: str, document: dict[str, Any]) -> None:
+    """POST ``document`` as JSON to recipient ``key``, signed with its secret; raises
+    OSError/RuntimeError (a non-2xx answer is an HTTPError, an OSError) on failure."""
     with ctx.uow(write=False) as uow:
         recipient = uow.session.get(Recipient, key)
         if recipient is None:
@@ -171,7 +211,7 @@ def send_webhook(ctx: Context, payload: dict[str, Any]) -> None:
         secret = open_connection(ctx.crypto, _box_key(key), recipient.secret_box, recipient.secret_kek)[
             "secret"
         ]
-    body = json.dumps(payload["body"], separators=(",", ":")).encode()
+    body = json.dumps(document, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     request = urllib.request.Request(
         endpoint,

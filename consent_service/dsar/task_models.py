@@ -6,13 +6,16 @@ the instructions and due date the connector gave and who closed it with which no
 erasures, rectifications and restrictions by signed webhooks; their shared secret is only stored
 sealed (like store connections, see ``store_secrets``). Their country and the safeguard of a
 transfer outside the EEA are shown in access packages (Art. 15(2), see ``transfers``).
+``consent_cursors`` holds, per recipient following ``consent``, the ledger seq up to which
+consent events were delivered, and the attempts, next attempt and last error of its delivery
+(see ``consent_hooks``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UTCDateTime
@@ -47,3 +50,19 @@ class Recipient(Base):
     secret_kek: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ConsentCursor(Base):
+    """How far a recipient following ``consent`` has been told of the ledger."""
+
+    __tablename__ = "consent_cursors"
+
+    recipient_key: Mapped[str] = mapped_column(
+        String(64), ForeignKey("dsar_recipients.key", ondelete="CASCADE"), primary_key=True
+    )
+    after_seq: Mapped[int] = mapped_column(BigInteger)  # the last seq delivered (or skipped)
+    attempts: Mapped[int] = mapped_column(Integer)  # failed attempts since the last delivery
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -24,7 +24,10 @@ GENESIS_HASH = "0" * 64
 
 class LedgerEvent(Base):
     __tablename__ = "ledger_events"
-    __table_args__ = (Index("ix_ledger_events_subject_seq", "subject_id", "seq"),)
+    __table_args__ = (
+        Index("ix_ledger_events_subject_seq", "subject_id", "seq"),
+        Index("ix_ledger_events_target_seq", "target_key", "seq"),  # the feed's purpose filter
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     id: Mapped[str] = mapped_column(String(36), unique=True)

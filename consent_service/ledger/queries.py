@@ -461,19 +461,5 @@ def open_proof(
     return json.loads(raw)
 
 
-def change_feed(ctx: Context, after: int, limit: int) -> dict[str, Any]:
-    """Events with ``seq > after`` in order, without proof; ``next_after`` is the cursor."""
-    with ctx.uow(write=False) as uow:
-        events = uow.session.scalars(
-            select(LedgerEvent).where(LedgerEvent.seq > after).order_by(LedgerEvent.seq).limit(limit)
-        ).all()
-        items = [_event_dict(e) for e in events]
-    return {
-        "events": items,
-        "next_after": items[-1]["seq"] if items else after,
-        "has_more": len(items) == limit,
-    }
-
-
 def as_utc(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None

@@ -332,7 +332,12 @@ def test_a_manual_task_is_completed_and_the_erasure_report_shows_the_holds(app, 
     post(dpo, f"{url}/run", url)
     assert state_of(clocked_ctx, request_id) == "in_progress"
     page = text(dpo.get(url, headers=EN))
-    assert "Shred the paper forms" in page and "shows the result when the run is done" in page and "data-live" in page and "waiting for a manual task" in page
+    assert (
+        "Shred the paper forms" in page
+        and "shows the result when the run is done" in page
+        and "data-live" in page
+        and "waiting for a manual task" in page
+    )
     task_id = page.split(f'action="{url}/tasks/', 1)[1].split('"', 1)[0]
     empty = post(dpo, f"{url}/tasks/{task_id}", url, **{f"{task_id}-note": ""})
     assert empty.status_code == 400 and f'id="{task_id}-note-error"' in text(empty)

@@ -268,9 +268,7 @@ def test_a_real_run_needs_its_confirmation_then_deletes_what_is_due(
     assert re.search(r"<dt>deleted</dt><dd>2</dd>", html)
 
 
-def test_a_run_in_progress_is_a_live_region_until_it_is_done(
-    client: Any, clocked_ctx: Any, tmp_path: Path
-):
+def test_a_run_in_progress_is_a_live_region_until_it_is_done(client: Any, clocked_ctx: Any, tmp_path: Path):
     crm_with_logins(clocked_ctx, tmp_path)
     run = runs.create_run(clocked_ctx, dry_run=True, store="crm", started_by=staff_id(clocked_ctx))
     html = page(client.get(f"/console/retention/runs/{run['id']}", headers=EN))

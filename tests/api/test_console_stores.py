@@ -224,7 +224,10 @@ def test_an_unknown_store_is_a_404_page(client: Any):
     html = page(client.get("/console/stores"))
     assert client.post("/console/stores/nope/test", data={"csrf_token": token(html)}).status_code == 404
     body = json.dumps(CRM_STORE | {"connection": {"url": "sqlite://"}})
-    assert client.post("/console/stores/nope/edit", data={"csrf_token": token(html), "text": body}).status_code == 404
+    assert (
+        client.post("/console/stores/nope/edit", data={"csrf_token": token(html), "text": body}).status_code
+        == 404
+    )
     assert registry.read_stores(client.application.extensions["consent"]) == []  # the editor adds no store
 
 

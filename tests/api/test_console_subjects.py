@@ -186,7 +186,11 @@ def test_the_proof_of_consent_page_and_pdf_carry_the_notice_and_the_verification
         f"/console/subjects/{subject_id}/proof.pdf?purpose=newsletter", headers={"Accept-Language": "de"}
     )
     words = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(german.data)).pages).split())
-    assert "Nachweis der Einwilligung" in words and "Diese Ereignisse sind unverändert." in words and "intakt" in words
+    assert (
+        "Nachweis der Einwilligung" in words
+        and "Diese Ereignisse sind unverändert." in words
+        and "intakt" in words
+    )
     assert OLD_TEXT in words  # the notice as shown: in English, the language Anna saw it in
     forms = [e["details"].get("form") for e in log_entries(clocked_ctx) if e["action"] == "proof_viewed"]
     assert forms == ["html", "pdf", "pdf"]
@@ -278,7 +282,9 @@ def test_a_modified_event_does_not_verify_on_the_proof(clocked_ctx):
         disable_ledger_guards(conn)
         conn.execute(update(LedgerEvent.__table__).where(LedgerEvent.seq == seq).values(decision="denied"))
     checked = proof_of_consent(clocked_ctx, recorded.subject_id, "newsletter")["verification"]
-    assert checked["ok"] is False and checked["problems"] == [f"seq {seq}: content does not match its hash (modified)"]
+    assert checked["ok"] is False and checked["problems"] == [
+        f"seq {seq}: content does not match its hash (modified)"
+    ]
 
 
 def test_a_cookie_decision_carries_the_gate_reason_of_its_purpose_in_the_api_and_the_page(

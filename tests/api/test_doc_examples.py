@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 
 from consent_service.registry import banner_settings, banner_texts
 from consent_service.stores.spec import parse_store
-from tests.api.helpers import assert_problem
+from tests.api.helpers import assert_problem, consent_body
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -128,6 +128,16 @@ def check_json(client: Any, headers: dict[str, str], where: str, doc: Any) -> No
         from consent_service.dsar.tasks import _callback_document
 
         _callback_document(json.dumps(doc).encode())
+    elif doc.get("event") == "consent":  # a batch of consent changes, as consent_hooks.batch writes it
+        from consent_service.api.schemas.consents import FeedEventOut
+        from consent_service.dsar.consent_hooks import batch
+
+        recorded = client.post("/v1/consents", headers=headers, json=consent_body("doc@example.org"))
+        seq = recorded.get_json()["events"][0]["seq"]
+        made = batch(client.application.extensions["consent"], "doc-example", seq - 1, seq)
+        assert set(doc) == set(made) and made["events"], where
+        assert set(doc["events"][0]) == set(made["events"][0]), where
+        assert all(set(e) == set(FeedEventOut().fields) for e in doc["events"]), where
     elif {"event", "request_id", "subject_id", "occurred_at"} <= set(doc):  # a recipient webhook
         assert set(doc) <= {
             "event",

@@ -5,9 +5,7 @@ retried with backoff, and still delivered after the subject is crypto-shredded."
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,50 +13,14 @@ import pytest
 
 from consent_service import create_app
 from consent_service.dsar import execution, outbox
-from consent_service.stores.connectors.http import verify_signature
 from tests.api.helpers import assert_problem, crm_store
-
-SECRET = "recipient-secret-of-some-length"
-
-
-class Endpoint:
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.bad_signatures = 0
-        self.fail_next = 0
+from tests.receivers import SECRET, Endpoint, serving
 
 
 @pytest.fixture
 def endpoint() -> Iterator[tuple[str, Endpoint]]:
-    state = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            timestamp = self.headers.get("X-Consent-Timestamp", "")
-            if not verify_signature(SECRET, timestamp, body, self.headers.get("X-Consent-Signature", "")):
-                state.bad_signatures += 1
-                status = 401
-            elif state.fail_next:
-                state.fail_next -= 1
-                status = 500
-            else:
-                state.received.append(json.loads(body))
-                status = 200
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks", state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving() as served:
+        yield served
 
 
 @pytest.fixture

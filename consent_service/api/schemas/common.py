@@ -58,6 +58,20 @@ class FeedQuery(StrictSchema):
     limit = fields.Int(load_default=100, validate=validate.Range(1, 1000))
 
 
+class EventFeedQuery(FeedQuery):
+    purpose = fields.List(
+        fields.Str(validate=validate.Length(1, 1000)),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": "only decisions on these purposes: repeated, or a comma list"},
+    )
+    subject_id = fields.Str(
+        load_default=None,
+        validate=validate.Length(1, 40),
+        metadata={"description": "only this subject's own events"},
+    )
+
+
 class AuditEntryOut(StrictSchema):
     seq = fields.Int()
     recorded_at = fields.DateTime()

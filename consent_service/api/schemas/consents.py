@@ -76,7 +76,13 @@ class ConsentOut(StrictSchema):
     receipt = fields.Dict(metadata={"description": "signed consent receipt (payload + Ed25519 signature)"})
 
 
+class FeedEventOut(EventOut):
+    identity_types = fields.List(
+        fields.Str(), metadata={"description": "the types of the subject's identities (never their values)"}
+    )
+
+
 class FeedOut(StrictSchema):
-    events = fields.List(fields.Nested(EventOut))
+    events = fields.List(fields.Nested(FeedEventOut))
     next_after = fields.Int()
     has_more = fields.Bool()

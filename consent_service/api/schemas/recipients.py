@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate
 
-from consent_service.api.schemas.common import StrictSchema
+from consent_service.api.schemas.common import MAX_SEQ, StrictSchema
 from consent_service.dsar import recipients, transfers
 from consent_service.stores.secrets import HIDDEN
 
@@ -35,6 +35,13 @@ class RecipientIn(StrictSchema):
     )
     events = fields.List(
         fields.Str(validate=validate.OneOf(recipients.EVENTS)), required=True, validate=validate.Length(min=1)
+    )
+    consent_after = fields.Int(
+        validate=validate.Range(0, MAX_SEQ),
+        metadata={
+            "description": "with the event consent: deliver consent events after this ledger seq "
+            "(0: the whole ledger); by default a new subscription starts at the newest event"
+        },
     )
     country = fields.Str(
         load_default=None,

@@ -40,7 +40,10 @@ LEGAL_BASIS_NAMES = {
     "public_task": _l("public task"),
     "legitimate_interests": _l("legitimate interest"),
 }
-EVENT_NAMES = {event: TYPE_NAMES[event] for event in EVENTS}  # the requests that tell recipients
+# the requests that tell recipients, and changes of consent (sent in batches from the ledger)
+EVENT_NAMES = {event: TYPE_NAMES[event] for event in EVENTS if event != "consent"} | {
+    "consent": _l("consent changes")
+}
 SAFEGUARD_NAMES = {
     "adequacy_decision": _l("adequacy decision (Art. 45)"),
     "standard_contractual_clauses": _l("standard contractual clauses (Art. 46)"),
