@@ -55,6 +55,12 @@ class SiteById(MethodView):
         """Replace a site's name, origins and offer (and its banner settings, when given)."""
         return sites.change_site_offer(ctx(), site_id, **spec, record=_recorder())
 
+    @require("registry:write")
+    @blp.response(204)
+    def delete(self, site_id: str) -> None:
+        """Remove a site: its site key stops working; the consent recorded through it stays."""
+        sites.remove_site(ctx(), site_id, record=_recorder())
+
 
 @blp.route("/<site_id>/banner")
 class SiteBanner(MethodView):

@@ -114,6 +114,17 @@ def sites_show(site_id: str) -> None:
     click.echo(json.dumps(read_site(_context(), site_id), indent=2, default=str, ensure_ascii=False))
 
 
+@sites.command("delete")
+@click.argument("site_id")
+def sites_delete(site_id: str) -> None:
+    """Remove a site: its site key stops working; the consent recorded through it stays."""
+    from consent_service.registry.sites import remove_site
+
+    ctx = _context()
+    remove_site(ctx, site_id, record=_recorder(ctx))
+    click.echo(f"site {site_id} removed", err=True)
+
+
 @sites.command("banner")
 @click.argument("site_id")
 @click.argument("settings_file", type=click.Path(path_type=Path, dir_okay=False))

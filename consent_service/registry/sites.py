@@ -272,6 +272,18 @@ def set_site_banner(
     return out
 
 
+def remove_site(ctx: Context, site_id: str, *, record: Recorder | None = None) -> None:
+    """Remove a site in its own transaction: its public key stops working at once (the banner
+    is refused with 401); the consent already recorded through it stays in the ledger, which
+    names the site by its id. ``record``: who did it."""
+    with ctx.uow() as uow:
+        site = get_site(uow.session, site_id)
+        if record is not None:
+            record(uow.session, "site_deleted", {"site": site_id, "name": site.name})
+        uow.session.delete(site)
+        uow.commit()
+
+
 def read_sites(ctx: Context) -> list[dict[str, Any]]:
     with ctx.uow(write=False) as uow:
         return [site_dict(s) for s in list_sites(uow.session)]

@@ -156,12 +156,37 @@ def test_writes_are_in_the_registry_audit_log_with_the_client(client, token, dem
     assert log[2]["details"]["banner"] == {"floating_button": False}
 
 
+def test_a_removed_site_is_gone_its_key_refused_and_its_consent_kept(client, admin, demo, ctx):
+    from consent_service.ledger import queries
+
+    site = create(client, admin)
+    origin = {"Origin": SITE["origins"][0], "X-Site-Key": site["site_key"]}
+    body = {
+        "subject": {"type": "device_id", "value": "dev-gone"},
+        "decisions": [{"purpose": "analytics", "granted": True}],
+        "method": "accept_all",
+    }
+    recorded = client.post("/v1/public/consents", headers=origin, json=body)
+    assert recorded.status_code == 201, recorded.get_data(as_text=True)
+    assert client.delete(f"/v1/sites/{site['id']}", headers=admin).status_code == 204
+    assert_problem(client.get(f"/v1/sites/{site['id']}", headers=admin), 404)
+    assert_problem(client.delete(f"/v1/sites/{site['id']}", headers=admin), 404)
+    assert_problem(client.get(f"/v1/public/sites/{site['site_key']}"), 404)
+    assert_problem(client.post("/v1/public/consents", headers=origin, json=body), 401)
+    history = queries.history(ctx, recorded.get_json()["subject_id"])
+    assert [e["actor_id"] for e in history["events"]] == [site["id"]]  # the ledger keeps it
+    with ctx.uow(write=False) as uow:
+        log = [e for e in entries(uow.session, REGISTRY_LOG) if e["details"].get("site") == site["id"]]
+    assert log[-1]["action"] == "site_deleted" and log[-1]["details"]["name"] == SITE["name"]
+
+
 def test_reading_needs_registry_read_and_writing_registry_write(client, token, demo):
     reader = {"Authorization": f"Bearer {token('registry:read')}"}
     assert client.get("/v1/sites", headers=reader).status_code == 200
     assert_problem(client.post("/v1/sites", headers=reader, json=SITE), 403)
     site_id = demo["site"]["id"]
     assert_problem(client.put(f"/v1/sites/{site_id}/banner", headers=reader, json={}), 403)
+    assert_problem(client.delete(f"/v1/sites/{site_id}", headers=reader), 403)
     other = {"Authorization": f"Bearer {token('consent:write')}"}
     assert_problem(client.get(f"/v1/sites/{site_id}", headers=other), 403)
     assert_problem(client.get("/v1/sites"), 401)

@@ -57,6 +57,7 @@ COMMANDS = [
     "sites",
     "sites banner",
     "sites create",
+    "sites delete",
     "sites list",
     "sites show",
     "stores",

@@ -73,7 +73,7 @@ def test_bad_settings_name_each_field_exit_1_and_change_nothing(cli_env, ctx, tm
     before = run("sites", "show", sid).stdout
     bad = tmp_path / "bad.json"
     bad.write_text(
-        json.dumps({"theme": {"text": "#eeeeee"}, "refusal_reask": "soon", "languages": ["fr"], "sound": 1})
+        json.dumps({"theme": {"text": "#eeeeee"}, "refusal_reask": "soon", "languages": ["xx"], "sound": 1})
     )
     refused = run("sites", "banner", sid, str(bad))
     assert refused.exit_code == 1, refused.output
@@ -100,3 +100,17 @@ def test_an_unknown_site_is_refused(cli_env, ctx, tmp_path):
     shown = run("sites", "show", "site_0")
     assert shown.exit_code == 2 and "site_0" in shown.stderr
     assert run("sites", "banner", "site_0", str(path)).exit_code == 2
+    assert run("sites", "delete", "site_0").exit_code == 2
+
+
+def test_a_site_is_removed(cli_env, ctx, tmp_path):
+    from consent_service.demo import seed
+
+    seed(ctx)
+    sid = site_id(create(tmp_path).stderr)
+    removed = run("sites", "delete", sid)
+    assert removed.exit_code == 0 and f"site {sid} removed" in removed.stderr
+    assert sid not in run("sites", "list").stdout
+    assert run("sites", "show", sid).exit_code == 2
+    with ctx.uow(write=False) as uow:
+        assert [e["action"] for e in entries(uow.session, REGISTRY_LOG)][-1] == "site_deleted"
