@@ -16,6 +16,7 @@ from consent_service.cli.base import _context, _fail
 from consent_service.cli.sites import sites
 from consent_service.errors import DomainError
 from consent_service.scan.cdp import CHROMIUM
+from consent_service.scan.crawl import origin_of
 
 FINDINGS_EXIT = 2
 
@@ -87,19 +88,31 @@ def scan(
         raise SystemExit(FINDINGS_EXIT)
 
 
-COLUMNS = ("NAME", "DOMAIN/ORIGIN", "PATH", "EXPIRES", "HTTPONLY", "PARTY", "PURPOSE", "FLAGS", "SET BY")
+COLUMNS = ("NAME", "DOMAIN", "PATH", "EXPIRES", "HTTPONLY", "PARTY", "PURPOSE", "WHEN", "FLAGS", "SET BY")
+WHEN = {None: "-", False: "before", True: "after"}  # first seen before or after the click
 
 
-def _set_by(sources: list[dict[str, Any]]) -> str:
-    shown = [f"{s['via']} {s['url']}" + (f":{s['line']}" if s.get("line") else "") for s in sources[:2]]
+def _short(url: str, origin: str) -> str:
+    """A URL of the scanned origin without it (``/shop:7``); others in full."""
+    return url[len(origin) :] or "/" if url.startswith(origin + "/") or url == origin else url
+
+
+def _set_by(sources: list[dict[str, Any]], origin: str) -> str:
+    shown = [
+        f"{s['via']} {_short(s['url'], origin)}" + (f":{s['line']}" if s.get("line") else "")
+        for s in sources[:2]
+    ]
     return ", ".join(shown) + (f" (+{len(sources) - 2})" if len(sources) > 2 else "") or "-"
 
 
 def table(result: dict[str, Any]) -> str:
-    """The report as text: a table of cookies and storage keys per pass, then the findings."""
+    """The report as text: per pass a table of cookies and storage keys (URLs of the scanned
+    origin shortened to their path), then the number of findings."""
+    origin = origin_of(result["url"])
     lines = [f"scan of {result['url']} for site {result['site']['id']} ({result['site']['name']})"]
     for p in result["passes"]:
-        lines += ["", f"{p['name']}: banner {p['banner']}; pages: {' '.join(p['pages'])}"]
+        pages = " ".join(_short(page, origin) for page in p["pages"])
+        lines += ["", f"{p['name']}: banner {p['banner']}; pages: {pages}"]
         lines += [f"  note: {n}" for n in p["notes"]]
         rows = [COLUMNS]
         for item in p["items"]:
@@ -107,14 +120,15 @@ def table(result: dict[str, Any]) -> str:
             rows.append(
                 (
                     item["name"] if cookie else f"{item['kind']}:{item['name']}",
-                    item["domain"] if cookie else item["origin"],
+                    item["domain"] if cookie else "-",
                     item["path"] if cookie else "-",
                     item["expires"] if cookie else "-",
                     ("yes" if item["http_only"] else "no") if cookie else "-",
                     item["party"] if cookie else "-",
                     item["purpose"] or "-",
+                    WHEN[item["set_after_choice"]],
                     ",".join(item["flags"]) or "-",
-                    _set_by(item["set_by"]),
+                    _set_by(item["set_by"], origin),
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
