@@ -163,7 +163,7 @@ def test_the_command_prints_a_table_or_json_and_exits_2_on_findings(ctx, shop_ur
     assert json.loads(as_json.output)["findings"]
 
 
-def test_a_url_that_is_not_http_or_has_no_site_is_refused_with_exit_1(ctx, shop_url, monkeypatch):
+def test_a_bad_url_no_site_an_unreachable_host_and_the_time_limit_end_the_scan(ctx, shop_url, monkeypatch):
     from consent_service.cli import main
 
     monkeypatch.setattr("consent_service.cli.scan._context", lambda: ctx)
@@ -171,6 +171,8 @@ def test_a_url_that_is_not_http_or_has_no_site_is_refused_with_exit_1(ctx, shop_
     for argv in (["file:///etc/passwd"], ["http://127.0.0.2:9/"], [shop_url, "--pages", "0"]):
         answer = runner.invoke(main, ["sites", "scan", *argv])
         assert answer.exit_code == 1, (argv, answer.output)
+    with pytest.raises(ScanFailed, match=r"did not finish within 0\.5 s"):
+        crawl(shop_url, pages=2, deadline=Deadline(0.5), chromium=CHROMIUM, offline=True)
     with pytest.raises(ScanFailed, match="did not load"):
         crawl("http://unreachable.example/", pages=1, deadline=Deadline(60), chromium=CHROMIUM, offline=True)
 
