@@ -54,6 +54,7 @@ COMMANDS = [
     "sites",
     "sites create",
     "sites list",
+    "sites scan",
     "stores",
     "stores list",
     "stores load",
