@@ -95,6 +95,11 @@ class Browser:
                 ],
                 setsid=True,  # its own process group: ``close`` ends the renderers too
             )
+        except OSError as exc:
+            os.close(self._to_browser)
+            os.close(self._from_browser)
+            self._profile.cleanup()
+            raise ScanFailed(f"Chromium could not be started: {exc}") from exc
         finally:
             os.close(to_browser_r)
             os.close(from_browser_w)

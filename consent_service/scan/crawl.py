@@ -198,14 +198,21 @@ class Tab:
                 self._add_source("cookie", name, Source("header", url) if url else None)
         self.pending_headers.clear()
 
-    def visit(self, url: str) -> None:
+    def visit(self, url: str, *, required: bool = False) -> bool:
+        """Open ``url``; False (and a note) when it does not load, which ends the scan when
+        ``required`` (the first page)."""
         self.loaded = False
         answer = self.browser.call("Page.navigate", {"url": url}, self.session)
         if answer.get("errorText"):
-            raise ScanFailed(f"{url} did not load: {answer['errorText']}")
+            if required:
+                raise ScanFailed(f"{url} did not load: {answer['errorText']}")
+            self.result.notes.append(f"{url} did not load: {answer['errorText']}")
+            return False
         if not self.browser.pump(lambda: self.loaded, f"loading {url}", within=30):
             self.result.notes.append(f"{url}: no load event within 30 s; read as it was")
-        self.result.pages.append(url)
+        if url not in self.result.pages:
+            self.result.pages.append(url)
+        return True
 
     def settle(self) -> None:
         """Wait until no request has been in flight for ``QUIET`` seconds (at most ``SETTLE_AT_MOST``)."""
@@ -309,7 +316,8 @@ def run_pass(
             queue, seen = list(pages[:1]), set(pages[:1])
             while queue and len(result.pages) < limit:
                 page = queue.pop(0)
-                tab.visit(page)
+                if not tab.visit(page, required=page == pages[0]):
+                    continue
                 if page == pages[0]:
                     result.banner = tab.banner_state()
                 tab.settle()
@@ -319,7 +327,7 @@ def run_pass(
                         seen.add(link)
                         queue.append(link)
             return result
-        tab.visit(pages[0])
+        tab.visit(pages[0], required=True)
         result.banner = tab.banner_state()
         tab.settle()
         tab.snapshot(pages[0], after_choice=False)
@@ -330,11 +338,9 @@ def run_pass(
         tab.settle()
         tab.snapshot(pages[0], after_choice=True)
         for page in pages:
-            tab.visit(page)
-            tab.settle()
-            tab.snapshot(page, after_choice=True)
-        result.pages = list(dict.fromkeys(result.pages))
-        tab._attribute_headers()
+            if tab.visit(page):
+                tab.settle()
+                tab.snapshot(page, after_choice=True)
     return result
 
 

@@ -163,14 +163,23 @@ def test_the_command_prints_a_table_or_json_and_exits_2_on_findings(ctx, shop_ur
     assert json.loads(as_json.output)["findings"]
 
 
-def test_a_bad_url_no_site_an_unreachable_host_and_the_time_limit_end_the_scan(ctx, shop_url, monkeypatch):
+def test_a_bad_url_no_site_an_unreachable_host_and_the_time_limit_end_the_scan(
+    ctx, shop_url, monkeypatch, tmp_path
+):
     from consent_service.cli import main
 
     monkeypatch.setattr("consent_service.cli.scan._context", lambda: ctx)
     runner = CliRunner()
-    for argv in (["file:///etc/passwd"], ["http://127.0.0.2:9/"], [shop_url, "--pages", "0"]):
+    refused = {
+        "is not an http(s) URL": ["file:///etc/passwd"],
+        "no registered site allows the origin http://127.0.0.2:9": ["http://127.0.0.2:9/"],
+        "Invalid value for '--pages'": [shop_url, "--pages", "0"],
+        "Chromium is not installed": [shop_url, "--chromium", str(tmp_path / "no-chromium")],
+        "Chromium could not be started": [shop_url, "--chromium", __file__],
+    }
+    for message, argv in refused.items():
         answer = runner.invoke(main, ["sites", "scan", *argv])
-        assert answer.exit_code == 1, (argv, answer.output)
+        assert answer.exit_code == 1 and message in answer.output, (argv, answer.output)
     with pytest.raises(ScanFailed, match=r"did not finish within 0\.5 s"):
         crawl(shop_url, pages=2, deadline=Deadline(0.5), chromium=CHROMIUM, offline=True)
     with pytest.raises(ScanFailed, match="did not load"):
