@@ -32,6 +32,7 @@ READY_AT_MOST = 10.0  # how long the banner may take to decide whether to ask
 HOOK = """(function () {
   var report = window.BINDING;
   if (typeof report !== "function") { return; }
+  try { delete window.BINDING; } catch (e) {}  // the page's own scripts cannot call it
   function tell(kind, key) {
     try { report(JSON.stringify({kind: kind, key: String(key), stack: new Error().stack || ""})); } catch (e) {}
   }
@@ -189,7 +190,7 @@ class Tab:
                 call = json.loads(params["payload"])
                 self._add_source(str(call["kind"]), str(call["key"]), script_of(str(call["stack"])))
             except (ValueError, KeyError, TypeError):
-                pass  # a page that calls the binding itself is not believed
+                pass  # a malformed report is left out
 
     def _attribute_headers(self) -> None:
         for request_id, names in self.pending_headers:
