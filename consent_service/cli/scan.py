@@ -7,6 +7,7 @@ option, so that 2 always means findings)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from consent_service.scan.cdp import CHROMIUM
 from consent_service.scan.crawl import origin_of
 
 FINDINGS_EXIT = 2
+HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})")
 
 
 class _BadOption(click.UsageError):
@@ -33,6 +35,13 @@ class ScanCommand(click.Command):
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             raise _BadOption(exc.format_message(), exc.ctx) from exc
+
+
+def _host_names(hosts: tuple[str, ...]) -> tuple[str, ...]:
+    """Host names as they are (Chromium's resolver rules take them as written)."""
+    if bad := [h for h in hosts if not HOST_NAME.fullmatch(h)]:
+        raise click.BadParameter(f"not a host name: {', '.join(bad)}")
+    return hosts
 
 
 @sites.command("scan", cls=ScanCommand)
@@ -60,6 +69,14 @@ class ScanCommand(click.Command):
     "--offline", is_flag=True, help="resolve no host name but the URL's (no other server is reached)"
 )
 @click.option(
+    "--also-reach",
+    "also_reach",
+    multiple=True,
+    metavar="HOST",
+    callback=lambda _ctx, _param, hosts: _host_names(hosts),
+    help="with --offline, let HOST resolve too (e.g. a staging copy's own CDN)",
+)
+@click.option(
     "--chromium",
     type=click.Path(dir_okay=False, path_type=Path),
     default=str(CHROMIUM),
@@ -68,7 +85,14 @@ class ScanCommand(click.Command):
 )
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def scan(
-    url: str, pages: int, site_id: str | None, timeout: float, offline: bool, chromium: Path, as_json: bool
+    url: str,
+    pages: int,
+    site_id: str | None,
+    timeout: float,
+    offline: bool,
+    also_reach: tuple[str, ...],
+    chromium: Path,
+    as_json: bool,
 ) -> None:
     """Scan a site's cookies and storage before any choice, after Accept all and after Reject all."""
     from consent_service.scan.cdp import Deadline, ScanFailed
@@ -78,7 +102,14 @@ def scan(
     try:
         check_url(url)
         declared = declared_for(_context(), url, site_id)
-        passes = crawl(url, pages=pages, deadline=Deadline(timeout), chromium=chromium, offline=offline)
+        passes = crawl(
+            url,
+            pages=pages,
+            deadline=Deadline(timeout),
+            chromium=chromium,
+            offline=offline,
+            also_reach=also_reach,
+        )
     except (ScanFailed, DomainError) as exc:
         _fail(str(exc.detail if isinstance(exc, DomainError) else exc), 1)
         return

@@ -42,9 +42,9 @@ class Deadline:
             raise ScanFailed(f"the scan did not finish within {self.seconds:g} s ({doing})")
 
 
-def flags(profile: Path, only_host: str | None) -> list[str]:
+def flags(profile: Path, only_hosts: Sequence[str] | None) -> list[str]:
     """Chromium's flags: headless, a fresh profile, no background traffic of its own; with
-    ``only_host`` every other host name resolves to nothing (a scan that reaches no other server)."""
+    ``only_hosts`` every other host name resolves to nothing (a scan that reaches no other server)."""
     out = [
         "--headless=new",
         "--disable-gpu",
@@ -61,26 +61,31 @@ def flags(profile: Path, only_host: str | None) -> list[str]:
     ]
     if os.geteuid() == 0:
         out.append("--no-sandbox")  # Chromium refuses to start its sandbox as root
-    if only_host is not None:
-        out.append(f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {only_host}")
+    if only_hosts is not None:
+        out.append(
+            "--host-resolver-rules=" + ", ".join(["MAP * ~NOTFOUND", *(f"EXCLUDE {h}" for h in only_hosts)])
+        )
     return out
 
 
 class Browser:
     """One Chromium process with a fresh profile, removed on ``close``."""
 
-    def __init__(self, executable: Path, deadline: Deadline, only_host: str | None = None) -> None:
+    def __init__(self, executable: Path, deadline: Deadline, only_hosts: Sequence[str] | None = None) -> None:
         if not executable.is_file():
             raise ScanFailed(f"Chromium is not installed at {executable} (Debian: apt-get install chromium)")
         self.deadline = deadline
         self.handlers: list[Handler] = []
+        # work an event asks for (commands to send), done by ``pump`` once the event is handled
+        self.tasks: list[Callable[[], None]] = []
+        self._in_task = False
         self._profile = tempfile.TemporaryDirectory(prefix="consent-scan-")
         self._next_id = 0
         self._buffer = b""
         self._answers: dict[int, dict[str, Any]] = {}
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
-        argv = [str(executable), *flags(Path(self._profile.name), only_host), "about:blank"]
+        argv = [str(executable), *flags(Path(self._profile.name), only_hosts), "about:blank"]
         try:
             self.pid = os.posix_spawn(
                 argv[0],
@@ -166,7 +171,18 @@ class Browser:
             readable, _, _ = select.select([self._from_browser], [], [], max(0.0, min(wait, 0.25)))
             if readable:
                 self._read()
+            self._run_tasks()
         return True
+
+    def _run_tasks(self) -> None:
+        if self._in_task:
+            return
+        self._in_task = True
+        try:
+            while self.tasks:
+                self.tasks.pop(0)()
+        finally:
+            self._in_task = False
 
     def _read(self) -> None:
         chunk = os.read(self._from_browser, 1 << 16)
@@ -183,17 +199,26 @@ class Browser:
                     handler(message["method"], message.get("params", {}), message.get("sessionId"))
 
 
-def open_page(browser: Browser, scripts: Sequence[str], bindings: Sequence[str]) -> str:
-    """A new tab with the Page, Network and Runtime domains on, ``bindings`` callable from its
-    pages and ``scripts`` run in every document before its own; returns its session id."""
-    target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session: str = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+def prepare(browser: Browser, session: str, scripts: Sequence[str], bindings: Sequence[str]) -> None:
+    """Turn on the Page, Network and Runtime domains of a page or frame, make ``bindings``
+    callable from it, run ``scripts`` in each of its documents before their own, and attach
+    to the frames of other sites it opens (each waits until the scanner has prepared it)."""
     for domain in ("Page", "Network", "Runtime"):
         browser.call(f"{domain}.enable", {}, session)
     for name in bindings:
         browser.call("Runtime.addBinding", {"name": name}, session)
     for source in scripts:
         browser.call("Page.addScriptToEvaluateOnNewDocument", {"source": source}, session)
+    browser.call(
+        "Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}, session
+    )
+
+
+def open_page(browser: Browser, scripts: Sequence[str], bindings: Sequence[str]) -> str:
+    """A new tab, ``prepare``d; returns its session id."""
+    target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session: str = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    prepare(browser, session, scripts, bindings)
     return session
 
 

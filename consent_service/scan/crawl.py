@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
-from consent_service.scan.cdp import Browser, Deadline, ScanFailed, evaluate, open_page
+from consent_service.scan.cdp import Browser, Deadline, ScanFailed, evaluate, open_page, prepare
 
 NO_CHOICE, ACCEPT_ALL, REJECT_ALL = "no_choice", "accept_all", "reject_all"
 PASSES = (NO_CHOICE, ACCEPT_ALL, REJECT_ALL)
@@ -154,11 +154,16 @@ class Tab:
         self.browser = browser
         self.result = result
         self.loaded = False
+        # request ids are unique in the browser; a frame's document request starts in the page's
+        # session and ends in the frame's
         self.in_flight: set[str] = set()
         self.last_request = time.monotonic()
         self.urls: dict[str, str] = {}
         self.pending_headers: list[tuple[str, list[str]]] = []
-        self.session = ""  # the tab's events are told apart by its session, known once it is open
+        # the tab's events are told apart by their session: the page's, and one per frame of
+        # another site (which Chromium runs in a process of its own)
+        self.session = ""
+        self.frames: set[str] = set()
         browser.handlers.append(self._event)
         self.session = open_page(browser, [HOOK], [BINDING])
 
@@ -169,11 +174,32 @@ class Tab:
         if source not in known and len(known) < 10:
             known.append(source)
 
+    def _attached(self, child: str, kind: str) -> None:
+        """A frame of another site (hooked like the page) or a worker, waiting to start."""
+        try:
+            if kind == "iframe":
+                prepare(self.browser, child, [HOOK], [BINDING])
+        except ScanFailed:
+            pass  # gone before it was prepared
+        finally:
+            try:
+                self.browser.call("Runtime.runIfWaitingForDebugger", {}, child)
+            except ScanFailed:
+                pass
+
     def _event(self, method: str, params: dict[str, Any], session: str | None) -> None:
-        if session != self.session:
+        if session is None or (session != self.session and session not in self.frames):
             return
-        if method == "Page.loadEventFired":
-            self.loaded = True
+        if method == "Target.attachedToTarget":
+            child, kind = params["sessionId"], params["targetInfo"]["type"]
+            if kind == "iframe":
+                self.frames.add(child)
+            self.browser.tasks.append(lambda: self._attached(child, kind))
+        elif method == "Target.detachedFromTarget":
+            self.frames.discard(params.get("sessionId", ""))
+        elif method == "Page.loadEventFired":
+            if session == self.session:
+                self.loaded = True
         elif method == "Network.requestWillBeSent":
             self.urls[params["requestId"]] = params["request"]["url"]
             self.in_flight.add(params["requestId"])
@@ -271,6 +297,14 @@ class Tab:
         keys = evaluate(self.browser, self.session, STORAGE_KEYS) or {}
         for area in ("localStorage", "sessionStorage"):
             found.extend(Item(area, str(k), origin) for k in keys.get(area, []))
+        for frame in list(self.frames):
+            try:
+                keys = evaluate(self.browser, frame, STORAGE_KEYS) or {}
+                frame_origin = str(evaluate(self.browser, frame, "location.origin"))
+            except ScanFailed:
+                continue  # the frame went away
+            for area in ("localStorage", "sessionStorage"):
+                found.extend(Item(area, str(k), frame_origin) for k in keys.get(area, []))
         for item in found:
             key = (item.kind, item.name, item.domain, item.path)
             if key not in self.result.items:
@@ -304,14 +338,19 @@ def same_origin_links(links: Sequence[str], origin: str) -> list[str]:
 
 
 def run_pass(
-    name: str, pages: list[str], limit: int, deadline: Deadline, chromium: Path, only_host: str | None
+    name: str,
+    pages: list[str],
+    limit: int,
+    deadline: Deadline,
+    chromium: Path,
+    only_hosts: Sequence[str] | None,
 ) -> PassResult:
     """One pass in a fresh profile. The first pass (no choice) finds the pages: the start URL and
     same-origin links of the pages visited, up to ``limit``; the others visit the same pages,
     clicking the banner on the first and then visiting every page again."""
     result = PassResult(name)
     origin = origin_of(pages[0])
-    with Browser(chromium, deadline, only_host) as browser:
+    with Browser(chromium, deadline, only_hosts) as browser:
         tab = Tab(browser, result)
         if name == NO_CHOICE:
             queue, seen = list(pages[:1]), set(pages[:1])
@@ -345,10 +384,19 @@ def run_pass(
     return result
 
 
-def crawl(url: str, *, pages: int, deadline: Deadline, chromium: Path, offline: bool) -> list[PassResult]:
-    """The three passes over ``url`` and up to ``pages - 1`` same-origin pages it links to."""
+def crawl(
+    url: str,
+    *,
+    pages: int,
+    deadline: Deadline,
+    chromium: Path,
+    offline: bool,
+    also_reach: Sequence[str] = (),
+) -> list[PassResult]:
+    """The three passes over ``url`` and up to ``pages - 1`` same-origin pages it links to;
+    ``offline``: no host name but the URL's and ``also_reach`` resolves."""
     check_url(url)
-    only_host = urlsplit(url).hostname if offline else None
-    first = run_pass(NO_CHOICE, [url], pages, deadline, chromium, only_host)
+    only_hosts = [str(urlsplit(url).hostname), *also_reach] if offline else None
+    first = run_pass(NO_CHOICE, [url], pages, deadline, chromium, only_hosts)
     found = first.pages
-    return [first, *(run_pass(name, found, pages, deadline, chromium, only_host) for name in PASSES[1:])]
+    return [first, *(run_pass(name, found, pages, deadline, chromium, only_hosts) for name in PASSES[1:])]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from consent_service import create_app
 from consent_service.context import Context
@@ -38,6 +38,16 @@ PAGE = """<!doctype html>
     document.cookie = "_ga=GA1.1.42; path=/; max-age=86400";
   </script>
   <script src="/v1/public/banner.js" data-site-key="{key}" defer></script>
+</body></html>
+"""
+FRAME = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Widget</title></head>
+<body>
+  <p>A widget of another site</p>
+  <script>
+    localStorage.setItem("_widget_seen", "1");
+    document.cookie = "_widget=1; path=/; SameSite=None; Secure";
+  </script>
 </body></html>
 """
 TRACK_LINE = PAGE.splitlines().index('    document.cookie = "_track=1; path=/; max-age=86400";') + 1
@@ -70,11 +80,26 @@ def shop_key_blueprint(holder: dict[str, str]) -> Blueprint:
         page = PAGE.replace("{key}", holder["key"]).replace("Scan shop</h1>", "About</h1>")
         return Response(page, mimetype="text/html")
 
+    @blp.get("/scan-frames")
+    def framed() -> Response:
+        # the shop's page with a frame of another site (localhost is not 127.0.0.1)
+        frame = request.host_url.replace("127.0.0.1", "localhost") + "scan-shop/frame"
+        page = PAGE.replace("{key}", holder["key"]).replace("</h1>", f'</h1><iframe src="{frame}"></iframe>')
+        return Response(page, mimetype="text/html")
+
+    @blp.get("/scan-shop/frame")
+    def frame() -> Response:
+        response = Response(FRAME, mimetype="text/html")
+        response.set_cookie("_frame_header", "1", samesite="None", secure=True)
+        return response
+
     return blp
 
 
 def scan(ctx: Context, url: str, pages: int = 2) -> dict[str, Any]:
-    passes = crawl(url, pages=pages, deadline=Deadline(120), chromium=CHROMIUM, offline=True)
+    passes = crawl(
+        url, pages=pages, deadline=Deadline(120), chromium=CHROMIUM, offline=True, also_reach=["localhost"]
+    )
     return report(url, declared_for(ctx, url), passes)
 
 
@@ -144,6 +169,16 @@ def test_the_scan_finds_the_undeclared_cookie_its_script_and_what_consent_allowe
     }
 
 
+def test_a_frame_of_another_site_is_hooked_too(ctx, shop_url):
+    framed = shop_url.replace("/scan-shop", "/scan-frames")
+    result = scan(ctx, framed, pages=1)
+    widget = by_name(result, "no_choice")["_widget_seen"]
+    frame_origin = shop_url.replace("127.0.0.1", "localhost").removesuffix("/scan-shop")
+    assert widget["kind"] == "localStorage" and widget["origin"] == frame_origin
+    assert widget["set_by"] == [{"via": "script", "url": frame_origin + "/scan-shop/frame", "line": 6}]
+    assert widget["flags"] == ["undeclared", "before_consent"]
+
+
 def test_the_command_prints_a_table_or_json_and_exits_2_on_findings(ctx, shop_url, monkeypatch):
     from consent_service.cli import main
 
@@ -174,6 +209,7 @@ def test_a_bad_url_no_site_an_unreachable_host_and_the_time_limit_end_the_scan(
         "is not an http(s) URL": ["file:///etc/passwd"],
         "no registered site allows the origin http://127.0.0.2:9": ["http://127.0.0.2:9/"],
         "Invalid value for '--pages'": [shop_url, "--pages", "0"],
+        "not a host name: x, MAP * 10.0.0.1": [shop_url, "--offline", "--also-reach", "x, MAP * 10.0.0.1"],
         "Chromium is not installed": [shop_url, "--chromium", str(tmp_path / "no-chromium")],
         "Chromium could not be started": [shop_url, "--chromium", __file__],
     }
