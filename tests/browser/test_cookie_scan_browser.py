@@ -4,7 +4,8 @@ headless Chromium, with no network (``--offline``: only the shop's host resolves
 The shop is two pages of this test's own (a test-only blueprint on the real app) with the
 service's banner and the demo site's offer: the server sets the necessary ``session`` cookie,
 an inline script sets ``_track``, which no registry declares, before anything is asked, and the
-declared ``_ga`` is set by a script the banner runs only with consent to analytics."""
+declared ``_ga`` is set by a script the banner runs only with consent to analytics. A third page
+embeds a frame of another site (``localhost``) whose script writes a storage key."""
 
 from __future__ import annotations
 

@@ -89,3 +89,14 @@ def test_findings_per_pass():
     assert [i["kind"] for i in out["passes"][1]["items"]] == ["cookie", "cookie", "localStorage"]
     assert not out["clean"]
     assert report(URL, declared, passes[1:2])["clean"]
+
+
+def test_offline_resolves_only_the_hosts_named():
+    from pathlib import Path
+
+    from consent_service.scan.cdp import flags
+
+    rules = [f for f in flags(Path("profile"), ["shop.example", "cdn.example"]) if "resolver" in f]
+    assert rules == ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE shop.example, EXCLUDE cdn.example"]
+    assert not [f for f in flags(Path("profile"), None) if "resolver" in f]
+    assert "--user-data-dir=profile" in flags(Path("profile"), None)
