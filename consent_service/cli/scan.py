@@ -16,8 +16,8 @@ import click
 from consent_service.cli.base import _context, _fail
 from consent_service.cli.sites import sites
 from consent_service.errors import DomainError
-from consent_service.scan.cdp import CHROMIUM
-from consent_service.scan.crawl import origin_of
+from consent_service.scan.cdp import CHROMIUM, Deadline, ScanFailed
+from consent_service.scan.crawl import check_url, crawl, origin_of
 
 FINDINGS_EXIT = 2
 HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})")
@@ -95,9 +95,7 @@ def scan(
     as_json: bool,
 ) -> None:
     """Scan a site's cookies and storage before any choice, after Accept all and after Reject all."""
-    from consent_service.scan.cdp import Deadline, ScanFailed
-    from consent_service.scan.crawl import check_url, crawl
-    from consent_service.scan.report import declared_for, report
+    from consent_service.scan.report import declared_for, report  # reads the registry
 
     try:
         check_url(url)
