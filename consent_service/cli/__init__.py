@@ -8,6 +8,7 @@ below registers its commands on ``main``. The entry point is ``consent_service.c
 | ``db`` | ``db upgrade``, ``db current`` |
 | ``keys`` | ``keys init/rotate/retire/reindex/status/adopt-backup`` |
 | ``clients``, ``sites`` | API clients; websites with banners |
+| ``scan`` | ``sites scan`` (the cookie scanner) |
 | ``demo`` | ``demo`` |
 | ``ledger`` | ``ledger verify/rebuild-state/checkpoint/public-key/check-checkpoint`` |
 | ``requests`` | ``requests …``, ``outbox …``, ``deadlines`` |
@@ -30,6 +31,7 @@ from consent_service.cli import (  # noqa: F401  (importing a group registers it
     recipients,
     requests,
     retention,
+    scan,
     serve,
     sites,
     stores,

@@ -59,6 +59,7 @@ COMMANDS = [
     "sites create",
     "sites delete",
     "sites list",
+    "sites scan",
     "sites show",
     "stores",
     "stores list",
