@@ -56,7 +56,13 @@ def by_email(ctx: Context, kind: str, email: str) -> str:
 
 
 def submit(driver: Any, form: str) -> None:
+    """Send the form and wait for the answer's page (reading right away could see the old one)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = by_css(driver, "html")
     by_css(driver, f"{form} button[type=submit]").click()
+    WebDriverWait(driver, WAIT).until(expected_conditions.staleness_of(page))
 
 
 def wait_for(driver: Any, condition: Any) -> None:
