@@ -233,6 +233,9 @@ def test_each_cookie_has_its_own_switch_and_a_refused_cookie_is_recorded(browser
         True,
         False,
     ]
+    # the demo's pixel waits for its _fbp cookie, analytics.js for _ga: one ran, one did not
+    cookies = browser.execute_script("return document.cookie")
+    assert "_ga=" in cookies and "_fbp=" not in cookies, cookies
 
     root = reopen(browser)
     assert not switch(root, "cookie", "_fbp").is_selected() and switch(root, "cookie", "_ga").is_selected()

@@ -1,5 +1,5 @@
 /* The demo shop's stand-in for an external analytics script: the banner loads it only once
-   "Website analytics" is allowed. It notes that it ran and sets the _ga cookie the demo site
+   "Website analytics" and its _ga cookie are allowed. It notes that it ran and sets the _ga cookie the demo site
    declares for that purpose (a first-party cookie, deleted by the banner on withdrawal). */
 (function () {
   var log = document.getElementById("analytics-log");
