@@ -19,13 +19,14 @@ from consent_service.api import static
 from consent_service.api.auth import ctx
 from consent_service.api.boundary import Blueprint
 from consent_service.errors import NotFound
+from consent_service.registry import banner_texts
 from consent_service.registry import service as registry
 
 blp = Blueprint("banner", __name__, description="Embeddable cookie banner and demo page")
 
 STATIC = static.STATIC
 DEMO_SITE_NAME = "Demo shop"
-DEMO_LANGUAGES = ("en", "de")
+DEMO_LANGUAGES = banner_texts.languages()  # the page says lang="…"; the banner follows when the site offers it
 BANNER_MAX_AGE = 300  # seconds; short, so a fixed banner reaches sites quickly
 DEMO_ASSET_MAX_AGE = 300
 

@@ -534,3 +534,64 @@ def test_both_layers_pass_axe_and_are_photographed(browser, live, tmp_path, lang
         assert browser.save_screenshot(str(shot))
         assert_png(shot)
         shutil.copy(shot, COPY_SHOTS / shot.name)
+
+
+# every language, and time moving on ------------------------------------------------------------
+
+
+def test_each_language_renders_from_its_translation_file(browser, live):
+    from consent_service.registry import banner_texts
+
+    languages = list(banner_texts.languages())
+    assert len(languages) >= 7
+    set_banner(live, {"languages": languages})
+    for lang in languages:
+        assert load(browser, live, f"?lang={lang}")["shown"] is True, lang
+        root = banner(browser)
+        texts = banner_texts.texts(lang)
+        assert root.get_attribute("lang") == lang
+        assert root.find_element("css selector", "h2").text == texts["title"], lang
+        for action, key in (("accept_all", "accept"), ("reject_all", "reject"), ("settings", "settings")):
+            button = root.find_element("css selector", f"[data-layer='first'] [data-action='{action}']")
+            assert button.text == texts[key], (lang, action)
+        click(root, "settings")
+        assert texts["alwaysOn"] in root.text and texts["cookieProvider"] in root.text, lang
+
+
+# Runs before the page's scripts: Date as if `shift` milliseconds had passed since now.
+MOVED_CLOCK = """(function () {
+  var Real = Date, shift = %d;
+  function Moved() {
+    if (!(this instanceof Moved)) { return new Real(Real.now() + shift).toString(); }
+    var args = Array.prototype.slice.call(arguments);
+    return args.length ? new (Function.prototype.bind.apply(Real, [null].concat(args)))() : new Real(Real.now() + shift);
+  }
+  Moved.now = function () { return Real.now() + shift; };
+  Moved.UTC = Real.UTC;
+  Moved.parse = Real.parse;
+  Moved.prototype = Real.prototype;
+  window.Date = Moved;
+})();"""
+
+
+def later(driver: Any, live: Live, **delta: int) -> dict[str, Any]:
+    """Load the demo with the browser's clock moved on by ``delta`` (calendar units)."""
+    now = dt.datetime.now(dt.UTC)
+    shift = int(((now + relativedelta(**delta)) - now).total_seconds() * 1000)
+    script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": MOVED_CLOCK % shift})
+    try:
+        return load(driver, live)
+    finally:
+        driver.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+        )
+
+
+def test_the_banner_asks_again_when_the_clock_passes_each_consents_validity(browser, live):
+    assert load(browser, live)["shown"] is True
+    decide_by(browser, "accept_all")
+    assert later(browser, live, months=5)["shown"] is False
+    # the demo's ads purpose is valid for six months, analytics and the newsletter for twelve
+    assert later(browser, live, months=7) == {"shown": True, "due": ["ads"]}
+    assert later(browser, live, months=14) == {"shown": True, "due": ["analytics", "newsletter", "ads"]}
+    assert load(browser, live)["shown"] is False  # today nothing is due
