@@ -131,6 +131,7 @@ class BannerConfig(MethodView):
             response = Response(body, status=200, mimetype="application/json")
         response.set_etag(etag)
         response.headers["Cache-Control"] = CONFIG_CACHE
+        response.vary.add("Origin")  # a shared cache must not hand one origin's CORS answer to another
         return response
 
 

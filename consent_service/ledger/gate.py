@@ -133,6 +133,10 @@ def decide(
     return Decision(True, "consent_granted", basis, state.event_id, state.valid_until)
 
 
+# what a decision for the cookie itself answers with, whatever its purpose's decision says
+COOKIE_REFUSALS = frozenset({"consent_denied", "consent_withdrawn", "state_unverified"})
+
+
 def decide_for_cookie(
     cookie: str,
     purpose: PurposeInfo,
@@ -157,7 +161,8 @@ def decide_for_cookie(
        cookie``); a refusal or withdrawal of the purpose denies whatever the cookie's grant says
        (``decided_by: purpose``: withdrawing a purpose withdraws its cookies); a grant of both
        allows (``cookie``); a cookie's grant with no decision on the purpose allows (``cookie``);
-       each decision judged against the purpose's current version as the purpose's own is;
+       each decision judged against the purpose's current version as the purpose's own is, and
+       a grant of the cookie that is outdated or expired leaves the answer to the purpose's;
     4. neither decided: ``no_consent``.
     """
     limit = decide(purpose, None, now, erased=erased, limited=limited)
@@ -173,6 +178,10 @@ def decide_for_cookie(
             else decide(purpose, cookie_state, now, backed=cookie_backed, consent_needed=True)
         )
         answer = decide(purpose, purpose_state, now, backed=purpose_backed, consent_needed=True)
-        if by_cookie is not None and (not by_cookie.allowed or purpose_state is None or answer.allowed):
+        if by_cookie is not None and (
+            purpose_state is None
+            or by_cookie.reason in COOKIE_REFUSALS
+            or (answer.allowed and by_cookie.allowed)
+        ):
             answer, decided_by = by_cookie, "cookie"
     return CookieDecision(*answer, cookie=cookie, purpose=purpose.key, decided_by=decided_by)

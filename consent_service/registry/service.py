@@ -76,6 +76,10 @@ def validate_purpose(spec: dict[str, Any]) -> None:
             errors[name] = [f"missing language(s): {', '.join(missing)}"]
     if spec["legal_basis"] not in LEGAL_BASES:
         errors["legal_basis"] = [f"must be one of {', '.join(LEGAL_BASES)}"]
+    elif spec.get("strictly_necessary") and spec["legal_basis"] == "consent":
+        # strictly necessary storage needs no consent (ePrivacy Art. 5(3)); a purpose that rests on
+        # consent cannot be always on, or its refusals would stop counting for its cookies
+        errors["strictly_necessary"] = ["a purpose whose legal basis is consent cannot be strictly necessary"]
     bad = taxonomy.unknown_categories(spec["data_categories"])
     if bad:
         errors["data_categories"] = [f"not in the fideslang taxonomy: {', '.join(bad)}"]

@@ -93,7 +93,7 @@ def report(url: str, declared: Declared, passes: Sequence[PassResult]) -> dict[s
             if item.kind != "cookie" and item.name.startswith(BANNER_STORAGE_PREFIX):
                 purpose: str | None = BANNER_OWN
                 necessary = is_declared = True
-            elif item.name in declared.cookies:
+            elif item.kind == "cookie" and item.name in declared.cookies:
                 purpose, necessary = declared.cookies[item.name]
                 is_declared = True
             else:

@@ -99,3 +99,19 @@ def test_a_sites_banner_settings_are_checked_stored_and_served(client, ctx, demo
         cookies=[],
     )
     assert changed["banner"]["languages"] == ["de"], "no banner argument keeps the settings"
+
+
+def test_a_purpose_that_rests_on_consent_cannot_be_strictly_necessary(client, admin, demo):
+    from consent_service.demo import DEMO_PURPOSES
+
+    spec = {**DEMO_PURPOSES["analytics"], "strictly_necessary": True}
+    problem = assert_problem(client.put("/v1/purposes/analytics", headers=admin, json=spec), 422)
+    assert "strictly_necessary" in problem["errors"], problem
+    listed = {p["key"]: p for p in client.get("/v1/purposes", headers=admin).get_json()}
+    assert listed["analytics"]["strictly_necessary"] is False, "a refused change writes nothing"
+
+
+def test_the_cached_config_varies_by_origin(client, demo):
+    for headers in ({}, {"Origin": ORIGIN}):
+        response = client.get(f"/v1/public/sites/{demo['site']['site_key']}", headers=headers)
+        assert "Origin" in response.headers["Vary"], headers

@@ -85,6 +85,10 @@ INTEREST = PurposeInfo("fraud", "legitimate_interests", "h", 1)
         (cookie(by_purpose=state("withdrawn"), by_cookie=state()), False, "consent_withdrawn", "purpose"),
         (cookie(by_purpose=state(), by_cookie=state()), True, "consent_granted", "cookie"),
         (cookie(by_purpose=state("denied"), by_cookie=state("denied")), False, "consent_denied", "cookie"),
+        # an outdated or expired grant of the cookie leaves the answer to the purpose's current one
+        (cookie(by_purpose=state(), by_cookie=state(phash="h1")), True, "consent_granted", "purpose"),
+        (cookie(by_purpose=state(), by_cookie=state(valid_days=-1)), True, "consent_granted", "purpose"),
+        (cookie(by_purpose=state("denied"), by_cookie=state(phash="h1")), False, "consent_denied", "purpose"),
         # a cookie's decision is judged against its purpose's current version, as the purpose's is
         (cookie(by_cookie=state(phash="h1")), False, "consent_outdated", "cookie"),
         (cookie(by_cookie=state(valid_days=-1)), False, "consent_expired", "cookie"),

@@ -243,7 +243,9 @@ function start(script) {
      purpose's version and the time, which rules.js asks again by), the rest is kept. */
   function remember(method, chosen, body, before) {
     const now = new Date().toISOString();
-    const keep = (name) => Object.assign({}, before ? before[name] : {});
+    // on what is stored now: another decision may have landed while this one was sent
+    const latest = readState(siteKey) || before;
+    const keep = (name) => Object.assign({}, latest ? latest[name] : {});
     const state = {
       v: 2,
       decisions: Object.assign(keep("decisions"), chosen.purposes),
@@ -251,7 +253,7 @@ function start(script) {
       versions: keep("versions"),
       decided: keep("decided"),
       valid_until: keep("valid_until"),
-      gpc_denied: (before && before.gpc_denied || []).filter((k) => !(k in chosen.purposes)),
+      gpc_denied: (latest && latest.gpc_denied || []).filter((k) => !(k in chosen.purposes)),
       method: method,
       receipt_id: body.receipt && body.receipt.payload ? body.receipt.payload.consentReceiptID : null,
       subject_id: body.subject_id || null,

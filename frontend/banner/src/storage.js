@@ -6,11 +6,18 @@ const STATE_PREFIX = "consent_service.consent.";
 const memory = {};
 
 function get(key) {
-  try { return window.localStorage.getItem(key); } catch (e) { return memory[key] || null; }
+  // what could not be stored (quota, some private modes) is kept in memory for this page
+  if (key in memory) { return memory[key]; }
+  try { return window.localStorage.getItem(key); } catch (e) { return null; }
 }
 
 function set(key, value) {
-  try { window.localStorage.setItem(key, value); } catch (e) { memory[key] = value; }
+  try {
+    window.localStorage.setItem(key, value);
+    delete memory[key];
+  } catch (e) {
+    memory[key] = value;
+  }
 }
 
 function randomId() {
