@@ -89,8 +89,19 @@ def shoot(driver: Any, folder: Path, name: str) -> None:
     driver.set_window_size(*SIZES["desktop"])
 
 
+def answered(driver: Any, button: Any) -> None:
+    """Click a form's button and wait for the page it answers with (the old page's elements
+    would otherwise be found, and go stale under the next step)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = by_css(driver, "html")
+    button.click()
+    WebDriverWait(driver, WAIT).until(expected_conditions.staleness_of(page))
+
+
 def switch_language(driver: Any, code: str) -> None:
-    by_css(driver, f'form.language button[value="{code}"]').click()
+    answered(driver, by_css(driver, f'form.language button[value="{code}"]'))
     by_css(driver, f'html[lang="{code}"] form.language button[value="{code}"][aria-pressed=true]')
 
 
@@ -98,7 +109,7 @@ def sign_in(driver: Any, base: str, email: str, password: str) -> None:
     driver.get(f"{base}/console/login")
     by_css(driver, "#email").send_keys(email)
     by_css(driver, "#password").send_keys(password)
-    by_css(driver, "form[action$='/console/login'] button[type=submit]").click()
+    answered(driver, by_css(driver, "form[action$='/console/login'] button[type=submit]"))
 
 
 def test_a_dpo_finds_the_overdue_paper_request_in_both_languages(offline_browser, live, ctx, tmp_path):

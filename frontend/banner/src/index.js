@@ -152,6 +152,8 @@ function start(script) {
     if (ui) { ui.remove(); }
     if (!returnFocus && document.activeElement !== document.body) { returnFocus = document.activeElement; }
     if (floating) { floating.hidden = true; }
+    const notice = document.querySelector(".cs-toast"); // it would cover the dialog's buttons
+    if (notice) { notice.remove(); }
     ui = dialog(config, currentChoice(readState(siteKey)), view, { decide: decide, close: close });
   }
 
