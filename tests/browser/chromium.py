@@ -95,3 +95,26 @@ def shots_dir(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("CONSENT_TEST_SCREENSHOT_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def answered(driver: Any, button: Any) -> None:
+    """Click a form's button and wait until the page it answers with has loaded.
+
+    Reading right away would find the old page's elements, which go stale under the next
+    step. The wait marks the old document and waits for a document without the mark, since
+    an element of a page being torn down can fail with other errors than "stale" in
+    chromedriver ("Node with given id does not belong to the document")."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("window.__consentOldPage = true")
+    button.click()
+
+    def loaded(d: Any) -> bool:
+        return bool(
+            d.execute_script(
+                "return window.__consentOldPage === undefined && document.readyState === 'complete'"
+            )
+        )
+
+    WebDriverWait(driver, WAIT, ignored_exceptions=(WebDriverException,)).until(loaded)

@@ -18,7 +18,7 @@ import pytest
 from consent_service import create_app
 from consent_service.context import Context
 from tests.browser.axe import axe_source, violations
-from tests.browser.chromium import WAIT, assert_png, served, shots_dir
+from tests.browser.chromium import WAIT, answered, assert_png, served, shots_dir
 from tests.console_helpers import DPO, PASSWORD, add_staff, overdue_paper_request
 
 SIZES = {"desktop": (1366, 900), "phone": (390, 844), "narrow": (320, 700)}
@@ -87,17 +87,6 @@ def shoot(driver: Any, folder: Path, name: str) -> None:
         wide = driver.execute_script("return document.documentElement.scrollWidth")
         assert wide <= driver.execute_script("return window.innerWidth"), f"{name} scrolls sideways at {size}"
     driver.set_window_size(*SIZES["desktop"])
-
-
-def answered(driver: Any, button: Any) -> None:
-    """Click a form's button and wait for the page it answers with (the old page's elements
-    would otherwise be found, and go stale under the next step)."""
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    page = by_css(driver, "html")
-    button.click()
-    WebDriverWait(driver, WAIT).until(expected_conditions.staleness_of(page))
 
 
 def switch_language(driver: Any, code: str) -> None:

@@ -25,7 +25,7 @@ from consent_service.subjects.service import IdentityRef
 from tests.api.conftest import smtp  # noqa: F401 - the real SMTP server fixture, shared
 from tests.api.mail import text_of as mail_text
 from tests.browser.axe import axe_source
-from tests.browser.chromium import WAIT, served, shots_dir
+from tests.browser.chromium import WAIT, answered, served, shots_dir
 from tests.browser.test_console_browser import (
     SIZES,
     accessible,
@@ -57,12 +57,7 @@ def by_email(ctx: Context, kind: str, email: str) -> str:
 
 def submit(driver: Any, form: str) -> None:
     """Send the form and wait for the answer's page (reading right away could see the old one)."""
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    page = by_css(driver, "html")
-    by_css(driver, f"{form} button[type=submit]").click()
-    WebDriverWait(driver, WAIT).until(expected_conditions.staleness_of(page))
+    answered(driver, by_css(driver, f"{form} button[type=submit]"))
 
 
 def wait_for(driver: Any, condition: Any) -> None:
