@@ -1,7 +1,8 @@
 """The hash chain: canonical bytes of an event, its digest, and verification of a sequence.
 
 ``hash[n] = SHA-256(canonical JSON of event n, which includes hash[n-1])``. The canonical form
-covers every stored column but the hash itself; binary columns (the encrypted proof) enter as
+covers every stored column but the hash itself (a column added later only once it is set);
+binary columns (the encrypted proof) enter as
 base64 of the ciphertext, so destroying a subject's key never changes a hash.
 
 Pure functions only: no database, no clock.
@@ -46,6 +47,9 @@ HASHED_FIELDS = (
     "proof_ct",
     "prev_hash",
 )
+# Columns added after the first events were written: hashed only when set, so that every event
+# written before them keeps the hash it was given.
+OPTIONAL_HASHED_FIELDS = ("recorded_at_source", "source", "related_event_id")
 
 
 def _canonical_value(value: Any) -> Any:
@@ -60,6 +64,9 @@ def _canonical_value(value: Any) -> Any:
 
 def event_digest(event: Mapping[str, Any]) -> str:
     doc = {name: _canonical_value(event.get(name)) for name in HASHED_FIELDS}
+    for name in OPTIONAL_HASHED_FIELDS:
+        if event.get(name) is not None:
+            doc[name] = _canonical_value(event[name])
     return hashlib.sha256(canonical_json(doc)).hexdigest()
 
 

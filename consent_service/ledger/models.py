@@ -51,6 +51,12 @@ class LedgerEvent(Base):
     proof_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Added later; hashed only when set (``chain.OPTIONAL_HASHED_FIELDS``). An imported event's
+    # time on the platform it came from, and that platform; the ledger order stays the import's.
+    recorded_at_source: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    source: Mapped[str | None] = mapped_column(String(64))
+    # The event this one follows from, e.g. the pending grant a double opt-in confirms.
+    related_event_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class LedgerHead(Base):

@@ -8,7 +8,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consent_service.ledger.chain import HASHED_FIELDS, ChainVerifier, event_digest, link
+from consent_service.ledger.chain import (
+    HASHED_FIELDS,
+    OPTIONAL_HASHED_FIELDS,
+    ChainVerifier,
+    event_digest,
+    link,
+)
 from consent_service.ledger.models import GENESIS_HASH
 
 BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -71,8 +77,8 @@ def test_any_single_change_to_stored_fields_is_detected(events, data):
     rows = chained(events)
     head = (rows[-1]["seq"], rows[-1]["hash"])
     index = data.draw(st.integers(0, len(rows) - 1))
-    name = data.draw(st.sampled_from(HASHED_FIELDS + ("hash",)))
-    original = rows[index][name]
+    name = data.draw(st.sampled_from(HASHED_FIELDS + OPTIONAL_HASHED_FIELDS + ("hash",)))
+    original = rows[index].get(name)
     replacement = data.draw(_other_value(original))
     rows[index] = {**rows[index], name: replacement}
     report = verify(rows, head)
@@ -117,6 +123,15 @@ def test_hash_covers_ciphertext_not_plaintext():
     row["proof_ct"] = b"\x01\x02"
     other = dict(row, proof_ct=b"\x01\x03")
     assert event_digest(row) != event_digest(other)
+
+
+def test_a_column_added_later_changes_no_earlier_hash_and_is_covered_once_set():
+    row = _event(0)
+    before = event_digest(row)
+    assert event_digest(dict(row, source=None, recorded_at_source=None, related_event_id=None)) == before
+    imported = dict(row, source="other-platform", recorded_at_source=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    assert event_digest(imported) != before
+    assert event_digest(dict(imported, source="another-platform")) != event_digest(imported)
 
 
 def test_naive_and_aware_utc_hash_alike():
