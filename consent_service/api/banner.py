@@ -26,9 +26,8 @@ blp = Blueprint("banner", __name__, description="Embeddable cookie banner and de
 
 STATIC = static.STATIC
 DEMO_SITE_NAME = "Demo shop"
-DEMO_LANGUAGES = (
-    banner_texts.languages()
-)  # the page says lang="…"; the banner follows when the site offers it
+# The page says lang="…"; the banner follows when the site offers it.
+DEMO_LANGUAGES = banner_texts.languages()
 BANNER_MAX_AGE = 300  # seconds; short, so a fixed banner reaches sites quickly
 DEMO_ASSET_MAX_AGE = 300
 

@@ -61,9 +61,8 @@ def test_the_cookies_own_decision_narrows_its_purposes_and_cannot_widen_it(tclie
     record(tclient, auth, {"purpose": "ads", "granted": True})
     answer = gate(tclient, auth, "_fbp")
     assert (answer["allowed"], answer["reason"], answer["decided_by"]) == (True, "consent_granted", "cookie")
-    record(
-        tclient, auth, {"purpose": "ads", "granted": False}
-    )  # withdrawing the purpose withdraws its cookies
+    # Withdrawing the purpose withdraws its cookies.
+    record(tclient, auth, {"purpose": "ads", "granted": False})
     answer = gate(tclient, auth, "_fbp")
     assert (answer["allowed"], answer["decided_by"]) == (False, "purpose")
 
