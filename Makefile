@@ -36,8 +36,10 @@ $(RUNTIME_STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	@touch $@
 
 # The test extras include the runtime: one install, after which the runtime stamp is fresh too.
-$(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(PIP_INSTALL) -e '.[test]'
+# The integrators' client (clients/python) is installed with the test tools: its tests run it
+# against the service.
+$(TEST_STAMP): setup.cfg pyproject.toml clients/python/pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[test]' -e clients/python
 	@touch $(RUNTIME_STAMP) $@
 
 setup-run: $(RUNTIME_STAMP)
@@ -84,7 +86,7 @@ bench: setup
 	$(BIN)/python -m bench.run
 
 lint: setup
-	$(BIN)/ruff check consent_service tests bench migrations
+	$(BIN)/ruff check consent_service tests bench migrations clients
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

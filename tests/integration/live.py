@@ -32,6 +32,7 @@ class Served:
     port: int
     token: str
     log_path: Path
+    env: dict[str, str]  # the service's environment, for CLI commands on the same database
 
 
 @contextmanager
@@ -74,7 +75,7 @@ def serve(
                 if time.monotonic() > deadline or server.poll() is not None:
                     pytest.fail("the service did not start: " + log_path.read_text())
                 time.sleep(0.2)
-        yield Served(base, port, token, log_path)
+        yield Served(base, port, token, log_path, environ)
     finally:
         server.terminate()
         try:
