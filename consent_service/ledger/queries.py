@@ -19,8 +19,6 @@ from consent_service.crypto.envelope import ERASED, DecryptionFailed, field_aad,
 from consent_service.db import UTCDateTime
 from consent_service.errors import InvalidInput, UnknownCookie, UnknownPurpose
 from consent_service.ledger import projection
-from consent_service.ledger.group_states import BATCH_CHUNK, group_states, purpose_info
-from consent_service.ledger.group_states import LIMIT_SQL as _LIMIT_SQL
 from consent_service.ledger.gate import (
     CookieDecision,
     Decision,
@@ -29,6 +27,8 @@ from consent_service.ledger.gate import (
     decide,
     decide_for_cookie,
 )
+from consent_service.ledger.group_states import BATCH_CHUNK, group_states, purpose_info
+from consent_service.ledger.group_states import LIMIT_SQL as _LIMIT_SQL
 from consent_service.ledger.models import ConsentState, LedgerEvent, ProofKey
 from consent_service.registry.models import Cookie, Purpose
 from consent_service.subjects import service as subjects
