@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -53,7 +54,7 @@ def _csv(hashes: Any) -> Any:
 
 
 def _json(purpose: str, hashes: Any) -> Any:
-    yield '{"purpose":"' + purpose + '","hash":"sha256","items":['
+    yield '{"purpose":' + json.dumps(purpose) + ',"hash":"sha256","items":['
     first = True
     for digest in hashes:
         yield ('"' if first else ',"') + digest + '"'
