@@ -108,7 +108,7 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
         f"{m['cpu_model']}, {m['ram_gib']} GiB RAM, Linux {m['kernel']}, Python {platform.python_version()}.",
         "Subjects seeded through `record_consent` (3 in 4 grant the newsletter); the newsletter segment "
         "exported through the API in-process (Flask test client) by following `next_cursor`; every "
-        "export checked to list exactly the granted subjects. No target: measured so that nobody has "
+        "export checked to list every granted subject once (the demo data adds one more). No target: measured so that nobody has "
         "to guess.",
         "",
         "| Backend | Subjects | In segment | Page size | Export (ids) | Export (identity=customer_id) | Max RSS before → after |",
