@@ -16,12 +16,13 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: run setup-run setup frontend banner init test test-fast bench lint catalogs clean help
+.PHONY: run setup-run setup frontend banner init test test-fast bench bench-segments lint catalogs clean help
 
 help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
 	@echo "make test   - set up (with the test tools) and run the whole test suite"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
+	@echo "make bench-segments - time a whole segment export (its own section of docs/benchmarks.md)"
 	@echo "make lint   - ruff, import contracts and mypy"
 	@echo "make setup  - the development set-up: runtime and test tools (make run installs the runtime only)"
 	@echo "make frontend - the npm tools (esbuild, axe-core) from frontend/package-lock.json"
@@ -84,6 +85,9 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+bench-segments: setup
+	$(BIN)/python -m bench.segments
 
 lint: setup
 	$(BIN)/ruff check consent_service tests bench migrations clients

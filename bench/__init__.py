@@ -9,5 +9,6 @@ down (docs/benchmarks.md, raw results in bench/results/), not asserted.
 - ``load``      wrk (Lua scripts in ``lua/``) or the Python fallback (``pyload``), and the batch probe
 - ``proofcost`` in-process cost of sealing the consent proof (``record_consent`` with and without)
 - ``rotation``  ``keys rotate`` over 1,000,000 data keys seeded with COPY on PostgreSQL
+- ``segments``  exporting a whole segment by its cursor (``make bench-segments``, run alone)
 - ``report``    machine facts and the Markdown report
 """

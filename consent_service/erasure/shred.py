@@ -24,6 +24,7 @@ from consent_service.erasure import holds
 from consent_service.erasure.models import LegalHold
 from consent_service.errors import Conflict
 from consent_service.ledger.service import append, lock_head
+from consent_service.ledger.suppressions import remember_erased
 from consent_service.subjects import service as subjects
 
 _DESTROY_KEY = text(
@@ -77,6 +78,8 @@ def shred_subject(
             )
         destroyed = []
         for member in members:
+            # the address hashes outlive the key, so erased people stay on suppression lists
+            remember_erased(session, ctx.crypto, member, now)
             result = cast(CursorResult[Any], session.execute(_DESTROY_KEY, {"sid": member, "now": now}))
             if result.rowcount:
                 destroyed.append(member)

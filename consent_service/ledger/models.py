@@ -162,3 +162,17 @@ class LedgerVerification(Base):
     problem: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any]]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SuppressedAddress(Base):
+    """A hashed e-mail address that stays on suppression lists after its subject was erased
+    (written by ``erasure.shred`` before the key is destroyed): the hash is all that is kept."""
+
+    __tablename__ = "suppressed_addresses"
+    __table_args__ = (Index("ix_suppressed_addresses_purpose", "purpose_key", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email_sha256: Mapped[str] = mapped_column(String(64))  # of the trimmed, lower-cased address
+    purpose_key: Mapped[str | None] = mapped_column(String(64))  # None = every purpose
+    reason: Mapped[str] = mapped_column(String(12))  # erased
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

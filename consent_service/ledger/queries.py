@@ -27,13 +27,14 @@ from consent_service.ledger.gate import (
     decide,
     decide_for_cookie,
 )
+from consent_service.ledger.group_states import BATCH_CHUNK, group_states, purpose_info
+from consent_service.ledger.group_states import LIMIT_SQL as _LIMIT_SQL
 from consent_service.ledger.models import ConsentState, LedgerEvent, ProofKey
 from consent_service.registry.models import Cookie, Purpose
 from consent_service.subjects import service as subjects
 from consent_service.subjects.models import Identity, Subject
 from consent_service.subjects.service import IdentityRef
 
-BATCH_CHUNK = 2000
 MAX_BATCH = 10_000
 
 SubjectRef = IdentityRef | str  # an identity, or a subject id
@@ -94,18 +95,6 @@ _STATE_COLUMNS: dict[str, TypeEngine[Any]] = {
     "shredded_at": UTCDateTime(),
     "limited": String(),
 }
-# The strongest limit in force for the purpose anywhere in the subject's linked group (MAX prefers
-# 'restriction', then 'objection', then 'held'; see dsar.limits): rows for the purpose, for every
-# purpose ('*'), and for the class '@direct_marketing' when the purpose is one. 'held' (an erasure
-# kept under a legal hold) does not apply to a purpose the hold keeps the data for ('held_for').
-_LIMIT_SQL = (
-    "(SELECT MAX(sr.kind) FROM subject_restrictions sr JOIN subjects g ON g.id = sr.subject_id "
-    "WHERE g.root_id = {root} AND sr.lifted_at IS NULL AND sr.kind <> 'held_for' "
-    "AND (sr.purpose_key IN (:purpose, '*') OR (sr.purpose_key = '@direct_marketing' AND {marketing})) "
-    "AND NOT (sr.kind = 'held' AND EXISTS (SELECT 1 FROM subject_restrictions x "
-    "JOIN subjects xg ON xg.id = x.subject_id WHERE xg.root_id = {root} AND x.kind = 'held_for' "
-    "AND x.purpose_key = :purpose AND x.lifted_at IS NULL)))"
-)
 # The event a projection row cites, found by primary key, and only if it really is that row's
 # latest consent event: the gate reads decision, purpose hash and validity from the event.
 _GATE_SQL = (
@@ -220,45 +209,9 @@ def decide_cookie(ctx: Context, ref: SubjectRef, cookie: str) -> CookieDecision:
     )
 
 
-_BATCH_BY_ID = (
-    text(
-        "SELECT q.id, k.wrapped_key IS NULL AS erased, cs.seq, e.decision, e.purpose_hash, e.valid_until, "
-        "cs.event_id, e.seq AS backed_seq, "
-        + _LIMIT_SQL.format(root="q.root_id", marketing=":marketing")
-        + " AS limited "
-        "FROM subjects q "
-        "JOIN subjects m ON m.root_id = q.root_id "
-        "LEFT JOIN subject_keys k ON k.subject_id = q.root_id "
-        "LEFT JOIN consent_state cs ON cs.subject_id = m.id AND cs.target_type = 'purpose' "
-        "AND cs.target_key = :purpose "
-        "LEFT JOIN ledger_events e ON " + projection.BACKED_BY + " "
-        "WHERE q.id IN :ids"
-    )
-    .bindparams(bindparam("ids", expanding=True))
-    .columns(
-        id=String(),
-        erased=Boolean(),
-        seq=Integer(),
-        decision=String(),
-        purpose_hash=String(),
-        valid_until=String(),
-        event_id=String(),
-        backed_seq=Integer(),
-        limited=String(),
-    )
-)
 _BATCH_IDENTITIES = text(
     "SELECT blind_index, subject_id FROM identities WHERE type = :kind AND blind_index IN :digests"
 ).bindparams(bindparam("digests", expanding=True))
-
-
-def _utc(value: Any) -> dt.datetime | None:
-    """A stored timestamp as aware UTC: SQLite gives text (parsed in C), PostgreSQL datetimes."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC)
-    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
 def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> list[Decision]:
@@ -272,7 +225,7 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
         raise InvalidInput("batch too large", errors={"subjects": [f"at most {MAX_BATCH} subjects"]})
     now = ctx.now()
     with ctx.db.engine.connect() as conn:
-        purpose = _purpose_info_conn(conn, purpose_key)
+        purpose = purpose_info(conn, purpose_key)
         subject_of: list[str | None] = [r if isinstance(r, str) else None for r in refs]
         by_digest: dict[str, dict[str, list[int]]] = {}
         for i, ref in enumerate(refs):
@@ -287,43 +240,10 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
                     for i in positions[digest]:
                         subject_of[i] = subject_id
         wanted = list({s for s in subject_of if s is not None})
-        found: dict[str, tuple[bool, int, StateInfo | None, str | None, bool]] = {}
-        for start in range(0, len(wanted), BATCH_CHUNK):
-            chunk = wanted[start : start + BATCH_CHUNK]
-            for row in conn.execute(
-                _BATCH_BY_ID, {"ids": chunk, "purpose": purpose_key, "marketing": purpose.direct_marketing}
-            ):
-                seq = row.seq or 0
-                known = found.get(row.id)
-                if known is None or known[1] < seq:
-                    state = (
-                        StateInfo(row.decision, row.purpose_hash, _utc(row.valid_until), row.event_id)
-                        if row.event_id
-                        else None
-                    )
-                    found[row.id] = (bool(row.erased), seq, state, row.limited, row.backed_seq is not None)
+        found = group_states(conn, purpose, wanted)
         conn.rollback()
-    out = []
     none = decide(purpose, None, now)
-    for subject_id in subject_of:
-        hit = found.get(subject_id) if subject_id else None
-        if hit is None:
-            out.append(none)
-        else:
-            out.append(decide(purpose, hit[2], now, erased=hit[0], limited=hit[3], backed=hit[4]))
-    return out
-
-
-def _purpose_info_conn(conn: Any, key: str) -> PurposeInfo:
-    row = conn.execute(_PURPOSE, {"key": key}).first()
-    if row is None:
-        raise UnknownPurpose(f"purpose {key!r} is not registered")
-    return PurposeInfo(key, row[0], row[1], row[2], bool(row[3]))
-
-
-_PURPOSE = text(
-    "SELECT legal_basis, current_hash, current_version, direct_marketing FROM purposes WHERE key = :key"
-)
+    return [found[s].decide(purpose, now) if s in found else none for s in subject_of]
 
 
 def resolve_subject(ctx: Context, ref: IdentityRef) -> str | None:

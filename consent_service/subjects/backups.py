@@ -115,9 +115,49 @@ def adopt_keys(
             return len(rows)
 
         in_batches(copy, _COPY_KEYS, {}, "subject_id", batch_size, adopt_batch, total, progress, 0)
+        suppressed = _copy_suppressions(ctx, copy, batch_size)
     finally:
         copy.dispose()
-    return {"adopted": adopted, "erased": erased, "missing": missing, "reindexed": reindexed}
+    return {
+        "adopted": adopted,
+        "erased": erased,
+        "missing": missing,
+        "reindexed": reindexed,
+        "suppressions": suppressed,
+    }
+
+
+_SUPPRESSED_AFTER = text(
+    "SELECT id, email_sha256, purpose_key, reason, created_at FROM suppressed_addresses "
+    "WHERE id > :after ORDER BY id LIMIT :limit"
+).columns(
+    id=Integer(), email_sha256=String(), purpose_key=String(), reason=String(), created_at=UTCDateTime()
+)
+_SUPPRESS = text(
+    "INSERT INTO suppressed_addresses (id, email_sha256, purpose_key, reason, created_at) "
+    "VALUES (:id, :email_sha256, :purpose_key, :reason, :created_at)"
+).bindparams(bindparam("created_at", type_=UTCDateTime()))
+
+
+def _copy_suppressions(ctx: Context, copy: Database, batch_size: int) -> int:
+    """Bring the live suppressed addresses the copy lacks (those kept by erasures after the copy
+    was taken), so that people erased since stay on the restored suppression lists. Returns how
+    many were added."""
+    with copy.engine.connect() as conn:
+        after = conn.execute(text("SELECT coalesce(max(id), 0) FROM suppressed_addresses")).scalar_one()
+    added = 0
+    while True:
+        with ctx.db.engine.connect() as live:
+            rows = [
+                dict(r._mapping)
+                for r in live.execute(_SUPPRESSED_AFTER, {"after": after, "limit": batch_size})
+            ]
+        if not rows:
+            return added
+        with copy.engine.begin() as conn:
+            conn.execute(_SUPPRESS, rows)
+        added += len(rows)
+        after = rows[-1]["id"]
 
 
 def _reindex_copy(

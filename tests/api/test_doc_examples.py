@@ -155,6 +155,19 @@ def check_json(client: Any, headers: dict[str, str], where: str, doc: Any) -> No
         answered = client.get("/.well-known/gpc.json").get_json()
         assert doc["gpc"] is answered["gpc"] is True, where
         check_gpc(Config(gpc_last_update=doc["lastUpdate"]))
+    elif set(doc) == {"items", "next_cursor", "feed_after"}:  # a segment page
+        client.post("/v1/consents", headers=headers, json=consent_body("segment@example.org"))
+        answered = client.get("/v1/segments/newsletter?identity=email&limit=1", headers=headers)
+        assert answered.status_code == 200, f"{where}: {answered.get_data(as_text=True)}"
+        page = answered.get_json()
+        assert set(page) == set(doc) and set(page["items"][0]) == set(doc["items"][0]), where
+        assert page["next_cursor"] and page["next_cursor"].isascii(), where
+    elif set(doc) == {"purpose", "hash", "items"}:  # a suppression list
+        answered = client.get(f"/v1/suppressions/{doc['purpose']}?format=json", headers=headers)
+        assert answered.status_code == 200, f"{where}: {answered.get_data(as_text=True)}"
+        listed = answered.get_json()
+        assert set(listed) == set(doc) and listed["hash"] == doc["hash"], where
+        assert all(re.fullmatch("[0-9a-f]{64}", h) for h in doc["items"] + listed["items"]), where
     else:
         pytest.fail(f"{where}: an example this test does not know; add a check for it")
 

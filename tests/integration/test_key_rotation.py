@@ -432,6 +432,7 @@ def test_erasure_reaches_a_backup_once_the_old_master_key_is_retired(
     keyed: Context, fresh: Callable[[Context], Context], copy_of: Callable[[Context], str], tmp_path: Path
 ) -> None:
     from consent_service.erasure.shred import shred_subject
+    from consent_service.ledger.suppressions import email_hash
 
     seed(keyed)
     a = consent(keyed, identity=email("anna"), proof={"page": "anna-signup"}).subject_id
@@ -476,6 +477,7 @@ def test_erasure_reaches_a_backup_once_the_old_master_key_is_retired(
             "erased": 1,
             "missing": 0,
             "reindexed": 1,
+            "suppressions": 1,  # A's hashed address, kept by the erasure after the copy was taken
         }
 
         bert = history(restored, b)
@@ -491,6 +493,8 @@ def test_erasure_reaches_a_backup_once_the_old_master_key_is_retired(
                 text("SELECT wrapped_key, shredded_at FROM subject_keys WHERE subject_id = :a"), {"a": a}
             ).one()
             assert row.wrapped_key is None and row.shredded_at is not None
+            kept = uow.session.execute(text("SELECT email_sha256 FROM suppressed_addresses")).scalars().all()
+            assert kept == [email_hash(email("anna").value)]  # A stays suppressed in the restore
     finally:
         restored.db.dispose()
     assert history(fresh(keyed), b)["identities"][0]["value"] == email("bert").value
