@@ -4,7 +4,9 @@ signature of a consent webhook the service really sent, checked with the client'
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -161,3 +163,39 @@ def test_a_webhook_the_service_sent_verifies_and_a_changed_one_does_not(
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+def test_a_segment_is_exported_across_pages_and_a_withdrawal_leaves_it(client: ConsentClient) -> None:
+    people = [{"type": "email", "value": f"reader-{number}@example.org"} for number in range(7)]
+    for person in people:
+        client.record_consent(
+            [{"purpose": "newsletter", "granted": True}], channel="crm", method="api", subject=person
+        )
+    members, feed_after = client.export_segment("newsletter", limit=3, identity="email")
+    exported = {member["identity"] for member in members}
+    assert {person["value"] for person in people} <= exported and feed_after > 0
+    assert len(members) == len({member["subject_id"] for member in members})
+
+    client.record_consent(
+        [{"purpose": "newsletter", "granted": False}], channel="crm", method="api", subject=people[0]
+    )
+    assert people[0]["value"] not in {
+        member["identity"] for member in client.segment("newsletter", limit=2, identity="email")
+    }
+    hashed = hashlib.sha256(people[0]["value"].encode()).hexdigest()
+    assert hashed in client.suppressions("newsletter")
+    assert hashlib.sha256(people[1]["value"].encode()).hexdigest() not in client.suppressions("newsletter")
+    with pytest.raises(ApiError) as unknown:
+        client.segment_page("no-such-purpose")
+    assert unknown.value.status == 404
+
+
+def test_the_python_recipe_of_the_docs_runs(live: Served, client: ConsentClient, capsys) -> None:
+    source = (Path(__file__).resolve().parents[2] / "docs" / "crm-sync.md").read_text()
+    [block] = re.findall(r"^```python\n(.*?)^```", source, re.S | re.M)
+    client.record_consent(
+        [{"purpose": "newsletter", "granted": True}], channel="crm", method="api", subject=ANNA
+    )
+    exec(compile(block, "docs/crm-sync.md", "exec"), {"BASE_URL": live.base, "TOKEN": live.token})  # noqa: S102
+    printed = capsys.readouterr().out
+    assert "may be mailed;" in printed

@@ -12,7 +12,17 @@ from typing import Any, cast
 
 from consent_client.errors import ApiError, TransportError
 from consent_client.operations import OPERATIONS, Operation
-from consent_client.types import BatchDecision, Decision, DecisionIn, Event, FeedPage, Recorded, Subject
+from consent_client.types import (
+    BatchDecision,
+    Decision,
+    DecisionIn,
+    Event,
+    FeedPage,
+    Recorded,
+    SegmentMember,
+    SegmentPage,
+    Subject,
+)
 
 USER_AGENT = "consent-client/0.1"
 
@@ -137,6 +147,57 @@ class ConsentClient:
             after = page["next_after"]
             if not page["has_more"]:
                 return
+
+    # -- segments and suppression lists ----------------------------------------------------
+
+    def segment_page(
+        self, purpose: str, *, cursor: str | None = None, limit: int = 1000, identity: str | None = None
+    ) -> SegmentPage:
+        """One page of the subjects the gate allows ``purpose`` for now (``GET /v1/segments/<purpose>``).
+
+        A page may hold fewer than ``limit`` subjects while ``next_cursor`` is set; only a null
+        ``next_cursor`` ends the export. ``identity`` (e.g. ``"email"``) adds each subject's
+        identity of that type and needs the scope ``vault:decrypt``.
+        """
+        query = _present(cursor=cursor, limit=limit, identity=identity)
+        return cast(SegmentPage, self._call("segment", path_params={"purpose": purpose}, query=query))
+
+    def segment(
+        self, purpose: str, *, limit: int = 1000, identity: str | None = None
+    ) -> Iterator[SegmentMember]:
+        """Every subject of the segment, following the cursor page by page (memory stays one page).
+
+        After the export, follow the event feed from the first page's ``feed_after``
+        (``export_segment`` returns it) to keep the copy current.
+        """
+        for page in self._segment_pages(purpose, limit=limit, identity=identity):
+            yield from page["items"]
+
+    def export_segment(
+        self, purpose: str, *, limit: int = 1000, identity: str | None = None
+    ) -> tuple[list[SegmentMember], int]:
+        """The whole segment as a list, and the feed position (``feed_after``) to follow from."""
+        members: list[SegmentMember] = []
+        feed_after = 0
+        for number, page in enumerate(self._segment_pages(purpose, limit=limit, identity=identity)):
+            if number == 0:
+                feed_after = page["feed_after"]
+            members.extend(page["items"])
+        return members, feed_after
+
+    def _segment_pages(self, purpose: str, *, limit: int, identity: str | None) -> Iterator[SegmentPage]:
+        cursor: str | None = None
+        while True:
+            page = self.segment_page(purpose, cursor=cursor, limit=limit, identity=identity)
+            yield page
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    def suppressions(self, purpose: str) -> list[str]:
+        """SHA-256 hex hashes of the normalised e-mail addresses not to be mailed for ``purpose``."""
+        document = self._call("suppressions", path_params={"purpose": purpose}, query={"format": "json"})
+        return list(document["items"])
 
     # -- transport --------------------------------------------------------------------------
 

@@ -71,3 +71,15 @@ class FeedPage(TypedDict):
     events: list[Event]
     next_after: int
     has_more: bool
+
+
+class SegmentMember(TypedDict):
+    subject_id: str
+    identity: str | None
+    decided_at: str | None
+
+
+class SegmentPage(TypedDict):
+    items: list[SegmentMember]
+    next_cursor: str | None
+    feed_after: int
