@@ -181,3 +181,31 @@ def test_a_bad_confirmation_setting_is_a_422(tclient, auth):
     response = tclient.put("/v1/purposes/newsletter", headers=auth, json=bad)
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
+
+
+def test_the_flow_on_postgresql(pg_url, tmp_path, smtp):
+    from consent_service import create_app
+    from consent_service.auth.service import register_client
+    from consent_service.demo import seed
+    from tests.conftest import make_context
+    from tests.fakes import FixedClock
+
+    clock = FixedClock()
+    ctx = make_context(pg_url, tmp_path, clock=clock)
+    try:
+        controller, inbox = smtp
+        ctx.config = ctx.config.with_overrides(smtp_host="127.0.0.1", smtp_port=controller.port)
+        seed(ctx)
+        client = create_app(context=ctx).test_client()
+        headers = {"Authorization": f"Bearer {register_client(ctx, 'crm', ['admin'])[1]}"}
+        assert client.put("/v1/purposes/newsletter", headers=headers, json=NEWSLETTER_DOI).status_code == 200
+        sign_up(client, headers)
+        assert gate(client, headers)["reason"] == "confirmation_pending"
+        token = link_of(mails(ctx, inbox, 1)[0])
+        assert client.post("/privacy/confirm", data={"token": token}).status_code == 303
+        assert client.post("/privacy/confirm", data={"token": token}).status_code == 410
+        assert gate(client, headers)["allowed"] is True
+        clock.advance(days=31)
+        assert optin.purge(ctx) == 0  # a confirmed link is proof, not an unconfirmed request
+    finally:
+        ctx.db.dispose()
