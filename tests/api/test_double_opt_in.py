@@ -209,3 +209,25 @@ def test_the_flow_on_postgresql(pg_url, tmp_path, smtp):
         assert optin.purge(ctx) == 0  # a confirmed link is proof, not an unconfirmed request
     finally:
         ctx.db.dispose()
+
+
+def test_the_cli_and_the_housekeeping_round_purge_unconfirmed_links(
+    doi, clocked_ctx, smtp, clock, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from consent_service import jobs
+    from consent_service.cli import main
+
+    client, headers = doi
+    sign_up(client, headers, "a@example.org")
+    sign_up(client, headers, "b@example.org")
+    clock.advance(days=31)
+    monkeypatch.setattr("consent_service.cli.optin._context", lambda: clocked_ctx)
+    result = CliRunner().invoke(main, ["optin", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "deleted 2 unconfirmed" in result.output
+    sign_up(client, headers, "c@example.org")
+    clock.advance(days=31)
+    jobs.housekeeping(clocked_ctx)
+    assert optin.purge(clocked_ctx) == 0
