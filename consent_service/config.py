@@ -72,6 +72,9 @@ class Config:
     proof_retention: str = "P3Y"  # ISO 8601: ledger proofs kept this long after the consent ended
     request_contact_retention: str = "P1Y"  # requester contact data kept after a request closed
     outbox_retention: str = "P30D"  # sent and dead outbox messages kept this long
+    optin_link_validity: str = "P7D"  # ISO 8601: a double opt-in confirmation link works this long
+    optin_retention: str = "P30D"  # unconfirmed double opt-in links are deleted after this
+    optin_resend_interval: str = "PT10M"  # at most one new confirmation e-mail per address this often
     retention_interval: str = "P1D"  # how often the worker runs the sweeper (ISO 8601); "off" = never
     broker_url: str = ""  # task queue: empty = embedded in-process queue, redis://… or amqp://…
     broker_queue: str = "consent"  # queue name, so several deployments can share one broker
@@ -157,6 +160,9 @@ class Config:
             proof_retention=get("CONSENT_PROOF_RETENTION", cls.proof_retention),
             request_contact_retention=get("CONSENT_REQUEST_CONTACT_RETENTION", cls.request_contact_retention),
             outbox_retention=get("CONSENT_OUTBOX_RETENTION", cls.outbox_retention),
+            optin_link_validity=get("CONSENT_OPTIN_LINK_VALIDITY", cls.optin_link_validity),
+            optin_retention=get("CONSENT_OPTIN_RETENTION", cls.optin_retention),
+            optin_resend_interval=get("CONSENT_OPTIN_RESEND_INTERVAL", cls.optin_resend_interval),
             retention_interval=get("CONSENT_RETENTION_INTERVAL", cls.retention_interval),
             broker_url=get("CONSENT_BROKER_URL", ""),
             broker_queue=get("CONSENT_BROKER_QUEUE", cls.broker_queue),

@@ -24,6 +24,9 @@ DURATIONS = {
     "request_contact_retention": "CONSENT_REQUEST_CONTACT_RETENTION",
     "outbox_retention": "CONSENT_OUTBOX_RETENTION",
     "repeat_window": "CONSENT_REPEAT_WINDOW",
+    "optin_link_validity": "CONSENT_OPTIN_LINK_VALIDITY",
+    "optin_retention": "CONSENT_OPTIN_RETENTION",
+    "optin_resend_interval": "CONSENT_OPTIN_RESEND_INTERVAL",
 }
 
 

@@ -17,6 +17,7 @@ from consent_service.ledger.models import (
     SubjectRestriction,
     Witness,
 )
+from consent_service.optin.models import OptinLink
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
 from consent_service.retention.models import RetentionRule, RetentionRuleVersion, RetentionRun
 from consent_service.staff.models import StaffUser
@@ -45,6 +46,7 @@ __all__ = [
     "LedgerHead",
     "LedgerVerification",
     "LegalHold",
+    "OptinLink",
     "OutboxMessage",
     "ProofKey",
     "Purpose",

@@ -11,6 +11,7 @@ from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas.consents import ConsentIn, ConsentOut
 from consent_service.ledger import queries
 from consent_service.ledger import service as ledger
+from consent_service.optin import service as optin
 from consent_service.subjects.service import IdentityRef
 
 blp = Blueprint("consents", __name__, url_prefix="/v1/consents", description="Consent decisions")
@@ -37,7 +38,7 @@ class Consents(MethodView):
         """Record decisions for one subject; all land together or none do."""
         who = principal()
         subject = body.get("subject")
-        result = ledger.record_consent(
+        result = optin.record_consent(
             ctx(),
             ledger.RecordConsent(
                 decisions=decision_inputs(body["decisions"]),

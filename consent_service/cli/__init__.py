@@ -28,6 +28,7 @@ from consent_service.cli import (  # noqa: F401  (importing a group registers it
     demo,
     keys,
     ledger,
+    optin,
     recipients,
     requests,
     retention,

@@ -64,6 +64,7 @@ REASONS = (
     "consent_granted",
     "consent_denied",
     "consent_withdrawn",
+    "confirmation_pending",
     "no_consent",
     "consent_expired",
     "consent_outdated",
@@ -126,6 +127,8 @@ def decide(
         return Decision(False, "consent_denied", basis, state.event_id, state.valid_until)
     if state.decision == "withdrawn":
         return Decision(False, "consent_withdrawn", basis, state.event_id, state.valid_until)
+    if state.decision == "pending":
+        return Decision(False, "confirmation_pending", basis, state.event_id, state.valid_until)
     if state.valid_until is not None and state.valid_until <= now:
         return Decision(False, "consent_expired", basis, state.event_id, state.valid_until)
     if state.purpose_hash != purpose.current_hash:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,8 @@ from consent_service.subjects.service import IdentityRef
 
 CHANNELS = ("banner", "web_form", "crm", "api", "import", "email", "app", "phone", "paper")
 METHODS = ("accept_all", "reject_all", "custom", "gpc", "api")
-DECISIONS = ("granted", "denied", "withdrawn")
+# "pending": a grant that waits for its confirmation (double opt-in); the gate denies it
+DECISIONS = ("granted", "denied", "withdrawn", "pending")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class RecordConsent:
     language: str | None = None
     jurisdiction: str | None = None
     proof: dict[str, Any] = field(default_factory=dict)
+    related_event_id: str | None = None  # the event these decisions follow from (a confirmation)
+    # called in the same transaction with the session, the subject id and the new events, before
+    # commit: a feature above the ledger writes what belongs with them (a confirmation link)
+    within: Callable[[Session, str, list[dict[str, Any]]], None] | None = None
 
 
 @dataclass
@@ -92,7 +97,7 @@ _INSERT_PROOF_KEYS = insert(ProofKey)
 PROOF_KEY_BYTES = 32
 _TARGET = text(
     "SELECT p.key, p.current_version, p.current_hash, p.consent_validity, v.legal_basis, "
-    "v.data_categories, v.data_uses, p.consent_collected_at IS NULL AS first_consent "
+    "v.data_categories, v.data_uses, p.consent_collected_at IS NULL AS first_consent, p.confirmation "
     "FROM purposes p JOIN purpose_versions v "
     "ON v.purpose_key = p.key AND v.version = p.current_version WHERE p.key = :key"
 ).columns(
@@ -104,6 +109,7 @@ _TARGET = text(
     data_categories=JSON(),
     data_uses=JSON(),
     first_consent=Boolean(),
+    confirmation=String(),
 )
 # Set once per purpose, on its first consent decision; later events match no row and lock none.
 _COLLECTED = text(
@@ -167,6 +173,18 @@ def _targets(
     return purposes, cookies
 
 
+def _needs_confirmation(cmd: RecordConsent, d: DecisionInput, purpose: dict[str, Any]) -> bool:
+    """A grant of a double opt-in purpose for an e-mail address waits for its confirmation,
+    unless it is that confirmation (it follows from the pending event)."""
+    return (
+        d.target_type == "purpose"
+        and purpose.get("confirmation") == "double_opt_in"
+        and cmd.subject is not None
+        and cmd.subject.type == "email"
+        and cmd.related_event_id is None
+    )
+
+
 def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
     """Append one event per decision, update the projection, and sign a receipt."""
     if not cmd.decisions:
@@ -204,7 +222,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
             purpose_key = d.target_key if d.target_type == "purpose" else cookies[d.target_key]
             purpose = purposes[purpose_key]
             if d.granted:
-                decision = "granted"
+                decision = "pending" if _needs_confirmation(cmd, d, purpose) else "granted"
             else:
                 decision = (
                     "withdrawn" if previous.get((d.target_type, d.target_key)) == "granted" else "denied"
@@ -243,6 +261,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
                     "actor_type": cmd.actor_type,
                     "actor_id": cmd.actor_id,
                     "related_subject_id": None,
+                    "related_event_id": cmd.related_event_id,
                     "proof_ct": seal(
                         proof_key, proof_bytes, field_aad(subject_id, "ledger_events", "proof", event_id)
                     ),
@@ -253,6 +272,8 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
         for first in sorted(k for k, p in purposes.items() if p["first_consent"]):
             session.execute(_COLLECTED, {"now": now, "key": first})
         projection.upsert(session, [projection.state_row(r) for r in rows])
+        if cmd.within is not None:
+            cmd.within(session, subject_id, rows)
         receipt = build_receipt(
             config=ctx.config,
             signer=ctx.signer,

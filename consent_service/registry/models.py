@@ -28,6 +28,8 @@ class Purpose(Base):
     retention_period: Mapped[str | None] = mapped_column(String(32))
     direct_marketing: Mapped[bool] = mapped_column(Boolean, default=False)
     honor_gpc: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "double_opt_in": a grant for an e-mail subject stays pending until the person confirms it
+    confirmation: Mapped[str | None] = mapped_column(String(32))
     # ePrivacy Art. 5(3) / TDDDG §25(2): needed for the service the person asked for. Only such a
     # purpose is always on in a banner, whatever its GDPR legal basis; every other one is asked.
     strictly_necessary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -67,6 +67,10 @@ def material_hash(spec: dict[str, Any]) -> str:
     return content_hash(doc)
 
 
+# how a grant for an e-mail subject becomes effective: at once (None) or on a confirmed link
+CONFIRMATIONS = (None, "double_opt_in")
+
+
 def validate_purpose(spec: dict[str, Any]) -> None:
     """Domain rules of a purpose beyond the schema; raises InvalidInput naming each field."""
     errors: dict[str, list[str]] = {}
@@ -95,6 +99,10 @@ def validate_purpose(spec: dict[str, Any]) -> None:
     adm = automated.problems(spec.get("automated_decisions"), REQUIRED_LANGUAGES)
     if adm:
         errors["automated_decisions"] = adm
+    if spec.get("confirmation") not in CONFIRMATIONS:
+        errors["confirmation"] = [f"must be one of {', '.join(c for c in CONFIRMATIONS if c)} or null"]
+    elif spec.get("confirmation") and spec["legal_basis"] != "consent":
+        errors["confirmation"] = ["only a purpose whose legal basis is consent can ask for confirmation"]
     if spec.get("retention_period"):
         try:
             parse_duration(spec["retention_period"])
@@ -141,6 +149,7 @@ def put_purpose(session: Session, key: str, spec: dict[str, Any], now: dt.dateti
     purpose.direct_marketing = bool(spec.get("direct_marketing", False))
     purpose.honor_gpc = bool(spec.get("honor_gpc", False))
     purpose.strictly_necessary = bool(spec.get("strictly_necessary", False))
+    purpose.confirmation = spec.get("confirmation")
     purpose.updated_at = now
     session.flush()
     return PutResult(purpose, version, created, new_version)

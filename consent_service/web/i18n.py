@@ -21,7 +21,7 @@ import functools
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_babel import Babel, Domain, format_datetime, get_locale
 
 from consent_service.catalogs import compile_po
@@ -37,7 +37,10 @@ def translations(language: str) -> Translations:
 
 
 def language() -> str:
-    """The language of this request's page."""
+    """The language of this request's page: a public page's own (``g.page_language``, the
+    person's), else the one chosen, else the browser's."""
+    if g.get("page_language") in SUPPORTED_LANGUAGES:
+        return str(g.page_language)
     chosen = request.cookies.get(LANGUAGE_COOKIE, "")
     if chosen in SUPPORTED_LANGUAGES:
         return chosen

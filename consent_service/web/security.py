@@ -4,7 +4,7 @@
   SameSite=Lax, Secure when ``CONSENT_PUBLIC_URL`` is https). Its key is derived by HKDF from the
   current master key, so every worker of a deployment shares it and no extra secret is needed;
   rotating the master key ends every session.
-- Every answer under ``/console`` carries the Content-Security-Policy below (no inline script, no
+- Every answer under ``/console`` and ``/privacy/`` carries the Content-Security-Policy below (no inline script, no
   other origin), ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and
   ``X-Content-Type-Options: nosniff``; pages are ``Cache-Control: no-store`` (the hashed assets
   set their own long cache).
@@ -21,6 +21,7 @@ from consent_service.crypto.derivation import derive
 
 SESSION_INFO = b"consent-service console session"
 PREFIX = "/console"
+PUBLIC_PREFIX = "/privacy/"  # the public pages (double opt-in) carry the same headers
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
@@ -28,7 +29,7 @@ CSP = (
 
 
 def _headers(response: Response) -> Response:
-    if not request.path.startswith(PREFIX):
+    if not request.path.startswith((PREFIX, PUBLIC_PREFIX)):
         return response
     headers = response.headers
     headers["Content-Security-Policy"] = CSP

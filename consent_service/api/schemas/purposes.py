@@ -78,6 +78,15 @@ class PurposeIn(StrictSchema):
     )
     direct_marketing = StrictBool(load_default=False)
     honor_gpc = StrictBool(load_default=False)
+    confirmation = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(["double_opt_in"]),
+        metadata={
+            "description": "double_opt_in: a grant for an e-mail subject is pending until the person "
+            "follows the link in the confirmation e-mail"
+        },
+    )
     strictly_necessary = StrictBool(
         load_default=False,
         metadata={
@@ -113,6 +122,7 @@ class PurposeOut(StrictSchema):
     retention_period = fields.Str(allow_none=True)
     direct_marketing = fields.Bool()
     honor_gpc = fields.Bool()
+    confirmation = fields.Str(allow_none=True)
     strictly_necessary = fields.Bool()
     consent_collected_at = fields.DateTime(
         allow_none=True,

@@ -107,6 +107,7 @@ class PurposeForm(FlaskForm):
     )
     direct_marketing = BooleanField(_l("Direct marketing (an objection always stops it, Art. 21(3))"))
     honor_gpc = BooleanField(_l("Treat a Global Privacy Control signal as a refusal"))
+    double_opt_in = BooleanField(_l("An e-mail address confirms its consent by a link (double opt-in)"))
     strictly_necessary = BooleanField(
         _l("Strictly necessary (always on in the banner, no choice: ePrivacy Art. 5(3), TDDDG §25(2))")
     )

@@ -124,6 +124,7 @@ def _form_data(current: dict[str, Any]) -> dict[str, Any]:
         "retention_period": current["retention_period"] or "",
         "direct_marketing": current["direct_marketing"],
         "honor_gpc": current["honor_gpc"],
+        "double_opt_in": current.get("confirmation") == "double_opt_in",
         "strictly_necessary": current["strictly_necessary"],
     }
     for lang in ("en", "de"):
@@ -149,6 +150,7 @@ def _spec(form: PurposeForm, current: dict[str, Any] | None) -> dict[str, Any]:
         "retention_period": (form.retention_period.data or "").strip() or None,
         "direct_marketing": bool(form.direct_marketing.data),
         "honor_gpc": bool(form.honor_gpc.data),
+        "confirmation": "double_opt_in" if form.double_opt_in.data else None,
         "strictly_necessary": bool(form.strictly_necessary.data),
         "automated_decisions": {"logic": logic, "consequences": consequences}
         if logic or consequences

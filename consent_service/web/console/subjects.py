@@ -42,6 +42,7 @@ REASONS = {
     "consent_granted": _l("consent given"),
     "consent_denied": _l("consent refused"),
     "consent_withdrawn": _l("consent withdrawn"),
+    "confirmation_pending": _l("waiting for the person's confirmation (double opt-in)"),
     "no_consent": _l("no consent recorded"),
     "consent_expired": _l("consent expired"),
     "consent_outdated": _l("consent given to an earlier version of the purpose"),
@@ -52,7 +53,12 @@ REASONS = {
     "held": _l("kept only under a legal hold"),
     "state_unverified": _l("the stored state does not match the ledger"),
 }
-DECISIONS = {"granted": _l("given"), "denied": _l("refused"), "withdrawn": _l("withdrawn")}
+DECISIONS = {
+    "granted": _l("given"),
+    "denied": _l("refused"),
+    "withdrawn": _l("withdrawn"),
+    "pending": _l("pending confirmation"),
+}
 METHODS = {
     "accept_all": _l("accepted all"),
     "reject_all": _l("rejected all"),
