@@ -1,7 +1,7 @@
 """suppressed addresses: hashed e-mail addresses of erased subjects for suppression lists
 
-Revision ID: 0024
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-03 07:10:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import consent_service.db
 
-revision = "0024"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
