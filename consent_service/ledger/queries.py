@@ -309,6 +309,7 @@ EVENT_FIELDS = (
     "id", "seq", "kind", "subject_id", "related_subject_id", "target_type", "target_key", "decision",
     "purpose_version", "purpose_hash", "channel", "method", "collection_point", "language",
     "jurisdiction", "recorded_at", "valid_until", "actor_type", "actor_id", "hash",
+    "related_event_id", "recorded_at_source", "source",
 )  # fmt: skip
 
 

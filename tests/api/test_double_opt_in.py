@@ -231,3 +231,31 @@ def test_the_cli_and_the_housekeeping_round_purge_unconfirmed_links(
     clock.advance(days=31)
     jobs.housekeeping(clocked_ctx)
     assert optin.purge(clocked_ctx) == 0
+
+
+def test_the_proof_shows_both_steps_and_their_link(doi, clocked_ctx, smtp, auth):
+    from tests.console_helpers import add_staff, sign_in
+
+    client, headers = doi
+    _, inbox = smtp
+    recorded = sign_up(client, headers)
+    [message] = mails(clocked_ctx, inbox, 1)
+    phone = client.application.test_client()
+    assert phone.post("/privacy/confirm", data={"token": link_of(message)}).status_code == 303
+
+    subject_id = recorded["subject_id"]
+    events = client.get(f"/v1/subjects/{subject_id}/history", headers=auth).get_json()["events"]
+    pending, confirmed = (e for e in events if e["purpose"] == "newsletter")
+    assert (pending["decision"], confirmed["decision"]) == ("pending", "granted")
+    assert (pending["related_event_id"], confirmed["related_event_id"]) == (None, pending["id"])
+    feed = client.get(f"/v1/events?subject_id={subject_id}", headers=auth).get_json()["events"]
+    assert [e["related_event_id"] for e in feed if e["purpose"] == "newsletter"] == [None, pending["id"]]
+
+    add_staff(clocked_ctx)
+    console = client.application.test_client()
+    sign_in(console)
+    page = console.get(
+        f"/console/subjects/{subject_id}/proof?purpose=newsletter", headers={"Accept-Language": "en"}
+    ).get_data(as_text=True)
+    assert "pending confirmation" in page
+    assert "confirms the pending grant of event 1 (double opt-in)" in page and pending["id"] in page

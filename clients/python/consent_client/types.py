@@ -41,6 +41,9 @@ class Event(TypedDict):
     actor_type: str
     actor_id: str
     hash: str
+    related_event_id: NotRequired[str | None]
+    recorded_at_source: NotRequired[str | None]
+    source: NotRequired[str | None]
     identity_types: NotRequired[list[str]]
 
 

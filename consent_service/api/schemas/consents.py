@@ -67,6 +67,19 @@ class EventOut(StrictSchema):
     actor_type = fields.Str()
     actor_id = fields.Str()
     hash = fields.Str()
+    related_event_id = fields.Str(
+        allow_none=True,
+        metadata={
+            "description": "the event this one follows from: a double opt-in confirmation names its pending grant"
+        },
+    )
+    recorded_at_source = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "for an imported event: when the source platform recorded it"},
+    )
+    source = fields.Str(
+        allow_none=True, metadata={"description": "for an imported event: the platform it came from"}
+    )
 
 
 class ConsentOut(StrictSchema):
