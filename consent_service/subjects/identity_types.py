@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent_service.crypto.envelope import normalise_identity
+from consent_service.errors import Conflict, InvalidInput
 from consent_service.subjects.models import Identity, IdentityType
 
 BUILT_IN = ("email", "phone", "customer_id", "device_id")
@@ -25,16 +26,20 @@ KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 CASES = ("lower", "upper", "keep")
 
 
-class UnknownIdentityType(ValueError):
+class UnknownIdentityType(InvalidInput):
     """The type is neither built in nor registered."""
 
 
-class InvalidIdentityValue(ValueError):
+class InvalidIdentityValue(InvalidInput):
     """The value does not fit its registered type's pattern."""
 
 
-class IdentityTypeRefused(ValueError):
-    """A write the registry refuses: a built-in type, a bad definition, a type still in use."""
+class IdentityTypeRefused(Conflict):
+    """A write the registry refuses: a built-in type, or a type identities still use."""
+
+
+class BadIdentityType(InvalidInput):
+    """A definition that cannot be stored: a bad key, case or pattern."""
 
 
 @dataclass(frozen=True)
@@ -99,14 +104,14 @@ def put(
     if key in BUILT_IN:
         raise IdentityTypeRefused(f"identity type {key!r} is built in and cannot be changed")
     if KEY_PATTERN.fullmatch(key) is None:
-        raise IdentityTypeRefused(f"identity type key must match {KEY_PATTERN.pattern}")
+        raise BadIdentityType(f"identity type key must match {KEY_PATTERN.pattern}")
     if case not in CASES:
-        raise IdentityTypeRefused(f"case must be one of {', '.join(CASES)}")
+        raise BadIdentityType(f"case must be one of {', '.join(CASES)}")
     if pattern is not None:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise IdentityTypeRefused(f"pattern is not a valid regular expression: {exc}") from exc
+            raise BadIdentityType(f"pattern is not a valid regular expression: {exc}") from exc
     row = session.get(IdentityType, key)
     created = row is None
     if row is None:
@@ -131,3 +136,18 @@ def delete(session: Session, key: str) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def describe(found: TypeRule) -> dict[str, object]:
+    return {
+        "key": found.key,
+        "case": found.case,
+        "trim": found.trim,
+        "pattern": found.pattern,
+        "dsar_allowed": found.dsar_allowed,
+        "built_in": found.built_in,
+    }
+
+
+def list_types(session: Session) -> list[dict[str, object]]:
+    return [describe(rule(session, key)) for key in known_types(session)]

@@ -37,6 +37,8 @@ NOT_STATABLE = {
     ("POST", "/v1/consents"): "a purpose or cookie is decided at most once per request",
     ("POST", "/v1/public/consents"): "a purpose or cookie is decided at most once per request",
     ("POST", "/v1/vault/decrypt"): "a token is checked cryptographically",
+    ("PUT", "/v1/identity-types/{key}"): "a key is lower case and 2-40 characters, a built-in key is "
+    "refused (409), and a pattern must compile as a regular expression",
     ("PUT", "/v1/stores/{key}"): "store descriptions are checked per store type (docs/dsar-stores.md) "
     "and HTTP endpoints must resolve to allowed addresses",
     ("PUT", "/v1/recipients/{key}"): "endpoints must resolve to allowed addresses; a country outside "

@@ -7,6 +7,7 @@ import pytest
 from consent_service.context import Context
 from consent_service.subjects import identity_types
 from consent_service.subjects.identity_types import (
+    BadIdentityType,
     IdentityTypeRefused,
     InvalidIdentityValue,
     UnknownIdentityType,
@@ -52,17 +53,19 @@ def test_update_changes_the_rule(any_ctx: Context) -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "options"),
+    ("key", "options", "error"),
     [
-        ("email", {}),
-        ("Bad-Key", {}),
-        ("x", {}),
-        ("member", {"case": "title"}),
-        ("member", {"pattern": "("}),
+        ("email", {}, IdentityTypeRefused),
+        ("Bad-Key", {}, BadIdentityType),
+        ("x", {}, BadIdentityType),
+        ("member", {"case": "title"}, BadIdentityType),
+        ("member", {"pattern": "("}, BadIdentityType),
     ],
 )
-def test_bad_writes_are_refused(any_ctx: Context, key: str, options: dict[str, object]) -> None:
-    with pytest.raises(IdentityTypeRefused):
+def test_bad_writes_are_refused(
+    any_ctx: Context, key: str, options: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
         register(any_ctx, key, **options)
     with any_ctx.uow(write=False) as uow:
         assert identity_types.known_types(uow.session) == identity_types.BUILT_IN
