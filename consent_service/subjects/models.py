@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UTCDateTime
@@ -30,7 +30,7 @@ class Identity(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("subjects.id"), index=True)
-    type: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(40))
     # NULL once the subject is shredded: the identity can no longer be found.
     blind_index: Mapped[str | None] = mapped_column(String(64))
     # Which blind-index key made ``blind_index`` (keys are rotated by ``keys reindex``).
@@ -47,3 +47,17 @@ class SubjectKey(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     shredded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class IdentityType(Base):
+    """An identity type the operator registered beside the built-in ones (see identity_types.py)."""
+
+    __tablename__ = "identity_types"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case: Mapped[str] = mapped_column(String(8))  # lower, upper or keep
+    trim: Mapped[bool] = mapped_column(Boolean)
+    pattern: Mapped[str | None] = mapped_column(String(400))
+    dsar_allowed: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -39,6 +39,8 @@ NOT_STATABLE = {
     ("POST", "/v1/vault/decrypt"): "a token is checked cryptographically",
     ("GET", "/v1/segments/{purpose}"): "a cursor is one a previous page handed out (checked, opaque); "
     "identity values need a second scope, vault:decrypt",
+    ("PUT", "/v1/identity-types/{key}"): "a key is lower case and 2-40 characters, a built-in key is "
+    "refused (409), and a pattern must compile as a regular expression",
     ("PUT", "/v1/stores/{key}"): "store descriptions are checked per store type (docs/dsar-stores.md) "
     "and HTTP endpoints must resolve to allowed addresses",
     ("PUT", "/v1/recipients/{key}"): "endpoints must resolve to allowed addresses; a country outside "
