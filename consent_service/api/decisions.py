@@ -16,7 +16,8 @@ from consent_service.api.schemas.decisions import BatchOut, BatchQuery, Decision
 from consent_service.ledger import queries
 from consent_service.ledger.gate import CookieDecision, Decision
 from consent_service.stores.spec import KEY_RE
-from consent_service.subjects.service import IDENTITY_TYPES, IdentityRef
+from consent_service.subjects.identity_types import KEY_PATTERN
+from consent_service.subjects.service import IdentityRef
 
 blp = Blueprint("decisions", __name__, url_prefix="/v1/decisions", description="Processing gate")
 
@@ -28,7 +29,7 @@ def subject_ref(body: dict[str, Any]) -> queries.SubjectRef:
 
 
 _KEY = KEY_RE
-_IDENTITY_TYPES = frozenset(IDENTITY_TYPES)
+_IDENTITY_TYPE = KEY_PATTERN
 
 
 def _quick_query(body: Any) -> dict[str, Any] | None:
@@ -49,7 +50,7 @@ def _quick_query(body: Any) -> dict[str, Any] | None:
         isinstance(subject, dict)
         and len(subject) == 2
         and isinstance(subject.get("type"), str)
-        and subject["type"] in _IDENTITY_TYPES
+        and _IDENTITY_TYPE.fullmatch(subject["type"]) is not None
         and isinstance(subject.get("value"), str)
         and 0 < len(subject["value"]) <= 320
     ):

@@ -33,11 +33,7 @@ class IdentityTypeByKey(MethodView):
     @blp.alt_response(201, schema=IdentityTypeOut, description="Created")
     def put(self, doc: dict[str, Any], key: str) -> tuple[dict[str, object], int]:
         """Register or change an identity type; the built-in ones cannot be changed (409)."""
-        context = ctx()
-        with context.uow() as uow:
-            created = identity_types.put(uow.session, key, now=context.now(), **doc)
-            out = identity_types.describe(identity_types.rule(uow.session, key))
-            uow.commit()
+        out, created = identity_types.put_type(ctx(), key, **doc)
         return out, 201 if created else 200
 
     @require("registry:read")
@@ -53,7 +49,5 @@ class IdentityTypeByKey(MethodView):
     @blp.response(204)
     def delete(self, key: str) -> None:
         """Remove a registered identity type; refused (409) while identities of it exist."""
-        with ctx().uow() as uow:
-            if not identity_types.delete(uow.session, key):
-                raise NotFound(f"identity type {key!r} is not registered")
-            uow.commit()
+        if not identity_types.delete_type(ctx(), key):
+            raise NotFound(f"identity type {key!r} is not registered")

@@ -14,6 +14,7 @@ from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas.segments import SegmentOut, SegmentQuery, SuppressionQuery
 from consent_service.errors import Forbidden
 from consent_service.ledger import segments, suppressions
+from consent_service.subjects import identity_types
 
 blp = Blueprint("segments", __name__, url_prefix="/v1", description="Segments and suppression lists")
 
@@ -27,8 +28,10 @@ class Segment(MethodView):
     @blp.response(200, SegmentOut)
     def get(self, query: dict[str, Any], purpose: str) -> dict[str, Any]:
         """Subjects the gate allows for the purpose now; pass ``next_cursor`` back as ``cursor``."""
-        if query["identity"] is not None and not principal().has(IDENTITY_SCOPE):
-            raise Forbidden(f"identity values need the scope {IDENTITY_SCOPE!r}")
+        if query["identity"] is not None:
+            if not principal().has(IDENTITY_SCOPE):
+                raise Forbidden(f"identity values need the scope {IDENTITY_SCOPE!r}")
+            identity_types.cached_rule(ctx(), query["identity"])  # 422 naming the known types
         return segments.segment_page(
             ctx(), purpose, cursor=query["cursor"], limit=query["limit"], identity=query["identity"]
         )

@@ -40,8 +40,9 @@ from consent_service.dsar.repeats import repeats
 from consent_service.dsar.request_models import DsarRequest, DsarVerification
 from consent_service.errors import Conflict, Gone, InvalidInput, NotFound, refused
 from consent_service.registry.models import Purpose
+from consent_service.subjects import identity_types
 from consent_service.subjects import service as subjects
-from consent_service.subjects.service import IdentityRef
+from consent_service.subjects.service import IDENTITY_TYPES, IdentityRef
 
 TYPES = ("access", "erasure", "rectification", "restriction", "objection", "portability")
 OPEN_STATES = ("received", "identity_pending", "verified", "in_progress", "failed")
@@ -174,6 +175,9 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
+        for identity in cmd.identities:
+            if identity.type not in IDENTITY_TYPES:  # a registered type: known and allowed in requests
+                identity_types.require_dsar_allowed(session, identity.type)
         _validate(session, cmd, now)
         received_at = now if cmd.received_at is None else cmd.received_at.astimezone(dt.UTC)
         by_dpo = cmd.verification["method"] == "dpo"

@@ -31,6 +31,7 @@ from consent_service.ledger.group_states import BATCH_CHUNK, group_states, purpo
 from consent_service.ledger.group_states import LIMIT_SQL as _LIMIT_SQL
 from consent_service.ledger.models import ConsentState, LedgerEvent, ProofKey
 from consent_service.registry.models import Cookie, Purpose
+from consent_service.subjects import identity_types
 from consent_service.subjects import service as subjects
 from consent_service.subjects.models import Identity, Subject
 from consent_service.subjects.service import IdentityRef
@@ -70,6 +71,11 @@ def _latest_state(session: Session, root_id: str, purpose_key: str) -> StateInfo
     return StateInfo(row[0], row[1], row[2], row[3]) if row else None
 
 
+def _digests(ctx: Context, ref: IdentityRef) -> list[str]:
+    """The blind-index digests of an identity; a registered type's value is normalised first."""
+    return ctx.crypto.lookup_digests(ref.type, identity_types.canonical(ctx, ref.type, ref.value))
+
+
 def _root_for(session: Session, ctx: Context, ref: SubjectRef) -> str | None:
     if isinstance(ref, str):
         return subjects.root_of(session, ref)
@@ -78,7 +84,7 @@ def _root_for(session: Session, ctx: Context, ref: SubjectRef) -> str | None:
         .join(Identity, Identity.subject_id == Subject.id)
         .where(
             Identity.type == ref.type,
-            Identity.blind_index.in_(ctx.crypto.lookup_digests(ref.type, ref.value)),
+            Identity.blind_index.in_(_digests(ctx, ref)),
         )
     )
 
@@ -143,7 +149,7 @@ _GATE_COOKIE = _gate_statements("'cookie'", ":cookie")
 def _gate_row(ctx: Context, statements: tuple[Any, Any, Any], ref: SubjectRef, params: dict[str, Any]) -> Any:
     if isinstance(ref, str):
         return ctx.db.fetch_one(statements[0], {"ref": ref, **params})
-    digests = ctx.crypto.lookup_digests(ref.type, ref.value)
+    digests = _digests(ctx, ref)
     if len(digests) == 1:
         return ctx.db.fetch_one(statements[1], {"ref": digests[0], "kind": ref.type, **params})
     return ctx.db.fetch_one(statements[2], {"refs": digests, "kind": ref.type, **params})
@@ -230,7 +236,7 @@ def decide_batch(ctx: Context, purpose_key: str, refs: Sequence[SubjectRef]) -> 
         by_digest: dict[str, dict[str, list[int]]] = {}
         for i, ref in enumerate(refs):
             if not isinstance(ref, str):
-                for digest in ctx.crypto.lookup_digests(ref.type, ref.value):
+                for digest in _digests(ctx, ref):
                     by_digest.setdefault(ref.type, {}).setdefault(digest, []).append(i)
         for kind, positions in by_digest.items():
             digests = list(positions)

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from consent_service.crypto.envelope import Crypto, DecryptionFailed, field_aad, open_sealed, seal
 from consent_service.db import UTCDateTime
 from consent_service.errors import UnknownSubject
+from consent_service.subjects import identity_types
 from consent_service.subjects.models import Identity, Subject
 
-IDENTITY_TYPES = ("email", "phone", "customer_id", "device_id")
+IDENTITY_TYPES = identity_types.BUILT_IN  # the built-in kinds; operators register more
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,17 @@ _INSERT_IDENTITY = text(
 ).bindparams(bindparam("created_at", type_=UTCDateTime()), bindparam("ct", type_=LargeBinary()))
 
 
+def checked(session: Session, ref: IdentityRef) -> IdentityRef:
+    """The identity as it is sealed and indexed: a registered type's value normalised by its rule
+    (422 for a type neither built in nor registered, or a value that breaks its pattern)."""
+    if ref.type in IDENTITY_TYPES:
+        return ref
+    return IdentityRef(ref.type, identity_types.stored_value(session, ref.type, ref.value))
+
+
 def resolve(session: Session, crypto: Crypto, ref: IdentityRef) -> str | None:
     """The subject id an identity points to, or None."""
+    ref = checked(session, ref)
     digests = crypto.lookup_digests(ref.type, ref.value)
     if len(digests) == 1:
         return session.execute(_RESOLVE_ONE, {"type": ref.type, "digest": digests[0]}).scalar()
@@ -130,6 +140,7 @@ def get_or_create(session: Session, crypto: Crypto, ref: IdentityRef, now: dt.da
     On SQLite the writer already holds the database write lock, so nobody can race; elsewhere
     the insert runs in a savepoint and a unique-index conflict re-reads the winner's subject.
     """
+    ref = checked(session, ref)
     existing = resolve(session, crypto, ref)
     if existing is not None:
         return existing, False

@@ -27,18 +27,30 @@ EXAMPLES_PER_OPERATION = 25
 # positive_data_acceptance ("a body the document allows is not refused with 422") runs on every
 # operation but these, whose bodies are also checked for what OpenAPI 3.0 cannot state. Each
 # reason is in docs/api.md; an operation leaves this table when its rule can be stated.
+IDENTITY = "an identity type is built in or registered (/v1/identity-types: data, not the document)"
 NOT_STATABLE = {
     ("PUT", "/v1/purposes/{key}"): "title and description maps are keyed by language tags of 2-8 "
     "characters (OpenAPI 3.0 has no propertyNames)",
     ("PUT", "/v1/cookies/{name}"): "the descriptions map is keyed by language tags of 2-8 characters "
     "(no propertyNames)",
     ("POST", "/v1/requests"): "keys of `changes` are 1-100 characters (no propertyNames); e-mail "
-    "verification needs an email identity (no `contains`); `received_at` is not in the future",
-    ("POST", "/v1/consents"): "a purpose or cookie is decided at most once per request",
+    "verification needs an email identity (no `contains`); `received_at` is not in the future; " + IDENTITY,
+    ("POST", "/v1/consents"): "a purpose or cookie is decided at most once per request; " + IDENTITY,
+    **dict.fromkeys(
+        (
+            ("POST", "/v1/decisions"),
+            ("POST", "/v1/decisions/batch"),
+            ("POST", "/v1/subjects/resolve"),
+            ("POST", "/v1/subjects/link"),
+            ("POST", "/v1/vault/encrypt"),
+            ("POST", "/v1/vault/encrypt/batch"),
+        ),
+        IDENTITY,
+    ),
     ("POST", "/v1/public/consents"): "a purpose or cookie is decided at most once per request",
     ("POST", "/v1/vault/decrypt"): "a token is checked cryptographically",
     ("GET", "/v1/segments/{purpose}"): "a cursor is one a previous page handed out (checked, opaque); "
-    "identity values need a second scope, vault:decrypt",
+    "identity values need a second scope, vault:decrypt; " + IDENTITY,
     ("PUT", "/v1/identity-types/{key}"): "a key is lower case and 2-40 characters, a built-in key is "
     "refused (409), and a pattern must compile as a regular expression",
     ("PUT", "/v1/stores/{key}"): "store descriptions are checked per store type (docs/dsar-stores.md) "

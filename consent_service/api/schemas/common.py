@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from consent_service import durations
 from consent_service.api.openapi import exactly_one_of
 from consent_service.stores.spec import KEY_RE
-from consent_service.subjects.service import IDENTITY_TYPES
+from consent_service.subjects.identity_types import KEY_PATTERN
 
 DURATION_PATTERN = durations.PATTERN
 
@@ -34,8 +34,18 @@ class StrictSchema(Schema):
         ordered = True
 
 
+# An identity type's shape; whether it is built in or registered is the service's to say (422
+# naming the known types), since operators register types at run time (/v1/identity-types).
+IDENTITY_TYPE = validate.Regexp(
+    KEY_PATTERN, error="an identity type: email, phone, customer_id, device_id or a registered one"
+)
+IDENTITY_TYPE_DOC = (
+    "email, phone, customer_id, device_id or a type registered with PUT /v1/identity-types/<key>"
+)
+
+
 class IdentityIn(StrictSchema):
-    type = fields.Str(required=True, validate=validate.OneOf(IDENTITY_TYPES))
+    type = fields.Str(required=True, validate=IDENTITY_TYPE, metadata={"description": IDENTITY_TYPE_DOC})
     value = fields.Str(required=True, validate=validate.Length(1, 320))
 
 

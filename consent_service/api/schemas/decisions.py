@@ -7,8 +7,8 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from consent_service.api.openapi import exactly_one_of
-from consent_service.api.schemas.common import KEY, StrictSchema, SubjectRefIn
-from consent_service.subjects.service import IDENTITY_TYPES
+from consent_service.api.schemas.common import IDENTITY_TYPE_DOC, KEY, StrictSchema, SubjectRefIn
+from consent_service.subjects.identity_types import KEY_PATTERN
 
 
 class DecisionQuery(SubjectRefIn):
@@ -62,12 +62,13 @@ class SubjectList(fields.Field):
             elif (
                 isinstance(item, dict)
                 and len(item) == 2
-                and item.get("type") in IDENTITY_TYPES
+                and isinstance(item.get("type"), str)
+                and KEY_PATTERN.fullmatch(item["type"]) is not None
                 and isinstance(item.get("value"), str)
                 and 0 < len(item["value"]) <= 320
             ):
                 continue
-            errors[index] = ["a subject id or {type, value} with a known identity type"]
+            errors[index] = ["a subject id or {type, value} with an identity type"]
             if len(errors) >= 20:
                 break
         if errors:
@@ -87,7 +88,11 @@ class BatchQuery(StrictSchema):
                     {
                         "type": "object",
                         "properties": {
-                            "type": {"type": "string", "enum": list(IDENTITY_TYPES)},
+                            "type": {
+                                "type": "string",
+                                "pattern": KEY_PATTERN.pattern,
+                                "description": IDENTITY_TYPE_DOC,
+                            },
                             "value": {"type": "string", "minLength": 1, "maxLength": 320},
                         },
                         "required": ["type", "value"],

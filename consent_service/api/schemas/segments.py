@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from consent_service.api.schemas.common import StrictSchema
+from consent_service.api.schemas.common import IDENTITY_TYPE, StrictSchema
 from consent_service.ledger.segments import MAX_LIMIT
-from consent_service.subjects.service import IDENTITY_TYPES
 
 
 class SegmentQuery(StrictSchema):
@@ -18,7 +17,7 @@ class SegmentQuery(StrictSchema):
     limit = fields.Int(load_default=100, validate=validate.Range(1, MAX_LIMIT))
     identity = fields.Str(
         load_default=None,
-        validate=validate.OneOf(IDENTITY_TYPES),
+        validate=IDENTITY_TYPE,
         metadata={"description": "add each subject's identity of this type (needs vault:decrypt)"},
     )
 
