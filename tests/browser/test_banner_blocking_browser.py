@@ -126,6 +126,26 @@ def browser(module_browser: Any, module_live: Live) -> Iterator[Any]:
 # helpers -------------------------------------------------------------------------------------
 
 
+def switch_off(driver: Any, settings: Any, purpose: str) -> None:
+    """Switch a purpose off in the open settings once the switch has stopped moving, and wait
+    until it shows the change: a click while the layer settles can land beside it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    box = settings.find_element(By.CSS_SELECTOR, f"input[data-purpose='{purpose}']")
+    assert box.is_selected(), f"{purpose} should be on before it is switched off"
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    where: list[Any] = []
+
+    def still(_: Any) -> bool:  # the layer has stopped moving (opening and scrolling settle)
+        where.append(box.rect)
+        return len(where) > 2 and where[-1] == where[-2] == where[-3]
+
+    WebDriverWait(driver, WAIT, poll_frequency=0.05).until(still, f"the {purpose} switch in place")
+    box.click()
+    WebDriverWait(driver, WAIT).until(lambda d: not box.is_selected(), f"{purpose} switched off")
+
+
 def wait_for(driver: Any, script: str, what: str) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -336,7 +356,7 @@ def test_withdrawal_deletes_the_declared_cookies_and_offers_a_reload(browser, li
 
     browser.execute_script("return window.ConsentService.open()")
     settings = browser.find_element(By.CSS_SELECTOR, BANNER)
-    settings.find_element(By.CSS_SELECTOR, "input[data-purpose='analytics']").click()
+    switch_off(browser, settings, "analytics")
     click(settings, "custom")
     wait_closed(browser)
     toast = wait_for(
@@ -354,7 +374,7 @@ def test_withdrawal_deletes_the_declared_cookies_and_offers_a_reload(browser, li
     # withdrawing ads unloads the partner's frame and image again
     browser.execute_script("return window.ConsentService.open()")
     settings = browser.find_element(By.CSS_SELECTOR, BANNER)
-    settings.find_element(By.CSS_SELECTOR, "input[data-purpose='ads']").click()
+    switch_off(browser, settings, "ads")
     click(settings, "custom")
     wait_closed(browser)
     wait_for(

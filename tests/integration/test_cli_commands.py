@@ -34,6 +34,8 @@ COMMANDS = [
     "ledger public-key",
     "ledger rebuild-state",
     "ledger verify",
+    "optin",
+    "optin purge",
     "outbox",
     "outbox deliver",
     "outbox list",

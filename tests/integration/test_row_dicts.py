@@ -38,7 +38,7 @@ def test_the_views_keep_their_keys_and_order():
     assert list(purpose_dict(Purpose(key="news"), version)) == [
         "key", "version", "content_hash", "titles", "descriptions", "legal_basis", "data_categories",
         "data_uses", "automated_decisions", "consent_validity", "retention_period", "direct_marketing",
-        "honor_gpc", "strictly_necessary", "consent_collected_at", "created_at", "updated_at",
+        "honor_gpc", "confirmation", "strictly_necessary", "consent_collected_at", "created_at", "updated_at",
     ]  # fmt: skip
     assert list(version_dict(version)) == [
         "version", "content_hash", "titles", "descriptions", "legal_basis", "data_categories", "data_uses",
