@@ -192,7 +192,9 @@ def _raw(row: dict[str, Any], spec: Spec) -> Any:
 def _text(row: dict[str, Any], spec: Spec, name: str) -> str | None:
     value = _raw(row, spec)
     if value is None:
-        return None
+        if not spec.values or "" not in spec.values:
+            return None
+        value = ""  # the translation table says what an empty column means
     if isinstance(value, bool):
         value = "true" if value else "false"
     text = str(value).strip()

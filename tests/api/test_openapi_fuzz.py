@@ -39,6 +39,8 @@ NOT_STATABLE = {
     ("POST", "/v1/vault/decrypt"): "a token is checked cryptographically",
     ("GET", "/v1/segments/{purpose}"): "a cursor is one a previous page handed out (checked, opaque); "
     "identity values need a second scope, vault:decrypt",
+    ("POST", "/v1/imports"): "the file's rows are checked against the mapping row by row (times, "
+    "identities, registered purposes)",
     ("PUT", "/v1/stores/{key}"): "store descriptions are checked per store type (docs/dsar-stores.md) "
     "and HTTP endpoints must resolve to allowed addresses",
     ("PUT", "/v1/recipients/{key}"): "endpoints must resolve to allowed addresses; a country outside "

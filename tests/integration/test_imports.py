@@ -153,3 +153,30 @@ def test_the_cli_imports_and_shows_progress(sqlite_url, tmp_path) -> None:
     )
     assert refused.exit_code == 2
     assert "row 17, timestamp: 'yesterday' is not a time in format epoch_s" in refused.stderr
+
+
+def test_the_example_of_docs_imports_md_prints_what_it_shows(sqlite_url, tmp_path, monkeypatch) -> None:
+    from consent_service.crypto.keyring import KeyMaterial
+    from tests.api.test_doc_examples import ROOT, blocks
+
+    page = ROOT / "docs" / "imports.md"
+    found = {language: body for _, language, body in blocks(page, ("yaml", "csv", "json"))}
+    command = next(line for line in page.read_text().splitlines() if "import consents oldcrm.csv" in line)
+    args = command.split("`")[1].split()[1:]  # the command as the page shows it
+    (tmp_path / "oldcrm.yaml").write_text(found["yaml"])
+    (tmp_path / "oldcrm.csv").write_text(found["csv"])
+    keys = KeyMaterial.generate().to_json()
+    seed(make_context(sqlite_url, tmp_path, master_keys=keys))
+    env = {
+        **os.environ,
+        "CONSENT_DATABASE_URL": sqlite_url,
+        "CONSENT_DATA_DIR": str(tmp_path),
+        "CONSENT_MASTER_KEYS": keys,
+        "CONSENT_LOG_LEVEL": "WARNING",
+    }
+    monkeypatch.chdir(tmp_path)
+    first = CliRunner().invoke(main, args, env=env)
+    assert first.exit_code == 0, first.output + first.stderr
+    assert json.loads(first.stdout) == json.loads(found["json"])
+    again = json.loads(CliRunner().invoke(main, args, env=env).stdout)
+    assert (again["written"], again["already_imported"]) == (0, 3)  # as the page says
