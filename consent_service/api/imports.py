@@ -34,7 +34,7 @@ _BODY = {
             }
         },
         "text/csv": {"schema": {"type": "string"}},
-        "application/x-ndjson": {"schema": {"type": "string"}},
+        "text/plain": {"schema": {"type": "string"}},  # a JSON Lines file
     },
 }
 

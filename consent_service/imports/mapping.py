@@ -272,7 +272,8 @@ def extract(mapping: Mapping, row: dict[str, Any]) -> list[Extracted]:
         for key in ("collection_point", "language", "notice")
     }
     for key, limit in (("language", 16), ("collection_point", 200)):
-        if optional[key] is not None and len(optional[key]) > limit:
+        value = optional[key]
+        if value is not None and len(value) > limit:
             raise RowError(key, f"longer than {limit} characters")
     proof = {}
     for key, spec in mapping.proof.items():
