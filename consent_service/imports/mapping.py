@@ -190,11 +190,12 @@ def _raw(row: dict[str, Any], spec: Spec) -> Any:
 
 
 def _text(row: dict[str, Any], spec: Spec, name: str) -> str | None:
-    value = _raw(row, spec)
-    if value is None:
-        if not spec.values or "" not in spec.values:
-            return None
-        value = ""  # the translation table says what an empty column means
+    value = spec.value if spec.column is None else _lookup(row, spec.column)
+    if value is None or value == "":
+        if not spec.values or "" not in spec.values:  # the table may say what empty means
+            # a default is already in the service's terms: it is not translated
+            return None if spec.default is None else str(spec.default)
+        value = ""
     if isinstance(value, bool):
         value = "true" if value else "false"
     text = str(value).strip()
