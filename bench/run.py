@@ -33,7 +33,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import backends, banner, dsar, load, proofcost, report, retention, rotation, segments
+from bench import backends, banner, dsar, imports, load, proofcost, report, retention, rotation, segments
 from bench.server import HOST, Gunicorn
 
 RESULTS_DIR = backends.REPO / "bench" / "results"
@@ -654,10 +654,10 @@ def _write(results: dict[str, Any], out: Path, args: argparse.Namespace, started
     if args.partial and DOCS.exists():
         # one step alone: replace its own section(s) and leave the rest of the page as it is
         DOCS.write_text(report.merge(DOCS.read_text(), results))
-    else:  # the segment export, measured alone (bench.segments), keeps its section
-        DOCS.write_text(
-            segments.keep_section(DOCS.read_text() if DOCS.exists() else "", report.markdown(results))
-        )
+    else:  # the segment export and the import, measured alone (bench.segments, bench.imports), keep theirs
+        old = DOCS.read_text() if DOCS.exists() else ""
+        page = segments.keep_section(old, report.markdown(results))
+        DOCS.write_text(segments.keep_section(old, page, imports.SECTION))
 
 
 if __name__ == "__main__":

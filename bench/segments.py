@@ -134,33 +134,36 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
     return "\n".join(lines)
 
 
-def _find(doc: str) -> tuple[int, int] | None:
+def _find(doc: str, heading: str = SECTION) -> tuple[int, int] | None:
     """Where the section starts and ends in the page (None when it has none)."""
-    start = doc.find(SECTION)
+    start = doc.find(heading)
     if start < 0:
         return None
-    end = doc.find("\n## ", start + len(SECTION))
+    end = doc.find("\n## ", start + len(heading))
     return start, (end + 1 if end >= 0 else len(doc))
 
 
-def put_section(doc: str, text: str) -> str:
+def put_section(doc: str, text: str, heading: str = SECTION) -> str:
     """The page with the section replaced by ``text`` (or appended), the rest as it is."""
-    where = _find(doc)
+    where = _find(doc, heading)
     if where is None:
         return doc.rstrip("\n") + "\n\n" + text
     return doc[: where[0]] + text + doc[where[1] :]
 
 
-def keep_section(old: str, new: str) -> str:
+def keep_section(old: str, new: str, heading: str = SECTION) -> str:
     """``new`` (a page ``make bench`` rewrote) with the section carried over from ``old``: the
-    segment export is measured on its own and a full run must not drop its figures."""
-    where = _find(old)
-    return new if where is None or _find(new) else put_section(new, old[where[0] : where[1]])
+    segment export (and the import, ``bench.imports``) is measured on its own and a full run
+    must not drop its figures."""
+    where = _find(old, heading)
+    if where is None or _find(new, heading):
+        return new
+    return put_section(new, old[where[0] : where[1]], heading)
 
 
-def write_section(text: str) -> None:
+def write_section(text: str, heading: str = SECTION) -> None:
     path = backends.REPO / "docs" / "benchmarks.md"
-    path.write_text(put_section(path.read_text(), text))
+    path.write_text(put_section(path.read_text(), text, heading))
 
 
 def main(argv: list[str] | None = None) -> None:

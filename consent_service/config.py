@@ -59,6 +59,7 @@ class Config:
     trusted_proxies: int = 0
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 2 * 1024 * 1024
+    max_import_bytes: int = 20 * 1024 * 1024  # POST /v1/imports; larger files: the CLI
     log_level: str = "INFO"
     smtp_host: str = ""
     smtp_port: int = 25
@@ -147,6 +148,7 @@ class Config:
             trusted_proxies=int(get("CONSENT_TRUSTED_PROXIES", "0")),
             max_body_bytes=int(get("CONSENT_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_batch_body_bytes=int(get("CONSENT_MAX_BATCH_BODY_BYTES", str(cls.max_batch_body_bytes))),
+            max_import_bytes=int(get("CONSENT_MAX_IMPORT_BYTES", str(cls.max_import_bytes))),
             log_level=get("CONSENT_LOG_LEVEL", "INFO"),
             smtp_host=get("CONSENT_SMTP_HOST", ""),
             smtp_port=int(get("CONSENT_SMTP_PORT", "25")),

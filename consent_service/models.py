@@ -7,6 +7,7 @@ from consent_service.dsar.execution_models import DsarPackage, DsarReport, DsarS
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, OutboxMessage
 from consent_service.dsar.task_models import ConsentCursor, DsarTask, Recipient
 from consent_service.erasure.models import LegalHold
+from consent_service.imports.models import ImportRow
 from consent_service.ledger.models import (
     Checkpoint,
     ConsentState,
@@ -27,6 +28,7 @@ from consent_service.subjects.models import Identity, Subject, SubjectKey
 metadata = Base.metadata
 
 __all__ = [
+    "ImportRow",
     "ApiClient",
     "AuditEntry",
     "AuditHead",

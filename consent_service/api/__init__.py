@@ -20,6 +20,7 @@ from consent_service.api import (
     events,
     health,
     identity_types,
+    imports,
     ledger,
     problems,
     public,
@@ -49,6 +50,7 @@ BLUEPRINTS = (
     subjects.blp,
     events.blp,
     segments.blp,
+    imports.blp,
     ledger.blp,
     public.blp,
     banner.blp,
@@ -127,5 +129,7 @@ def init_api(app: Flask) -> Api:
     problems.register(app)  # after Api(): replaces flask-smorest's JSON error handler
     max_batch = app.extensions["consent"].config.max_batch_body_bytes
     app.before_request(lambda: decisions.allow_large_batches(max_batch))
+    max_import = app.extensions["consent"].config.max_import_bytes
+    app.before_request(lambda: imports.allow_import_bodies(max_import))
     boundary.install(app)  # after the batch limit: it reads chunked bodies up to the route's limit
     return api

@@ -31,6 +31,7 @@ SCOPES = (
     "registry:write",
     "consent:read",
     "consent:write",
+    "imports:write",
     "decisions:read",
     "ledger:audit",
     "vault:encrypt",

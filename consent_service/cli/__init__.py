@@ -10,6 +10,7 @@ below registers its commands on ``main``. The entry point is ``consent_service.c
 | ``clients``, ``sites`` | API clients; websites with banners |
 | ``scan`` | ``sites scan`` (the cookie scanner) |
 | ``demo`` | ``demo`` |
+| ``imports`` | ``import consents`` (records from other consent platforms) |
 | ``ledger`` | ``ledger verify/rebuild-state/checkpoint/public-key/check-checkpoint`` |
 | ``requests`` | ``requests …``, ``outbox …``, ``deadlines`` |
 | ``recipients`` | ``recipients status/deliver`` (consent webhooks) |
@@ -26,6 +27,7 @@ from consent_service.cli import (  # noqa: F401  (importing a group registers it
     clients,
     db,
     demo,
+    imports,
     keys,
     ledger,
     optin,

@@ -136,6 +136,10 @@ def lock_head(session: Session) -> tuple[int, str]:
     return int(row[0]), row[1]
 
 
+def insert_proof_keys(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(_INSERT_PROOF_KEYS, rows)
+
+
 def append(session: Session, head: tuple[int, str], rows: list[dict[str, Any]]) -> tuple[int, str]:
     """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them, move the head."""
     seq, prev = link(rows, *head)
@@ -171,6 +175,36 @@ def _targets(
     if errors:
         raise UnknownReference("the request names unknown purposes or cookies", errors=errors)
     return purposes, cookies
+
+
+def seal_proof(
+    key: bytes, subject_id: str, event_id: str, target: DecisionInput, now: Any, proof_bytes: bytes
+) -> tuple[dict[str, Any], bytes]:
+    """(the ``proof_keys`` row, the proof sealed under its fresh key) for one event."""
+    proof_key = os.urandom(PROOF_KEY_BYTES)
+    row = {
+        "event_id": event_id,
+        "subject_id": subject_id,
+        "target_type": target.target_type,
+        "target_key": target.target_key,
+        "recorded_at": now,
+        "wrapped_key": seal(key, proof_key, field_aad(subject_id, "proof_keys", "key", event_id)),
+        "purged_at": None,
+    }
+    return row, seal(proof_key, proof_bytes, field_aad(subject_id, "ledger_events", "proof", event_id))
+
+
+def mark_collected(session: Session, purposes: dict[str, dict[str, Any]], now: Any) -> None:
+    """Note the first consent decision of each purpose that had none."""
+    for first in sorted(k for k, p in purposes.items() if p["first_consent"]):
+        session.execute(_COLLECTED, {"now": now, "key": first})
+
+
+def targets(
+    session: Session, decisions: Sequence[DecisionInput]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Purposes (current version) and cookies (their purpose) named; UnknownReference otherwise."""
+    return _targets(session, decisions)
 
 
 def _needs_confirmation(cmd: RecordConsent, d: DecisionInput, purpose: dict[str, Any]) -> bool:
@@ -228,18 +262,8 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
                     "withdrawn" if previous.get((d.target_type, d.target_key)) == "granted" else "denied"
                 )
             event_id = str(uuid.uuid4())
-            proof_key = os.urandom(PROOF_KEY_BYTES)
-            proof_keys.append(
-                {
-                    "event_id": event_id,
-                    "subject_id": subject_id,
-                    "target_type": d.target_type,
-                    "target_key": d.target_key,
-                    "recorded_at": now,
-                    "wrapped_key": seal(key, proof_key, field_aad(subject_id, "proof_keys", "key", event_id)),
-                    "purged_at": None,
-                }
-            )
+            proof_key_row, proof_ct = seal_proof(key, subject_id, event_id, d, now, proof_bytes)
+            proof_keys.append(proof_key_row)
             rows.append(
                 {
                     "id": event_id,
@@ -262,15 +286,12 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
                     "actor_id": cmd.actor_id,
                     "related_subject_id": None,
                     "related_event_id": cmd.related_event_id,
-                    "proof_ct": seal(
-                        proof_key, proof_bytes, field_aad(subject_id, "ledger_events", "proof", event_id)
-                    ),
+                    "proof_ct": proof_ct,
                 }
             )
         new_head = append(session, head, rows)
-        session.execute(_INSERT_PROOF_KEYS, proof_keys)
-        for first in sorted(k for k, p in purposes.items() if p["first_consent"]):
-            session.execute(_COLLECTED, {"now": now, "key": first})
+        insert_proof_keys(session, proof_keys)
+        mark_collected(session, purposes, now)
         projection.upsert(session, [projection.state_row(r) for r in rows])
         if cmd.within is not None:
             cmd.within(session, subject_id, rows)

@@ -37,12 +37,16 @@ def upgrade() -> None:
         sa.Column("confirmed_event_id", sa.String(length=36), nullable=True),
         sa.Column("resend_count", sa.Integer(), nullable=False),
         sa.Column("resent_at", consent_service.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["subject_id"], ["subjects.id"], name=op.f("fk_optin_links_subject_id_subjects")),
+        sa.ForeignKeyConstraint(
+            ["subject_id"], ["subjects.id"], name=op.f("fk_optin_links_subject_id_subjects")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_optin_links")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_optin_links_token_hash")),
     )
     op.create_index(op.f("ix_optin_links_created_at"), "optin_links", ["created_at"], unique=False)
-    op.create_index(op.f("ix_optin_links_pending_event_id"), "optin_links", ["pending_event_id"], unique=False)
+    op.create_index(
+        op.f("ix_optin_links_pending_event_id"), "optin_links", ["pending_event_id"], unique=False
+    )
     op.create_index(op.f("ix_optin_links_subject_id"), "optin_links", ["subject_id"], unique=False)
 
 

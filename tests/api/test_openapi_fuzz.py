@@ -53,6 +53,8 @@ NOT_STATABLE = {
     "identity values need a second scope, vault:decrypt; " + IDENTITY,
     ("PUT", "/v1/identity-types/{key}"): "a key is lower case and 2-40 characters, a built-in key is "
     "refused (409), and a pattern must compile as a regular expression",
+    ("POST", "/v1/imports"): "the file's rows are checked against the mapping row by row (times, "
+    "identities, registered purposes)",
     ("PUT", "/v1/stores/{key}"): "store descriptions are checked per store type (docs/dsar-stores.md) "
     "and HTTP endpoints must resolve to allowed addresses",
     ("PUT", "/v1/recipients/{key}"): "endpoints must resolve to allowed addresses; a country outside "

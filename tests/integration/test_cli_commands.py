@@ -21,6 +21,8 @@ COMMANDS = [
     "db upgrade",
     "deadlines",
     "demo",
+    "import",
+    "import consents",
     "keys",
     "keys adopt-backup",
     "keys init",

@@ -1,0 +1,1 @@
+"""Imports of consent records exported by other consent platforms (``service.import_consents``)."""
