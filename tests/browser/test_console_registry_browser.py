@@ -20,7 +20,7 @@ from consent_service.dsar import recipients
 from consent_service.registry import service as registry
 from consent_service.registry import sites
 from tests.browser.axe import axe_source
-from tests.browser.chromium import served, shots_dir
+from tests.browser.chromium import assert_png, served, shots_dir
 from tests.browser.test_console_browser import (
     SIZES,
     accessible,
@@ -196,6 +196,17 @@ def test_every_registry_page_is_accessible_in_both_languages(offline_browser, li
             by_css(driver, f"html[lang={language}] nav.tabs")
             accessible(driver, axe, f"{name}, {language}")
             shoot(driver, folder, f"registry-{name}-{language}")
+        # the purpose's settings further down the form, with the double opt-in switch
+        driver.get(f"{live}/console/registry/purpose/analytics/edit")
+        switch = by_css(driver, "input[name=double_opt_in]")
+        assert not switch.is_selected()
+        for size in ("desktop", "phone"):
+            driver.set_window_size(*SIZES[size])
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", switch)
+            shot = folder / f"console-registry-purpose-settings-{language}-{size}.png"
+            driver.save_screenshot(str(shot))
+            assert_png(shot)
+        driver.set_window_size(*SIZES["desktop"])
         # a form sent with mistakes: the summary at the top, each error next to its field
         driver.get(f"{live}/console/registry/purposes/new")
         fill(
