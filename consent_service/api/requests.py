@@ -34,6 +34,7 @@ from consent_service.api.schemas.requests import (
     VerifyRequestIn,
 )
 from consent_service.dsar import (
+    extension,
     lifting,
     package,
     package_links,
@@ -114,7 +115,7 @@ class Extend(MethodView):
     @blp.response(200, RequestOut)
     def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
         """Extend the deadline by 1 or 2 months (at most 2 in all), before it passes."""
-        return dsar.extend(
+        return extension.extend(
             ctx(), request_id, months=body["months"], reason=body["reason"], actor=principal().id
         )
 

@@ -390,48 +390,6 @@ def verify(
     return out
 
 
-def extend(ctx: Context, request_id: str, *, months: int, reason: str, actor: str) -> dict[str, Any]:
-    """Extend the deadline (only while the first month runs, ``deadlines.extend``); the person
-    is told the new due date and the DPO's reason (Art. 12(3))."""
-    with ctx.uow() as uow:
-        session = uow.session
-        now = ctx.now()
-        request = load_request(session, request_id)
-        if request.state in CLOSED_STATES:
-            raise Conflict(f"the request is {request.state}")
-        total, due = deadlines.extend(
-            received_at=request.received_at,
-            original_due_at=request.original_due_at,
-            extended=request.extension_months,
-            months=months,
-            reason=reason,
-            now=now,
-            cal=calendar_of(ctx),
-        )
-        log_event(
-            session,
-            request_id,
-            actor,
-            "extended",
-            {
-                "months": months,
-                "reason": sealed_note(ctx, session, request, reason),
-                "due_at": due.isoformat(),
-            },
-            now,
-            request.subject_id,
-        )
-        request.extension_months, request.due_at, request.updated_at = total, due, now
-        told = notify.tell(
-            ctx, session, request, "extended", actor=actor,
-            due=due, original_due=request.original_due_at, reason=reason,
-        )  # fmt: skip
-        out = summary(request)
-        uow.commit()
-    outbox.deliver(ctx, only=told)
-    return out
-
-
 def summary(request: DsarRequest) -> dict[str, Any]:
     return {
         "id": request.id,

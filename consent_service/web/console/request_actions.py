@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
-from consent_service.dsar import package, refusal, retries, tasks
+from consent_service.dsar import extension, package, refusal, retries, tasks
 from consent_service.dsar import requests as dsar
 from consent_service.errors import Conflict, DomainError, Gone, NotFound
 from consent_service.web.console import blueprint
@@ -93,7 +93,7 @@ def request_extend(request_id: str) -> ResponseReturnValue:
         request_id,
         "extend",
         form,
-        lambda: dsar.extend(
+        lambda: extension.extend(
             context(), request_id, months=int(form.months.data), reason=form.reason.data, actor=_actor()
         ),
         _l("The deadline was extended; the person is told the new date and the reason."),
