@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import platform
 import resource
 import tempfile
@@ -27,10 +25,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench import backends, report, segments
+from bench import backends, report, standalone
 
 SECTION = "## Imports"
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def _max_rss_mib() -> float:
@@ -172,24 +169,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", action="append", choices=("sqlite", "postgresql"), dest="backends")
     args = parser.parse_args(argv)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
-    results = []
-    for name in args.backends or ["sqlite"]:
-        backend = (
-            backends.sqlite_backend()
-            if name == "sqlite"
-            else backends.postgres_backend(os.environ.get("CONSENT_BENCH_POSTGRES_URL", DEFAULT_PG))
-        )
-        try:
-            results.append(measure(backend, args.rows, args.validate_rows, args.baseline))
-            print(json.dumps(results[-1], indent=2, default=str))
-        finally:
-            for problem in backend.cleanup():
-                print(problem)
-    out = backends.REPO / "bench" / "results" / stamp.replace(" ", "T").replace(":", "")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "imports.json").write_text(json.dumps(results, indent=2, default=str))
-    command = "python -m bench.imports " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
-    segments.write_section(section(results, stamp, command.strip()), SECTION)
+    results = standalone.each_backend(
+        args.backends, lambda backend: measure(backend, args.rows, args.validate_rows, args.baseline)
+    )
+    out = standalone.keep_results("imports", stamp, results)
+    standalone.write_section(section(results, stamp, standalone.command("bench.imports", argv)), SECTION)
     print(f"wrote docs/benchmarks.md and {out}")
 
 

@@ -33,7 +33,19 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import backends, banner, dsar, imports, load, proofcost, report, retention, rotation, segments
+from bench import (
+    backends,
+    banner,
+    dsar,
+    imports,
+    load,
+    proofcost,
+    report,
+    retention,
+    rotation,
+    segments,
+    standalone,
+)
 from bench.server import HOST, Gunicorn
 
 RESULTS_DIR = backends.REPO / "bench" / "results"
@@ -656,8 +668,8 @@ def _write(results: dict[str, Any], out: Path, args: argparse.Namespace, started
         DOCS.write_text(report.merge(DOCS.read_text(), results))
     else:  # the segment export and the import, measured alone (bench.segments, bench.imports), keep theirs
         old = DOCS.read_text() if DOCS.exists() else ""
-        page = segments.keep_section(old, report.markdown(results))
-        DOCS.write_text(segments.keep_section(old, page, imports.SECTION))
+        page = standalone.keep_section(old, report.markdown(results), segments.SECTION)
+        DOCS.write_text(standalone.keep_section(old, page, imports.SECTION))
 
 
 if __name__ == "__main__":

@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import platform
 import resource
 import sqlite3
 import time
 from typing import Any
 
-from bench import backends, report
+from bench import backends, report, standalone
 
 SECTION = "## Segment export"
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def export(
@@ -134,38 +131,6 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
     return "\n".join(lines)
 
 
-def _find(doc: str, heading: str = SECTION) -> tuple[int, int] | None:
-    """Where the section starts and ends in the page (None when it has none)."""
-    start = doc.find(heading)
-    if start < 0:
-        return None
-    end = doc.find("\n## ", start + len(heading))
-    return start, (end + 1 if end >= 0 else len(doc))
-
-
-def put_section(doc: str, text: str, heading: str = SECTION) -> str:
-    """The page with the section replaced by ``text`` (or appended), the rest as it is."""
-    where = _find(doc, heading)
-    if where is None:
-        return doc.rstrip("\n") + "\n\n" + text
-    return doc[: where[0]] + text + doc[where[1] :]
-
-
-def keep_section(old: str, new: str, heading: str = SECTION) -> str:
-    """``new`` (a page ``make bench`` rewrote) with the section carried over from ``old``: the
-    segment export (and the import, ``bench.imports``) is measured on its own and a full run
-    must not drop its figures."""
-    where = _find(old, heading)
-    if where is None or _find(new, heading):
-        return new
-    return put_section(new, old[where[0] : where[1]], heading)
-
-
-def write_section(text: str, heading: str = SECTION) -> None:
-    path = backends.REPO / "docs" / "benchmarks.md"
-    path.write_text(put_section(path.read_text(), text, heading))
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.segments", description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=100_000)
@@ -174,24 +139,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed-budget", type=float, default=900.0, help="seconds for seeding per backend")
     args = parser.parse_args(argv)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
-    results = []
-    for name in args.backends or ["sqlite"]:
-        backend = (
-            backends.sqlite_backend()
-            if name == "sqlite"
-            else backends.postgres_backend(os.environ.get("CONSENT_BENCH_POSTGRES_URL", DEFAULT_PG))
-        )
-        try:
-            results.append(measure(backend, args.subjects, args.limit, args.seed_budget))
-            print(json.dumps(results[-1], indent=2, default=str))
-        finally:
-            for problem in backend.cleanup():
-                print(problem)
-    out = backends.REPO / "bench" / "results" / stamp.replace(" ", "T").replace(":", "")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "segments.json").write_text(json.dumps(results, indent=2, default=str))
-    command = "python -m bench.segments " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
-    write_section(section(results, stamp, command.strip()))
+    results = standalone.each_backend(
+        args.backends, lambda backend: measure(backend, args.subjects, args.limit, args.seed_budget)
+    )
+    out = standalone.keep_results("segments", stamp, results)
+    standalone.write_section(section(results, stamp, standalone.command("bench.segments", argv)), SECTION)
     print(f"SQLite {sqlite3.sqlite_version}; wrote docs/benchmarks.md and {out}")
 
 

@@ -148,7 +148,7 @@ def append(session: Session, head: tuple[int, str], rows: list[dict[str, Any]]) 
     return seq, prev
 
 
-def _targets(
+def targets(
     session: Session, decisions: Sequence[DecisionInput]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Purposes (current version) and cookies (their purpose) named; InvalidInput for unknown ones."""
@@ -200,13 +200,6 @@ def mark_collected(session: Session, purposes: dict[str, dict[str, Any]], now: A
         session.execute(_COLLECTED, {"now": now, "key": first})
 
 
-def targets(
-    session: Session, decisions: Sequence[DecisionInput]
-) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Purposes (current version) and cookies (their purpose) named; UnknownReference otherwise."""
-    return _targets(session, decisions)
-
-
 def _needs_confirmation(cmd: RecordConsent, d: DecisionInput, purpose: dict[str, Any]) -> bool:
     """A grant of a double opt-in purpose for an e-mail address waits for its confirmation,
     unless it is that confirmation (it follows from the pending event)."""
@@ -238,7 +231,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
-        purposes, cookies = _targets(session, cmd.decisions)
+        purposes, cookies = targets(session, cmd.decisions)
         if cmd.subject_id is not None:
             subjects.require_subject(session, cmd.subject_id)
             subject_id, created = cmd.subject_id, False

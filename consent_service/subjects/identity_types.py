@@ -207,10 +207,14 @@ def _in_use(session: Session, key: str) -> int:
     )
 
 
-def put_type(ctx: Context, key: str, **definition: object) -> tuple[dict[str, object], bool]:
+def put_type(
+    ctx: Context, key: str, *, case: str, trim: bool, pattern: str | None, dsar_allowed: bool
+) -> tuple[dict[str, object], bool]:
     """Register or change a type (the API and any other caller): its description and whether it was new."""
     with ctx.uow() as uow:
-        created = put(uow.session, key, now=ctx.now(), **definition)  # type: ignore[arg-type]
+        created = put(
+            uow.session, key, case=case, trim=trim, pattern=pattern, dsar_allowed=dsar_allowed, now=ctx.now()
+        )
         out = describe(rule(uow.session, key))
         uow.commit()
     ctx.caches.pop(CACHE, None)
