@@ -24,7 +24,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -178,6 +178,9 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
         for identity in cmd.identities:
             if identity.type not in IDENTITY_TYPES:  # a registered type: known and allowed in requests
                 identity_types.require_dsar_allowed(session, identity.type)
+        # a registered type's value as its rule normalises it: stores are searched with the
+        # value the CRM writes, however the request spelled it
+        cmd = replace(cmd, identities=[subjects.checked(session, i) for i in cmd.identities])
         _validate(session, cmd, now)
         received_at = now if cmd.received_at is None else cmd.received_at.astimezone(dt.UTC)
         by_dpo = cmd.verification["method"] == "dpo"

@@ -9,7 +9,9 @@ for a decision, ``contains`` (granted when the column's list, object or comma-se
 holds that entry, denied otherwise).
 
 ``extract`` turns one row into ``Extracted`` decisions, or raises ``RowError`` naming the field.
-Pure: no database, no clock.
+Pure: no database, no clock; the identity types it accepts are passed in (the built-in ones
+unless the caller read the registered ones too), and a registered type's value comes out
+normalised by its rule, as the ledger would store it.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from typing import Any
 import yaml
 
 from consent_service.errors import InvalidInput
-from consent_service.subjects.identity_types import BUILT_IN
+from consent_service.subjects import identity_types
+from consent_service.subjects.identity_types import TypeRule
 
 SHIPPED = ("generic", "commanders_act", "ccm19")
-IDENTITY_TYPES = BUILT_IN  # imports name subjects by the built-in types (registered ones: not yet)
 METHODS = ("accept_all", "reject_all", "custom", "gpc", "api")
 DECISIONS = ("granted", "denied", "withdrawn", "skip")  # skip: the row says nothing about it
 SINGLE_FIELDS = ("identity_type", "identity", "timestamp", "method", "collection_point", "language", "notice")
@@ -255,15 +257,25 @@ def _decision(row: dict[str, Any], spec: Spec, name: str) -> str:
     return decision
 
 
-def extract(mapping: Mapping, row: dict[str, Any]) -> list[Extracted]:
-    """The decisions of one row (none when every decision is ``skip``)."""
+def extract(
+    mapping: Mapping, row: dict[str, Any], types: dict[str, TypeRule] | None = None
+) -> list[Extracted]:
+    """The decisions of one row (none when every decision is ``skip``); ``types``: the identity
+    types a row may name (``identity_types.all_rules``), the built-in ones when None."""
     specs = mapping.fields
+    types = identity_types.BUILT_IN_RULES if types is None else types
     identity_type = _required(row, specs["identity_type"], "identity_type")
-    if identity_type not in IDENTITY_TYPES:
-        raise RowError("identity_type", f"{identity_type!r} is not one of {', '.join(IDENTITY_TYPES)}")
+    found = types.get(identity_type)
+    if found is None:
+        raise RowError("identity_type", f"{identity_type!r} is not one of {', '.join(types)}")
     identity = _required(row, specs["identity"], "identity")
     if identity_type == "email" and "@" not in identity:
         raise RowError("identity", f"{identity!r} is not an e-mail address")
+    if not found.built_in:
+        try:
+            identity = identity_types.apply(found, identity)
+        except identity_types.InvalidIdentityValue as exc:
+            raise RowError("identity", exc.detail) from exc
     recorded_at_source = _timestamp(row, specs["timestamp"])
     method = _text(row, specs["method"], "method") if "method" in specs else None
     method = method or "api"

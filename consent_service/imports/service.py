@@ -1,9 +1,9 @@
 """Importing consent records exported by another platform: the one function the CLI and the API call.
 
 Guarantees of ``import_consents``:
-- **validate first, then write.** The whole file is read once and every row checked (identity,
-  target, decision, time, method, lengths; every purpose and cookie it names must be
-  registered). Any bad row refuses the import with every row's errors (row number, field,
+- **validate first, then write.** The whole file is read once and every row checked (identity
+  type built in or registered, the value normalised by its type's rule, target, decision, time,
+  method, lengths; every purpose and cookie it names must be registered). Any bad row refuses the import with every row's errors (row number, field,
   message) and nothing is written.
 - **streamed.** The file is read twice, row by row; only one batch (``batch_size`` decisions)
   is held in memory at a time, so a million-row file takes little memory.
@@ -36,6 +36,7 @@ from consent_service.imports.mapping import Extracted, Mapping, RowError, extrac
 from consent_service.imports.models import ImportRow
 from consent_service.ledger.imported import ImportedDecision, record_imported
 from consent_service.registry.models import Cookie, Purpose
+from consent_service.subjects import identity_types
 from consent_service.subjects.service import IdentityRef
 
 BATCH_SIZE = 1000
@@ -67,14 +68,16 @@ class ImportReport:
 
 
 def _extracted(
-    open_file: reader.Opener, file_format: str, mapping: Mapping
+    ctx: Context, open_file: reader.Opener, file_format: str, mapping: Mapping
 ) -> Iterator[tuple[int, list[Extracted] | RowError]]:
+    with ctx.uow() as uow:
+        types = identity_types.all_rules(uow.session)  # built-in and registered, read once per pass
     for number, row in reader.rows(open_file, file_format):
         if isinstance(row, RowError):
             yield number, row
             continue
         try:
-            yield number, extract(mapping, row)
+            yield number, extract(mapping, row, types)
         except RowError as exc:
             yield number, exc
 
@@ -91,7 +94,7 @@ def validate(
     errors: list[dict[str, Any]] = []
     total_errors = 0
     first_use: dict[tuple[str, str], tuple[int, int]] = {}  # target -> (first row, rows naming it)
-    for number, result in _extracted(open_file, file_format, mapping):
+    for number, result in _extracted(ctx, open_file, file_format, mapping):
         report.rows += 1
         if isinstance(result, RowError):
             total_errors += 1
@@ -192,7 +195,7 @@ def import_consents(
 
     batch: list[ImportedDecision] = []
     rows = 0
-    for _, result in _extracted(open_file, file_format, mapping):
+    for _, result in _extracted(ctx, open_file, file_format, mapping):
         rows += 1
         if isinstance(result, RowError):  # valid a moment ago: the file changed under the import
             raise ImportRefused(

@@ -11,7 +11,7 @@ Guarantees:
   IP and the user agent as its proof, and marks the link used in the same transaction (a second
   confirmation, even a concurrent one, is refused and writes nothing);
 - ``resend`` sends a new link for a pending grant at most once per ``CONSENT_OPTIN_RESEND_INTERVAL``
-  per address (the old link stops working);
+  per address, counting the e-mails of every purpose (the old link stops working);
 - ``purge`` deletes links never confirmed once ``CONSENT_OPTIN_RETENTION`` has passed since
   their e-mail; the pending event stays in the ledger (it is append-only) and keeps denying.
 """
@@ -236,7 +236,8 @@ def confirm(ctx: Context, token: str, *, ip: str | None, user_agent: str | None)
 def resend(ctx: Context, token: str) -> dt.datetime:
     """A new confirmation e-mail for the grant the link of ``token`` is pending for; when its link
     expires. The old link stops working. RateLimited within ``CONSENT_OPTIN_RESEND_INTERVAL`` of
-    the last e-mail to this address for this purpose; Conflict once confirmed or no longer pending."""
+    the last confirmation e-mail to this address, for whichever purpose; Conflict once confirmed
+    or no longer pending."""
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
@@ -245,13 +246,20 @@ def resend(ctx: Context, token: str) -> dt.datetime:
             raise NotFound("no such confirmation link", extra={"reason": "unknown"})
         if link.confirmed_event_id is not None:
             raise Conflict("this grant was confirmed already", extra={"reason": "confirmed"})
-        latest = session.scalars(
-            select(OptinLink)
-            .where(OptinLink.pending_event_id == link.pending_event_id)
-            .order_by(OptinLink.created_at.desc(), OptinLink.resend_count.desc())
+        # the subject is the address (an e-mail subject): its newest e-mail for any purpose
+        last_sent = session.scalars(
+            select(OptinLink.created_at)
+            .where(OptinLink.subject_id == link.subject_id)
+            .order_by(OptinLink.created_at.desc())
             .limit(1)
         ).one()
-        wait_until = add_duration(latest.created_at, ctx.config.optin_resend_interval)
+        resent = session.scalars(
+            select(OptinLink.resend_count)
+            .where(OptinLink.pending_event_id == link.pending_event_id)
+            .order_by(OptinLink.resend_count.desc())
+            .limit(1)
+        ).one()
+        wait_until = add_duration(last_sent, ctx.config.optin_resend_interval)
         if now < wait_until:
             raise RateLimited(
                 "a confirmation e-mail was sent to this address a moment ago",
@@ -280,7 +288,7 @@ def resend(ctx: Context, token: str) -> dt.datetime:
             purpose_key=link.purpose_key,
             language=link.language,
             now=now,
-            resend_count=latest.resend_count + 1,
+            resend_count=resent + 1,
         )
         expires = new.expires_at
         uow.commit()

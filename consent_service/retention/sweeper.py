@@ -112,7 +112,10 @@ def _sweep_target(
 def _specs(ctx: Context) -> dict[str, StoreSpec]:
     with ctx.uow(write=False) as uow:
         rows = uow.session.scalars(select(DataStore).order_by(DataStore.key)).all()
-        return {r.key: parse_store(r.key, {**r.spec, "connection": _placeholder(r.type)}) for r in rows}
+        return {
+            r.key: parse_store(r.key, {**r.spec, "connection": _placeholder(r.type)}, identity_types=None)
+            for r in rows
+        }
 
 
 def _placeholder(kind: str) -> dict[str, str]:

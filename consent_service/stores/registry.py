@@ -31,6 +31,7 @@ from consent_service.stores.secrets import (
     seal_connection,
 )
 from consent_service.stores.spec import StoreSpec, parse_store, spec_document
+from consent_service.subjects import identity_types
 
 
 def _get(session: Session, key: str) -> DataStore:
@@ -63,7 +64,7 @@ def put_store(ctx: Context, session: Session, key: str, doc: dict[str, Any]) -> 
         doc = {**doc, "connection": keep_hidden(doc["connection"], old)}
     if "key" in doc and doc["key"] != key:
         raise InvalidInput("the key in the body differs from the URL", errors={"key": [f"expected {key!r}"]})
-    parse_store(key, doc)
+    parse_store(key, doc, identity_types.known_types(session))
     if doc["type"] == "http" and (refused := outbound.url_problem(ctx.config, doc["connection"]["endpoint"])):
         raise InvalidInput(
             "the store's endpoint may not be called", errors={"connection.endpoint": [refused]}
@@ -133,7 +134,7 @@ def load_spec(ctx: Context, key: str) -> tuple[StoreSpec, dict[str, Any]]:
             **store.spec,
             "connection": open_connection(ctx.crypto, key, store.secret_box, store.secret_kek),
         }
-    return parse_store(key, doc), doc["connection"]
+    return parse_store(key, doc, identity_types=None), doc["connection"]
 
 
 @contextmanager

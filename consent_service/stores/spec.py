@@ -8,13 +8,16 @@ A collection may ``exclude`` columns from access copies, each with its reason (e
 column of a person's rows is in the copy, declared or not); a field may say its ``origin``
 (``ORIGINS``), which decides whether it is in a portability export.
 ``parse_store`` validates a document completely and reports every problem at once as
-``InvalidInput`` with ``errors`` keyed by the path of the offending value.
+``InvalidInput`` with ``errors`` keyed by the path of the offending value. A collection may be
+found by the built-in identity types and by those an operator registered (the caller passes the
+types known when the store is saved; a stored description is read back without that check).
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,7 +176,9 @@ def _parse_field(path: str, name: str, doc: Any, errors: _Errors) -> FieldSpec |
     return FieldSpec(name, str(category), str(action), str(mask), str(origin))
 
 
-def _parse_collection(kind: str, path: str, name: str, doc: Any, errors: _Errors) -> CollectionSpec | None:
+def _parse_collection(
+    kind: str, path: str, name: str, doc: Any, errors: _Errors, identity_types: Collection[str] | None
+) -> CollectionSpec | None:
     if not NAME_RE.match(name):
         errors.add(path, "collection names are identifiers (letters, digits, '_')")
     if not isinstance(doc, dict):
@@ -211,8 +216,8 @@ def _parse_collection(kind: str, path: str, name: str, doc: Any, errors: _Errors
         references = {}
     known = set(fields) | ({pk} if pk else set())
     for itype, ifield in identities.items():
-        if itype not in IDENTITY_TYPES:
-            errors.add(f"{path}.identities.{itype}", f"identity types are {', '.join(IDENTITY_TYPES)}")
+        if identity_types is not None and itype not in identity_types:
+            errors.add(f"{path}.identities.{itype}", f"identity types are {', '.join(identity_types)}")
         # a redis key pattern carries it; a manual store is searched by a person
         if kind not in ("redis", "manual") and ifield not in known:
             errors.add(
@@ -321,8 +326,9 @@ def _check_references(spec_key: str, collections: dict[str, CollectionSpec], err
                 errors.add(path, f"{parts[1]!r} is not a declared field of {parts[0]!r}")
 
 
-def parse_store(key: str, doc: Any) -> StoreSpec:
-    """Validate a store document; raises InvalidInput naming every problem."""
+def parse_store(key: str, doc: Any, identity_types: Collection[str] | None = IDENTITY_TYPES) -> StoreSpec:
+    """Validate a store document; raises InvalidInput naming every problem. ``identity_types``:
+    the types a collection may name (None: a stored description, checked when it was saved)."""
     errors = _Errors()
     if not KEY_RE.match(key):
         errors.add("key", "use 1-64 of a-z, 0-9, '_', '.', '-'")
@@ -343,7 +349,9 @@ def parse_store(key: str, doc: Any) -> StoreSpec:
         errors.add("collections", "declare at least one collection")
     else:
         for name, cdoc in collections_doc.items():
-            coll = _parse_collection(str(kind), f"collections.{name}", str(name), cdoc, errors)
+            coll = _parse_collection(
+                str(kind), f"collections.{name}", str(name), cdoc, errors, identity_types
+            )
             if coll is not None:
                 collections[str(name)] = coll
         _check_references(key, collections, errors)

@@ -79,12 +79,24 @@ def _unknown(kind: str, registered: dict[str, TypeRule]) -> UnknownIdentityType:
     )
 
 
-_BUILT_IN_RULES = {kind: TypeRule(kind, "keep", True, None, True, built_in=True) for kind in BUILT_IN}
+BUILT_IN_RULES = {kind: TypeRule(kind, "keep", True, None, True, built_in=True) for kind in BUILT_IN}
+
+
+def all_rules(session: Session) -> dict[str, TypeRule]:
+    """Every known type's rule, built-in types first (for work that checks many values at once)."""
+    return BUILT_IN_RULES | dict(sorted(_registered(session).items()))
+
+
+def request_types(ctx: Context) -> tuple[str, ...]:
+    """The types a data subject request may name: the built-in ones and those registered with
+    ``dsar_allowed`` (the console's request forms offer these)."""
+    with ctx.uow() as uow:
+        return tuple(key for key, found in all_rules(uow.session).items() if found.dsar_allowed)
 
 
 def rule(session: Session, kind: str) -> TypeRule:
     if kind in BUILT_IN:
-        return _BUILT_IN_RULES[kind]
+        return BUILT_IN_RULES[kind]
     registered = _registered(session)
     found = registered.get(kind)
     if found is None:
@@ -95,7 +107,7 @@ def rule(session: Session, kind: str) -> TypeRule:
 def cached_rule(ctx: Context, kind: str) -> TypeRule:
     """``rule`` from the per-process cache, reloaded once when ``kind`` is not in it."""
     if kind in BUILT_IN:
-        return _BUILT_IN_RULES[kind]
+        return BUILT_IN_RULES[kind]
     registered: dict[str, TypeRule] | None = ctx.caches.get(CACHE)
     if registered is None or kind not in registered:
         with ctx.db.engine.connect() as conn:

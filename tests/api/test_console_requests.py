@@ -142,6 +142,40 @@ def test_a_dpo_enters_a_paper_request_verified_with_a_note(app, clocked_ctx):
     assert "The request was opened." not in again  # the confirmation is shown once
 
 
+def test_the_forms_offer_the_registered_identity_types_a_request_may_name(app, clocked_ctx):
+    from consent_service.subjects.identity_types import put_type
+
+    put_type(clocked_ctx, "hubspot_id", case="lower", trim=True, pattern=None, dsar_allowed=True)
+    put_type(clocked_ctx, "ad_cookie", case="keep", trim=True, pattern=None, dsar_allowed=False)
+    dpo = client_of(app)
+    form = text(dpo.get("/console/requests/new", headers=EN))
+    assert form.count('<option value="hubspot_id"') == 3 and 'value="ad_cookie"' not in form
+    assert 'value="hubspot_id"' in text(dpo.get("/console/requests", headers=EN))  # the search form
+    # the first identity names the request's subject: here the CRM's id, normalised by its rule
+    created = new_request(
+        dpo,
+        **{
+            "identities-0-type": "hubspot_id",
+            "identities-0-value": " HS-77 ",
+            "identities-1-type": "email",
+            "identities-1-value": "carla@example.org",
+        },
+    )
+    assert created.status_code == 302, text(created)
+    shown = request_views.show(clocked_ctx, created.headers["Location"].rsplit("/", 1)[1])
+    assert [i["type"] for i in shown["identities"]] == ["hubspot_id", "email"]
+    refused = new_request(dpo, **{"identities-0-type": "ad_cookie"})  # not offered: not a choice
+    assert refused.status_code == 400 and 'id="identities-0-type-error"' in text(refused)
+    found = post(
+        dpo,
+        "/console/requests/search",
+        "/console/requests",
+        identity_type="hubspot_id",
+        identity_value="Hs-77",
+    )
+    assert found.status_code == 200 and created.headers["Location"].rsplit("/", 1)[1] in text(found)
+
+
 def test_a_received_date_in_the_future_or_bad_input_is_a_form_error_and_writes_nothing(app, clocked_ctx):
     dpo = client_of(app)
     before = len(request_views.list_requests(clocked_ctx))

@@ -101,7 +101,9 @@ def test_a_grant_waits_for_the_click_and_the_click_makes_it_effective(doi, clock
     # the link works once
     again = phone.post("/privacy/confirm", data={"token": token})
     assert again.status_code == 410
-    assert "bereits verwendet" in again.get_data(as_text=True) or "bestätigt" in again.get_data(as_text=True)
+    used = again.get_data(as_text=True)
+    assert "<h1>Ihre Einwilligung ist bereits bestätigt</h1>" in used and "Bestätigen Sie" not in used
+    assert "Dieser Link wurde bereits verwendet." in used and 'name="token"' not in used  # no button
     with pytest.raises(Exception, match="used"):
         optin.confirm(clocked_ctx, token, ip=None, user_agent=None)
 
@@ -121,8 +123,8 @@ def test_an_expired_link_explains_itself_and_a_new_mail_is_rate_limited(doi, clo
     sign_up(client, headers)
     token = link_of(mails(clocked_ctx, inbox, 1)[0])
     clock.advance(days=7, seconds=1)
-    page = client.get(f"/privacy/confirm?token={token}")
-    assert "abgelaufen" in page.get_data(as_text=True)
+    page = client.get(f"/privacy/confirm?token={token}").get_data(as_text=True)
+    assert "<h1>Dieser Link ist abgelaufen</h1>" in page and "Bestätigen Sie" not in page
     refused = client.post("/privacy/confirm", data={"token": token})
     assert refused.status_code == 410
     assert gate(client, headers)["reason"] == "confirmation_pending"
@@ -146,6 +148,29 @@ def test_an_expired_link_explains_itself_and_a_new_mail_is_rate_limited(doi, clo
     assert client.post("/privacy/confirm", data={"token": new_token}).status_code == 410
     assert client.post("/privacy/confirm", data={"token": link_of(third)}).status_code == 303
     assert gate(client, headers)["allowed"] is True
+
+
+def test_resending_is_limited_per_address_whatever_the_purpose(doi, clocked_ctx, smtp, clock, auth):
+    client, headers = doi
+    _, inbox = smtp
+    ads = {**DEMO_PURPOSES["ads"], "confirmation": "double_opt_in"}
+    assert client.put("/v1/purposes/ads", headers=auth, json=ads).status_code == 200
+    both = [{"purpose": "newsletter", "granted": True}, {"purpose": "ads", "granted": True}]
+    body = consent_body("anna@example.org", decisions=both)
+    assert client.post("/v1/consents", headers=headers, json=body).status_code == 201
+    first, second = (link_of(m) for m in mails(clocked_ctx, inbox, 2))
+    clock.advance(minutes=11)
+    assert client.post("/privacy/confirm/resend", data={"token": first}).status_code == 200
+    # the other purpose's link, to the same address at once: refused, no e-mail
+    assert client.post("/privacy/confirm/resend", data={"token": second}).status_code == 429
+    outbox.deliver(clocked_ctx)
+    assert len(inbox.of_kind("optin_confirmation", 4, timeout=0.5)) == 3
+    # another address is not held back by anna's e-mails
+    sign_up(client, headers, "bert@example.org")
+    clock.advance(minutes=11)
+    [*_, bert] = mails(clocked_ctx, inbox, 4)
+    assert client.post("/privacy/confirm/resend", data={"token": link_of(bert)}).status_code == 200
+    assert client.post("/privacy/confirm/resend", data={"token": second}).status_code == 200
 
 
 def test_unconfirmed_links_are_purged_after_their_retention(doi, clocked_ctx, smtp, clock):

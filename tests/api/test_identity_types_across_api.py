@@ -108,7 +108,11 @@ def test_unknown_types_and_bad_values_are_422s_that_say_why(api: Any) -> None:
         json={"subject": {"type": "hubspot_id", "value": "42"}, "purpose": "newsletter"},
     )
     body = assert_problem(unknown, 422)
-    assert "hubspot_id" in body["detail"] and "salesforce_contact" in body["detail"] and "email" in body["detail"]
+    assert (
+        "hubspot_id" in body["detail"]
+        and "salesforce_contact" in body["detail"]
+        and "email" in body["detail"]
+    )
     assert_problem(consent(client, headers, "not-a-contact"), 422)
     assert_problem(
         client.post(
@@ -146,3 +150,61 @@ def test_dsar_use_and_normalisation_changes_follow_the_registration(api: Any) ->
     )
     assert "data subject request" in assert_problem(refused, 422)["detail"]
     assert_problem(client.delete("/v1/identity-types/salesforce_contact", headers=headers), 409)
+
+
+def test_a_store_is_searched_by_a_registered_type(api: Any, any_ctx: Any, tmp_path: Any) -> None:
+    from sqlalchemy import create_engine, text
+
+    from consent_service.dsar import execution
+
+    client, headers = api
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE contacts (id INTEGER PRIMARY KEY, sf_id TEXT, name TEXT)"))
+        conn.execute(
+            text("INSERT INTO contacts VALUES (1, :sf, 'Carla'), (2, '003OTHER0000000', 'Dora')"),
+            {"sf": CONTACT},
+        )
+    engine.dispose()
+    store = {
+        "type": "sql",
+        "connection": {"url": url},
+        "collections": {
+            "contacts": {
+                "primary_key": "id",
+                "identities": {"salesforce_contact": "sf_id"},
+                "fields": {"sf_id": {"category": "user.unique_id"}, "name": {"category": "user.name"}},
+            }
+        },
+    }
+    unknown = json_copy(store)
+    unknown["collections"]["contacts"]["identities"] = {"zendesk_id": "sf_id"}
+    refused = assert_problem(client.put("/v1/stores/crm", headers=headers, json=unknown), 422)
+    assert refused["errors"] == {
+        "collections.contacts.identities.zendesk_id": [
+            "identity types are email, phone, customer_id, device_id, salesforce_contact"
+        ]
+    }
+    assert client.put("/v1/stores/crm", headers=headers, json=store).status_code == 201
+
+    consent(client, headers, CONTACT)
+    request = client.post(
+        "/v1/requests",
+        headers=headers,
+        json={
+            "type": "access",
+            "identities": [{"type": "salesforce_contact", "value": f" {CONTACT.lower()}"}],
+            "verification": {"method": "dpo", "note": "contact confirmed by the account manager"},
+        },
+    ).get_json()
+    assert execution.run_request(any_ctx, request["id"], actor="test")["request"]["state"] == "completed"
+    package = client.get(f"/v1/requests/{request['id']}/package", headers=headers).get_json()
+    # the store is asked with the value as the type's rule normalised it: the CRM's own spelling
+    assert package["stores"]["crm"]["contacts"] == [{"id": 1, "sf_id": CONTACT, "name": "Carla"}]
+
+
+def json_copy(doc: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(doc))

@@ -117,6 +117,37 @@ def test_the_gate_answers_from_imported_consent(any_ctx, tmp_path) -> None:
     assert (denied.allowed, denied.reason) == (False, "consent_denied")
 
 
+def test_a_registered_identity_type_is_imported_normalised_and_a_bad_value_refused(any_ctx, tmp_path) -> None:
+    from consent_service.subjects.identity_types import put_type
+
+    seed(any_ctx)
+    put_type(any_ctx, "hubspot_id", case="lower", trim=True, pattern=r"hs-[0-9]+", dsar_allowed=True)
+    path = tmp_path / "export.csv"
+    header = "identity_type,identity,purpose,decision,recorded_at\n"
+    path.write_text(header + "hubspot_id, HS-501 ,analytics,granted,2026-01-01T10:00:00Z\n")
+    assert _import(any_ctx, path, "generic").written == 1
+    # the gate finds the subject under the value as the CRM writes it, normalised by the type's rule
+    assert queries.decide_one(any_ctx, IdentityRef("hubspot_id", "hs-501"), "analytics").allowed
+    assert _import(any_ctx, path, "generic").written == 0  # the same decision, idempotent across spellings
+
+    path.write_text(
+        header
+        + "hubspot_id,hs-502,analytics,granted,2026-01-01T10:00:00Z\n"
+        + "hubspot_id,502,analytics,granted,2026-01-01T10:00:00Z\n"
+        + "zendesk_id,7,analytics,granted,2026-01-01T10:00:00Z\n"
+    )
+    before = _counts(any_ctx)
+    with pytest.raises(imports.ImportRefused) as refused:
+        _import(any_ctx, path, "generic")
+    assert refused.value.errors == {
+        "rows.2.identity": ["the value does not match the pattern of identity type 'hubspot_id'"],
+        "rows.3.identity_type": [
+            "'zendesk_id' is not one of email, phone, customer_id, device_id, hubspot_id"
+        ],
+    }
+    assert _counts(any_ctx) == before
+
+
 def test_an_old_consent_expires_from_when_it_was_given(ctx, tmp_path) -> None:
     seed(ctx)
     path = write_export("generic", 1, tmp_path / "export.csv", ctx.now() - dt.timedelta(days=3 * 365))

@@ -30,8 +30,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from consent_service.config import SUPPORTED_LANGUAGES
 from consent_service.dsar.refusal import GROUNDS
 from consent_service.dsar.requests import TYPES
+from consent_service.subjects.identity_types import request_types
 from consent_service.subjects.service import IDENTITY_TYPES
 from consent_service.web.console.forms import TYPE_NAMES
+from consent_service.web.console.guard import context
 
 IDENTITY_ROWS = 3  # rows of identities on the new-request form (blank rows are ignored)
 IDENTITY_NAMES = {
@@ -54,6 +56,14 @@ def _options(keys: Sequence[str], names: Mapping[str, Any]) -> list[SelectChoice
     return [SelectChoice(key, names.get(key, key)) for key in keys]
 
 
+def _offer_identity_types(fields: Sequence[SelectField]) -> None:
+    """The kinds of identity a request may name now: the built-in ones and the types registered
+    with ``dsar_allowed`` (a registered type appears under its key)."""
+    choices = _options(request_types(context()), IDENTITY_NAMES)
+    for select in fields:
+        select.choices = choices
+
+
 class SearchForm(FlaskForm):
     """Find requests by their id or by an identity of the person (a POST: nothing in the URL)."""
 
@@ -62,6 +72,10 @@ class SearchForm(FlaskForm):
         _l("Kind of identity"), choices=_options(IDENTITY_TYPES, IDENTITY_NAMES), default="email"
     )
     identity_value = StringField(_l("Identity"), validators=[Optional(), Length(max=320)])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _offer_identity_types([self.identity_type])
 
     def validate(self, extra_validators: Any = None) -> bool:
         if not super().validate(extra_validators):
@@ -113,6 +127,10 @@ class NewRequestForm(FlaskForm):
         validators=[Optional(), Length(max=NOTE_MAX)],
         description=_l("For example: signed letter, ID card seen. Kept encrypted in the request's file."),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _offer_identity_types([row.form.type for row in self.identities])
 
     def given_identities(self) -> list[tuple[str, str]]:
         return [
