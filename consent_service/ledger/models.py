@@ -169,7 +169,11 @@ class SuppressedAddress(Base):
     (written by ``erasure.shred`` before the key is destroyed): the hash is all that is kept."""
 
     __tablename__ = "suppressed_addresses"
-    __table_args__ = (Index("ix_suppressed_addresses_purpose", "purpose_key", "id"),)
+    __table_args__ = (
+        Index("ix_suppressed_addresses_purpose", "purpose_key", "id"),
+        # the list is read in hash order, each hash once (and a readable subject's hash is looked up)
+        Index("ix_suppressed_addresses_hash", "email_sha256", "purpose_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email_sha256: Mapped[str] = mapped_column(String(64))  # of the trimmed, lower-cased address

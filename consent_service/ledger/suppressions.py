@@ -2,11 +2,16 @@
 for a purpose, in the format e-mail platforms take.
 
 A subject is suppressed for a purpose when the gate refuses it for a reason the person gave or
-a request set: a withdrawal, an objection, a restriction, an erasure (also one kept under a
-legal hold). Readable subjects are judged by the gate's own query (``group_states``) and their
-addresses hashed on the fly; erased subjects' addresses can no longer be read, so the shred
-wrote their hashes to ``suppressed_addresses`` (``remember_erased``) and they come from there.
-Hashes are produced chunk by chunk, never all at once; one address may appear more than once.
+a request set: a refusal, a withdrawal, an objection, a restriction, an erasure (also one kept
+under a legal hold). Readable subjects are judged by the gate's own query (``group_states``) and
+their addresses hashed on the fly; erased subjects' addresses can no longer be read, so the
+shred wrote their hashes to ``suppressed_addresses`` (``remember_erased``) and they come from
+there.
+
+Each hash is listed once, and the list is produced chunk by chunk, never held whole: an address
+belongs to one readable subject (identities are unique per blind index), a readable subject's
+hash that is also kept for an erased one (the person signed up again after an erasure) is left
+to the second part, and that part reads the kept hashes in hash order, each once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from consent_service.context import Context
 from consent_service.crypto.envelope import ERASED
@@ -27,7 +33,7 @@ from consent_service.subjects import service as subjects
 from consent_service.subjects.models import Identity
 
 CHUNK = 1000
-SUPPRESSING = frozenset({"consent_withdrawn", "objected", "restricted", "erased", "held"})
+SUPPRESSING = frozenset({"consent_denied", "consent_withdrawn", "objected", "restricted", "erased", "held"})
 
 
 def email_hash(address: str) -> str:
@@ -81,7 +87,7 @@ def _hashes(ctx: Context, purpose: PurposeInfo) -> Iterator[str]:
                 break
             after = ids[-1]
             states = group_states(session.connection(), purpose, ids)
-            out = []
+            out: dict[str, None] = {}
             for subject_id in ids:
                 state = states.get(subject_id)
                 if state is None or state.erased:  # erased: its hashes come from suppressed_addresses
@@ -89,23 +95,36 @@ def _hashes(ctx: Context, purpose: PurposeInfo) -> Iterator[str]:
                 if state.decide(purpose, now).reason in SUPPRESSING:
                     for identity in subjects.identities_of(session, ctx.crypto, subject_id):
                         if identity["type"] == "email" and identity["value"] != ERASED:
-                            out.append(email_hash(identity["value"]))
+                            out[email_hash(identity["value"])] = None
+            if out:
+                kept = set(
+                    session.scalars(
+                        select(SuppressedAddress.email_sha256).where(
+                            SuppressedAddress.email_sha256.in_(list(out)), _for(purpose)
+                        )
+                    )
+                )
+                for digest in kept:
+                    out.pop(digest, None)  # listed with the erased, below
         yield from out
-    last = 0
+    last = ""
     while True:
         with ctx.uow(write=False) as uow:
-            rows = uow.session.execute(
-                select(SuppressedAddress.id, SuppressedAddress.email_sha256)
-                .where(
-                    SuppressedAddress.id > last,
-                    or_(
-                        SuppressedAddress.purpose_key.is_(None), SuppressedAddress.purpose_key == purpose.key
-                    ),
+            digests = list(
+                uow.session.scalars(
+                    select(SuppressedAddress.email_sha256)
+                    .where(SuppressedAddress.email_sha256 > last, _for(purpose))
+                    .group_by(SuppressedAddress.email_sha256)
+                    .order_by(SuppressedAddress.email_sha256)
+                    .limit(CHUNK)
                 )
-                .order_by(SuppressedAddress.id)
-                .limit(CHUNK)
-            ).all()
-        if not rows:
+            )
+        if not digests:
             break
-        last = rows[-1][0]
-        yield from (digest for _, digest in rows)
+        last = digests[-1]
+        yield from digests
+
+
+def _for(purpose: PurposeInfo) -> ColumnElement[bool]:
+    """Kept hashes that suppress ``purpose``: those for every purpose and those for it."""
+    return or_(SuppressedAddress.purpose_key.is_(None), SuppressedAddress.purpose_key == purpose.key)
