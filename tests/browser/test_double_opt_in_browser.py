@@ -78,10 +78,15 @@ def test_the_confirmation_pages_in_both_languages(offline_browser, world, clocke
 
     api, base, inbox = world
     axe, folder, driver = axe_source(), shots_dir(tmp_path), offline_browser
-    for number, (language, heading, done) in enumerate(
+    for number, (language, heading, done, used) in enumerate(
         (
-            ("de", "Bestätigen Sie Ihre Einwilligung", "Ihre Einwilligung ist bestätigt"),
-            ("en", "Confirm your consent", "your consent is confirmed"),
+            (
+                "de",
+                "Bestätigen Sie Ihre Einwilligung",
+                "Ihre Einwilligung ist bestätigt",
+                "Ihre Einwilligung ist bereits bestätigt",
+            ),
+            ("en", "Confirm your consent", "your consent is confirmed", "Your consent is confirmed already"),
         ),
         start=1,
     ):
@@ -94,10 +99,15 @@ def test_the_confirmation_pages_in_both_languages(offline_browser, world, clocke
         assert done in driver.find_element(By.TAG_NAME, "h1").text
         look(driver, axe, folder, f"confirmed-{language}")
         driver.get(on(base, url))
+        assert driver.find_element(By.TAG_NAME, "h1").text == used  # not "confirm" again
         look(driver, axe, folder, f"used-{language}")
 
-    url = link_for(clocked_ctx, api, inbox, "late@example.org", "de", 3)
+    late = {
+        language: link_for(clocked_ctx, api, inbox, f"late-{language}@example.org", language, number)
+        for number, language in enumerate(("de", "en"), start=3)
+    }
     clock.advance(days=8)
-    driver.get(on(base, url))
-    assert "abgelaufen" in driver.find_element(By.CSS_SELECTOR, "main").text
-    look(driver, axe, folder, "expired-de")
+    for language, heading in (("de", "Dieser Link ist abgelaufen"), ("en", "This link has expired")):
+        driver.get(on(base, late[language]))
+        assert driver.find_element(By.TAG_NAME, "h1").text == heading
+        look(driver, axe, folder, f"expired-{language}")
