@@ -3,8 +3,8 @@
 Guarantees of ``import_consents``:
 - **validate first, then write.** The whole file is read once and every row checked (identity
   type built in or registered, the value normalised by its type's rule, target, decision, time,
-  method, lengths; every purpose and cookie it names must be registered). Any bad row refuses the import with every row's errors (row number, field,
-  message) and nothing is written.
+  method, lengths; every purpose and cookie it names must be registered). Any bad row refuses
+  the import with every row's errors (row number, field, message) and nothing is written.
 - **streamed.** The file is read twice, row by row; only one batch (``batch_size`` decisions)
   is held in memory at a time, so a million-row file takes little memory.
 - **idempotent.** Each decision has a key: SHA-256 over the source, the identity's blind index
