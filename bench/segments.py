@@ -188,9 +188,10 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
     lines += ["", *(f"Note: {n}." for n in notes)] if notes else []
     lines += [
         "",
-        "A page reads at most ten subject ids per item asked for and holds only that page, so the "
-        "export rate stays the same for any number of subjects and memory does not grow with "
-        "them; 1,000,000 subjects at the rate above take (1,000,000 ÷ rows/s) seconds.",
+        "A page reads at most ten subject ids per item asked for and holds only that page; the "
+        "service holds no more than a page at a time. The max RSS is the benchmark process's "
+        "own, which also keeps every exported id to check the export, so it grows with the "
+        "segment. Rates are whole-export averages over the subjects shown, not extrapolations.",
         "",
     ]
     return "\n".join(lines)
