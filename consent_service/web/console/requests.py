@@ -73,6 +73,7 @@ MESSAGE_KINDS = {
 }
 EVENT_NAMES = {
     "received": _l("Request received"),
+    "person_message": _l("Message from the person"),
     "transition": _l("State changed"),
     "identities_verified": _l("Identities verified"),
     "wrong_code": _l("Wrong verification code"),
