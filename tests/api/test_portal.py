@@ -13,11 +13,14 @@ import pytest
 from altcha import ChallengeOptionsV1, create_challenge_v1
 from sqlalchemy import func, select
 
+from consent_service import create_app
 from consent_service.dsar import outbox
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.registry import sites as registry_sites
 from consent_service.web import challenge
+from tests.api.helpers import crm_store
 from tests.api.mail import code_in, text_of
+from tests.api.test_execution_api import run_queued
 
 STATUS = re.compile(r"/privacy/requests/(req_[0-9a-f]{16})")
 
@@ -215,3 +218,70 @@ def test_a_download_without_the_status_token_goes_back_to_the_code_form(dpo, pat
     token = csrf(client, "/privacy/")
     response = client.post(path, data={"csrf_token": token, "format": "json"})
     assert response.status_code == 303 and "/v1/packages/" not in response.headers["Location"]
+
+
+def opened_with_code(client, ctx, inbox, email: str = "anna@example.org") -> tuple[str, str]:
+    request_id = STATUS.search(submit(client, email=email).headers["Location"]).group(1)
+    outbox.deliver(ctx)
+    mail = [m for m in inbox.of_kind("verification_code", 1) if m["To"] == email][-1]
+    return request_id, code_in(mail)
+
+
+def test_the_code_opens_the_status_again_on_another_device_and_a_forged_cookie_opens_nothing(
+    dpo, clocked_ctx, smtp
+):
+    client, _ = dpo
+    request_id, code = opened_with_code(client, clocked_ctx, smtp[1])
+    token = csrf(client, f"/privacy/requests/{request_id}")
+    assert (
+        client.post(f"/privacy/requests/{request_id}", data={"csrf_token": token, "code": code}).status_code
+        == 303
+    )
+
+    other = create_app(context=clocked_ctx).test_client()
+    other.set_cookie(
+        "privacy_request",
+        "cmVxXzAwMDAwMDAwMDAwMDAwMDAuOTk5OTk5OTk5OQ.00",
+        path=f"/privacy/requests/{request_id}",
+    )
+    assert "Code" in other.get(f"/privacy/requests/{request_id}?lang=en").get_data(as_text=True)
+    assert "We will answer by" not in other.get(f"/privacy/requests/{request_id}?lang=en").get_data(
+        as_text=True
+    )
+    token = csrf(other, f"/privacy/requests/{request_id}")
+    wrong = other.post(
+        f"/privacy/requests/{request_id}",
+        data={"csrf_token": token, "code": "000000" if code != "000000" else "111111"},
+    )
+    assert wrong.status_code == 422
+    again = other.post(f"/privacy/requests/{request_id}", data={"csrf_token": token, "code": code})
+    assert again.status_code == 303
+    assert "We will answer by" in other.get(f"/privacy/requests/{request_id}?lang=en").get_data(as_text=True)
+    trail = client.get(f"/v1/requests/{request_id}", headers=dpo[1]).get_json()["audit_trail"]
+    assert [e["details"]["attempt"] for e in trail if e["action"] == "wrong_code"] == [1]
+
+
+def test_the_package_is_downloaded_through_a_fresh_expiring_link(dpo, clocked_ctx, smtp, tmp_path):
+    client, headers = dpo
+    crm_store(client, headers, tmp_path)
+    request_id, code = opened_with_code(client, clocked_ctx, smtp[1])
+    token = csrf(client, f"/privacy/requests/{request_id}")
+    client.post(f"/privacy/requests/{request_id}", data={"csrf_token": token, "code": code})
+    assert run_queued(client, headers, request_id)["state"] == "completed"
+    page = client.get(f"/privacy/requests/{request_id}?lang=en").get_data(as_text=True)
+    assert "Your data is ready. You can download it until" in page and "Table crm.customers (CSV)" in page
+    for fmt, collection, expected in (
+        ("csv", "crm.customers", "text/csv"),
+        ("html", "", "text/html"),
+        ("json", "", "application/json"),
+    ):
+        sent = client.post(
+            f"/privacy/requests/{request_id}/download",
+            data={"csrf_token": token, "format": fmt, "collection": collection},
+        )
+        assert sent.status_code == 303 and "/v1/packages/" in sent.headers["Location"]
+        fetched = client.get(sent.headers["Location"])
+        assert fetched.status_code == 200 and fetched.mimetype == expected
+        assert "anna@example.org" in fetched.get_data(as_text=True)
+    trail = client.get(f"/v1/requests/{request_id}", headers=headers).get_json()["audit_trail"]
+    assert sum(e["action"] == "package_link_created" and e["actor"] == "portal" for e in trail) == 3
