@@ -285,3 +285,14 @@ def test_the_package_is_downloaded_through_a_fresh_expiring_link(dpo, clocked_ct
         assert "anna@example.org" in fetched.get_data(as_text=True)
     trail = client.get(f"/v1/requests/{request_id}", headers=headers).get_json()["audit_trail"]
     assert sum(e["action"] == "package_link_created" and e["actor"] == "portal" for e in trail) == 3
+
+
+def test_the_landing_page_finds_a_request_by_its_number(dpo):
+    client, _ = dpo
+    token = csrf(client, "/privacy/")
+    found = client.post("/privacy/?lang=de", data={"csrf_token": token, "number": " req_0123456789abcdef "})
+    assert found.status_code == 303 and found.headers["Location"].startswith(
+        "/privacy/requests/req_0123456789abcdef?"
+    )
+    bad = client.post("/privacy/?lang=de", data={"csrf_token": token, "number": "anna@example.org"})
+    assert bad.status_code == 400 and 'href="#number"' in bad.get_data(as_text=True)

@@ -65,6 +65,11 @@ def look(driver: Any, axe: str, folder: Path, name: str) -> None:
         assert_png(shot)
         wide = driver.execute_script("return document.documentElement.scrollWidth")
         assert wide <= driver.execute_script("return window.innerWidth"), f"{name} scrolls sideways at {size}"
+    # the whole page at phone width, to see what lies below the fold
+    driver.set_window_size(
+        390, min(4000, driver.execute_script("return document.documentElement.scrollHeight") + 140)
+    )
+    driver.save_screenshot(str(folder / f"portal-{name}-phone-full.png"))
     driver.set_window_size(*SIZES["desktop"])
 
 
