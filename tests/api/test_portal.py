@@ -296,3 +296,18 @@ def test_the_landing_page_finds_a_request_by_its_number(dpo):
     )
     bad = client.post("/privacy/?lang=de", data={"csrf_token": token, "number": "anna@example.org"})
     assert bad.status_code == 400 and 'href="#number"' in bad.get_data(as_text=True)
+
+
+def test_a_status_token_is_for_one_request_until_it_expires(clocked_ctx, clock):
+    from consent_service.dsar import portal
+
+    token, expires = portal._token(clocked_ctx, "req_0123456789abcdef")
+    assert portal.check_token(clocked_ctx, "req_0123456789abcdef", token)
+    assert not portal.check_token(clocked_ctx, "req_fedcba9876543210", token)
+    assert not portal.check_token(
+        clocked_ctx, "req_0123456789abcdef", token[:-1] + ("0" if token[-1] != "0" else "1")
+    )
+    assert not portal.check_token(clocked_ctx, "req_0123456789abcdef", "not-a-token")
+    assert not portal.check_token(clocked_ctx, "req_0123456789abcdef", None)
+    clock.advance(days=clocked_ctx.config.portal_status_days, seconds=1)
+    assert clock() > expires and not portal.check_token(clocked_ctx, "req_0123456789abcdef", token)

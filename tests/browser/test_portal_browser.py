@@ -176,3 +176,25 @@ def test_the_portal_pages_in_english(offline_browser, world, ctx, tmp_path):
     # the language links keep the page and the site
     answered(driver, driver.find_element(By.CSS_SELECTOR, ".portal-lang a[lang=de]"))
     assert "Widerspruch" in driver.find_element(By.TAG_NAME, "h1").text
+
+
+def test_without_javascript_the_form_is_sent_and_counted_against_the_stricter_limit(world, ctx, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from tests.browser.chromium import OFFLINE, chromium
+
+    ctx.config = ctx.config.with_overrides(portal_plain_request_limit=1, portal_request_limit=50)
+    base, site = world["base"], world["site"]
+    with chromium(tmp_path / "no-script", [*OFFLINE, "--blink-settings=scriptEnabled=false"]) as driver:
+        for attempt, address in enumerate(("carla@example.org", "dora@example.org")):
+            driver.get(f"{base}/privacy/requests/new?site={site}&lang=de")
+            assert driver.find_element(By.CSS_SELECTOR, "input[name=altcha]").get_attribute("value") == ""
+            driver.find_element(By.CSS_SELECTOR, "label[for=type-2]").click()  # erasure
+            driver.find_element(By.ID, "email").send_keys(address)
+            answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+            heading = driver.find_element(By.TAG_NAME, "h1").text
+            if attempt == 0:
+                assert heading == "Code eingeben"
+            else:  # the second plain request from the same address within the minute
+                assert heading == "Eine Anfrage stellen"
+                assert "mehrere Anfragen" in driver.find_element(By.CSS_SELECTOR, ".summary").text
