@@ -102,6 +102,15 @@ class Config:
     console_idle_minutes: int = 30  # a console session ends after this long without a request
     console_login_limit: int = 20  # sign-in attempts per client IP and minute; 0 = off
     console_require_2fa: bool = False  # admins must enrol a TOTP second factor before anything else
+    # the public privacy portal (/privacy): requests opened per client IP and minute with the
+    # proof of work solved, without it (no JavaScript), per e-mail address, and codes entered
+    # per client IP; how hard the proof of work is; how long the status page stays open
+    portal_request_limit: int = 10
+    portal_plain_request_limit: int = 2
+    portal_email_limit: int = 2
+    portal_code_limit: int = 10
+    portal_challenge_max_number: int = 50_000
+    portal_status_days: int = 30
     # /.well-known/gpc.json's lastUpdate: when the controller stated that it abides by Global
     # Privacy Control (an RFC 3339 date, or date-time); the date the service began to honour it
     gpc_last_update: str = "2026-12-02"
@@ -187,5 +196,15 @@ class Config:
             console_idle_minutes=int(get("CONSENT_CONSOLE_IDLE_MINUTES", str(cls.console_idle_minutes))),
             console_login_limit=int(get("CONSENT_CONSOLE_LOGIN_LIMIT", str(cls.console_login_limit))),
             console_require_2fa=_bool(get("CONSENT_CONSOLE_REQUIRE_2FA", "0")),
+            portal_request_limit=int(get("CONSENT_PORTAL_REQUEST_LIMIT", str(cls.portal_request_limit))),
+            portal_plain_request_limit=int(
+                get("CONSENT_PORTAL_PLAIN_REQUEST_LIMIT", str(cls.portal_plain_request_limit))
+            ),
+            portal_email_limit=int(get("CONSENT_PORTAL_EMAIL_LIMIT", str(cls.portal_email_limit))),
+            portal_code_limit=int(get("CONSENT_PORTAL_CODE_LIMIT", str(cls.portal_code_limit))),
+            portal_challenge_max_number=int(
+                get("CONSENT_PORTAL_CHALLENGE_MAX_NUMBER", str(cls.portal_challenge_max_number))
+            ),
+            portal_status_days=int(get("CONSENT_PORTAL_STATUS_DAYS", str(cls.portal_status_days))),
             gpc_last_update=get("CONSENT_GPC_LAST_UPDATE", cls.gpc_last_update).strip(),
         )

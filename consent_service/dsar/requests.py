@@ -51,6 +51,7 @@ EXECUTED = ("access", "erasure", "rectification", "portability")  # run across t
 # What ``show`` gives for the identities once the requester's contact data passed its retention.
 CONTACT_PURGED = "[purged]"
 SCHEDULER = "dsar.scheduler"  # ctx.caches key: Callable[[Context, str], None] that enqueues a run
+MESSAGE_MAX = 2000  # characters of the person's own message
 EARLIEST_RECEIPT = dt.datetime(2018, 5, 25, tzinfo=dt.UTC)  # the GDPR applies from this day
 
 
@@ -70,6 +71,8 @@ class OpenRequest:
     changes: dict[str, Any] = field(default_factory=dict)
     received_at: dt.datetime | None = None  # when it arrived by post or e-mail; None = now
     language: str | None = None  # BCP 47 tag the person wrote in; None = CONSENT_DEFAULT_LANGUAGE
+    portal: bool = False  # made in the public portal: the code e-mail names the request's page there
+    message: str | None = None  # what the person wrote with the request (kept sealed in the audit trail)
 
 
 def calendar_of(ctx: Context) -> calendars.Calendar:
@@ -154,6 +157,8 @@ def _validate(session: Session, cmd: OpenRequest, now: dt.datetime) -> None:
         errors["verification"] = ["a DPO verification needs a note"]
     elif method == "email" and not any(i.type == "email" for i in cmd.identities):
         errors["verification"] = ["e-mail verification needs an email identity"]
+    if cmd.message is not None and len(cmd.message) > MESSAGE_MAX:
+        errors["message"] = [f"at most {MESSAGE_MAX} characters"]
     if cmd.type == "objection" and not cmd.purposes:
         errors["purposes"] = ["name the purposes objected to"]
     if cmd.type == "rectification" and not cmd.changes:
@@ -241,6 +246,9 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             now,
             subject_id,
         )
+        if cmd.message and cmd.message.strip():
+            note = sealed_note(ctx, session, request, cmd.message.strip())
+            log_event(session, request_id, actor, "person_message", {"note": note}, now, subject_id)
         told = notify.tell(
             ctx, session, request, "received", actor=actor,
             received=received_at, due=due, next="verified" if by_dpo else "code",
@@ -264,6 +272,8 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
                 notify.tell(
                     ctx, session, request, "verification_code", actor=actor,
                     to=[cmd.identities[n].value], code=code, minutes=minutes,
+                    status_url=f"{ctx.config.public_url.rstrip('/')}/privacy/requests/{request_id}"
+                    if cmd.portal else None,
                 )[0]
                 for n, code in codes.items()
             ]  # fmt: skip

@@ -10,11 +10,15 @@
   set their own long cache).
 - CSRF: every form is a Flask-WTF ``FlaskForm``; the console checks the token of every POST
   before the view runs (``console.guard``) and answers a page saying so with 400.
+- The public pages under ``/privacy`` have a session of their own (``consent_privacy``, path
+  ``/privacy``, same flags and key): it holds only their forms' CSRF token, so a member of the
+  public never carries the console's cookie and a staff session is never sent to the portal.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf
 
 from consent_service.crypto.derivation import derive
@@ -22,6 +26,7 @@ from consent_service.crypto.derivation import derive
 SESSION_INFO = b"consent-service console session"
 PREFIX = "/console"
 PUBLIC_PREFIX = "/privacy/"  # the public pages (double opt-in) carry the same headers
+PUBLIC_COOKIE = "consent_privacy"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
@@ -41,6 +46,20 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def _public() -> bool:
+    return request.path == PUBLIC_PREFIX.rstrip("/") or request.path.startswith(PUBLIC_PREFIX)
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """The console's session under ``/console``; the public pages' own under ``/privacy``."""
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return PUBLIC_COOKIE if _public() else super().get_cookie_name(app)
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return PUBLIC_PREFIX.rstrip("/") if _public() else super().get_cookie_path(app)
+
+
 def install(app: Flask) -> None:
     context = app.extensions["consent"]
     material = context.crypto.material
@@ -53,5 +72,6 @@ def install(app: Flask) -> None:
         SESSION_COOKIE_SECURE=context.config.public_url.lower().startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session (idle timeout)
     )
+    app.session_interface = _Sessions()
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.after_request(_headers)

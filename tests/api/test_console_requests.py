@@ -399,3 +399,26 @@ def test_a_queued_run_returns_at_once_and_the_page_says_to_refresh(app, clocked_
     assert ran.status_code == 302 and queued == [request_id]
     assert state_of(clocked_ctx, request_id) == "verified"  # the worker has not run it yet
     assert "This page shows the result when it is done." in text(dpo.get(url, headers=EN))
+
+
+def test_a_request_from_the_portal_shows_the_persons_message_and_the_sessions_stay_apart(app, clocked_ctx):
+    request_id = str(
+        open_request(
+            clocked_ctx,
+            OpenRequest(
+                "access",
+                [IdentityRef("email", "ben@example.org")],
+                {"method": "email"},
+                portal=True,
+                message="Please include my old orders.",
+            ),  # fmt: skip
+            actor="portal",
+        )["id"]
+    )
+    dpo = client_of(app)
+    page = text(dpo.get(f"/console/requests/{request_id}", headers=EN))
+    assert "Message from the person" in page and "Please include my old orders." in page
+    public = dpo.get("/privacy/requests/new", headers=EN)
+    cookies = public.headers.getlist("Set-Cookie")
+    assert any(c.startswith("consent_privacy=") and "Path=/privacy" in c for c in cookies)
+    assert not any(c.startswith("consent_console=") for c in cookies)

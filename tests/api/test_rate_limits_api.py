@@ -111,3 +111,20 @@ def test_an_unsupported_storage_url_fails_at_start() -> None:
 
     with pytest.raises(ConfigurationError, match="CONSENT_RATELIMIT_STORAGE_URL"):
         bootstrap(Config(ratelimit_storage_url="mongodb://x"))
+
+
+def test_two_processes_share_the_portals_limit_per_address_through_redis(ctx: Any, demo: Any) -> None:
+    import re
+
+    config = ctx.config.with_overrides(ratelimit_storage_url=server_url("redis"), portal_email_limit=1)
+    clients = [create_app(context=bootstrap(config)).test_client() for _ in range(2)]
+    address = f"limit-{secrets.token_hex(4)}@example.org"
+    statuses = []
+    for client in clients:
+        client.environ_base["REMOTE_ADDR"] = random_ip()  # two people's addresses: only the e-mail is shared
+        page = client.get("/privacy/requests/new").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert csrf
+        data = {"csrf_token": csrf.group(1), "type": "access", "email": address}
+        statuses.append(client.post("/privacy/requests/new", data=data).status_code)
+    assert statuses == [303, 429]

@@ -73,6 +73,7 @@ MESSAGE_KINDS = {
 }
 EVENT_NAMES = {
     "received": _l("Request received"),
+    "person_message": _l("Message from the person"),
     "transition": _l("State changed"),
     "identities_verified": _l("Identities verified"),
     "wrong_code": _l("Wrong verification code"),
@@ -303,6 +304,8 @@ def _event(entry: dict[str, Any], staff_names: dict[str, str]) -> dict[str, Any]
         what = _name(MESSAGE_KINDS, details.get("kind"))
     elif entry["action"].startswith("store_"):
         what = str(details.get("store", ""))
+    elif entry["action"] == "person_message":
+        what = str(details.get("note") or "")  # opened by ``request_views.show``; the person's words
     elif entry["action"] == "extended":
         what = (
             format_date(dt.datetime.fromisoformat(details["due_at"]), "long") if details.get("due_at") else ""

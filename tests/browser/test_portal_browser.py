@@ -1,0 +1,200 @@
+"""The privacy portal in Chromium, as a person uses it: a German access request made on the
+site's portal (the page's script solves the proof of work), the code read from a real SMTP
+server, the status in words, and after a DPO ran the request the package downloaded through
+its expiring link. Every page in German and English, at desktop and phone width, checked by
+axe-core (0 serious or critical) and photographed."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from consent_service import create_app
+from consent_service.demo import seed
+from consent_service.dsar import outbox
+from consent_service.registry import sites as registry_sites
+from consent_service.web import challenge
+from tests.api.helpers import crm_store
+from tests.api.mail import Inbox, code_in, free_port, text_of
+from tests.api.test_execution_api import run_queued
+from tests.browser.axe import axe_source, violations
+from tests.browser.chromium import answered, assert_png, served, shots_dir
+
+SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
+POLICY = "https://shop.example/datenschutz"
+
+
+@pytest.fixture
+def world(ctx: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    from consent_service.auth.service import register_client
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    ctx.config = ctx.config.with_overrides(smtp_host="127.0.0.1", smtp_port=controller.port)
+    seed(ctx)
+    app = create_app(context=ctx)
+    client = app.test_client()
+    admin = {"Authorization": f"Bearer {register_client(ctx, 'dpo', ['admin'])[1]}"}
+    crm_store(client, admin, tmp_path)
+    with ctx.uow(write=False) as uow:
+        site = registry_sites.list_sites(uow.session)[0]
+        site_id, key = site.id, site.site_key
+    registry_sites.set_site_banner(ctx, site_id, {"languages": ["de", "en"], "links": {"privacy": POLICY}})
+    try:
+        with served(app) as base:
+            yield {"client": client, "admin": admin, "base": base, "inbox": inbox, "site": key}
+    finally:
+        controller.stop()
+
+
+def look(driver: Any, axe: str, folder: Path, name: str) -> None:
+    found = violations(driver, axe)
+    assert found == [], f"{name}: {found}"
+    for size, (width, height) in SIZES.items():
+        driver.set_window_size(width, height)
+        shot = folder / f"portal-{name}-{size}.png"
+        driver.execute_script("window.scrollTo(0, 0)")
+        driver.save_screenshot(str(shot))
+        assert_png(shot)
+        wide = driver.execute_script("return document.documentElement.scrollWidth")
+        assert wide <= driver.execute_script("return window.innerWidth"), f"{name} scrolls sideways at {size}"
+    # the whole page at phone width, to see what lies below the fold
+    driver.set_window_size(
+        390, min(4000, driver.execute_script("return document.documentElement.scrollHeight") + 140)
+    )
+    driver.save_screenshot(str(folder / f"portal-{name}-phone-full.png"))
+    driver.set_window_size(*SIZES["desktop"])
+
+
+def solved_field(driver: Any) -> str:
+    """Wait until the page's script has put its proof of work in the form."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.querySelector('input[name=altcha]').value")
+    )
+    return str(driver.execute_script("return document.querySelector('input[name=altcha]').value"))
+
+
+def test_a_person_makes_an_access_request_in_german_and_downloads_the_package(
+    offline_browser, world, ctx, tmp_path
+):
+    from selenium.webdriver.common.by import By
+
+    driver, axe, folder = offline_browser, axe_source(), shots_dir(tmp_path)
+    base, site = world["base"], world["site"]
+
+    driver.get(f"{base}/privacy/?site={site}&lang=de")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de"
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Ihre Datenschutzrechte"
+    header = driver.find_element(By.CSS_SELECTOR, "header").text
+    assert "Demo shop" in header and "Datenschutzerklärung" in header
+    assert driver.find_element(By.LINK_TEXT, "Datenschutzerklärung").get_attribute("href") == POLICY
+    look(driver, axe, folder, "home-de")
+    answered(driver, driver.find_element(By.CSS_SELECTOR, "a.button.primary"))
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Eine Anfrage stellen"
+    assert not driver.find_elements(By.CSS_SELECTOR, "input[type=radio]:checked")  # nothing pre-selected
+    look(driver, axe, folder, "new-de")
+
+    # sent empty: the errors stand next to their fields and in a summary at the top
+    answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+    summary = driver.find_element(By.CSS_SELECTOR, ".summary")
+    assert "Wählen Sie, was wir tun sollen." in summary.text
+    look(driver, axe, folder, "new-errors-de")
+
+    driver.find_element(By.CSS_SELECTOR, "label[for=type-0]").click()
+    driver.find_element(By.ID, "email").send_keys("anna@example.org")
+    payload = solved_field(driver)
+    assert challenge.solved(ctx, payload)
+    answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Code eingeben"
+    request_id = re.search(r"/privacy/requests/(req_[0-9a-f]{16})", driver.current_url).group(1)
+    assert "anna" not in driver.current_url
+    look(driver, axe, folder, "code-de")
+
+    outbox.deliver(ctx)
+    [mail] = world["inbox"].of_kind("verification_code", 1)
+    assert mail["To"] == "anna@example.org" and "Bestätigungscode" in mail["Subject"]
+    assert f"/privacy/requests/{request_id}" in text_of(mail)
+    driver.find_element(By.ID, "code").send_keys(code_in(mail))
+    answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+    status = driver.find_element(By.CSS_SELECTOR, "main").text
+    assert "Wir haben Ihre Anfrage am" in status and "Wir antworten bis zum" in status
+    assert "Wir bearbeiten sie." in status
+    look(driver, axe, folder, "status-de")
+
+    # the DPO runs the request across the stores
+    assert run_queued(world["client"], world["admin"], request_id)["state"] == "completed"
+    driver.get(f"{base}/privacy/requests/{request_id}?site={site}&lang=de")
+    status = driver.find_element(By.CSS_SELECTOR, "main").text
+    assert "Ihre Daten sind bereit." in status
+    assert "Tabelle crm.customers (CSV)" in status
+    look(driver, axe, folder, "ready-de")
+    buttons = driver.find_elements(By.CSS_SELECTOR, "form.download button")
+    json_button = next(b for b in buttons if "JSON" in b.text)
+    answered(driver, json_button)
+    assert "/v1/packages/" in driver.current_url and "format=json" in driver.current_url
+    package = json.loads(driver.find_element(By.TAG_NAME, "body").text)
+    assert package["stores"]["crm"]["customers"] == [{"id": 1, "email": "anna@example.org", "name": "Anna"}]
+
+
+def test_the_portal_pages_in_english(offline_browser, world, ctx, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver, axe, folder = offline_browser, axe_source(), shots_dir(tmp_path)
+    base, site = world["base"], world["site"]
+    driver.get(f"{base}/privacy/?site={site}&lang=en")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Your data protection rights"
+    look(driver, axe, folder, "home-en")
+    driver.get(f"{base}/privacy/requests/new?site={site}&lang=en")
+    look(driver, axe, folder, "new-en")
+    driver.find_element(By.CSS_SELECTOR, "label[for=type-5]").click()  # objection, no purpose chosen
+    driver.find_element(By.ID, "email").send_keys("ben@example.org")
+    answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+    assert "Choose at least one use of your data." in driver.find_element(By.CSS_SELECTOR, ".summary").text
+    look(driver, axe, folder, "new-errors-en")
+    driver.find_element(By.CSS_SELECTOR, "#purposes input[type=checkbox]").click()
+    solved_field(driver)
+    answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Enter your code"
+    look(driver, axe, folder, "code-en")
+    outbox.deliver(ctx)
+    [mail] = world["inbox"].of_kind("verification_code", 1)
+    driver.find_element(By.ID, "code").send_keys(code_in(mail))
+    answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+    status = driver.find_element(By.CSS_SELECTOR, "main").text
+    assert "we no longer use your data for these purposes" in status
+    look(driver, axe, folder, "status-en")
+    # the language links keep the page and the site
+    answered(driver, driver.find_element(By.CSS_SELECTOR, ".portal-lang a[lang=de]"))
+    assert "Widerspruch" in driver.find_element(By.TAG_NAME, "h1").text
+
+
+def test_without_javascript_the_form_is_sent_and_counted_against_the_stricter_limit(world, ctx, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from tests.browser.chromium import OFFLINE, chromium
+
+    ctx.config = ctx.config.with_overrides(portal_plain_request_limit=1, portal_request_limit=50)
+    base, site = world["base"], world["site"]
+    with chromium(tmp_path / "no-script", [*OFFLINE, "--blink-settings=scriptEnabled=false"]) as driver:
+        for attempt, address in enumerate(("carla@example.org", "dora@example.org")):
+            driver.get(f"{base}/privacy/requests/new?site={site}&lang=de")
+            assert driver.find_element(By.CSS_SELECTOR, "input[name=altcha]").get_attribute("value") == ""
+            driver.find_element(By.CSS_SELECTOR, "label[for=type-2]").click()  # erasure
+            driver.find_element(By.ID, "email").send_keys(address)
+            answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+            heading = driver.find_element(By.TAG_NAME, "h1").text
+            if attempt == 0:
+                assert heading == "Code eingeben"
+            else:  # the second plain request from the same address within the minute
+                assert heading == "Eine Anfrage stellen"
+                assert "mehrere Anfragen" in driver.find_element(By.CSS_SELECTOR, ".summary").text
