@@ -275,11 +275,8 @@ def change() -> ResponseReturnValue:
     except RateLimited as exc:
         return _limited(site, exc)
     query: dict[str, Any] = {"site": site.key} if site.key else {}
-    return redirect(
-        url_for("preferences.choices", **query, lang=language, changed=receipt_id, purpose=purpose)
-        + "#saved",
-        303,
-    )
+    # no fragment: the notice is at the top, and a jump to it would hide the site's name and links
+    return redirect(url_for("preferences.choices", **query, lang=language, changed=receipt_id, purpose=purpose), 303)
 
 
 @blueprint.get("/preferences/receipts/<receipt_id>")
@@ -304,7 +301,7 @@ def receipt(receipt_id: str) -> ResponseReturnValue:
 
 
 def _unsubscribe_page(status: int = 200, **values: Any) -> tuple[str, int]:
-    site = prefs.site_info(_ctx(), None, SUPPORTED_LANGUAGES)
+    site = _site() or prefs.site_info(_ctx(), None, SUPPORTED_LANGUAGES)
     language = _language(site)
     target = values.get("target")
     title = ""
