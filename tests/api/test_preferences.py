@@ -311,3 +311,17 @@ def test_sign_in_links_are_limited_per_address_and_per_ip(world, clocked_ctx, sm
         environ_base={"REMOTE_ADDR": "198.51.100.9"},
     )
     assert other_ip.status_code == 200
+
+
+def test_changes_are_limited_per_subject(world, clocked_ctx, smtp, monkeypatch):
+    client, _ = world
+    _, inbox = smtp
+    monkeypatch.setattr(prefs, "CHANGES_PER_SUBJECT", 2)
+    csrf = sign_in(client, clocked_ctx, inbox)
+    before = events(clocked_ctx)
+    data = {"csrf_token": csrf, "purpose": "ads"}
+    assert client.post("/privacy/preferences/choices", data={**data, "decision": "allow"}).status_code == 303
+    assert client.post("/privacy/preferences/choices", data={**data, "decision": "refuse"}).status_code == 303
+    limited = client.post("/privacy/preferences/choices?lang=en", data={**data, "decision": "allow"})
+    assert limited.status_code == 429 and "Please wait a moment" in limited.get_data(as_text=True)
+    assert events(clocked_ctx) == before + 2

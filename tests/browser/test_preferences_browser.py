@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from consent_service import create_app
 from consent_service.demo import seed
 from consent_service.dsar import outbox
+from consent_service.preferences import service as prefs
 from tests.api.helpers import consent_body
 from tests.api.mail import Inbox, free_port, text_of
 from tests.browser.axe import axe_source, violations
@@ -96,6 +97,7 @@ TEXTS = {
         "unsubscribe": "Abmelden",
         "unsubscribed": "Sie sind abgemeldet",
         "invalid": "Dieser Link ist nicht gültig",
+        "wait": "Bitte warten Sie einen Moment",
     },
     "en": {
         "start": "Your privacy choices",
@@ -109,6 +111,7 @@ TEXTS = {
         "unsubscribe": "Unsubscribe",
         "unsubscribed": "You are unsubscribed",
         "invalid": "This link is not valid",
+        "wait": "Please wait a moment",
     },
 }
 
@@ -118,7 +121,9 @@ def test_a_person_changes_a_choice_and_the_gate_answers_it(offline_browser, worl
 
     client, headers, site_key, base, inbox = world
     axe, folder, driver = axe_source(), shots_dir(tmp_path), offline_browser
-    for number, (language, address) in enumerate((("de", "anna@example.org"), ("en", "ben@example.org")), start=1):
+    for number, (language, address) in enumerate(
+        (("de", "anna@example.org"), ("en", "ben@example.org")), start=1
+    ):
         text = TEXTS[language]
         driver.delete_all_cookies()
         driver.get(f"{base}/privacy/preferences?site={site_key}&lang={language}")
@@ -154,7 +159,9 @@ def test_a_person_changes_a_choice_and_the_gate_answers_it(offline_browser, worl
         answered(driver, newsletter.find_element(By.CSS_SELECTOR, "button[value=refuse]"))
         saved = driver.find_element(By.ID, "saved")
         assert "Newsletter" in saved.text
-        assert "/privacy/preferences/receipts/rcpt_" in saved.find_element(By.TAG_NAME, "a").get_attribute("href")
+        assert "/privacy/preferences/receipts/rcpt_" in saved.find_element(By.TAG_NAME, "a").get_attribute(
+            "href"
+        )
         newsletter = driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=purpose-newsletter]")
         assert text["refused"] in newsletter.find_element(By.CLASS_NAME, "current").text
         look(driver, axe, folder, f"saved-{language}")
@@ -169,7 +176,9 @@ def test_a_newsletter_link_unsubscribes_in_one_click(offline_browser, world, tmp
 
     client, headers, _, base, _ = world
     axe, folder, driver = axe_source(), shots_dir(tmp_path), offline_browser
-    page = client.get("/v1/segments/newsletter?unsubscribe_links=true&identity=email", headers=headers).get_json()
+    page = client.get(
+        "/v1/segments/newsletter?unsubscribe_links=true&identity=email", headers=headers
+    ).get_json()
     links = {item["identity"]: item["unsubscribe"]["url"] for item in page["items"]}
     for language, address in (("de", "anna@example.org"), ("en", "ben@example.org")):
         text = TEXTS[language]
@@ -184,3 +193,18 @@ def test_a_newsletter_link_unsubscribes_in_one_click(offline_browser, world, tmp
         driver.get(f"{base}/privacy/preferences/signin?token=forged&lang={language}")
         assert driver.find_element(By.TAG_NAME, "h1").text == text["invalid"]
         look(driver, axe, folder, f"invalid-{language}")
+
+
+def test_the_page_asks_to_wait_past_the_limit(offline_browser, world, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    client, _, site_key, base, _ = world
+    axe, folder, driver = axe_source(), shots_dir(tmp_path), offline_browser
+    for _ in range(prefs.SIGNIN_PER_ADDRESS):  # the same counters as the served app's
+        assert client.post("/privacy/preferences", data={"email": "eager@example.org"}).status_code == 200
+    for language in ("de", "en"):
+        driver.get(f"{base}/privacy/preferences?site={site_key}&lang={language}")
+        driver.find_element(By.ID, "email").send_keys("eager@example.org")
+        answered(driver, driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+        assert driver.find_element(By.TAG_NAME, "h1").text == TEXTS[language]["wait"]
+        look(driver, axe, folder, f"wait-{language}")
