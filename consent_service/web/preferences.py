@@ -40,7 +40,7 @@ from flask.typing import ResponseReturnValue
 
 from consent_service.config import SUPPORTED_LANGUAGES
 from consent_service.context import Context
-from consent_service.errors import Gone, InvalidInput, NotFound, RateLimited
+from consent_service.errors import Conflict, Gone, InvalidInput, NotFound, RateLimited
 from consent_service.ledger.service import truncate_ip
 from consent_service.preferences import service as prefs
 from consent_service.preferences import tokens
@@ -87,7 +87,10 @@ def _language(site: prefs.SiteInfo, preferred: str | None = None) -> str:
 
 def _page(template: str, site: prefs.SiteInfo, status: int = 200, **values: Any) -> tuple[str, int]:
     language = g.get("page_language") or site.languages[0]
-    here: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("token", "site")}
+    # the same page in another language: a link keeps its token and site (a POST's answer too)
+    here: dict[str, Any] = {
+        k: v[: tokens.MAX_TOKEN] for k, v in request.values.items() if k in ("token", "site")
+    }
     switch = [
         (code, url_for(request.endpoint or "preferences.start", **request.view_args or {}, **here, lang=code))
         for code in site.languages
@@ -272,11 +275,15 @@ def change() -> ResponseReturnValue:
         )
     except InvalidInput:
         return _choices_page(session, site, 422, problem="purpose")
+    except Conflict:  # the person's data was erased after the session began
+        return _page("privacy/preferences_message.html", site, 410, kind="erased")
     except RateLimited as exc:
         return _limited(site, exc)
     query: dict[str, Any] = {"site": site.key} if site.key else {}
     # no fragment: the notice is at the top, and a jump to it would hide the site's name and links
-    return redirect(url_for("preferences.choices", **query, lang=language, changed=receipt_id, purpose=purpose), 303)
+    return redirect(
+        url_for("preferences.choices", **query, lang=language, changed=receipt_id, purpose=purpose), 303
+    )
 
 
 @blueprint.get("/preferences/receipts/<receipt_id>")

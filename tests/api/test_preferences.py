@@ -325,3 +325,20 @@ def test_changes_are_limited_per_subject(world, clocked_ctx, smtp, monkeypatch):
     limited = client.post("/privacy/preferences/choices?lang=en", data={**data, "decision": "allow"})
     assert limited.status_code == 429 and "Please wait a moment" in limited.get_data(as_text=True)
     assert events(clocked_ctx) == before + 2
+
+
+def test_an_erased_person_gets_no_link_and_an_open_session_saves_nothing(world, clocked_ctx, smtp, auth):
+    client, headers = world
+    _, inbox = smtp
+    csrf = sign_in(client, clocked_ctx, inbox)
+    subject = latest(clocked_ctx).subject_id
+    assert client.post(f"/v1/subjects/{subject}/shred", headers=auth).status_code == 200
+    before = events(clocked_ctx)
+    response = client.post(
+        "/privacy/preferences/choices?lang=en",
+        data={"csrf_token": csrf, "purpose": "ads", "decision": "allow"},
+    )
+    assert response.status_code == 410 and "Your data was deleted" in response.get_data(as_text=True)
+    assert events(clocked_ctx) == before
+    assert client.post("/privacy/preferences", data={"email": ANNA}).status_code == 200
+    assert len(signin_mails(clocked_ctx, inbox, 2)) == 1  # no second e-mail
