@@ -174,7 +174,9 @@ def check_json(client: Any, headers: dict[str, str], where: str, doc: Any) -> No
             assert set(shown) == set(given) == {"url", "headers"}, where
             assert set(shown["headers"]) == set(given["headers"]), where
             assert given["headers"]["List-Unsubscribe"] == f"<{given['url']}>", where
-            assert shown["headers"]["List-Unsubscribe-Post"] == given["headers"]["List-Unsubscribe-Post"], where
+            assert shown["headers"]["List-Unsubscribe-Post"] == given["headers"]["List-Unsubscribe-Post"], (
+                where
+            )
             assert urlsplit(shown["url"]).path == urlsplit(given["url"]).path, where
     elif set(doc) == {"purpose", "hash", "items"}:  # a suppression list
         answered = client.get(f"/v1/suppressions/{doc['purpose']}?format=json", headers=headers)

@@ -140,6 +140,13 @@ def test_the_link_opens_a_session_only_by_post_and_a_change_is_recorded(world, c
 
     after = client.get(changed.headers["Location"]).get_data(as_text=True)
     assert "Saved: Newsletter." in after and "Not allowed" in after
+    pages = (
+        client.get("/privacy/preferences").get_data(as_text=True),
+        page.get_data(as_text=True),
+        html,
+        after,
+    )
+    assert all("<script" not in p for p in pages)  # everything works without JavaScript
     receipt_url = re.search(r'href="(/privacy/preferences/receipts/[^"]+)"', after).group(1)
     download = client.get(receipt_url)
     assert download.status_code == 200 and download.mimetype == "application/json"

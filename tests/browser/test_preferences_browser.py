@@ -167,8 +167,32 @@ def test_a_person_changes_a_choice_and_the_gate_answers_it(offline_browser, worl
         look(driver, axe, folder, f"saved-{language}")
         assert gate(client, headers, address)["reason"] == "consent_withdrawn"
 
-        answered(driver, newsletter.find_element(By.CSS_SELECTOR, "button[value=allow]"))
+        by_keyboard(driver, newsletter.find_element(By.CSS_SELECTOR, "button[value=allow]"))
         assert gate(client, headers, address)["reason"] == "consent_granted"
+        newsletter = driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=purpose-newsletter]")
+        assert text["allowed"] in newsletter.find_element(By.CLASS_NAME, "current").text
+
+
+def by_keyboard(driver: Any, button: Any) -> None:
+    """Tab to ``button`` from the top of the page and press Enter; wait for the answer."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script(
+        "window.__consentOldPage = true; document.activeElement.blur(); window.scrollTo(0, 0)"
+    )
+    body = driver.find_element("tag name", "body")
+    for _ in range(60):
+        body.send_keys(Keys.TAB)
+        if driver.switch_to.active_element == button:
+            break
+    assert driver.switch_to.active_element == button, "the button cannot be reached by keyboard"
+    button.send_keys(Keys.ENTER)
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script(
+            "return window.__consentOldPage === undefined && document.readyState === 'complete'"
+        )
+    )
 
 
 def test_a_newsletter_link_unsubscribes_in_one_click(offline_browser, world, tmp_path):
