@@ -4,7 +4,7 @@ Guarantees:
 - ``request_signin`` answers the same whether the address is known or not (it returns nothing);
   only a known, not erased subject gets an e-mail, written to the outbox in one transaction.
   It is limited per client IP (``SIGNIN_PER_IP`` a minute) and per normalised address
-  (``SIGNIN_PER_ADDRESS`` a minute, counted whether the address is known or not, so the limit
+  (``SIGNIN_PER_ADDRESS`` a minute, ``SIGNIN_PER_ADDRESS_HOURLY`` an hour, counted whether the address is known or not, so the limit
   itself tells nothing): ``RateLimited`` when over either;
 - a sign-in link is a signed token (``tokens``), valid ``tokens.SIGNIN_VALIDITY`` seconds and
   stored nowhere; reading it (``read_signin``) changes nothing, so a mail scanner fetching the
@@ -53,6 +53,7 @@ from consent_service.subjects.service import IdentityRef
 SIGNIN_PATH = "/privacy/preferences/signin"
 SIGNIN_PER_IP = 10
 SIGNIN_PER_ADDRESS = 3
+SIGNIN_PER_ADDRESS_HOURLY = 10  # so nobody can mail one address all day, three a minute
 CHANGES_PER_SUBJECT = 30
 MAX_ADDRESS = 254
 _ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -138,8 +139,9 @@ def normalised_address(address: str) -> str:
     return value
 
 
-def _limit(ctx: Context, name: str, per_minute: int, key: str) -> None:
-    wait = limiter_of(ctx).hit(name, per_minute, key)
+def _limit(ctx: Context, name: str, per_minute: int, key: str, *, hourly: bool = False) -> None:
+    limiter = limiter_of(ctx)
+    wait = limiter.hit_hourly(name, per_minute, key) if hourly else limiter.hit(name, per_minute, key)
     if wait is not None:
         raise RateLimited("too many sign-in links were asked for", retry_after=wait)
 
@@ -150,7 +152,9 @@ def request_signin(ctx: Context, address: str, *, ip: str, language: str, site: 
     InvalidInput for a value that is not an address; RateLimited per IP and per address."""
     value = normalised_address(address)
     _limit(ctx, "preferences-signin-ip", SIGNIN_PER_IP, ip)
-    _limit(ctx, "preferences-signin-address", SIGNIN_PER_ADDRESS, hashlib.sha256(value.encode()).hexdigest())
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    _limit(ctx, "preferences-signin-address", SIGNIN_PER_ADDRESS, digest)
+    _limit(ctx, "preferences-signin-address-hourly", SIGNIN_PER_ADDRESS_HOURLY, digest, hourly=True)
     with ctx.uow() as uow:
         session = uow.session
         subject_id = subjects.resolve(session, ctx.crypto, IdentityRef("email", value))

@@ -349,3 +349,13 @@ def test_an_erased_person_gets_no_link_and_an_open_session_saves_nothing(world, 
     assert events(clocked_ctx) == before
     assert client.post("/privacy/preferences", data={"email": ANNA}).status_code == 200
     assert len(signin_mails(clocked_ctx, inbox, 2)) == 1  # no second e-mail
+
+
+def test_one_address_gets_few_links_an_hour(world, monkeypatch):
+    client, _ = world
+    monkeypatch.setattr(prefs, "SIGNIN_PER_ADDRESS", 100)
+    monkeypatch.setattr(prefs, "SIGNIN_PER_ADDRESS_HOURLY", 2)
+    for _ in range(2):
+        assert client.post("/privacy/preferences", data={"email": "busy@example.org"}).status_code == 200
+    limited = client.post("/privacy/preferences", data={"email": "busy@example.org"})
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 60
