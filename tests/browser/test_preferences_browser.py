@@ -134,7 +134,15 @@ def test_a_person_changes_a_choice_and_the_gate_answers_it(offline_browser, worl
         assert header.find_element(By.LINK_TEXT, text["policy"]).get_attribute("href") == POLICY
         look(driver, axe, folder, f"start-{language}")
 
-        driver.find_element(By.ID, "email").send_keys(address)
+        driver.find_element(By.ID, "email").send_keys("no address")
+        answered(driver, driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+        field = driver.find_element(By.ID, "email")
+        assert field.get_attribute("aria-invalid") == "true"
+        assert driver.find_element(By.ID, "email-error").is_displayed()
+        look(driver, axe, folder, f"error-{language}")
+
+        field.clear()
+        field.send_keys(address)
         answered(driver, driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
         assert driver.find_element(By.TAG_NAME, "h1").text == text["sent"]
         look(driver, axe, folder, f"sent-{language}")
