@@ -1,9 +1,9 @@
 """Rate limits shared by every process of a deployment, on the ``limits`` library.
 
-``Limiter`` counts hits per (limit name, key) in fixed one-minute windows in the storage of
-``CONSENT_RATELIMIT_STORAGE_URL``: ``memory://`` (the default) counts in this process only, so
-with several gunicorn workers each has its own count; ``redis://host:port/db`` (or
-``rediss://``) shares the counts between all processes and machines that use that Redis.
+``Limiter`` counts hits per (limit name, key) in fixed one-minute windows (``hit_hourly``: one
+hour) in the storage of ``CONSENT_RATELIMIT_STORAGE_URL``: ``memory://`` (the default) counts in
+this process only, so with several gunicorn workers each has its own count;
+``redis://host:port/db`` (or ``rediss://``) shares the counts between all processes and machines that use that Redis.
 A storage that cannot be reached lets the request through and logs a warning: a Redis outage
 must not take the banner or the API down with it.
 
@@ -17,7 +17,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from limits import RateLimitItem, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
@@ -67,14 +67,22 @@ class Limiter:
         """Count one hit of ``key`` against ``name``; the seconds to wait when over the limit, else None."""
         return self._ask(name, per_minute, key, count=True)
 
+    def hit_hourly(self, name: str, per_hour: int, key: str) -> int | None:
+        """As ``hit``, in one-hour windows (a slow abuse, such as mailing one address all day)."""
+        return self._ask(
+            name, per_hour, key, count=True, item=RateLimitItemPerHour(per_hour) if per_hour > 0 else None
+        )
+
     def blocked(self, name: str, per_minute: int, key: str) -> int | None:
         """The seconds to wait when ``key`` already used up ``name`` this window, else None."""
         return self._ask(name, per_minute, key, count=False)
 
-    def _ask(self, name: str, per_minute: int, key: str, *, count: bool) -> int | None:
+    def _ask(
+        self, name: str, per_minute: int, key: str, *, count: bool, item: RateLimitItem | None = None
+    ) -> int | None:
         if per_minute <= 0:
             return None
-        item = RateLimitItemPerMinute(per_minute)
+        item = item or RateLimitItemPerMinute(per_minute)
         try:
             allowed = (self.strategy.hit if count else self.strategy.test)(item, name, key)
             return None if allowed else self._retry_after(item, name, key)

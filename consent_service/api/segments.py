@@ -14,6 +14,7 @@ from consent_service.api.boundary import Blueprint
 from consent_service.api.schemas.segments import SegmentOut, SegmentQuery, SuppressionQuery
 from consent_service.errors import Forbidden
 from consent_service.ledger import segments, suppressions
+from consent_service.preferences import unsubscribe
 from consent_service.subjects import identity_types
 
 blp = Blueprint("segments", __name__, url_prefix="/v1", description="Segments and suppression lists")
@@ -32,9 +33,13 @@ class Segment(MethodView):
             if not principal().has(IDENTITY_SCOPE):
                 raise Forbidden(f"identity values need the scope {IDENTITY_SCOPE!r}")
             identity_types.cached_rule(ctx(), query["identity"])  # 422 naming the known types
-        return segments.segment_page(
+        page = segments.segment_page(
             ctx(), purpose, cursor=query["cursor"], limit=query["limit"], identity=query["identity"]
         )
+        if query["unsubscribe_links"]:
+            for item in page["items"]:
+                item["unsubscribe"] = unsubscribe.link(ctx(), item["subject_id"], purpose)
+        return page
 
 
 @blp.route("/suppressions/<purpose>")

@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -162,11 +163,21 @@ def check_json(client: Any, headers: dict[str, str], where: str, doc: Any) -> No
         check_gpc(Config(gpc_last_update=doc["lastUpdate"]))
     elif set(doc) == {"items", "next_cursor", "feed_after"}:  # a segment page
         client.post("/v1/consents", headers=headers, json=consent_body("segment@example.org"))
-        answered = client.get("/v1/segments/newsletter?identity=email&limit=1", headers=headers)
+        links = "&unsubscribe_links=true" if "unsubscribe" in doc["items"][0] else ""
+        answered = client.get(f"/v1/segments/newsletter?identity=email&limit=1{links}", headers=headers)
         assert answered.status_code == 200, f"{where}: {answered.get_data(as_text=True)}"
         page = answered.get_json()
         assert set(page) == set(doc) and set(page["items"][0]) == set(doc["items"][0]), where
         assert page["next_cursor"] and page["next_cursor"].isascii(), where
+        if links:  # the unsubscribe link and headers as the page documents them
+            shown, given = doc["items"][0]["unsubscribe"], page["items"][0]["unsubscribe"]
+            assert set(shown) == set(given) == {"url", "headers"}, where
+            assert set(shown["headers"]) == set(given["headers"]), where
+            assert given["headers"]["List-Unsubscribe"] == f"<{given['url']}>", where
+            assert shown["headers"]["List-Unsubscribe-Post"] == given["headers"]["List-Unsubscribe-Post"], (
+                where
+            )
+            assert urlsplit(shown["url"]).path == urlsplit(given["url"]).path, where
     elif set(doc) == {"purpose", "hash", "items"}:  # a suppression list
         answered = client.get(f"/v1/suppressions/{doc['purpose']}?format=json", headers=headers)
         assert answered.status_code == 200, f"{where}: {answered.get_data(as_text=True)}"

@@ -15,6 +15,8 @@ import pytest
 
 from consent_service import create_app
 from consent_service.errors import ConfigurationError
+from consent_service.preferences import service as prefs
+from consent_service.ratelimit import limiter_of
 from consent_service.wiring import bootstrap
 from tests.api.helpers import assert_problem
 from tests.api.test_public_api import banner
@@ -128,3 +130,19 @@ def test_two_processes_share_the_portals_limit_per_address_through_redis(ctx: An
         data = {"csrf_token": csrf.group(1), "type": "access", "email": address}
         statuses.append(client.post("/privacy/requests/new", data=data).status_code)
     assert statuses == [303, 429]
+
+
+def test_two_processes_share_the_sign_in_limits_of_the_preference_centre(ctx: Any) -> None:
+    config = ctx.config.with_overrides(ratelimit_storage_url=server_url("redis"))
+    clients = [create_app(context=bootstrap(config)).test_client() for _ in range(2)]
+    address, ip = f"reader-{secrets.token_hex(4)}@example.org", random_ip()
+    statuses = [
+        c.post("/privacy/preferences", data={"email": address}, environ_base={"REMOTE_ADDR": ip}).status_code
+        for c in clients * 2
+    ]
+    assert statuses == [200] * prefs.SIGNIN_PER_ADDRESS + [429] * (4 - prefs.SIGNIN_PER_ADDRESS)
+    hourly = limiter_of(bootstrap(config))
+    key = f"test-{secrets.token_hex(4)}"
+    assert hourly.hit_hourly("preferences-test-hourly", 1, key) is None
+    wait = hourly.hit_hourly("preferences-test-hourly", 1, key)
+    assert wait is not None and wait > 60  # an hour's window, in Redis

@@ -190,6 +190,35 @@ def test_a_segment_is_exported_across_pages_and_a_withdrawal_leaves_it(client: C
     assert unknown.value.status == 404
 
 
+def test_a_newsletter_gets_unsubscribe_links_and_a_one_click_post_withdraws(
+    live: Served, client: ConsentClient
+) -> None:
+    reader = {"type": "email", "value": "one-click@example.org"}
+    client.record_consent(
+        [{"purpose": "newsletter", "granted": True}], channel="crm", method="api", subject=reader
+    )
+    members, _ = client.export_segment("newsletter", identity="email", unsubscribe_links=True)
+    [member] = [m for m in members if m["identity"] == reader["value"]]
+    link = member["unsubscribe"]
+    assert link["headers"] == {
+        "List-Unsubscribe": f"<{link['url']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    # as a mail provider's server sends it (RFC 8058): no cookie, no CSRF token, the header's body
+    url = live.base + link["url"][link["url"].index("/privacy/unsubscribe") :]
+    request = urllib.request.Request(
+        url,
+        data=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - the live test server
+        assert answer.status == 200
+    decision = client.decide(purpose="newsletter", subject=reader)
+    assert (decision["allowed"], decision["reason"]) == (False, "consent_withdrawn")
+    assert reader["value"] not in {m["identity"] for m in client.segment("newsletter", identity="email")}
+
+
 def test_the_python_recipe_of_the_docs_runs(live: Served, client: ConsentClient, capsys) -> None:
     source = (Path(__file__).resolve().parents[2] / "docs" / "crm-sync.md").read_text()
     [block] = re.findall(r"^```python\n(.*?)^```", source, re.S | re.M)

@@ -151,44 +151,67 @@ class ConsentClient:
     # -- segments and suppression lists ----------------------------------------------------
 
     def segment_page(
-        self, purpose: str, *, cursor: str | None = None, limit: int = 1000, identity: str | None = None
+        self,
+        purpose: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 1000,
+        identity: str | None = None,
+        unsubscribe_links: bool = False,
     ) -> SegmentPage:
         """One page of the subjects the gate allows ``purpose`` for now (``GET /v1/segments/<purpose>``).
 
         A page may hold fewer than ``limit`` subjects while ``next_cursor`` is set; only a null
         ``next_cursor`` ends the export. ``identity`` (e.g. ``"email"``) adds each subject's
-        identity of that type and needs the scope ``vault:decrypt``.
+        identity of that type and needs the scope ``vault:decrypt``. ``unsubscribe_links`` adds
+        each subject's one-click unsubscribe ``url`` and the ``headers`` to put into the e-mail
+        (``List-Unsubscribe``, ``List-Unsubscribe-Post``: RFC 8058).
         """
-        query = _present(cursor=cursor, limit=limit, identity=identity)
+        query = _present(
+            cursor=cursor,
+            limit=limit,
+            identity=identity,
+            unsubscribe_links="true" if unsubscribe_links else None,
+        )
         return cast(SegmentPage, self._call("segment", path_params={"purpose": purpose}, query=query))
 
     def segment(
-        self, purpose: str, *, limit: int = 1000, identity: str | None = None
+        self, purpose: str, *, limit: int = 1000, identity: str | None = None, unsubscribe_links: bool = False
     ) -> Iterator[SegmentMember]:
         """Every subject of the segment, following the cursor page by page (memory stays one page).
 
         After the export, follow the event feed from the first page's ``feed_after``
         (``export_segment`` returns it) to keep the copy current.
         """
-        for page in self._segment_pages(purpose, limit=limit, identity=identity):
+        pages = self._segment_pages(
+            purpose, limit=limit, identity=identity, unsubscribe_links=unsubscribe_links
+        )
+        for page in pages:
             yield from page["items"]
 
     def export_segment(
-        self, purpose: str, *, limit: int = 1000, identity: str | None = None
+        self, purpose: str, *, limit: int = 1000, identity: str | None = None, unsubscribe_links: bool = False
     ) -> tuple[list[SegmentMember], int]:
         """The whole segment as a list, and the feed position (``feed_after``) to follow from."""
         members: list[SegmentMember] = []
         feed_after = 0
-        for number, page in enumerate(self._segment_pages(purpose, limit=limit, identity=identity)):
+        pages = self._segment_pages(
+            purpose, limit=limit, identity=identity, unsubscribe_links=unsubscribe_links
+        )
+        for number, page in enumerate(pages):
             if number == 0:
                 feed_after = page["feed_after"]
             members.extend(page["items"])
         return members, feed_after
 
-    def _segment_pages(self, purpose: str, *, limit: int, identity: str | None) -> Iterator[SegmentPage]:
+    def _segment_pages(
+        self, purpose: str, *, limit: int, identity: str | None, unsubscribe_links: bool
+    ) -> Iterator[SegmentPage]:
         cursor: str | None = None
         while True:
-            page = self.segment_page(purpose, cursor=cursor, limit=limit, identity=identity)
+            page = self.segment_page(
+                purpose, cursor=cursor, limit=limit, identity=identity, unsubscribe_links=unsubscribe_links
+            )
             yield page
             cursor = page["next_cursor"]
             if cursor is None:

@@ -41,6 +41,8 @@ OPERATIONS: dict[str, Operation] = {
     "decide": Operation("POST", "/v1/decisions", body=(*SUBJECT, "purpose", "cookie"), safe=True),
     "decide_batch": Operation("POST", "/v1/decisions/batch", body=("purpose", "subjects"), safe=True),
     "events": Operation("GET", "/v1/events", query=("after", "limit", "purpose", "subject_id"), safe=True),
-    "segment": Operation("GET", "/v1/segments/{purpose}", query=("cursor", "limit", "identity"), safe=True),
+    "segment": Operation(
+        "GET", "/v1/segments/{purpose}", query=("cursor", "limit", "identity", "unsubscribe_links"), safe=True
+    ),
     "suppressions": Operation("GET", "/v1/suppressions/{purpose}", query=("format",), safe=True),
 }

@@ -76,10 +76,16 @@ class FeedPage(TypedDict):
     has_more: bool
 
 
+class UnsubscribeLink(TypedDict):
+    url: str
+    headers: dict[str, str]  # List-Unsubscribe and List-Unsubscribe-Post, to add to the e-mail
+
+
 class SegmentMember(TypedDict):
     subject_id: str
     identity: str | None
     decided_at: str | None
+    unsubscribe: NotRequired[UnsubscribeLink]  # with unsubscribe_links=True
 
 
 class SegmentPage(TypedDict):

@@ -20,12 +20,28 @@ class SegmentQuery(StrictSchema):
         validate=IDENTITY_TYPE,
         metadata={"description": "add each subject's identity of this type (needs vault:decrypt)"},
     )
+    unsubscribe_links = fields.Bool(
+        load_default=False,
+        metadata={"description": "add each subject's one-click unsubscribe URL and List-Unsubscribe headers"},
+    )
+
+
+class UnsubscribeOut(StrictSchema):
+    url = fields.Str()
+    headers = fields.Dict(
+        keys=fields.Str(),
+        values=fields.Str(),
+        metadata={
+            "description": "List-Unsubscribe and List-Unsubscribe-Post (RFC 8058), to add to the e-mail"
+        },
+    )
 
 
 class SegmentItemOut(StrictSchema):
     subject_id = fields.Str()
     identity = fields.Str(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
+    unsubscribe = fields.Nested(UnsubscribeOut)
 
 
 class SegmentOut(StrictSchema):
