@@ -71,6 +71,8 @@ def test_the_landing_page_names_the_site_and_its_policy_and_an_unknown_site_is_h
     )
     assert page.headers["Cache-Control"] == "no-store" and "Content-Security-Policy" in page.headers
     assert f"/privacy/requests/new?lang=de&amp;site={site.site_key}" in html
+    assert f"/privacy/preferences?lang=de&amp;site={site.site_key}" in html  # the preference centre
+    assert "Ihre Einwilligungen verwalten" in html
     unknown = client.get("/privacy/?site=pk_nothing_like_it")
     assert unknown.status_code == 200 and "Demo shop" not in unknown.get_data(as_text=True)
     assert client.get("/privacy/requests/new?site=" + "x" * 5000).status_code == 200
