@@ -2,6 +2,7 @@
 
 Guarantees of ``record_consent``:
 - all decisions of one call land together, with their projection, or none do;
+- the consent counts (``ledger.counts``) are written in the same transaction as the events;
 - events get consecutive sequence numbers under a lock on the ledger head, so concurrent
   writers (threads or processes, SQLite or PostgreSQL) never fork the chain;
 - the proof (truncated IP, user agent, URL, GPC signal, TC/GPP string) is sealed under a fresh
@@ -28,7 +29,7 @@ from consent_service.db import UTCDateTime
 from consent_service.durations import add_duration
 from consent_service.errors import Conflict, InvalidInput, UnknownReference
 from consent_service.hashing import canonical_json
-from consent_service.ledger import checkpoints, projection
+from consent_service.ledger import checkpoints, counts, projection
 from consent_service.ledger.chain import link
 from consent_service.ledger.models import LedgerEvent, ProofKey
 from consent_service.ledger.receipts import build_receipt
@@ -141,10 +142,12 @@ def insert_proof_keys(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def append(session: Session, head: tuple[int, str], rows: list[dict[str, Any]]) -> tuple[int, str]:
-    """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them, move the head."""
+    """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them, move the head,
+    and count them (``ledger.counts``) in the same transaction."""
     seq, prev = link(rows, *head)
     session.execute(_INSERT_EVENTS, [{name: row.get(name) for name in _EVENT_COLUMNS} for row in rows])
     session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+    counts.add(session, rows, before=head[0])
     return seq, prev
 
 
