@@ -24,7 +24,21 @@ from consent_service.ledger import stats
 blp = Blueprint("stats", __name__, url_prefix="/v1/stats", description="Statistics")
 
 UNSUPPRESSED_SCOPE = "stats:unsuppressed"
-CSV_DOC = {"responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}}
+
+
+def csv_doc(schema: str, description: str) -> dict[str, Any]:
+    """The 200 response as JSON (``schema``) or CSV, for the OpenAPI document."""
+    return {
+        "responses": {
+            "200": {
+                "description": description,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+        }
+    }
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> Response:
@@ -39,8 +53,8 @@ def _csv(header: list[str], rows: list[list[Any]]) -> Response:
 class ConsentStats(MethodView):
     @require("stats:read")
     @blp.arguments(ConsentStatsQuery, location="query")
-    @blp.response(200, ConsentStatsOut, description="JSON, or CSV (one row per bucket) with format=csv")
-    @blp.doc(**CSV_DOC)
+    @blp.response(200, ConsentStatsOut)
+    @blp.doc(**csv_doc("ConsentStatsOut", "JSON, or CSV (one row per bucket) with format=csv"))
     def get(self, query: dict[str, Any]) -> Any:
         """Grants, denials, withdrawals, opt-in rate and method shares per day, week or month."""
         answer = stats.consent_stats(
@@ -70,8 +84,8 @@ class ConsentStats(MethodView):
 class RequestStats(MethodView):
     @require("stats:read")
     @blp.arguments(RangeQuery, location="query")
-    @blp.response(200, RequestStatsOut, description="JSON, or CSV (one row per request type) with format=csv")
-    @blp.doc(**CSV_DOC)
+    @blp.response(200, RequestStatsOut)
+    @blp.doc(**csv_doc("RequestStatsOut", "JSON, or CSV (one row per request type) with format=csv"))
     def get(self, query: dict[str, Any]) -> Any:
         """Requests received per type, time to completion, share within the deadline, overdue now."""
         answer = request_stats.request_stats(
