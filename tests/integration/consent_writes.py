@@ -26,7 +26,7 @@ def person(i: int) -> IdentityRef:
 
 
 def write(ctx: Context, site_key: str, op: tuple[Any, ...]) -> None:
-    """One write; ``op`` = (kind, ...): consent, banner, import, erase. Writes refused because the
+    """One write; ``op`` = (kind, ...): consent, banner, import, confirm, erase. Writes refused because the
     subject was erased are part of the sequence (they must count nothing)."""
     kind = op[0]
     try:
@@ -82,6 +82,29 @@ def write(ctx: Context, site_key: str, op: tuple[Any, ...]) -> None:
                 fresh=lambda session, items: items,
                 within=lambda session, written: None,
             )
+        elif kind == "confirm":  # the double opt-in confirmation of the person's pending newsletter grant
+            from consent_service.subjects.service import resolve
+
+            with ctx.uow(write=False) as uow:
+                subject_id = resolve(uow.session, ctx.crypto, person(op[1]))
+                pending = uow.session.scalars(
+                    select(LedgerEvent.id)
+                    .where(LedgerEvent.subject_id == subject_id, LedgerEvent.decision == "pending")
+                    .order_by(LedgerEvent.seq.desc())
+                ).first()
+            if pending is not None:
+                record_consent(
+                    ctx,
+                    RecordConsent(
+                        decisions=[DecisionInput("purpose", "newsletter", True)],
+                        channel="email",
+                        method="custom",
+                        actor_type="subject",
+                        actor_id="confirmation",
+                        subject_id=subject_id,
+                        related_event_id=pending,
+                    ),
+                )
         elif kind == "erase":
             from consent_service.subjects.service import resolve
 

@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, update
 
 from consent_service.context import Context
-from consent_service.demo import seed
+from consent_service.demo import DEMO_PURPOSES, seed
 from consent_service.ledger import counts
 from consent_service.ledger.models import ConsentCount
 from consent_service.ledger.stats import rebuild_counts
+from consent_service.registry.service import save_purpose
 from tests.conftest import make_context
 from tests.fakes import FixedClock
 from tests.integration.consent_writes import PURPOSES, fold_ledger, write
@@ -42,6 +43,7 @@ operation = st.one_of(
         st.integers(0, 3),
         st.builds(lambda: f"k{next(_keys)}"),
     ),
+    st.tuples(st.just("confirm"), people),
     st.tuples(st.just("erase"), people),
     st.tuples(st.just("advance"), st.integers(1, 30)),  # hours
 )
@@ -52,6 +54,8 @@ def world(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[Context, FixedClock
     clock = FixedClock()
     context = make_context(sqlite_url, tmp_path, clock=clock)
     demo = seed(context)
+    # newsletter grants by e-mail wait for their confirmation: pending, then granted
+    save_purpose(context, "newsletter", {**DEMO_PURPOSES["newsletter"], "confirmation": "double_opt_in"})
     yield context, clock, demo["site"]["site_key"]
     context.db.dispose()
 
@@ -85,14 +89,18 @@ def test_the_fold_is_not_trivially_equal(world) -> None:
     run(
         world,
         [
-            ("consent", 1, [("newsletter", True)], "api", "de"),
-            ("consent", 1, [("newsletter", False)], "api", "de"),  # a withdrawal, same day: not first
+            ("consent", 2, [("newsletter", True)], "api", "de"),  # a customer id: no confirmation
+            ("consent", 2, [("newsletter", False)], "api", "de"),  # a withdrawal, same day: not first
             ("banner", 2, "accept_all", False, "en"),
             ("import", 3, "ads", "granted", 2, "x1"),
+            ("consent", 5, [("newsletter", True)], "api", None),  # by e-mail: pending
+            ("confirm", 5),
         ],
     )
     folded = fold_ledger(ctx)
     assert table(ctx) == folded
+    decided = {cell[6] for cell in folded if cell[0] == "newsletter"}
+    assert decided == {"granted", "withdrawn", "pending"}
     withdrawn = [cell for cell in folded if cell[0] == "newsletter" and cell[6] == "withdrawn"]
     assert [folded[c] for c in withdrawn] == [(1, 0)]
     imported = [cell for cell in folded if cell[3] == "import"]
