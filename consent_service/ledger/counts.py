@@ -31,9 +31,10 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import String, bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from consent_service.db import UTCDateTime
 from consent_service.ledger.models import ConsentCount, LedgerEvent
 from consent_service.subjects.models import Subject
 
@@ -80,26 +81,42 @@ def fold(events: Iterable[Mapping[str, Any]], seen: set[tuple[str, str, dt.date]
             entry[1] += 1
 
 
+# The subject's events on the purposes counted on the days in question, before this append
+# (found through ``ix_ledger_events_subject_seq``); one fixed statement, compiled once.
+_EARLIER = (
+    text(
+        "SELECT subject_id, target_key, recorded_at, recorded_at_source FROM ledger_events "
+        "WHERE subject_id IN :sids AND seq <= :before AND kind = 'consent' AND target_type = 'purpose' "
+        "AND target_key IN :keys AND coalesce(recorded_at_source, recorded_at) >= :lo "
+        "AND coalesce(recorded_at_source, recorded_at) < :hi"
+    )
+    .bindparams(
+        bindparam("sids", expanding=True),
+        bindparam("keys", expanding=True),
+        bindparam("lo", type_=UTCDateTime()),
+        bindparam("hi", type_=UTCDateTime()),
+    )
+    .columns(subject_id=String(), target_key=String(), recorded_at=UTCDateTime(), recorded_at_source=UTCDateTime())
+)
+
+
 def _earlier_marks(session: Session, rows: list[dict[str, Any]], before: int) -> set[tuple[str, str, dt.date]]:
     """(subject, purpose, day) of events up to seq ``before`` on the days and purposes of ``rows``."""
     days = [count_day(r) for r in rows]
     lo = dt.datetime.combine(min(days), dt.time(), dt.UTC)
     hi = dt.datetime.combine(max(days), dt.time(), dt.UTC) + dt.timedelta(days=1)
-    e = LedgerEvent
-    when = func.coalesce(e.recorded_at_source, e.recorded_at)
     found = session.execute(
-        select(e.subject_id, e.target_key, e.recorded_at, e.recorded_at_source).where(
-            e.subject_id.in_(sorted({r["subject_id"] for r in rows})),
-            e.kind == "consent",
-            e.target_type == "purpose",
-            e.target_key.in_(sorted({r["target_key"] for r in rows})),
-            e.seq <= before,
-            when >= lo,
-            when < hi,
-        )
+        _EARLIER,
+        {
+            "sids": sorted({r["subject_id"] for r in rows}),
+            "keys": sorted({r["target_key"] for r in rows}),
+            "before": before,
+            "lo": lo,
+            "hi": hi,
+        },
     )
     return {
-        (sid, str(key), count_day({"recorded_at": at, "recorded_at_source": source}))
+        (sid, key, count_day({"recorded_at": at, "recorded_at_source": source}))
         for sid, key, at, source in found
     }
 
