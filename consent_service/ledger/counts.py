@@ -9,6 +9,8 @@ nothing that identifies anyone).
 - The day is the UTC date of ``recorded_at_source`` when the event has one (an imported decision
   counts on the day it was given on the platform it came from), else of ``recorded_at``.
 - The site is the banner's site (``actor_type`` ``site``: ``actor_id``), ``''`` for other actors.
+- ``consent_daily`` holds the same cells summed over channel and language (a sum of first events
+  of one purpose and day stays a sound bound), written alongside; the statistics read it.
 - ``first_events`` counts the events that are their subject's first decision on the purpose
   that day (lowest ``seq`` among the subject's events on the purpose counted on that day). Each
   subject has at most one such event per purpose and day, so the sum of ``first_events`` over
@@ -35,10 +37,11 @@ from sqlalchemy import String, bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from consent_service.db import UTCDateTime
-from consent_service.ledger.models import ConsentCount, LedgerEvent
+from consent_service.ledger.models import ConsentCount, ConsentDaily, LedgerEvent
 from consent_service.subjects.models import Subject
 
 DIMENSIONS = ("purpose_key", "day", "site", "channel", "method", "language", "decision")
+DAILY_DIMENSIONS = ("purpose_key", "day", "site", "decision", "method")  # consent_daily's key
 Cell = tuple[str, dt.date, str, str, str, str, str]  # in the order of DIMENSIONS
 Tally = dict[Cell, list[int]]  # cell -> [events, first_events]
 SUBJECT_PAGE = 2000
@@ -131,15 +134,14 @@ def add(session: Session, rows: list[dict[str, Any]], before: int) -> None:
     upsert(session, tally)
 
 
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[tuple[str, str], Any] = {}
 
 
-def _upsert_statement(dialect: str) -> Any:
-    """INSERT that adds to an existing cell, built once per dialect."""
-    if dialect not in _UPSERTS:
+def _upsert_statement(dialect: str, table: Any) -> Any:
+    """INSERT into ``table`` that adds to an existing cell, built once per dialect and table."""
+    if (dialect, table.name) not in _UPSERTS:
         from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-        table: Any = ConsentCount.__table__
         stmt: Any
         if dialect in ("mysql", "mariadb"):
             stmt = mysql.insert(table)
@@ -150,25 +152,40 @@ def _upsert_statement(dialect: str) -> Any:
         else:
             stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
             stmt = stmt.on_conflict_do_update(
-                index_elements=list(DIMENSIONS),
+                index_elements=[c.name for c in table.primary_key.columns],
                 set_={
                     "events": table.c.events + stmt.excluded.events,
                     "first_events": table.c.first_events + stmt.excluded.first_events,
                 },
             )
-        _UPSERTS[dialect] = stmt
-    return _UPSERTS[dialect]
+        _UPSERTS[dialect, table.name] = stmt
+    return _UPSERTS[dialect, table.name]
+
+
+def daily(tally: Tally) -> dict[tuple[Any, ...], list[int]]:
+    """``tally`` summed over channel and language, keyed by ``DAILY_DIMENSIONS``."""
+    out: dict[tuple[Any, ...], list[int]] = {}
+    for (purpose, day, site, _channel, method, _language, decision), (n, first) in tally.items():
+        entry = out.setdefault((purpose, day, site, decision, method), [0, 0])
+        entry[0] += n
+        entry[1] += first
+    return out
+
+
+def _params(names: tuple[str, ...], tally: Mapping[tuple[Any, ...], list[int]]) -> list[dict[str, Any]]:
+    return [
+        {**dict(zip(names, cell, strict=True)), "events": n, "first_events": first}
+        for cell, (n, first) in sorted(tally.items())
+    ]
 
 
 def upsert(session: Session, tally: Tally) -> None:
-    """Add ``tally`` to the table, one row per cell, in key order (so that two writers touching
+    """Add ``tally`` to both tables, one row per cell, in key order (so that two writers touching
     the same cells lock them in the same order and cannot deadlock)."""
     if tally:
-        params = [
-            {**dict(zip(DIMENSIONS, cell, strict=True)), "events": n, "first_events": first}
-            for cell, (n, first) in sorted(tally.items())
-        ]
-        session.execute(_upsert_statement(session.get_bind().dialect.name), params)
+        dialect = session.get_bind().dialect.name
+        session.execute(_upsert_statement(dialect, ConsentCount.__table__), _params(DIMENSIONS, tally))
+        session.execute(_upsert_statement(dialect, ConsentDaily.__table__), _params(DAILY_DIMENSIONS, daily(tally)))
 
 
 _EVENT_FIELDS = (
@@ -225,23 +242,19 @@ def rebuild(session: Session, progress: Callable[[int, int], None] | None = None
     the number of cells written."""
     tally = tally_ledger(session, progress)
     session.execute(delete(ConsentCount))
+    session.execute(delete(ConsentDaily))
     if tally:
-        session.execute(
-            insert(ConsentCount),
-            [
-                {**dict(zip(DIMENSIONS, cell, strict=True)), "events": n, "first_events": first}
-                for cell, (n, first) in sorted(tally.items())
-            ],
-        )
+        session.execute(insert(ConsentCount), _params(DIMENSIONS, tally))
+        session.execute(insert(ConsentDaily), _params(DAILY_DIMENSIONS, daily(tally)))
     return len(tally)
 
 
-def snapshot(session: Session) -> dict[Cell, tuple[int, int]]:
-    """The table as {cell: (events, first_events)}, for comparing with a fold."""
-    table: Any = ConsentCount.__table__
+def snapshot(session: Session, daily_table: bool = False) -> dict[Any, tuple[int, int]]:
+    """A table as {cell: (events, first_events)}, for comparing with a fold: ``consent_counts``,
+    or ``consent_daily`` (keyed by ``DAILY_DIMENSIONS``)."""
+    table: Any = (ConsentDaily if daily_table else ConsentCount).__table__
+    names = DAILY_DIMENSIONS if daily_table else DIMENSIONS
     return {
-        tuple(row[:7]): (row[7], row[8])
-        for row in session.execute(
-            select(*[table.c[name] for name in DIMENSIONS], table.c.events, table.c.first_events)
-        )
+        tuple(row[: len(names)]): (row[len(names)], row[len(names) + 1])
+        for row in session.execute(select(*[table.c[name] for name in names], table.c.events, table.c.first_events))
     }

@@ -7,7 +7,8 @@ row's canonical bytes (ciphertext included), so shredding a key later leaves the
 ``consent_state`` is the projection: the latest decision per subject and target.
 ``ledger_witnesses`` remembers, per configured witness URL, the last checkpoint it accepted.
 ``ledger_verifications`` keeps each whole-ledger verification with its progress and result.
-``consent_counts`` holds the consent statistics, kept as events are appended (``ledger.counts``).
+``consent_counts`` holds the consent statistics, kept as events are appended (``ledger.counts``),
+and ``consent_daily`` the same summed over channel and language, which the statistics read.
 """
 
 from __future__ import annotations
@@ -202,5 +203,21 @@ class ConsentCount(Base):
     method: Mapped[str] = mapped_column(String(32), primary_key=True)
     language: Mapped[str] = mapped_column(String(16), primary_key=True)
     decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    first_events: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConsentDaily(Base):
+    """``consent_counts`` summed over channel and language: what the statistics read, so a year
+    by day of one purpose is a few thousand rows of one index range."""
+
+    __tablename__ = "consent_daily"
+    __table_args__ = (Index("ix_consent_daily_day", "day"),)
+
+    purpose_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    method: Mapped[str] = mapped_column(String(32), primary_key=True)
     events: Mapped[int] = mapped_column(BigInteger)
     first_events: Mapped[int] = mapped_column(BigInteger)

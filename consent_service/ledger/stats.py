@@ -1,4 +1,4 @@
-"""Consent statistics read from ``consent_counts`` (never from the ledger) and the counts' rebuild.
+"""Consent statistics read from ``consent_daily`` (never from the ledger) and the counts' rebuild.
 
 Definitions (per bucket of the interval, over the purpose and site asked for, or all of them):
 
@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from consent_service.context import Context
 from consent_service.errors import InvalidInput
 from consent_service.ledger import counts
-from consent_service.ledger.models import ConsentCount
+from consent_service.ledger.models import ConsentDaily
 from consent_service.ledger.service import lock_head
 from consent_service.registry.models import Purpose, Site
 
@@ -119,7 +119,7 @@ def consent_stats(
     if interval not in INTERVALS:
         raise InvalidInput("unknown interval", errors={"interval": [f"one of {', '.join(INTERVALS)}"]})
     start, end = check_range(ctx.now().date(), start, end)
-    c = ConsentCount
+    c = ConsentDaily
     query = (
         select(c.day, c.purpose_key, c.decision, c.method, func.sum(c.events), func.sum(c.first_events))
         .where(c.day >= start, c.day <= end)
@@ -138,7 +138,7 @@ def consent_stats(
             query = query.where(c.site == site)
         if errors:
             raise InvalidInput("the statistics name unknown things", errors=errors)
-        rows = session.execute(query).all()
+        rows = session.connection().execute(query).all()  # plain rows: no ORM loading
     min_subjects = ctx.config.stats_min_subjects
     periods = buckets(start, end, interval)
     index = {p[0]: i for i, p in enumerate(periods)}
@@ -167,20 +167,32 @@ def consent_stats(
         "min_subjects": min_subjects,
         "unsuppressed": unsuppressed,
         "buckets": [
-            _bucket(period, sums[i], firsts[i], min_subjects, unsuppressed) for i, period in enumerate(periods)
+            _bucket(period, sums[i], bounds_of(firsts[i]), min_subjects, unsuppressed)
+            for i, period in enumerate(periods)
         ],
     }
+
+
+def bounds_of(firsts: dict[tuple[str, dt.date], dict[str, int]]) -> dict[str, int]:
+    """Per number, the largest sum of first events over the (purpose, day) groups of a bucket:
+    a sound lower bound of the bucket's distinct subjects behind that number."""
+    bounds: dict[str, int] = {}
+    for group in firsts.values():
+        for name, first in group.items():
+            if first > bounds.get(name, 0):
+                bounds[name] = first
+    return bounds
 
 
 def _bucket(
     period: tuple[dt.date, dt.date],
     sums: dict[str, int],
-    firsts: dict[tuple[str, dt.date], dict[str, int]],
+    bounds: dict[str, int],
     min_subjects: int,
     unsuppressed: bool,
 ) -> dict[str, Any]:
     def bound(name: str) -> int:
-        return max((f.get(name, 0) for f in firsts.values()), default=0)
+        return bounds.get(name, 0)
 
     out: dict[str, Any] = {"start": period[0], "end": period[1]}
     suppressed = []

@@ -1,4 +1,5 @@
 """consent counts: the ledger's consent decisions on purposes per day and cell, for statistics
+(and per day, purpose, site, decision and method, which the statistics read)
 
 The table is filled here from the events already in the ledger (one set-based statement), so an
 upgrade needs no manual step; from then on every append adds to it (``ledger.counts``).
@@ -37,6 +38,13 @@ FROM (
 ) AS counted
 GROUP BY target_key, day, site, channel, method, language, decision
 """
+# consent_daily: the same counts summed over channel and language
+ROLLUP = """
+INSERT INTO consent_daily (purpose_key, day, site, decision, method, events, first_events)
+SELECT purpose_key, day, site, decision, method, sum(events), sum(first_events)
+FROM consent_counts
+GROUP BY purpose_key, day, site, decision, method
+"""
 DAY = {
     "sqlite": "date(coalesce(recorded_at_source, recorded_at))",
     "postgresql": "CAST(coalesce(recorded_at_source, recorded_at) AT TIME ZONE 'UTC' AS DATE)",
@@ -67,10 +75,27 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_consent_counts_day", "consent_counts", ["day"], unique=False)
+    op.create_table(
+        "consent_daily",
+        sa.Column("purpose_key", sa.String(length=128), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("site", sa.String(length=64), nullable=False),
+        sa.Column("decision", sa.String(length=16), nullable=False),
+        sa.Column("method", sa.String(length=32), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.Column("first_events", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "purpose_key", "day", "site", "decision", "method", name=op.f("pk_consent_daily")
+        ),
+    )
+    op.create_index("ix_consent_daily_day", "consent_daily", ["day"], unique=False)
     dialect = op.get_bind().dialect.name
     op.execute(BACKFILL.format(day=DAY[dialect]))
+    op.execute(ROLLUP)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_consent_daily_day", table_name="consent_daily")
+    op.drop_table("consent_daily")
     op.drop_index("ix_consent_counts_day", table_name="consent_counts")
     op.drop_table("consent_counts")

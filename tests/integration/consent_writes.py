@@ -142,3 +142,13 @@ def fold_ledger(ctx: Context) -> dict[tuple[Any, ...], tuple[int, int]]:
                 seen.add((event.subject_id, event.target_key, day))
                 tally[cell][1] += 1
     return {cell: (n, first) for cell, (n, first) in tally.items()}
+
+
+def rollup(fold: dict[tuple[Any, ...], tuple[int, int]]) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """The fold summed over channel and language, as ``consent_daily`` keeps it."""
+    out: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for (purpose, day, site, _channel, method, _language, decision), (n, first) in fold.items():
+        key = (purpose, day, site, decision, method)
+        was = out.get(key, (0, 0))
+        out[key] = (was[0] + n, was[1] + first)
+    return out

@@ -16,12 +16,12 @@ from sqlalchemy import delete, update
 from consent_service.context import Context
 from consent_service.demo import DEMO_PURPOSES, seed
 from consent_service.ledger import counts
-from consent_service.ledger.models import ConsentCount
+from consent_service.ledger.models import ConsentCount, ConsentDaily
 from consent_service.ledger.stats import rebuild_counts
 from consent_service.registry.service import save_purpose
 from tests.conftest import make_context
 from tests.fakes import FixedClock
-from tests.integration.consent_writes import PURPOSES, fold_ledger, write
+from tests.integration.consent_writes import PURPOSES, fold_ledger, rollup, write
 
 _keys = itertools.count()
 people = st.integers(0, 5)
@@ -74,13 +74,20 @@ def table(ctx: Context) -> dict[tuple[Any, ...], tuple[int, int]]:
         return counts.snapshot(uow.session)
 
 
+def daily(ctx: Context) -> dict[tuple[Any, ...], tuple[int, int]]:
+    with ctx.uow(write=False) as uow:
+        return counts.snapshot(uow.session, daily_table=True)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(operation, min_size=1, max_size=12))
 def test_the_counts_equal_a_fold_of_the_ledger_after_any_writes(world, ops) -> None:
     # the examples share one database: the ledger grows from one to the next, and so must the counts
     run(world, ops)
     ctx = world[0]
-    assert table(ctx) == fold_ledger(ctx)
+    folded = fold_ledger(ctx)
+    assert table(ctx) == folded
+    assert daily(ctx) == rollup(folded)
 
 
 def test_the_fold_is_not_trivially_equal(world) -> None:
@@ -120,6 +127,7 @@ def test_a_rebuild_after_damage_gives_the_fold_again(world, ops) -> None:
     with ctx.uow() as uow:
         uow.session.execute(update(ConsentCount).values(first_events=0, events=7))
         uow.session.execute(delete(ConsentCount).where(ConsentCount.decision == "granted"))
+        uow.session.execute(delete(ConsentDaily))
         uow.commit()
     seen: list[tuple[int, int]] = []
     counts.SUBJECT_PAGE, page = 3, counts.SUBJECT_PAGE  # several pages, so paging is exercised
@@ -128,6 +136,7 @@ def test_a_rebuild_after_damage_gives_the_fold_again(world, ops) -> None:
     finally:
         counts.SUBJECT_PAGE = page
     assert table(ctx) == expected
+    assert daily(ctx) == rollup(expected)
     assert cells == len(expected)
     assert seen and seen[-1][0] == seen[-1][1]
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)

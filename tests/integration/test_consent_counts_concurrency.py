@@ -1,4 +1,4 @@
-"""Two processes adding to the same consent counts at once lose nothing, on real PostgreSQL and
+"""Two processes adding to the same consent counts (both tables) at once lose nothing, on real PostgreSQL and
 MariaDB servers (the upsert of ``ledger.counts`` on its own, without the ledger head's lock that
 the service also holds), and concurrent writers through the service leave counts equal to the
 fold of the ledger."""
@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from consent_service.ledger import counts
-from consent_service.ledger.models import ConsentCount
+from consent_service.ledger.models import ConsentCount, ConsentDaily
 from tests.conftest import server_url
 
 ROUNDS = 150
@@ -47,6 +47,7 @@ def counts_url(request: pytest.FixtureRequest) -> Iterator[str]:
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     engine = create_engine(url)
     ConsentCount.__table__.create(engine)
+    ConsentDaily.__table__.create(engine)
     engine.dispose()
     yield url
     with admin.connect() as conn:
@@ -66,7 +67,10 @@ def test_two_processes_adding_to_the_same_cells_lose_no_count(counts_url: str) -
     engine = create_engine(counts_url)
     with Session(engine) as session:
         table = counts.snapshot(session)
+        rolled = counts.snapshot(session, daily_table=True)
     engine.dispose()
+    assert rolled[("newsletter", DAY, "", "granted", "api")] == (2 * ROUNDS, 2 * ROUNDS)
+    assert rolled[("newsletter", DAY, "", "denied", "api")] == (4 * ROUNDS, 0)  # both writers' cells
     assert table[SHARED] == (2 * ROUNDS, 2 * ROUNDS)
     for w in range(2):
         assert table[("newsletter", DAY, "", "api", "api", f"w{w}", "denied")] == (2 * ROUNDS, 0)

@@ -244,6 +244,7 @@ def test_0026_counts_the_events_already_in_the_ledger(backend: str, tmp_path: Pa
         clock.advance(hours=5)
     with ctx.uow(write=False) as uow:
         live = counts.snapshot(uow.session)
+        live_daily = counts.snapshot(uow.session, daily_table=True)
     ctx.db.dispose()
     assert len(live) >= 6 and any(first == 0 for _, first in live.values())
     command.downgrade(alembic_config(url), "0025")
@@ -253,4 +254,5 @@ def test_0026_counts_the_events_already_in_the_ledger(backend: str, tmp_path: Pa
 
     with Session(engine) as session:
         assert counts.snapshot(session) == live
+        assert counts.snapshot(session, daily_table=True) == live_daily
     engine.dispose()

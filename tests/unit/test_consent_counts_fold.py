@@ -85,9 +85,9 @@ def test_a_bucket_bound_is_the_largest_per_day_and_purpose_not_the_sum() -> None
     sums = {"grants": 12, "denials": 0, "withdrawals": 0, "pending": 0, "method:accept_all": 12}
     sums = {**{f"method:{m}": 0 for m in stats.METHOD_SHARES}, **sums}
     period = (dt.date(2026, 3, 2), dt.date(2026, 3, 8))
-    hidden = stats._bucket(period, sums, firsts, 10, unsuppressed=False)
+    hidden = stats._bucket(period, sums, stats.bounds_of(firsts), 10, unsuppressed=False)
     assert hidden["grants"] is None and hidden["denials"] == 0
     assert hidden["suppressed"] == ["grants", "opt_in_rate", "methods"]
-    shown = stats._bucket(period, sums, firsts, 6, unsuppressed=False)
+    shown = stats._bucket(period, sums, stats.bounds_of(firsts), 6, unsuppressed=False)
     assert shown["grants"] == 12 and shown["opt_in_rate"] == 1.0 and shown["methods"]["accept_all"] == 1.0
-    assert stats._bucket(period, sums, firsts, 10, unsuppressed=True)["suppressed"] == []
+    assert stats._bucket(period, sums, stats.bounds_of(firsts), 10, unsuppressed=True)["suppressed"] == []
