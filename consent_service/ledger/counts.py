@@ -30,7 +30,7 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import String, bindparam, delete, func, insert, select, text
@@ -124,13 +124,16 @@ def _earlier_marks(session: Session, rows: list[dict[str, Any]], before: int) ->
     }
 
 
-def add(session: Session, rows: list[dict[str, Any]], before: int) -> None:
-    """Count the events ``rows`` just appended after seq ``before``; see the module docstring."""
+def add(session: Session, rows: list[dict[str, Any]], before: int, new_subjects: Collection[str] = ()) -> None:
+    """Count the events ``rows`` just appended after seq ``before``; see the module docstring.
+    Subjects in ``new_subjects`` were created in this transaction: they have no earlier events,
+    so a banner's first visit costs no look-up."""
     rows = [r for r in rows if counted(r)]
     if not rows:
         return
+    known = [r for r in rows if r["subject_id"] not in new_subjects]
     tally: Tally = {}
-    fold(rows, _earlier_marks(session, rows, before), tally)
+    fold(rows, _earlier_marks(session, known, before) if known else set(), tally)
     upsert(session, tally)
 
 

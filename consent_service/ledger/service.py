@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,13 +141,16 @@ def insert_proof_keys(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(_INSERT_PROOF_KEYS, rows)
 
 
-def append(session: Session, head: tuple[int, str], rows: list[dict[str, Any]]) -> tuple[int, str]:
+def append(
+    session: Session, head: tuple[int, str], rows: list[dict[str, Any]], new_subjects: Collection[str] = ()
+) -> tuple[int, str]:
     """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them, move the head,
-    and count them (``ledger.counts``) in the same transaction."""
+    and count them (``ledger.counts``) in the same transaction. ``new_subjects``: subjects created
+    in this transaction, which have no earlier events for the counts to look up."""
     seq, prev = link(rows, *head)
     session.execute(_INSERT_EVENTS, [{name: row.get(name) for name in _EVENT_COLUMNS} for row in rows])
     session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
-    counts.add(session, rows, before=head[0])
+    counts.add(session, rows, before=head[0], new_subjects=new_subjects)
     return seq, prev
 
 
@@ -285,7 +288,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
                     "proof_ct": proof_ct,
                 }
             )
-        new_head = append(session, head, rows)
+        new_head = append(session, head, rows, new_subjects=(subject_id,) if created else ())
         insert_proof_keys(session, proof_keys)
         mark_collected(session, purposes, now)
         projection.upsert(session, [projection.state_row(r) for r in rows])
