@@ -114,6 +114,8 @@ class Config:
     # /.well-known/gpc.json's lastUpdate: when the controller stated that it abides by Global
     # Privacy Control (an RFC 3339 date, or date-time); the date the service began to honour it
     gpc_last_update: str = "2026-12-02"
+    # statistics show no number for fewer distinct subjects than this, except to the dpo right
+    stats_min_subjects: int = 10
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -207,4 +209,5 @@ class Config:
             ),
             portal_status_days=int(get("CONSENT_PORTAL_STATUS_DAYS", str(cls.portal_status_days))),
             gpc_last_update=get("CONSENT_GPC_LAST_UPDATE", cls.gpc_last_update).strip(),
+            stats_min_subjects=int(get("CONSENT_STATS_MIN_SUBJECTS", str(cls.stats_min_subjects))),
         )

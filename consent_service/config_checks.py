@@ -38,6 +38,15 @@ def check(config: Config) -> None:
     check_messages(config)
     check_gpc(config)
     check_webhook_batch(config)
+    check_stats(config)
+
+
+def check_stats(config: Config) -> None:
+    """A minimum of subjects per statistics cell below 1 would hide nothing."""
+    if config.stats_min_subjects < 1:
+        raise ConfigurationError(
+            f"CONSENT_STATS_MIN_SUBJECTS: {config.stats_min_subjects} is below 1 (the default is 10)"
+        )
 
 
 def check_webhook_batch(config: Config) -> None:

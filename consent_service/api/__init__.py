@@ -32,6 +32,7 @@ from consent_service.api import (
     ropa,
     segments,
     sites,
+    stats,
     stores,
     subjects,
     vault,
@@ -63,6 +64,7 @@ BLUEPRINTS = (
     retention.holds_blp,
     retention_runs.blp,
     ropa.blp,
+    stats.blp,
     requests.packages_blp,
 )
 

@@ -1,7 +1,8 @@
 """API clients: creation (token shown once), authentication by hashed token, scopes.
 
 Tokens are 256-bit random strings; only their SHA-256 is stored, so a database dump does not
-yield a usable token. ``admin`` implies every scope. Creating and revoking a client is written
+yield a usable token. ``admin`` implies every scope. ``stats:unsuppressed`` is the API's form of the
+staff ``dpo`` right to statistics without the minimum-subjects rule (``ledger.stats``). Creating and revoking a client is written
 to the tamper-evident ``clients`` audit log with who did it (a staff account's id, ``cli``, ...).
 """
 
@@ -37,6 +38,8 @@ SCOPES = (
     "vault:encrypt",
     "vault:decrypt",
     "dsar:manage",
+    "stats:read",
+    "stats:unsuppressed",
     "admin",
 )
 TOKEN_PREFIX = "cs_"

@@ -14,6 +14,7 @@ below registers its commands on ``main``. The entry point is ``consent_service.c
 | ``ledger`` | ``ledger verify/rebuild-state/checkpoint/public-key/check-checkpoint`` |
 | ``requests`` | ``requests …``, ``outbox …``, ``deadlines`` |
 | ``recipients`` | ``recipients status/deliver`` (consent webhooks) |
+| ``stats`` | ``stats rebuild`` (the consent counts, from the ledger) |
 | ``stores`` | ``stores load/list/test`` |
 | ``retention`` | ``retention run/preview/runs/show/verify-log`` |
 | ``serve`` | ``serve``, ``worker`` (processes: ``supervisor``) |
@@ -37,6 +38,7 @@ from consent_service.cli import (  # noqa: F401  (importing a group registers it
     scan,
     serve,
     sites,
+    stats,
     stores,
     users,
 )

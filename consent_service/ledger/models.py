@@ -7,6 +7,8 @@ row's canonical bytes (ciphertext included), so shredding a key later leaves the
 ``consent_state`` is the projection: the latest decision per subject and target.
 ``ledger_witnesses`` remembers, per configured witness URL, the last checkpoint it accepted.
 ``ledger_verifications`` keeps each whole-ledger verification with its progress and result.
+``consent_counts`` holds the consent statistics, kept as events are appended (``ledger.counts``),
+and ``consent_daily`` the same summed over channel and language, which the statistics read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UTCDateTime
@@ -180,3 +182,42 @@ class SuppressedAddress(Base):
     purpose_key: Mapped[str | None] = mapped_column(String(64))  # None = every purpose
     reason: Mapped[str] = mapped_column(String(12))  # erased
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ConsentCount(Base):
+    """Consent decisions on purposes per day and cell, written with the events (``ledger.counts``).
+
+    ``events`` counts the cell's events; ``first_events`` those that were their subject's first
+    decision on the purpose that day, so it never exceeds the cell's distinct subjects (the
+    lower bound the statistics' minimum-subjects rule rests on). Absent dimensions are ``''``.
+    The key leads with the purpose and the day: a year of one purpose is one index range.
+    """
+
+    __tablename__ = "consent_counts"
+    __table_args__ = (Index("ix_consent_counts_day", "day"),)
+
+    purpose_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    method: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    first_events: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConsentDaily(Base):
+    """``consent_counts`` summed over channel and language: what the statistics read, so a year
+    by day of one purpose is a few thousand rows of one index range."""
+
+    __tablename__ = "consent_daily"
+    __table_args__ = (Index("ix_consent_daily_day", "day"),)
+
+    purpose_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    method: Mapped[str] = mapped_column(String(32), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    first_events: Mapped[int] = mapped_column(BigInteger)

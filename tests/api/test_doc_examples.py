@@ -184,6 +184,23 @@ def check_json(client: Any, headers: dict[str, str], where: str, doc: Any) -> No
         listed = answered.get_json()
         assert set(listed) == set(doc) and listed["hash"] == doc["hash"], where
         assert all(re.fullmatch("[0-9a-f]{64}", h) for h in doc["items"] + listed["items"]), where
+    elif {"interval", "buckets", "min_subjects"} <= set(doc):  # consent statistics
+        asked = f"/v1/stats/consents?purpose={doc['purpose']}&from={doc['from']}&to={doc['to']}"
+        answered = client.get(asked + f"&interval={doc['interval']}", headers=headers)
+        assert answered.status_code == 200, f"{where}: {answered.get_data(as_text=True)}"
+        got = answered.get_json()
+        assert set(got) == set(doc) and len(got["buckets"]) == len(doc["buckets"]), where
+        for shown, bucket in zip(got["buckets"], doc["buckets"], strict=True):
+            assert set(shown) == set(bucket) and set(shown["methods"]) == set(bucket["methods"]), where
+            assert set(bucket["suppressed"]) == {k for k, v in bucket.items() if v is None} | (
+                {"methods"} if None in bucket["methods"].values() else set()
+            ), f"{where}: 'suppressed' names the null numbers"
+    elif {"types", "min_subjects"} <= set(doc):  # request statistics
+        answered = client.get(f"/v1/stats/requests?from={doc['from']}&to={doc['to']}", headers=headers)
+        assert answered.status_code == 200, f"{where}: {answered.get_data(as_text=True)}"
+        got = answered.get_json()
+        assert set(got) == set(doc) and set(got["types"][0]) == set(doc["types"][0]), where
+        assert got["types"][0]["type"] == doc["types"][0]["type"], where
     elif {"source", "rows", "written", "already_imported"} <= set(doc):  # an import's report
         from consent_service.api.schemas.imports import ImportOut
 

@@ -53,6 +53,11 @@ NOT_STATABLE = {
     "identity values need a second scope, vault:decrypt; " + IDENTITY,
     ("PUT", "/v1/identity-types/{key}"): "a key is lower case and 2-40 characters, a built-in key is "
     "refused (409), and a pattern must compile as a regular expression",
+    **dict.fromkeys(
+        (("GET", "/v1/stats/consents"), ("GET", "/v1/stats/requests")),
+        "`from` is not after `to`, the range is at most 3,700 days from 1970 to 9000, and a "
+        "`purpose` or `site` is registered",
+    ),
     ("POST", "/v1/imports"): "the file's rows are checked against the mapping row by row (times, "
     "identities, registered purposes)",
     ("PUT", "/v1/stores/{key}"): "store descriptions are checked per store type (docs/dsar-stores.md) "

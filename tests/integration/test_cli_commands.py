@@ -65,6 +65,8 @@ COMMANDS = [
     "sites list",
     "sites scan",
     "sites show",
+    "stats",
+    "stats rebuild",
     "stores",
     "stores list",
     "stores load",

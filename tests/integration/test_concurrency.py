@@ -16,9 +16,11 @@ from sqlalchemy import func, select
 
 from consent_service.context import Context
 from consent_service.demo import seed
+from consent_service.ledger import counts
 from consent_service.ledger.audit import verify
 from consent_service.ledger.models import GENESIS_HASH, LedgerHead
 from consent_service.subjects.models import Identity, Subject
+from tests.integration.consent_writes import fold_ledger
 from tests.integration.helpers import WorkerPool, events_of
 
 POOL_SIZE = 8
@@ -71,6 +73,8 @@ def concurrent_appends(pool: WorkerPool, ctx: Context, data_dir: Path, writers: 
     # each request of 40 appends 1 or 2 events (every third one also decides on ads)
     per_writer = count + len(range(0, count, 3))
     assert len(events_of(ctx)) == writers * per_writer
+    with ctx.uow(write=False) as uow:  # the consent counts were written with the events
+        assert counts.snapshot(uow.session) == fold_ledger(ctx)
 
 
 @pytest.mark.postgres

@@ -213,3 +213,46 @@ def test_0013_finds_when_consent_was_first_collected_per_purpose(
         )
     engine.dispose()
     assert found == {"newsletter": first, "analytics": later, "unused": None}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0026_counts_the_events_already_in_the_ledger(backend: str, tmp_path: Path, request) -> None:
+    """The backfill in SQL gives the counts the service writes live (imported ones on their source day)."""
+    from consent_service.demo import seed
+    from consent_service.ledger import counts
+    from tests.conftest import make_context
+    from tests.fakes import FixedClock
+    from tests.integration.consent_writes import write
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'counts.db'}"
+        upgrade(url)
+    else:
+        url = request.getfixturevalue("pg_url")
+    clock = FixedClock()
+    ctx = make_context(url, tmp_path, clock=clock)
+    site_key = seed(ctx)["site"]["site_key"]
+    for op in [
+        ("consent", 1, [("newsletter", True), ("ads", False)], "api", "de"),
+        ("consent", 1, [("newsletter", False)], "api", "de"),
+        ("banner", 2, "accept_all", True, "en"),
+        ("import", 3, "ads", "granted", 3, "k1"),
+        ("import", 1, "newsletter", "denied", 0, "k2"),
+        ("erase", 1),
+    ]:
+        write(ctx, site_key, op)
+        clock.advance(hours=5)
+    with ctx.uow(write=False) as uow:
+        live = counts.snapshot(uow.session)
+        live_daily = counts.snapshot(uow.session, daily_table=True)
+    ctx.db.dispose()
+    assert len(live) >= 6 and any(first == 0 for _, first in live.values())
+    command.downgrade(alembic_config(url), "0025")
+    upgrade(url)
+    engine = make_engine(url)
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
+        assert counts.snapshot(session) == live
+        assert counts.snapshot(session, daily_table=True) == live_daily
+    engine.dispose()

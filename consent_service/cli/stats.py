@@ -1,0 +1,23 @@
+"""``consent-service stats``: the consent counts behind the statistics."""
+
+from __future__ import annotations
+
+import click
+
+from consent_service.cli.base import Group, _context, main
+from consent_service.cli.progress import _run_with_progress
+
+
+@main.group(cls=Group)
+def stats() -> None:
+    """Statistics: the consent counts kept with the ledger."""
+
+
+@stats.command("rebuild")
+def stats_rebuild() -> None:
+    """Derive the consent counts again from the ledger alone (writers wait until it is done)."""
+    from consent_service.ledger.stats import rebuild_counts
+
+    ctx = _context()
+    cells = _run_with_progress("counted", "subjects", lambda progress: rebuild_counts(ctx, progress))
+    click.echo(f"rebuilt consent counts: {cells} cells")

@@ -1,0 +1,221 @@
+"""Consent statistics read from ``consent_daily`` (never from the ledger) and the counts' rebuild.
+
+Definitions (per bucket of the interval, over the purpose and site asked for, or all of them):
+
+- ``grants``: events with decision ``granted`` (a double opt-in counts when it is confirmed,
+  on the confirmation's day); ``pending``: grants still waiting for their confirmation;
+- ``denials``: decision ``denied``, a "no" from a subject that had not granted the purpose;
+- ``withdrawals``: decision ``withdrawn``, a "no" from a subject whose linked group had granted
+  the purpose before (``service.record_consent`` decides it from the projection; an import
+  carries the source platform's word);
+- ``opt_in_rate``: grants / (grants + denials + withdrawals), ``None`` without decisions;
+- ``methods``: each method's share of those decisions (``other`` for any method not listed).
+
+The minimum-subjects rule (``min_subjects``, ``CONSENT_STATS_MIN_SUBJECTS``, default 10): a
+number is shown only if it is 0 or it certainly stands for at least ``min_subjects`` distinct
+subjects, unless the caller may see everything (``unsuppressed``: the ``dpo`` right). The lower
+bound of a cell's subjects is the largest, over the purposes and days in it, of the sum of
+``first_events`` (``ledger.counts``): sound for one day and purpose, and for any union of them
+because a union has at least as many subjects as each part. The rate is shown only if the three
+counts it is made of are; the method shares only if every method with decisions could be shown
+(else the missing share would follow from the others). A suppressed number is ``None`` and its
+name is listed in the bucket's ``suppressed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from consent_service.context import Context
+from consent_service.errors import InvalidInput
+from consent_service.ledger import counts
+from consent_service.ledger.models import ConsentDaily
+from consent_service.ledger.service import lock_head
+from consent_service.registry.models import Purpose, Site
+
+INTERVALS = ("day", "week", "month")
+METHOD_SHARES = ("accept_all", "reject_all", "custom", "gpc", "api", "other")
+DECISION_FIELDS = {"granted": "grants", "denied": "denials", "withdrawn": "withdrawals", "pending": "pending"}
+MAX_DAYS = 3700  # about ten years of days in one answer
+DEFAULT_DAYS = 30
+EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(9000, 12, 31)  # days a range may name
+
+
+def rebuild_counts(ctx: Context, progress: Callable[[int, int], None] | None = None) -> int:
+    """Derive the consent counts again from the ledger alone, with writers held off by the head
+    lock until the new counts are committed; returns the number of cells."""
+    with ctx.uow() as uow:
+        lock_head(uow.session)
+        cells = counts.rebuild(uow.session, progress)
+        uow.commit()
+    return cells
+
+
+def shown(count: int, bound: int, min_subjects: int, unsuppressed: bool) -> bool:
+    """May ``count`` (whose cell certainly holds ``bound`` distinct subjects) be shown?"""
+    return unsuppressed or count == 0 or bound >= min_subjects
+
+
+def period_start(day: dt.date, interval: str) -> dt.date:
+    if interval == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def buckets(start: dt.date, end: dt.date, interval: str) -> list[tuple[dt.date, dt.date]]:
+    """The interval's periods from ``start`` to ``end``, each cut to that range (ISO weeks
+    begin on Monday, months on the 1st)."""
+    out = []
+    begin = start
+    while begin <= end:
+        if interval == "day":
+            nxt = begin + dt.timedelta(days=1)
+        elif interval == "week":
+            nxt = period_start(begin, "week") + dt.timedelta(days=7)
+        else:
+            nxt = (begin.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        out.append((begin, min(nxt - dt.timedelta(days=1), end)))
+        begin = nxt
+    return out
+
+
+def check_range(today: dt.date, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The range asked for (default: the last ``DEFAULT_DAYS`` days up to ``today``)."""
+    for name, day in (("from", start), ("to", end)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvalidInput(
+                f"'{name}' is out of range", errors={name: [f"a day from {EARLIEST} to {LATEST}"]}
+            )
+    end = end or today
+    start = start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise InvalidInput("'from' is after 'to'", errors={"from": [f"must be on or before {end.isoformat()}"]})
+    if (end - start).days + 1 > MAX_DAYS:
+        raise InvalidInput(
+            "the range is too long", errors={"from": [f"ask for at most {MAX_DAYS} days at a time"]}
+        )
+    return start, end
+
+
+def consent_stats(
+    ctx: Context,
+    *,
+    purpose: str | None = None,
+    site: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    interval: str = "day",
+    unsuppressed: bool = False,
+) -> dict[str, Any]:
+    """Grants, denials, withdrawals, pending, opt-in rate and method shares per bucket; see the
+    module docstring. Raises ``InvalidInput`` for a bad range, interval, purpose or site."""
+    if interval not in INTERVALS:
+        raise InvalidInput("unknown interval", errors={"interval": [f"one of {', '.join(INTERVALS)}"]})
+    start, end = check_range(ctx.now().date(), start, end)
+    c = ConsentDaily
+    query = (
+        select(c.day, c.purpose_key, c.decision, c.method, func.sum(c.events), func.sum(c.first_events))
+        .where(c.day >= start, c.day <= end)
+        .group_by(c.day, c.purpose_key, c.decision, c.method)
+    )
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        errors = {}
+        if purpose is not None:
+            if session.get(Purpose, purpose) is None:
+                errors["purpose"] = [f"unknown purpose {purpose!r}"]
+            query = query.where(c.purpose_key == purpose)
+        if site is not None:
+            if session.get(Site, site) is None:
+                errors["site"] = [f"unknown site {site!r}"]
+            query = query.where(c.site == site)
+        if errors:
+            raise InvalidInput("the statistics name unknown things", errors=errors)
+        rows = session.connection().execute(query).all()  # plain rows: no ORM loading
+    min_subjects = ctx.config.stats_min_subjects
+    periods = buckets(start, end, interval)
+    index = {p[0]: i for i, p in enumerate(periods)}
+    sums: list[dict[str, int]] = [defaultdict(int) for _ in periods]
+    # per bucket, per (purpose, day): first events per decision field / per method
+    firsts: list[dict[tuple[str, dt.date], dict[str, int]]] = [
+        defaultdict(lambda: defaultdict(int)) for _ in periods
+    ]
+    for day, purpose_key, decision, method, events, first in rows:
+        i = index[max(period_start(day, interval), start)]
+        name = DECISION_FIELDS.get(decision)
+        if name is None:
+            continue
+        sums[i][name] += int(events)
+        firsts[i][(purpose_key, day)][name] += int(first)
+        if decision != "pending":
+            share = "method:" + (method if method in METHOD_SHARES else "other")
+            sums[i][share] += int(events)
+            firsts[i][(purpose_key, day)][share] += int(first)
+    return {
+        "purpose": purpose,
+        "site": site,
+        "start": start,
+        "end": end,
+        "interval": interval,
+        "min_subjects": min_subjects,
+        "unsuppressed": unsuppressed,
+        "buckets": [
+            _bucket(period, sums[i], bounds_of(firsts[i]), min_subjects, unsuppressed)
+            for i, period in enumerate(periods)
+        ],
+    }
+
+
+def bounds_of(firsts: dict[tuple[str, dt.date], dict[str, int]]) -> dict[str, int]:
+    """Per number, the largest sum of first events over the (purpose, day) groups of a bucket:
+    a sound lower bound of the bucket's distinct subjects behind that number."""
+    bounds: dict[str, int] = {}
+    for group in firsts.values():
+        for name, first in group.items():
+            if first > bounds.get(name, 0):
+                bounds[name] = first
+    return bounds
+
+
+def _bucket(
+    period: tuple[dt.date, dt.date],
+    sums: dict[str, int],
+    bounds: dict[str, int],
+    min_subjects: int,
+    unsuppressed: bool,
+) -> dict[str, Any]:
+    def bound(name: str) -> int:
+        return bounds.get(name, 0)
+
+    out: dict[str, Any] = {"start": period[0], "end": period[1]}
+    suppressed = []
+    for name in DECISION_FIELDS.values():
+        if shown(sums[name], bound(name), min_subjects, unsuppressed):
+            out[name] = sums[name]
+        else:
+            out[name] = None
+            suppressed.append(name)
+    decided = sums["grants"] + sums["denials"] + sums["withdrawals"]
+    parts_shown = all(out[name] is not None for name in ("grants", "denials", "withdrawals"))
+    if not parts_shown:
+        out["opt_in_rate"] = None
+        suppressed.append("opt_in_rate")
+    else:
+        out["opt_in_rate"] = round(sums["grants"] / decided, 4) if decided else None
+    methods_shown = parts_shown and all(
+        shown(sums["method:" + m], bound("method:" + m), min_subjects, unsuppressed) for m in METHOD_SHARES
+    )
+    if methods_shown:
+        out["methods"] = {m: round(sums["method:" + m] / decided, 4) if decided else None for m in METHOD_SHARES}
+    else:
+        out["methods"] = dict.fromkeys(METHOD_SHARES)
+        suppressed.append("methods")
+    out["suppressed"] = suppressed
+    return out

@@ -1,0 +1,142 @@
+"""The consent counts equal a fold of the ledger after any sequence of writes, and a rebuild
+derives them again from the ledger alone."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, update
+
+from consent_service.context import Context
+from consent_service.demo import DEMO_PURPOSES, seed
+from consent_service.ledger import counts
+from consent_service.ledger.models import ConsentCount, ConsentDaily
+from consent_service.ledger.stats import rebuild_counts
+from consent_service.registry.service import save_purpose
+from tests.conftest import make_context
+from tests.fakes import FixedClock
+from tests.integration.consent_writes import PURPOSES, fold_ledger, rollup, write
+
+_keys = itertools.count()
+people = st.integers(0, 5)
+languages = st.sampled_from([None, "de", "en"])
+operation = st.one_of(
+    st.tuples(
+        st.just("consent"),
+        people,
+        st.lists(st.tuples(st.sampled_from(PURPOSES), st.booleans()), min_size=1, max_size=3, unique_by=lambda c: c[0]),
+        st.sampled_from(["api", "custom"]),
+        languages,
+    ),
+    st.tuples(st.just("banner"), people, st.sampled_from(["accept_all", "reject_all", "custom"]), st.booleans(), languages),
+    st.tuples(
+        st.just("import"),
+        people,
+        st.sampled_from(PURPOSES),
+        st.sampled_from(["granted", "denied", "withdrawn"]),
+        st.integers(0, 3),
+        st.builds(lambda: f"k{next(_keys)}"),
+    ),
+    st.tuples(st.just("confirm"), people),
+    st.tuples(st.just("erase"), people),
+    st.tuples(st.just("advance"), st.integers(1, 30)),  # hours
+)
+
+
+@pytest.fixture
+def world(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[Context, FixedClock, str]]:
+    clock = FixedClock()
+    context = make_context(sqlite_url, tmp_path, clock=clock)
+    demo = seed(context)
+    # newsletter grants by e-mail wait for their confirmation: pending, then granted
+    save_purpose(context, "newsletter", {**DEMO_PURPOSES["newsletter"], "confirmation": "double_opt_in"})
+    yield context, clock, demo["site"]["site_key"]
+    context.db.dispose()
+
+
+def run(world: tuple[Context, FixedClock, str], ops: list[tuple[Any, ...]]) -> None:
+    ctx, clock, site_key = world
+    for op in ops:
+        if op[0] == "advance":
+            clock.advance(hours=op[1])
+        else:
+            write(ctx, site_key, op)
+
+
+def table(ctx: Context) -> dict[tuple[Any, ...], tuple[int, int]]:
+    with ctx.uow(write=False) as uow:
+        return counts.snapshot(uow.session)
+
+
+def daily(ctx: Context) -> dict[tuple[Any, ...], tuple[int, int]]:
+    with ctx.uow(write=False) as uow:
+        return counts.snapshot(uow.session, daily_table=True)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(operation, min_size=1, max_size=12))
+def test_the_counts_equal_a_fold_of_the_ledger_after_any_writes(world, ops) -> None:
+    # the examples share one database: the ledger grows from one to the next, and so must the counts
+    run(world, ops)
+    ctx = world[0]
+    folded = fold_ledger(ctx)
+    assert table(ctx) == folded
+    assert daily(ctx) == rollup(folded)
+
+
+def test_the_fold_is_not_trivially_equal(world) -> None:
+    """Control: the writes produce counts, first events below events, and a damaged table shows."""
+    ctx = world[0]
+    run(
+        world,
+        [
+            ("consent", 2, [("newsletter", True)], "api", "de"),  # a customer id: no confirmation
+            ("consent", 2, [("newsletter", False)], "api", "de"),  # a withdrawal, same day: not first
+            ("banner", 2, "accept_all", False, "en"),
+            ("import", 3, "ads", "granted", 2, "x1"),
+            ("consent", 5, [("newsletter", True)], "api", None),  # by e-mail: pending
+            ("confirm", 5),
+        ],
+    )
+    folded = fold_ledger(ctx)
+    assert table(ctx) == folded
+    decided = {cell[6] for cell in folded if cell[0] == "newsletter"}
+    assert decided == {"granted", "withdrawn", "pending"}
+    withdrawn = [cell for cell in folded if cell[0] == "newsletter" and cell[6] == "withdrawn"]
+    assert [folded[c] for c in withdrawn] == [(1, 0)]
+    imported = [cell for cell in folded if cell[3] == "import"]
+    assert [cell[1] for cell in imported] == [(ctx.now() - __import__("datetime").timedelta(days=2, hours=3)).date()]
+    with ctx.uow() as uow:
+        uow.session.execute(update(ConsentCount).values(events=ConsentCount.events + 1))
+        uow.commit()
+    assert table(ctx) != folded
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(operation, min_size=1, max_size=12))
+def test_a_rebuild_after_damage_gives_the_fold_again(world, ops) -> None:
+    ctx = world[0]
+    run(world, ops)
+    expected = fold_ledger(ctx)
+    with ctx.uow() as uow:
+        uow.session.execute(update(ConsentCount).values(first_events=0, events=7))
+        uow.session.execute(delete(ConsentCount).where(ConsentCount.decision == "granted"))
+        uow.session.execute(delete(ConsentDaily))
+        uow.commit()
+    seen: list[tuple[int, int]] = []
+    counts.SUBJECT_PAGE, page = 3, counts.SUBJECT_PAGE  # several pages, so paging is exercised
+    try:
+        cells = rebuild_counts(ctx, lambda done, total: seen.append((done, total)))
+    finally:
+        counts.SUBJECT_PAGE = page
+    assert table(ctx) == expected
+    assert daily(ctx) == rollup(expected)
+    assert cells == len(expected)
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
