@@ -74,8 +74,7 @@ def _ip() -> str | None:
 
 
 def _page(template: str, site: PublicSite, status: int = 200, **values: Any) -> tuple[str, int]:
-    header = public.header(site)
-    return render_template(template, **header, query=header["keep"], **values), status
+    return render_template(template, **public.header(site), **values), status
 
 
 def _limited(site: PublicSite, exc: RateLimited) -> Response:
