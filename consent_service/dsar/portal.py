@@ -24,7 +24,6 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -36,9 +35,7 @@ from consent_service.dsar import requests as dsar
 from consent_service.dsar.execution_models import DsarPackage
 from consent_service.dsar.request_models import DsarRequest, DsarVerification
 from consent_service.errors import Conflict, InvalidInput
-from consent_service.registry import banner_settings
 from consent_service.registry.models import Purpose, PurposeVersion
-from consent_service.registry.sites import site_by_key
 
 INFO = b"consent-service portal status"
 ACTOR = "portal"  # the audit trail's actor for what the person did in the portal
@@ -52,38 +49,6 @@ PHASES = {
     "completed": "done",
     "rejected": "refused",
 }
-
-
-@dataclass(frozen=True)
-class PortalSite:
-    """A site's details as its portal shows them (public: the banner shows the same)."""
-
-    key: str
-    name: str
-    languages: list[str]
-    privacy_url: str | None
-    imprint_url: str | None
-    purposes: list[str]
-
-
-def site(ctx: Context, site_key: str | None) -> PortalSite | None:
-    """The site of a public key (``pk_…``), or None when there is no such site."""
-    if not site_key:
-        return None
-    with ctx.uow(write=False) as uow:
-        found = site_by_key(uow.session, site_key[:64])
-        if found is None:
-            return None
-        settings = banner_settings.settings(found.banner)
-        links = settings.get("links") or {}
-        return PortalSite(
-            key=found.site_key,
-            name=found.name,
-            languages=list(settings.get("languages") or []),
-            privacy_url=links.get("privacy"),
-            imprint_url=links.get("imprint"),
-            purposes=list(found.purposes),
-        )
 
 
 def purpose_choices(ctx: Context, language: str, keys: list[str] | None = None) -> list[tuple[str, str]]:

@@ -9,7 +9,8 @@ Guarantees:
 - a sign-in link is a signed token (``tokens``), valid ``tokens.SIGNIN_VALIDITY`` seconds and
   stored nowhere; reading it (``read_signin``) changes nothing, so a mail scanner fetching the
   link opens no session; ``open_session`` (the page's button, a POST) hands out a session token
-  valid ``tokens.SESSION_VALIDITY`` seconds, scoped to that subject, and its CSRF token;
+  valid ``tokens.SESSION_VALIDITY`` seconds, scoped to that subject (the forms' CSRF token is
+  Flask-WTF's, in the public pages' own session: see ``web.security``);
 - ``choices`` lists the purposes the person can be asked (consent purposes that are not strictly
   necessary; with a site, those the site offers) with the notice text of the current version
   and the gate's current answer (``ledger.queries.decide_one``, the one behind
@@ -43,9 +44,8 @@ from consent_service.ledger.models import LedgerEvent
 from consent_service.ledger.receipts import build_receipt
 from consent_service.preferences import mail, tokens
 from consent_service.ratelimit import limiter_of
-from consent_service.registry import banner_settings
 from consent_service.registry.models import Purpose, PurposeVersion
-from consent_service.registry.sites import site_by_key
+from consent_service.registry.public_site import PublicSite
 from consent_service.subjects import service as subjects
 from consent_service.subjects.models import Subject
 from consent_service.subjects.service import IdentityRef
@@ -67,18 +67,6 @@ STATES = {
     "consent_outdated": "outdated",
     "confirmation_pending": "pending",
 }
-
-
-@dataclass(frozen=True)
-class SiteInfo:
-    """What a page shows of the site it is opened for (``?site=``), or of the controller."""
-
-    key: str | None
-    name: str
-    languages: tuple[str, ...]
-    policy_url: str | None
-    imprint_url: str | None
-    purposes: tuple[str, ...] | None  # None: every purpose that can be asked
 
 
 @dataclass(frozen=True)
@@ -108,29 +96,6 @@ class Choice:
     valid_until: dt.datetime | None
 
 
-def site_info(ctx: Context, site_key: str | None, supported: tuple[str, ...]) -> SiteInfo:
-    """The site of ``site_key`` (its name, languages, links and offered purposes), or the
-    controller's when none is given; NotFound for a key no site has."""
-    config = ctx.config
-    if not site_key:
-        return SiteInfo(None, config.controller_name, supported, config.policy_url or None, None, None)
-    with ctx.uow(write=False) as uow:
-        site = site_by_key(uow.session, site_key)
-        if site is None:
-            raise NotFound("no site has this key", extra={"reason": "unknown_site"})
-        settings = banner_settings.settings(site.banner)
-        languages = tuple(lang for lang in settings["languages"] if lang in supported) or supported
-        links = settings["links"]
-        return SiteInfo(
-            site.site_key,
-            site.name,
-            languages,
-            links.get("privacy") or config.policy_url or None,
-            links.get("imprint"),
-            tuple(site.purposes),
-        )
-
-
 def normalised_address(address: str) -> str:
     """The address as its identity is indexed; InvalidInput when it is not an e-mail address."""
     value = normalise_identity("email", address or "")
@@ -146,7 +111,7 @@ def _limit(ctx: Context, name: str, per_minute: int, key: str, *, hourly: bool =
         raise RateLimited("too many sign-in links were asked for", retry_after=wait)
 
 
-def request_signin(ctx: Context, address: str, *, ip: str, language: str, site: SiteInfo) -> None:
+def request_signin(ctx: Context, address: str, *, ip: str, language: str, site: PublicSite) -> None:
     """Send a sign-in link to ``address`` if it belongs to a subject; the same (nothing) either way.
 
     InvalidInput for a value that is not an address; RateLimited per IP and per address."""
@@ -227,23 +192,11 @@ def read_session(ctx: Context, session_token: str) -> Session | None:
     return Session(payload[0], payload[1], payload[2], payload[3] or None, payload[4])
 
 
-def csrf_token(ctx: Context, session: Session) -> str:
-    """The token the change form carries: bound to this session, useless in another."""
-    return tokens.make(ctx, "csrf", [session.nonce])
-
-
-def csrf_valid(ctx: Context, session: Session, token: str) -> bool:
-    try:
-        return tokens.read(ctx, "csrf", token, tokens.SESSION_VALIDITY) == [session.nonce]
-    except (tokens.TokenExpired, tokens.TokenInvalid):
-        return False
-
-
 def _text(texts: dict[str, Any], language: str) -> str:
     return str(texts.get(language) or texts.get("en") or next(iter(texts.values()), ""))
 
 
-def _askable(ctx: Context, site: SiteInfo) -> list[tuple[Purpose, PurposeVersion]]:
+def _askable(ctx: Context, site: PublicSite) -> list[tuple[Purpose, PurposeVersion]]:
     with ctx.uow(write=False) as uow:
         rows = uow.session.execute(
             select(Purpose, PurposeVersion)
@@ -265,7 +218,7 @@ def _askable(ctx: Context, site: SiteInfo) -> list[tuple[Purpose, PurposeVersion
     return found
 
 
-def choices(ctx: Context, subject_id: str, site: SiteInfo, language: str) -> list[Choice]:
+def choices(ctx: Context, subject_id: str, site: PublicSite, language: str) -> list[Choice]:
     """The purposes the person can be asked, each with its notice and the gate's answer now."""
     out = []
     for purpose, version in _askable(ctx, site):
@@ -289,7 +242,7 @@ def change(
     purpose_key: str,
     granted: bool,
     *,
-    site: SiteInfo,
+    site: PublicSite,
     language: str,
     ip: str | None,
     user_agent: str | None,

@@ -7,8 +7,8 @@ being retired, so a master-key rotation does not break the unsubscribe links of 
 before it; retiring the old key ends them.
 
 - ``signin``: ``[subject id, language, site key]``, valid ``SIGNIN_VALIDITY`` seconds;
-- ``session``: ``[subject id, random nonce]``, valid ``SESSION_VALIDITY`` seconds; the form's
-  CSRF token is the nonce signed under a salt of its own (bound to this session);
+- ``session``: ``[subject id, random nonce, language, site key, sign-in link's date]``, valid
+  ``SESSION_VALIDITY`` seconds (the forms' CSRF token is Flask-WTF's, not one of these);
 - ``unsubscribe``: ``[subject id, purpose key]``, without expiry (a newsletter stays in
   people's inboxes for years, RFC 8058 asks the link to keep working).
 
@@ -34,7 +34,6 @@ MAX_TOKEN = 400
 SALTS = {
     "signin": "consent-service preferences signin",
     "session": "consent-service preferences session",
-    "csrf": "consent-service preferences csrf",
     "unsubscribe": "consent-service unsubscribe",
 }
 

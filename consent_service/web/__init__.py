@@ -5,7 +5,8 @@
 cookie and the security headers of every page (``security``), the hashed assets of ``static/``
 (``assets``), the console blueprint and the public pages (``privacy``: double opt-in;
 ``portal``: the privacy portal's landing page and data subject requests; ``preferences``: the
-preference centre and one-click unsubscribe). Pages are thin: a FlaskForm (with its CSRF token) is read,
+preference centre and one-click unsubscribe; ``public``: the site, language and header all the
+public pages share). Pages are thin: a FlaskForm (with its CSRF token) is read,
 a service function is called, a template is rendered or the browser redirected.
 """
 

@@ -5,8 +5,8 @@ status in words and the download of the package).
 Pages are thin: each reads a FlaskForm (CSRF token in the public pages' own session, see
 ``security``), calls the service the API calls (``dsar.requests.open_request``, ``verify`` through
 ``dsar.portal.enter_code``; ``dsar.portal.status`` and ``download_link``) and renders or
-redirects. ``?site=pk_…`` shows a site's name, languages and policy links (``dsar.portal.site``;
-an unknown key shows the page without them); ``?lang=de|en`` chooses the language.
+redirects. ``?site=pk_…``, ``?lang=`` and the header are every public page's (``web.public``:
+an unknown key shows the page for the controller).
 
 Abuse: a new request counts per client IP (``CONSENT_PORTAL_REQUEST_LIMIT`` with the proof of
 work solved, ``CONSENT_PORTAL_PLAIN_REQUEST_LIMIT`` without: ``challenge``) and per e-mail address
@@ -27,14 +27,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
-from consent_service.config import SUPPORTED_LANGUAGES
 from consent_service.context import Context
 from consent_service.dsar import portal
 from consent_service.dsar import requests as dsar
 from consent_service.errors import Conflict, DomainError, Gone, InvalidInput, NotFound
 from consent_service.ratelimit import limiter_of
+from consent_service.registry.public_site import PublicSite
 from consent_service.subjects.service import IdentityRef
-from consent_service.web import challenge
+from consent_service.web import challenge, public
 from consent_service.web.i18n import language
 from consent_service.web.portal_forms import (
     TYPE_HINTS,
@@ -47,7 +47,6 @@ from consent_service.web.portal_forms import (
 
 blueprint = Blueprint("portal", __name__, template_folder="templates")
 STATUS_COOKIE = "privacy_request"
-LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
 
 
 def _ctx() -> Context:
@@ -56,19 +55,17 @@ def _ctx() -> Context:
 
 
 @blueprint.before_request
-def _page_language() -> None:
-    chosen = request.values.get("lang", "")
-    if chosen in SUPPORTED_LANGUAGES:
-        g.page_language = chosen
+def _page_site() -> None:
+    g.public_site = public.site()
+    public.choose_language(g.public_site)
 
 
-def _site() -> portal.PortalSite | None:
-    return portal.site(_ctx(), request.values.get("site"))
+def _site() -> PublicSite:
+    site: PublicSite = g.public_site
+    return site
 
 
-def _keep(site: portal.PortalSite | None) -> dict[str, Any]:
-    """The query that keeps the site and the language from page to page (public, no personal data)."""
-    return {"lang": language()} | ({"site": site.key} if site else {})
+_keep = public.keep
 
 
 def _problems(form: Any) -> list[tuple[str, str, list[Any]]]:
@@ -85,28 +82,14 @@ def _problems(form: Any) -> list[tuple[str, str, list[Any]]]:
     return found
 
 
-def _render(
-    template: str, site: portal.PortalSite | None, status: int = 200, **values: Any
-) -> tuple[str, int]:
-    here = request.endpoint or "portal.home"
-    args = dict(request.view_args or {})
-    offered = [code for code in (site.languages if site else []) if code in SUPPORTED_LANGUAGES]
-    switch = [
-        (code, LANGUAGE_NAMES[code], url_for(here, **args, **(_keep(site) | {"lang": code})))
-        for code in (offered if len(offered) > 1 else SUPPORTED_LANGUAGES)
-    ]
+def _render(template: str, site: PublicSite, status: int = 200, **values: Any) -> tuple[str, int]:
     form = values.get("form")
     return (
         render_template(
             template,
             problems=_problems(form) if form is not None else [],
             problem=values.pop("problem", None),
-            site=site,
-            keep=_keep(site),
-            switch=switch,
-            current_language=language(),
-            controller_name=_ctx().config.controller_name,
-            policy_url=_ctx().config.policy_url,
+            **public.header(site),
             **values,
         ),
         status,
@@ -128,8 +111,10 @@ def home() -> ResponseReturnValue:
     return _render("privacy/portal_home.html", site, 400 if form.is_submitted() else 200, form=form)
 
 
-def _purposes(site: portal.PortalSite | None) -> list[tuple[str, str]]:
-    return portal.purpose_choices(_ctx(), language(), site.purposes if site else None)
+def _purposes(site: PublicSite) -> list[tuple[str, str]]:
+    return portal.purpose_choices(
+        _ctx(), language(), list(site.purposes) if site.purposes is not None else None
+    )
 
 
 def _wait(ctx: Context, solved: bool, email: str) -> int | None:
@@ -211,7 +196,7 @@ def _granted(request_id: str) -> bool:
     return portal.check_token(_ctx(), request_id, request.cookies.get(STATUS_COOKIE))
 
 
-def _status_page(request_id: str, site: portal.PortalSite | None) -> tuple[str, int]:
+def _status_page(request_id: str, site: PublicSite) -> tuple[str, int]:
     found = portal.status(_ctx(), request_id)
     return _render(
         "privacy/portal_status.html",

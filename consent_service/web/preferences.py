@@ -9,7 +9,7 @@ Pages, one task each (the rules are in ``preferences.service`` and ``preferences
   path ``/privacy/preferences``, HttpOnly, SameSite=Strict, half an hour) and redirects;
 - ``GET /privacy/preferences/choices``: each purpose with its notice text and the current choice
   in words, and two equal buttons (allow, do not allow); nothing is pre-selected. ``POST`` (with
-  the session's CSRF token) records the change and redirects back with a link to its receipt,
+  Flask-WTF's CSRF token of the public pages' session, ``consent_privacy``) records the change and redirects back with a link to its receipt,
   ``GET /privacy/preferences/receipts/<id>`` (the signed receipt as a JSON download);
 - ``POST /privacy/preferences/signout`` ends the session;
 - ``GET /privacy/unsubscribe?token=`` shows one button; ``POST`` with the form records the
@@ -17,7 +17,16 @@ Pages, one task each (the rules are in ``preferences.service`` and ``preferences
   provider (RFC 8058: no cookie, no CSRF token; the signed token is the authority) with 200.
 
 ``?site=pk_…`` names the site: its name, languages and policy link are shown, and only the
-purposes it offers are listed. ``?lang=`` picks one of its languages.
+purposes it offers are listed; ``?lang=`` picks one of its languages (both are every public
+page's, ``web.public``: an unknown key shows the page for the controller, with every purpose).
+
+Two cookies, each for its own job: ``consent_privacy`` (Flask's session of every public page,
+path ``/privacy``, SameSite=Lax) holds only the forms' CSRF token; ``consent_prefs`` carries who
+signed in, so it is narrower: the preference centre's path only, SameSite=Strict (a link from
+another site never arrives signed in), and a signed token that expires half an hour after the
+link's button was pressed, whatever the browser keeps. The forms whose authority is a signed
+link token (the sign-in button, unsubscribe) or that change nothing of the person's (ask for a
+link, sign out) carry no CSRF token: the link's token is what a forger cannot know.
 """
 
 from __future__ import annotations
@@ -29,7 +38,6 @@ from flask import (
     Blueprint,
     Response,
     current_app,
-    g,
     make_response,
     redirect,
     render_template,
@@ -37,6 +45,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms.validators import ValidationError
 
 from consent_service.config import SUPPORTED_LANGUAGES
 from consent_service.context import Context
@@ -45,6 +55,8 @@ from consent_service.ledger.service import truncate_ip
 from consent_service.preferences import service as prefs
 from consent_service.preferences import tokens
 from consent_service.preferences import unsubscribe as unsub
+from consent_service.registry.public_site import PublicSite
+from consent_service.web import public
 from consent_service.web.i18n import moment
 
 blueprint = Blueprint("preferences", __name__, template_folder="templates")
@@ -61,61 +73,11 @@ def _ip() -> str | None:
     return truncate_ip(request.remote_addr) if request.remote_addr else None
 
 
-def _site(key: str | None = None) -> prefs.SiteInfo | None:
-    """The site named by ``?site=`` (or ``key``); None when no site has that key."""
-    try:
-        return prefs.site_info(
-            _ctx(), (request.values.get("site") or key or "")[:64] or None, SUPPORTED_LANGUAGES
-        )
-    except NotFound:
-        return None
+def _page(template: str, site: PublicSite, status: int = 200, **values: Any) -> tuple[str, int]:
+    return render_template(template, **public.header(site), **values), status
 
 
-def _language(site: prefs.SiteInfo, preferred: str | None = None) -> str:
-    """``?lang=`` when the site speaks it, else ``preferred`` (a link's), else the browser's."""
-    asked = request.values.get("lang", "")
-    if asked in site.languages:
-        chosen = asked
-    elif preferred in site.languages:
-        chosen = str(preferred)
-    else:
-        default = site.languages[0]
-        chosen = request.accept_languages.best_match(site.languages, default=default) or default
-    g.page_language = chosen
-    return chosen
-
-
-def _page(template: str, site: prefs.SiteInfo, status: int = 200, **values: Any) -> tuple[str, int]:
-    language = g.get("page_language") or site.languages[0]
-    # the same page in another language: a link keeps its token and site (a POST's answer too)
-    here: dict[str, Any] = {
-        k: v[: tokens.MAX_TOKEN] for k, v in request.values.items() if k in ("token", "site")
-    }
-    switch = [
-        (code, url_for(request.endpoint or "preferences.start", **request.view_args or {}, **here, lang=code))
-        for code in site.languages
-    ]
-    return (
-        render_template(
-            template,
-            site=site,
-            current_language=language,
-            languages=switch,
-            controller_name=_ctx().config.controller_name,
-            query={"site": site.key, "lang": language} if site.key else {"lang": language},
-            **values,
-        ),
-        status,
-    )
-
-
-def _unknown_site() -> tuple[str, int]:
-    site = prefs.site_info(_ctx(), None, SUPPORTED_LANGUAGES)
-    _language(site)
-    return _page("privacy/preferences_message.html", site, 404, kind="unknown_site")
-
-
-def _limited(site: prefs.SiteInfo, exc: RateLimited) -> Response:
+def _limited(site: PublicSite, exc: RateLimited) -> Response:
     minutes = max(1, (exc.retry_after + 59) // 60)
     html, status = _page("privacy/preferences_message.html", site, 429, kind="wait", minutes=minutes)
     response = make_response(html, status)
@@ -128,19 +90,15 @@ def _limited(site: prefs.SiteInfo, exc: RateLimited) -> Response:
 
 @blueprint.get("/preferences")
 def start() -> ResponseReturnValue:
-    site = _site()
-    if site is None:
-        return _unknown_site()
-    _language(site)
+    site = public.site()
+    public.choose_language(site)
     return _page("privacy/preferences_start.html", site, ended=request.args.get("ended") == "1")
 
 
 @blueprint.post("/preferences")
 def send_link() -> ResponseReturnValue:
-    site = _site()
-    if site is None:
-        return _unknown_site()
-    language = _language(site)
+    site = public.site()
+    language = public.choose_language(site)
     address = (request.form.get("email") or "")[: prefs.MAX_ADDRESS + 1]
     try:
         prefs.request_signin(
@@ -163,14 +121,14 @@ def signin_page() -> ResponseReturnValue:
     try:
         signin = prefs.read_signin(_ctx(), _token())
     except (Gone, NotFound) as exc:
-        site = _site() or prefs.site_info(_ctx(), None, SUPPORTED_LANGUAGES)
-        _language(site)
+        site = public.site()
+        public.choose_language(site)
         reason = exc.extra.get("reason", "invalid") if exc.extra else "invalid"
         return _page(
             "privacy/preferences_message.html", site, 410 if reason == "expired" else 404, kind=reason
         )
-    site = _site(signin.site_key) or prefs.site_info(_ctx(), None, SUPPORTED_LANGUAGES)
-    _language(site, signin.language)
+    site = public.site(signin.site_key)
+    public.choose_language(site, signin.language)
     return _page("privacy/preferences_signin.html", site, token=_token())
 
 
@@ -180,8 +138,8 @@ def signin() -> ResponseReturnValue:
         signin, session_token = prefs.open_session(_ctx(), _token())
     except (Gone, NotFound):
         return signin_page()
-    site = _site(signin.site_key)
-    query: dict[str, Any] = {"site": site.key} if site is not None and site.key else {}
+    site = public.site(signin.site_key)
+    query: dict[str, Any] = {"site": site.key} if site.key else {}
     language = (
         request.form.get("lang") if request.form.get("lang") in SUPPORTED_LANGUAGES else signin.language
     )
@@ -200,8 +158,8 @@ def signin() -> ResponseReturnValue:
 
 @blueprint.post("/preferences/signout")
 def signout() -> ResponseReturnValue:
-    site = _site()
-    query: dict[str, Any] = {"site": site.key} if site is not None and site.key else {}
+    site = public.site()
+    query: dict[str, Any] = {"site": site.key} if site.key else {}
     response = redirect(url_for("preferences.start", **query, lang=request.form.get("lang", "")), 303)
     response.delete_cookie(COOKIE, path=COOKIE_PATH)
     return response
@@ -220,15 +178,14 @@ def _ended(site_key: str | None) -> ResponseReturnValue:
 
 
 def _choices_page(
-    session: prefs.Session, site: prefs.SiteInfo, status: int = 200, **values: Any
+    session: prefs.Session, site: PublicSite, status: int = 200, **values: Any
 ) -> tuple[str, int]:
-    language = g.page_language
+    language = public.keep(site)["lang"]
     return _page(
         "privacy/preferences_choices.html",
         site,
         status,
         choices=prefs.choices(_ctx(), session.subject_id, site, language),
-        csrf=prefs.csrf_token(_ctx(), session),
         moment=moment,
         **values,
     )
@@ -237,12 +194,10 @@ def _choices_page(
 @blueprint.get("/preferences/choices")
 def choices() -> ResponseReturnValue:
     session = _session()
-    site = _site(session.site_key if session else None)
+    site = public.site(session.site_key if session else None)
     if session is None:
-        return _ended(site.key if site else None)
-    if site is None:
-        return _unknown_site()
-    _language(site, session.language)
+        return _ended(site.key)
+    public.choose_language(site, session.language)
     changed = request.args.get("changed", "")[:64]
     return _choices_page(session, site, changed=changed, changed_purpose=request.args.get("purpose", "")[:64])
 
@@ -250,13 +205,13 @@ def choices() -> ResponseReturnValue:
 @blueprint.post("/preferences/choices")
 def change() -> ResponseReturnValue:
     session = _session()
-    site = _site(session.site_key if session else None)
+    site = public.site(session.site_key if session else None)
     if session is None:
-        return _ended(site.key if site else None)
-    if site is None:
-        return _unknown_site()
-    language = _language(site, session.language)
-    if not prefs.csrf_valid(_ctx(), session, request.form.get("csrf_token", "")):
+        return _ended(site.key)
+    language = public.choose_language(site, session.language)
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (ValidationError, CSRFError):
         return _choices_page(session, site, 400, problem="csrf")
     decision = request.form.get("decision")
     purpose = request.form.get("purpose", "")[:64]
@@ -294,8 +249,8 @@ def receipt(receipt_id: str) -> ResponseReturnValue:
     try:
         document = prefs.receipt(_ctx(), session.subject_id, receipt_id[:64])
     except NotFound:
-        site = prefs.site_info(_ctx(), None, SUPPORTED_LANGUAGES)
-        _language(site, session.language)
+        site = public.site(session.site_key)
+        public.choose_language(site, session.language)
         return _page("privacy/preferences_message.html", site, 404, kind="no_receipt")
     return Response(
         json.dumps(document, indent=2, ensure_ascii=False),
@@ -308,8 +263,8 @@ def receipt(receipt_id: str) -> ResponseReturnValue:
 
 
 def _unsubscribe_page(status: int = 200, **values: Any) -> tuple[str, int]:
-    site = _site() or prefs.site_info(_ctx(), None, SUPPORTED_LANGUAGES)
-    language = _language(site)
+    site = public.site()
+    language = public.choose_language(site)
     target = values.get("target")
     title = ""
     if target is not None:

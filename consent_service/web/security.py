@@ -11,8 +11,10 @@
 - CSRF: every form is a Flask-WTF ``FlaskForm``; the console checks the token of every POST
   before the view runs (``console.guard``) and answers a page saying so with 400.
 - The public pages under ``/privacy`` have a session of their own (``consent_privacy``, path
-  ``/privacy``, same flags and key): it holds only their forms' CSRF token, so a member of the
-  public never carries the console's cookie and a staff session is never sent to the portal.
+  ``/privacy``, same flags and key): it holds only their forms' CSRF token (the portal's and the
+  preference centre's), so a member of the public never carries the console's cookie and a
+  staff session is never sent to the portal. Who signed in to the preference centre is its own
+  narrower cookie (``web.preferences``).
 """
 
 from __future__ import annotations

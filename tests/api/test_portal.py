@@ -54,15 +54,17 @@ def solution(ctx) -> str:
     return base64.b64encode(json.dumps(payload).encode()).decode()
 
 
+def demo_site_with(ctx, languages: list[str], links: dict[str, str]):
+    """The demo site, its banner set to these languages and links."""
+    with ctx.uow(write=False) as uow:
+        site = registry_sites.list_sites(uow.session)[0]
+    registry_sites.set_site_banner(ctx, site.id, {"languages": languages, "links": links})
+    return site
+
+
 def test_the_landing_page_names_the_site_and_its_policy_and_an_unknown_site_is_harmless(dpo, clocked_ctx):
     client, _ = dpo
-    with clocked_ctx.uow(write=False) as uow:
-        site = registry_sites.list_sites(uow.session)[0]
-    registry_sites.set_site_banner(
-        clocked_ctx,
-        site.id,
-        {"languages": ["de", "en"], "links": {"privacy": "https://shop.example/datenschutz"}},
-    )
+    site = demo_site_with(clocked_ctx, ["de", "en"], {"privacy": "https://shop.example/datenschutz"})
     page = client.get(f"/privacy/?site={site.site_key}&lang=de")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'lang="de"' in html
@@ -313,3 +315,26 @@ def test_a_status_token_is_for_one_request_until_it_expires(clocked_ctx, clock):
     assert not portal.check_token(clocked_ctx, "req_0123456789abcdef", None)
     clock.advance(days=clocked_ctx.config.portal_status_days, seconds=1)
     assert clock() > expires and not portal.check_token(clocked_ctx, "req_0123456789abcdef", token)
+
+
+def test_every_public_page_shows_the_same_site_header(dpo, clocked_ctx):
+    client, _ = dpo
+    links = {"privacy": "https://shop.example/privacy", "imprint": "https://shop.example/imprint"}
+    site = demo_site_with(clocked_ctx, ["en", "de"], links)
+
+    def header(path: str) -> tuple[str, list[str]]:
+        html = client.get(f"{path}?site={site.site_key}&lang=en").get_data(as_text=True)
+        bar = re.search(r'<div class="site-bar">.*?</div>', html, re.S)
+        assert bar, html
+        return bar.group(0), re.findall(r'<a href="([^"]+)" lang="(\w\w)"', html)
+
+    portal_bar, portal_switch = header("/privacy/")
+    prefs_bar, prefs_switch = header("/privacy/preferences")
+    assert portal_bar == prefs_bar
+    assert "Demo shop" in portal_bar and "https://shop.example/imprint" in portal_bar
+    assert [lang for _, lang in portal_switch] == [lang for _, lang in prefs_switch] == ["en", "de"]
+    assert portal_switch[1][0] == f"/privacy/?lang=de&amp;site={site.site_key}"
+    # an unknown key: the controller's page on both, with the policy of the configuration
+    for path in ("/privacy/", "/privacy/preferences", "/privacy/unsubscribe"):
+        html = client.get(f"{path}?site=pk_unknown&lang=en").get_data(as_text=True)
+        assert clocked_ctx.config.policy_url in html and "Demo shop" not in html

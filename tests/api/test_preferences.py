@@ -203,8 +203,13 @@ def test_a_change_needs_the_sessions_csrf_token(world, clocked_ctx, smtp):
     _, inbox = smtp
     csrf = sign_in(client, clocked_ctx, inbox)
     before = events(clocked_ctx)
-    other = prefs.csrf_token(clocked_ctx, prefs.Session("sub_other", "another-nonce", "en", None, ""))
-    for bad in ("", "nonsense", other):
+    # a genuine token of another browser's public session (the portal's form has one) is no use here
+    stranger = client.application.test_client()
+    found = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', stranger.get("/privacy/").get_data(as_text=True)
+    )
+    assert found
+    for bad in ("", "nonsense", found.group(1)):
         response = client.post(
             "/privacy/preferences/choices",
             data={"csrf_token": bad, "purpose": "newsletter", "decision": "refuse"},
@@ -297,7 +302,12 @@ def test_a_site_shows_its_name_policy_and_only_its_purposes(world, clocked_ctx, 
         data={"csrf_token": csrf, "purpose": "newsletter", "decision": "refuse"},
     )
     assert latest(clocked_ctx).collection_point == f"preference_centre:{key}"
-    assert client.get("/privacy/preferences?site=pk_nosuchsite").status_code == 404
+    # an unknown key shows the page for the controller, as every public page does
+    unknown = client.get("/privacy/preferences?site=pk_nosuchsite&lang=en")
+    assert unknown.status_code == 200
+    html = unknown.get_data(as_text=True)
+    assert "Blog of Examples" not in html and clocked_ctx.config.controller_name in html
+    assert clocked_ctx.config.policy_url in html and '<html lang="en">' in html
 
 
 def test_sign_in_links_are_limited_per_address_and_per_ip(world, clocked_ctx, smtp):

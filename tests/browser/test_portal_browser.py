@@ -174,7 +174,7 @@ def test_the_portal_pages_in_english(offline_browser, world, ctx, tmp_path):
     assert "we no longer use your data for these purposes" in status
     look(driver, axe, folder, "status-en")
     # the language links keep the page and the site
-    answered(driver, driver.find_element(By.CSS_SELECTOR, ".portal-lang a[lang=de]"))
+    answered(driver, driver.find_element(By.CSS_SELECTOR, ".language-links a[lang=de]"))
     assert "Widerspruch" in driver.find_element(By.TAG_NAME, "h1").text
 
 
