@@ -58,11 +58,11 @@ def public_site(ctx: Context, site_key: str | None) -> PublicSite:
                 return PublicSite(
                     key=found.site_key,
                     name=found.name,
-                    languages=spoken or every,
+                    # the site's own languages first; the others the service speaks stay on offer,
+                    # so a person can always read the pages in German or English
+                    languages=spoken + tuple(code for code in every if code not in spoken),
                     privacy_url=links.get("privacy") or config.policy_url or None,
                     imprint_url=links.get("imprint") or None,
                     purposes=tuple(found.purposes),
                 )
-    return PublicSite(
-        None, config.controller_name, SUPPORTED_LANGUAGES, config.policy_url or None, None, None
-    )
+    return PublicSite(None, config.controller_name, every, config.policy_url or None, None, None)

@@ -286,9 +286,11 @@ def test_a_site_shows_its_name_policy_and_only_its_purposes(world, clocked_ctx, 
     )
     assert site.status_code == 201, site.get_json()
     key = site.get_json()["site_key"]
-    start = client.get(f"/privacy/preferences?site={key}&lang=en").get_data(as_text=True)
+    start = client.get(f"/privacy/preferences?site={key}").get_data(as_text=True)
     assert "Blog of Examples" in start and "https://blog.example/datenschutz" in start
-    assert '<html lang="de">' in start  # the site speaks German only
+    assert '<html lang="de">' in start  # the site speaks German: its language comes first
+    english = client.get(f"/privacy/preferences?site={key}&lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in english  # and English stays on offer
     csrf = sign_in(client, clocked_ctx, inbox, site=key)
     html = client.get(f"/privacy/preferences/choices?site={key}").get_data(as_text=True)
     assert "Newsletter" in html and "Personalisierte Werbung" not in html
