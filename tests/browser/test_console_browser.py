@@ -73,9 +73,23 @@ def accessible(driver: Any, axe: str, where: str) -> None:
     assert found == [], f"{where}: {found}"
 
 
+def settle_at(driver: Any, width: int) -> None:
+    """Wait until the page is laid out at the new window width: a loaded machine can show the
+    old layout for a moment after the window was resized."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, WAIT).until(
+        lambda d: d.execute_script("return window.innerWidth") == width, f"the window at {width} px"
+    )
+    driver.execute_async_script(
+        "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()))"
+    )
+
+
 def shoot(driver: Any, folder: Path, name: str) -> None:
     for size, (width, height) in SIZES.items():
         driver.set_window_size(width, height)
+        settle_at(driver, width)
         shot = folder / f"console-{name}-{size}.png"
         driver.save_screenshot(str(shot))
         assert_png(shot)
@@ -85,7 +99,8 @@ def shoot(driver: Any, folder: Path, name: str) -> None:
             driver.save_screenshot(str(folder / f"console-{name}-{size}-table.png"))
             driver.execute_script("window.scrollTo(0, 0)")
         wide = driver.execute_script("return document.documentElement.scrollWidth")
-        assert wide <= driver.execute_script("return window.innerWidth"), f"{name} scrolls sideways at {size}"
+        inner = driver.execute_script("return window.innerWidth")
+        assert wide <= inner, f"{name} scrolls sideways at {size}: {wide} px wide in {inner} px"
     driver.set_window_size(*SIZES["desktop"])
 
 
