@@ -198,6 +198,7 @@ def statistics() -> ResponseReturnValue:
     except InvalidInput as error:
         _form_errors(form, error)
         return render_template("console/statistics/index.html", board=None, **values), 400
+    form.start.data, form.end.data = board["overall"]["start"], board["overall"]["end"]  # the range shown
     return render_template("console/statistics/index.html", board=board, **values)
 
 
