@@ -16,7 +16,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: run setup-run setup frontend banner init test test-fast bench bench-segments lint catalogs clean help
+.PHONY: run setup-run setup frontend banner chartjs init test test-fast bench bench-segments lint catalogs clean help
 
 help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
@@ -27,6 +27,7 @@ help:
 	@echo "make setup  - the development set-up: runtime and test tools (make run installs the runtime only)"
 	@echo "make frontend - the npm tools (esbuild, axe-core) from frontend/package-lock.json"
 	@echo "make banner - build the banner (frontend/banner/src) into consent_service/api/static/banner.js"
+	@echo "make chartjs - copy Chart.js (frontend/node_modules) into consent_service/web/static/chart.js"
 	@echo "make catalogs - refresh the console's translation catalogs after changing a text (then translate the new German ids)"
 
 $(BIN)/python:
@@ -57,6 +58,11 @@ frontend: $(FRONTEND_STAMP)
 # checks that a fresh build gives the committed bytes.
 banner: $(FRONTEND_STAMP)
 	node frontend/banner/build.mjs
+
+# The console's charts: Chart.js's built file from the npm registry (frontend/package-lock.json),
+# copied and committed like the banner; a test checks that a fresh copy gives the committed bytes.
+chartjs: $(FRONTEND_STAMP)
+	cp frontend/node_modules/chart.js/dist/chart.umd.min.js consent_service/web/static/chart.js
 
 # The console's catalogs: sorted, without line numbers, so that a change of code moves no entry.
 catalogs: $(TEST_STAMP)

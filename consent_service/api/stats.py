@@ -3,8 +3,6 @@ CSV, with the minimum-subjects rule unless the client has ``stats:unsuppressed``
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from flask import Response
@@ -41,14 +39,6 @@ def csv_doc(schema: str, description: str) -> dict[str, Any]:
     }
 
 
-def _csv(header: list[str], rows: list[list[Any]]) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(["" if value is None else value for value in row] for row in rows)
-    return Response(out.getvalue(), mimetype="text/csv")
-
-
 @blp.route("/consents")
 class ConsentStats(MethodView):
     @require("stats:read")
@@ -68,16 +58,7 @@ class ConsentStats(MethodView):
         )
         if query["format"] != "csv":
             return answer
-        shares = [f"share_{m}" for m in stats.METHOD_SHARES]
-        header = ["start", "end", "grants", "denials", "withdrawals", "pending", "opt_in_rate", *shares, "suppressed"]
-        rows = [
-            [b["start"].isoformat(), b["end"].isoformat()]
-            + [b[name] for name in ("grants", "denials", "withdrawals", "pending", "opt_in_rate")]
-            + [b["methods"][m] for m in stats.METHOD_SHARES]
-            + [" ".join(b["suppressed"])]
-            for b in answer["buckets"]
-        ]
-        return _csv(header, rows)
+        return Response(stats.consent_csv(answer), mimetype="text/csv")
 
 
 @blp.route("/requests")
@@ -93,6 +74,4 @@ class RequestStats(MethodView):
         )
         if query["format"] != "csv":
             return answer
-        names = ["received", "completed", "median_days", "p95_days", "within_deadline", "overdue_now"]
-        rows = [[t["type"], *(t[n] for n in names), " ".join(t["suppressed"])] for t in answer["types"]]
-        return _csv(["type", *names, "suppressed"], rows)
+        return Response(request_stats.request_csv(answer), mimetype="text/csv")

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from consent_service.context import Context
 from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import OPEN_STATES, TYPES
-from consent_service.ledger.stats import check_range, shown
+from consent_service.ledger.stats import check_range, csv_text, shown
 
 COMPLETION_FIELDS = ("completed", "median_days", "p95_days", "within_deadline")
 
@@ -100,3 +100,12 @@ def request_stats(
         "unsuppressed": unsuppressed,
         "types": types,
     }
+
+
+CSV_FIELDS = ("received", "completed", "median_days", "p95_days", "within_deadline", "overdue_now")
+
+
+def request_csv(answer: dict[str, Any]) -> str:
+    """``request_stats``' answer as CSV, one row per request type."""
+    rows = [[t["type"], *(t[n] for n in CSV_FIELDS), " ".join(t["suppressed"])] for t in answer["types"]]
+    return csv_text(["type", *CSV_FIELDS, "suppressed"], rows)

@@ -24,7 +24,9 @@ name is listed in the bucket's ``suppressed``.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +41,7 @@ from consent_service.ledger.service import lock_head
 from consent_service.registry.models import Purpose, Site
 
 INTERVALS = ("day", "week", "month")
+WHOLE_RANGE = "range"  # one bucket for the whole range: the console's shares per site
 METHOD_SHARES = ("accept_all", "reject_all", "custom", "gpc", "api", "other")
 DECISION_FIELDS = {"granted": "grants", "denied": "denials", "withdrawn": "withdrawals", "pending": "pending"}
 MAX_DAYS = 3700  # about ten years of days in one answer
@@ -62,6 +65,8 @@ def shown(count: int, bound: int, min_subjects: int, unsuppressed: bool) -> bool
 
 
 def period_start(day: dt.date, interval: str) -> dt.date:
+    if interval == WHOLE_RANGE:
+        return EARLIEST  # cut to the range's start by the caller
     if interval == "week":
         return day - dt.timedelta(days=day.weekday())
     if interval == "month":
@@ -72,6 +77,8 @@ def period_start(day: dt.date, interval: str) -> dt.date:
 def buckets(start: dt.date, end: dt.date, interval: str) -> list[tuple[dt.date, dt.date]]:
     """The interval's periods from ``start`` to ``end``, each cut to that range (ISO weeks
     begin on Monday, months on the 1st)."""
+    if interval == WHOLE_RANGE:
+        return [(start, end)]
     out = []
     begin = start
     while begin <= end:
@@ -116,7 +123,7 @@ def consent_stats(
 ) -> dict[str, Any]:
     """Grants, denials, withdrawals, pending, opt-in rate and method shares per bucket; see the
     module docstring. Raises ``InvalidInput`` for a bad range, interval, purpose or site."""
-    if interval not in INTERVALS:
+    if interval not in (*INTERVALS, WHOLE_RANGE):
         raise InvalidInput("unknown interval", errors={"interval": [f"one of {', '.join(INTERVALS)}"]})
     start, end = check_range(ctx.now().date(), start, end)
     c = ConsentDaily
@@ -219,3 +226,27 @@ def _bucket(
         suppressed.append("methods")
     out["suppressed"] = suppressed
     return out
+
+
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
+    """The statistics' CSV (the API's and the console's downloads): a header row, CRLF, an
+    empty cell for a suppressed number."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    return out.getvalue()
+
+
+def consent_csv(answer: dict[str, Any]) -> str:
+    """``consent_stats``' answer as CSV, one row per bucket."""
+    shares = [f"share_{m}" for m in METHOD_SHARES]
+    header = ["start", "end", "grants", "denials", "withdrawals", "pending", "opt_in_rate", *shares, "suppressed"]
+    rows = [
+        [b["start"].isoformat(), b["end"].isoformat()]
+        + [b[name] for name in ("grants", "denials", "withdrawals", "pending", "opt_in_rate")]
+        + [b["methods"][m] for m in METHOD_SHARES]
+        + [" ".join(b["suppressed"])]
+        for b in answer["buckets"]
+    ]
+    return csv_text(header, rows)

@@ -5,7 +5,7 @@ check, the navigation); ``auth`` the sign-in pages and the console's own 404/405
 staff member's own account (password, second factor); then the sections: requests (``inbox``,
 ``requests``, ``request_actions``), subjects (``subjects``, ``proof``), the registry
 (``registry*``), stores and retention, records of processing (``records``), the ledger
-(``ledger``), API clients (``clients``) and staff (``staff_pages``).
+(``ledger``), statistics (``statistics``), API clients (``clients``) and staff (``staff_pages``).
 """
 
 # ruff: noqa: E402, F401  (the page modules import the blueprint, so they come after it)
@@ -33,6 +33,7 @@ from consent_service.web.console import (
     retention,
     retention_runs,
     staff_pages,
+    statistics,
     stores,
     subjects,
 )

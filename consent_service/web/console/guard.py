@@ -150,6 +150,7 @@ SECTIONS = (
     ("retention", "console.retention", _l("Retention"), "read"),
     ("records", "console.records", _l("Records of processing"), "read"),
     ("ledger", "console.ledger", _l("Ledger"), "read"),
+    ("statistics", "console.statistics", _l("Statistics"), "read"),
     ("clients", "console.clients", _l("API clients"), "clients:manage"),
     ("staff", "console.staff", _l("Staff"), "staff:manage"),
     ("account", "console.account", _l("Your account"), "read"),
