@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from consent_service.registry.sites import list_sites
 from tests.api.test_stats_api import decide, today
 from tests.console_helpers import PASSWORD, add_staff, sign_in
 
@@ -42,11 +43,14 @@ def test_every_role_reads_the_page_and_only_the_dpo_sees_small_numbers(app, seed
     assert "<canvas" in html and 'type="application/json"' in html and "<table>" in html
     for heading in ("Opt-in rate per purpose", "Withdrawals", "Data subject requests", "per site"):
         assert heading in html
+    with app.extensions["consent"].uow(write=False) as uow:
+        sites = list_sites(uow.session)
+    assert sites and all(f'<th scope="row">{site.name}</th>' in html for site in sites)  # names, not ids
     if role in ("admin", "dpo"):
-        assert "class=\"suppressed\"" not in html and "every number" in html
+        assert 'class="suppressed"' not in html and "every number" in html
         assert '<td data-label="Denials">3</td>' in html
     else:
-        assert "<span class=\"suppressed\">fewer than 10</span>" in html and "is not shown" in html
+        assert '<span class="suppressed">fewer than 10</span>' in html and "is not shown" in html
         assert '<td data-label="Denials">3</td>' not in html
     assert '<td data-label="Grants">12</td>' in html
 

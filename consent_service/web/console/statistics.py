@@ -60,10 +60,13 @@ class StatsFilter(FlaskForm):
     )
 
 
-def _filter(purposes: list[str], sites: list[str]) -> StatsFilter:
+def _filter(purposes: list[str], sites: dict[str, str]) -> StatsFilter:
     form = StatsFilter(request.args)
     form.purpose.choices = [SelectChoice("", _l("All purposes")), *(SelectChoice(p, p) for p in purposes)]
-    form.site.choices = [SelectChoice("", _l("All sites")), *(SelectChoice(s, s) for s in sites)]
+    form.site.choices = [
+        SelectChoice("", _l("All sites")),
+        *(SelectChoice(s, name) for s, name in sites.items()),
+    ]
     return form
 
 
@@ -83,7 +86,13 @@ def _query(form: StatsFilter) -> dict[str, Any]:
 
 
 def _form_errors(form: StatsFilter, error: InvalidInput) -> None:
-    names = {"from": form.start, "to": form.end, "purpose": form.purpose, "site": form.site, "interval": form.interval}
+    names = {
+        "from": form.start,
+        "to": form.end,
+        "purpose": form.purpose,
+        "site": form.site,
+        "interval": form.interval,
+    }
     for name, messages in (error.errors or {}).items():
         field = names.get(name)
         if field is not None:
@@ -97,23 +106,28 @@ def _label(bucket: dict[str, Any], interval: str) -> str:
     return start.isoformat()
 
 
-def _dashboard(ctx: Any, query: dict[str, Any], unsuppressed: bool, purposes: list[str], sites: list[str]) -> dict[str, Any]:
+def _dashboard(
+    ctx: Any, query: dict[str, Any], unsuppressed: bool, purposes: list[str], sites: dict[str, str]
+) -> dict[str, Any]:
     overall = stats.consent_stats(ctx, unsuppressed=unsuppressed, **query)
     interval = overall["interval"]
     start, end = overall["start"], overall["end"]
     chosen = [query["purpose"]] if query["purpose"] else purposes
     per_purpose = [
-        (key, stats.consent_stats(ctx, **(query | {"purpose": key}), unsuppressed=unsuppressed)) for key in chosen
+        (key, stats.consent_stats(ctx, **(query | {"purpose": key}), unsuppressed=unsuppressed))
+        for key in chosen
     ]
     range_query = query | {"interval": stats.WHOLE_RANGE, "start": start, "end": end}
-    chosen_sites = [query["site"]] if query["site"] else sites
+    chosen_sites = [query["site"]] if query["site"] else list(sites)
     per_site = []
     for key in chosen_sites:
-        bucket = stats.consent_stats(ctx, **(range_query | {"site": key}), unsuppressed=unsuppressed)["buckets"][0]
+        bucket = stats.consent_stats(ctx, **(range_query | {"site": key}), unsuppressed=unsuppressed)[
+            "buckets"
+        ][0]
         decided = None
         if all(bucket[n] is not None for n in ("grants", "denials", "withdrawals")):
             decided = bucket["grants"] + bucket["denials"] + bucket["withdrawals"]
-        per_site.append({"site": key, "decided": decided, "bucket": bucket})
+        per_site.append({"site": key, "name": sites.get(key, key), "decided": decided, "bucket": bucket})
     requests_answer = request_stats.request_stats(ctx, start=start, end=end, unsuppressed=unsuppressed)
     types = [t | {"name": type_name(t["type"], language())} for t in requests_answer["types"]]
     labels = [_label(b, interval) for b in overall["buckets"]]
@@ -123,7 +137,13 @@ def _dashboard(ctx: Any, query: dict[str, Any], unsuppressed: bool, purposes: li
             "percent": True,
             "labels": labels,
             "series": [
-                {"label": key, "data": [None if b["opt_in_rate"] is None else round(100 * b["opt_in_rate"], 1) for b in a["buckets"]]}
+                {
+                    "label": key,
+                    "data": [
+                        None if b["opt_in_rate"] is None else round(100 * b["opt_in_rate"], 1)
+                        for b in a["buckets"]
+                    ],
+                }
                 for key, a in per_purpose
             ],
         },
@@ -131,12 +151,14 @@ def _dashboard(ctx: Any, query: dict[str, Any], unsuppressed: bool, purposes: li
             "kind": "bar",
             "stacked": True,
             "percent": True,
-            "labels": [row["site"] for row in per_site],
+            "labels": [row["name"] for row in per_site],
             "series": [
                 {
                     "label": str(SHARE_NAMES[m]),
                     "data": [
-                        None if row["bucket"]["methods"][m] is None else round(100 * row["bucket"]["methods"][m], 1)
+                        None
+                        if row["bucket"]["methods"][m] is None
+                        else round(100 * row["bucket"]["methods"][m], 1)
                         for row in per_site
                     ],
                 }
@@ -146,7 +168,9 @@ def _dashboard(ctx: Any, query: dict[str, Any], unsuppressed: bool, purposes: li
         "withdrawals": {
             "kind": "bar",
             "labels": labels,
-            "series": [{"label": str(_l("Withdrawals")), "data": [b["withdrawals"] for b in overall["buckets"]]}],
+            "series": [
+                {"label": str(_l("Withdrawals")), "data": [b["withdrawals"] for b in overall["buckets"]]}
+            ],
         },
         "requests": {
             "kind": "bar",
@@ -169,10 +193,11 @@ def _dashboard(ctx: Any, query: dict[str, Any], unsuppressed: bool, purposes: li
     }
 
 
-def _names() -> tuple[list[str], list[str]]:
+def _names() -> tuple[list[str], dict[str, str]]:
+    """The purposes' keys and the sites' names by id (a site is shown by its name)."""
     with context().uow(write=False) as uow:
         purposes = [p.key for p in list_purposes(uow.session)]
-        sites = [s.id for s in list_sites(uow.session)]
+        sites = {s.id: s.name for s in list_sites(uow.session)}
     return purposes, sites
 
 
@@ -215,7 +240,11 @@ def statistics_consents_csv() -> ResponseReturnValue:
     form = _filter(purposes, sites)
     form.interval.choices = [*form.interval.choices, SelectChoice(stats.WHOLE_RANGE, stats.WHOLE_RANGE)]
     if not form.validate():
-        return Response("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()), 400, mimetype="text/plain")
+        return Response(
+            "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()),
+            400,
+            mimetype="text/plain",
+        )
     try:
         answer = stats.consent_stats(context(), unsuppressed=_unsuppressed(), **_query(form))
     except InvalidInput as error:
@@ -229,7 +258,11 @@ def statistics_requests_csv() -> ResponseReturnValue:
     purposes, sites = _names()
     form = _filter(purposes, sites)
     if not form.validate():
-        return Response("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()), 400, mimetype="text/plain")
+        return Response(
+            "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()),
+            400,
+            mimetype="text/plain",
+        )
     try:
         answer = request_stats.request_stats(
             context(), start=form.start.data, end=form.end.data, unsuppressed=_unsuppressed()
