@@ -16,13 +16,14 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: run setup-run setup frontend banner init test test-fast bench bench-segments lint catalogs clean help
+.PHONY: run setup-run setup frontend banner init test test-fast bench bench-segments bench-stats lint catalogs clean help
 
 help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
 	@echo "make test   - set up (with the test tools) and run the whole test suite"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
 	@echo "make bench-segments - time a whole segment export (its own section of docs/benchmarks.md)"
+	@echo "make bench-stats - the statistics over 10 million events and the counts' write cost (EVENTS=..., its own section)"
 	@echo "make lint   - ruff, import contracts and mypy"
 	@echo "make setup  - the development set-up: runtime and test tools (make run installs the runtime only)"
 	@echo "make frontend - the npm tools (esbuild, axe-core) from frontend/package-lock.json"
@@ -88,6 +89,10 @@ bench: setup
 
 bench-segments: setup
 	$(BIN)/python -m bench.segments
+
+EVENTS ?= 10000000
+bench-stats: setup
+	$(BIN)/python -m bench.stats --events $(EVENTS)
 
 lint: setup
 	$(BIN)/ruff check consent_service tests bench migrations clients
