@@ -16,16 +16,17 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: run setup-run setup frontend banner chartjs init test test-fast bench bench-segments lint catalogs clean help
+.PHONY: run setup-run setup frontend banner chartjs init test test-fast bench bench-segments bench-stats lint catalogs clean help
 
 help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
 	@echo "make test   - set up (with the test tools) and run the whole test suite"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
 	@echo "make bench-segments - time a whole segment export (its own section of docs/benchmarks.md)"
+	@echo "make bench-stats - the statistics over 10 million events and the counts' write cost (EVENTS=..., its own section)"
 	@echo "make lint   - ruff, import contracts and mypy"
 	@echo "make setup  - the development set-up: runtime and test tools (make run installs the runtime only)"
-	@echo "make frontend - the npm tools (esbuild, axe-core) from frontend/package-lock.json"
+	@echo "make frontend - the npm tools (esbuild, axe-core, Chart.js) from frontend/package-lock.json"
 	@echo "make banner - build the banner (frontend/banner/src) into consent_service/api/static/banner.js"
 	@echo "make chartjs - copy Chart.js (frontend/node_modules) into consent_service/web/static/chart.js"
 	@echo "make catalogs - refresh the console's translation catalogs after changing a text (then translate the new German ids)"
@@ -94,6 +95,10 @@ bench: setup
 
 bench-segments: setup
 	$(BIN)/python -m bench.segments
+
+EVENTS ?= 10000000
+bench-stats: setup
+	$(BIN)/python -m bench.stats --events $(EVENTS)
 
 lint: setup
 	$(BIN)/ruff check consent_service tests bench migrations clients

@@ -46,6 +46,7 @@ from bench import (
     segments,
     standalone,
 )
+from bench import stats as stats_bench
 from bench.server import HOST, Gunicorn
 
 RESULTS_DIR = backends.REPO / "bench" / "results"
@@ -666,10 +667,12 @@ def _write(results: dict[str, Any], out: Path, args: argparse.Namespace, started
     if args.partial and DOCS.exists():
         # one step alone: replace its own section(s) and leave the rest of the page as it is
         DOCS.write_text(report.merge(DOCS.read_text(), results))
-    else:  # the segment export and the import, measured alone (bench.segments, bench.imports), keep theirs
+    else:  # the benchmarks measured alone (bench.segments, bench.imports, bench.stats) keep theirs
         old = DOCS.read_text() if DOCS.exists() else ""
-        page = standalone.keep_section(old, report.markdown(results), segments.SECTION)
-        DOCS.write_text(standalone.keep_section(old, page, imports.SECTION))
+        page = report.markdown(results)
+        for heading in (segments.SECTION, imports.SECTION, stats_bench.SECTION):
+            page = standalone.keep_section(old, page, heading)
+        DOCS.write_text(page)
 
 
 if __name__ == "__main__":
