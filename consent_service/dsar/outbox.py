@@ -20,12 +20,16 @@ import datetime as dt
 import json
 import secrets
 import smtplib
+import string
 from email.message import EmailMessage
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from consent_service.config import DATE_LOCALES, Config
 from consent_service.context import Context
 from consent_service.crypto.derivation import derive
 from consent_service.crypto.envelope import Crypto, DecryptionFailed, field_aad, open_sealed, seal
@@ -88,6 +92,47 @@ def enqueue_email(
         )
     )
     return message_id
+
+
+def enqueue_link_email(
+    session: Session,
+    config: Config,
+    template: string.Template,
+    *,
+    subject_id: str,
+    key: bytes,
+    to: str,
+    language: str,
+    now: dt.datetime,
+    topic: str,
+    expires: dt.datetime,
+    **values: object,
+) -> str:
+    """Write an e-mail that carries an expiring link (double opt-in, a preference-centre
+    sign-in) to the outbox in the caller's transaction; returns its id.
+
+    ``template`` is the subject line, a blank line, then the body. It is filled with ``values``,
+    the link's expiry as a long date in the reader's locale and the controller's time zone
+    (``expires``), and the controller's name and contact."""
+    zone = ZoneInfo(config.timezone)
+    text = template.substitute(
+        values,
+        expires=format_datetime(expires.astimezone(zone), "long", tzinfo=zone, locale=DATE_LOCALES[language]),
+        controller_name=config.controller_name,
+        controller_contact=config.controller_contact,
+    )
+    title, _, body = text.partition("\n\n")
+    return enqueue_email(
+        session,
+        subject_id=subject_id,
+        key=key,
+        to=to,
+        title=title.strip(),
+        body=body,
+        now=now,
+        language=language,
+        topic=topic,
+    )
 
 
 def _claim(ctx: Context, only: list[str] | None, limit: int) -> list[tuple[str, str, bytes, str, str | None]]:

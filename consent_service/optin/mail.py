@@ -12,12 +12,10 @@ import datetime as dt
 import functools
 import string
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from sqlalchemy.orm import Session
 
-from consent_service.config import DATE_LOCALES, SUPPORTED_LANGUAGES, Config
+from consent_service.config import SUPPORTED_LANGUAGES, Config
 from consent_service.dsar import outbox
 
 TEMPLATES = Path(__file__).parent / "mail_templates"
@@ -43,31 +41,6 @@ def text_in(texts: dict[str, str], language: str) -> str:
     return texts.get(language) or texts.get("en") or next(iter(texts.values()), "")
 
 
-def render(
-    config: Config,
-    language: str,
-    *,
-    purpose_title: str,
-    purpose_text: str,
-    link: str,
-    expires: dt.datetime,
-    retention_days: int,
-) -> tuple[str, str]:
-    """The e-mail's subject line and body."""
-    zone = ZoneInfo(config.timezone)
-    text = _template(language).substitute(
-        purpose_title=purpose_title,
-        purpose_text=purpose_text,
-        link=link,
-        expires=format_datetime(expires.astimezone(zone), "long", tzinfo=zone, locale=DATE_LOCALES[language]),
-        retention_days=retention_days,
-        controller_name=config.controller_name,
-        controller_contact=config.controller_contact,
-    )
-    title, _, body = text.partition("\n\n")
-    return title.strip(), body
-
-
 def enqueue(
     session: Session,
     config: Config,
@@ -77,18 +50,21 @@ def enqueue(
     to: str,
     language: str,
     now: dt.datetime,
+    expires: dt.datetime,
     **values: object,
 ) -> str:
-    """Write the confirmation e-mail to the outbox in the caller's transaction; its message id."""
-    title, body = render(config, language, **values)  # type: ignore[arg-type]
-    return outbox.enqueue_email(
+    """Write the confirmation e-mail to the outbox in the caller's transaction; its message id.
+    ``values``: purpose_title, purpose_text, link, retention_days."""
+    return outbox.enqueue_link_email(
         session,
+        config,
+        _template(language),
         subject_id=subject_id,
         key=key,
         to=to,
-        title=title,
-        body=body,
-        now=now,
         language=language,
+        now=now,
         topic=TOPIC,
+        expires=expires,
+        **values,
     )

@@ -12,12 +12,10 @@ import datetime as dt
 import functools
 import string
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from sqlalchemy.orm import Session
 
-from consent_service.config import DATE_LOCALES, Config
+from consent_service.config import Config
 from consent_service.dsar import outbox
 
 TEMPLATES = Path(__file__).parent / "mail_templates"
@@ -27,22 +25,6 @@ TOPIC = "preferences_signin"  # the X-Consent-Message header of these e-mails
 @functools.cache
 def _template(language: str) -> string.Template:
     return string.Template((TEMPLATES / f"signin.{language}.txt").read_text(encoding="utf-8"))
-
-
-def render(
-    config: Config, language: str, *, site_name: str, link: str, expires: dt.datetime
-) -> tuple[str, str]:
-    """The e-mail's subject line and body."""
-    zone = ZoneInfo(config.timezone)
-    text = _template(language).substitute(
-        site_name=site_name,
-        link=link,
-        expires=format_datetime(expires.astimezone(zone), "long", tzinfo=zone, locale=DATE_LOCALES[language]),
-        controller_name=config.controller_name,
-        controller_contact=config.controller_contact,
-    )
-    title, _, body = text.partition("\n\n")
-    return title.strip(), body
 
 
 def enqueue(
@@ -59,15 +41,17 @@ def enqueue(
     expires: dt.datetime,
 ) -> str:
     """Write the sign-in e-mail to the outbox in the caller's transaction; its message id."""
-    title, body = render(config, language, site_name=site_name, link=link, expires=expires)
-    return outbox.enqueue_email(
+    return outbox.enqueue_link_email(
         session,
+        config,
+        _template(language),
         subject_id=subject_id,
         key=key,
         to=to,
-        title=title,
-        body=body,
-        now=now,
         language=language,
+        now=now,
         topic=TOPIC,
+        expires=expires,
+        site_name=site_name,
+        link=link,
     )
