@@ -19,6 +19,7 @@ from consent_service import create_app
 from consent_service.context import Context
 from tests.browser.axe import axe_source, violations
 from tests.browser.chromium import WAIT, answered, assert_png, served, shots_dir
+from tests.browser.pages import not_sideways, settle_at
 from tests.console_helpers import DPO, PASSWORD, add_staff, overdue_paper_request
 
 SIZES = {"desktop": (1366, 900), "phone": (390, 844), "narrow": (320, 700)}
@@ -73,19 +74,6 @@ def accessible(driver: Any, axe: str, where: str) -> None:
     assert found == [], f"{where}: {found}"
 
 
-def settle_at(driver: Any, width: int) -> None:
-    """Wait until the page is laid out at the new window width: a loaded machine can show the
-    old layout for a moment after the window was resized."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, WAIT).until(
-        lambda d: d.execute_script("return window.innerWidth") == width, f"the window at {width} px"
-    )
-    driver.execute_async_script(
-        "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()))"
-    )
-
-
 def shoot(driver: Any, folder: Path, name: str) -> None:
     for size, (width, height) in SIZES.items():
         driver.set_window_size(width, height)
@@ -98,9 +86,7 @@ def shoot(driver: Any, folder: Path, name: str) -> None:
         ):
             driver.save_screenshot(str(folder / f"console-{name}-{size}-table.png"))
             driver.execute_script("window.scrollTo(0, 0)")
-        wide = driver.execute_script("return document.documentElement.scrollWidth")
-        inner = driver.execute_script("return window.innerWidth")
-        assert wide <= inner, f"{name} scrolls sideways at {size}: {wide} px wide in {inner} px"
+        not_sideways(driver, name, size)
     driver.set_window_size(*SIZES["desktop"])
 
 

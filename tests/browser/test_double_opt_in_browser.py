@@ -17,10 +17,9 @@ from consent_service.demo import DEMO_PURPOSES, seed
 from consent_service.dsar import outbox
 from tests.api.helpers import consent_body
 from tests.api.mail import Inbox, free_port, text_of
-from tests.browser.axe import axe_source, violations
-from tests.browser.chromium import answered, assert_png, served, shots_dir
-
-SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
+from tests.browser import pages
+from tests.browser.axe import axe_source
+from tests.browser.chromium import answered, served, shots_dir
 
 
 @pytest.fixture
@@ -61,16 +60,7 @@ def on(base: str, url: str) -> str:
 
 
 def look(driver: Any, axe: str, folder: Path, name: str) -> None:
-    found = violations(driver, axe)
-    assert found == [], f"{name}: {found}"
-    for size, (width, height) in SIZES.items():
-        driver.set_window_size(width, height)
-        shot = folder / f"optin-{name}-{size}.png"
-        driver.save_screenshot(str(shot))
-        assert_png(shot)
-        wide = driver.execute_script("return document.documentElement.scrollWidth")
-        assert wide <= driver.execute_script("return window.innerWidth"), f"{name} scrolls sideways at {size}"
-    driver.set_window_size(*SIZES["desktop"])
+    pages.look(driver, axe, folder, f"optin-{name}")
 
 
 def test_the_confirmation_pages_in_both_languages(offline_browser, world, clocked_ctx, clock, tmp_path):

@@ -23,10 +23,10 @@ from consent_service.web import challenge
 from tests.api.helpers import crm_store
 from tests.api.mail import Inbox, code_in, free_port, text_of
 from tests.api.test_execution_api import run_queued
-from tests.browser.axe import axe_source, violations
-from tests.browser.chromium import answered, assert_png, served, shots_dir
+from tests.browser import pages
+from tests.browser.axe import axe_source
+from tests.browser.chromium import answered, served, shots_dir
 
-SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 POLICY = "https://shop.example/datenschutz"
 
 
@@ -55,22 +55,7 @@ def world(ctx: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def look(driver: Any, axe: str, folder: Path, name: str) -> None:
-    found = violations(driver, axe)
-    assert found == [], f"{name}: {found}"
-    for size, (width, height) in SIZES.items():
-        driver.set_window_size(width, height)
-        shot = folder / f"portal-{name}-{size}.png"
-        driver.execute_script("window.scrollTo(0, 0)")
-        driver.save_screenshot(str(shot))
-        assert_png(shot)
-        wide = driver.execute_script("return document.documentElement.scrollWidth")
-        assert wide <= driver.execute_script("return window.innerWidth"), f"{name} scrolls sideways at {size}"
-    # the whole page at phone width, to see what lies below the fold
-    driver.set_window_size(
-        390, min(4000, driver.execute_script("return document.documentElement.scrollHeight") + 140)
-    )
-    driver.save_screenshot(str(folder / f"portal-{name}-phone-full.png"))
-    driver.set_window_size(*SIZES["desktop"])
+    pages.look(driver, axe, folder, f"portal-{name}", full_phone=True)
 
 
 def solved_field(driver: Any) -> str:

@@ -19,10 +19,10 @@ from consent_service.dsar import outbox
 from consent_service.preferences import service as prefs
 from tests.api.helpers import consent_body
 from tests.api.mail import Inbox, free_port, text_of
-from tests.browser.axe import axe_source, violations
-from tests.browser.chromium import answered, assert_png, served, shots_dir
+from tests.browser import pages
+from tests.browser.axe import axe_source
+from tests.browser.chromium import answered, served, shots_dir
 
-SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 POLICY = "https://shop.example/datenschutz"
 
 
@@ -61,16 +61,7 @@ def world(clocked_ctx: Any) -> Iterator[tuple[Any, dict[str, str], str, str, Inb
 
 
 def look(driver: Any, axe: str, folder: Path, name: str) -> None:
-    found = violations(driver, axe)
-    assert found == [], f"{name}: {found}"
-    for size, (width, height) in SIZES.items():
-        driver.set_window_size(width, height)
-        shot = folder / f"preferences-{name}-{size}.png"
-        driver.save_screenshot(str(shot))
-        assert_png(shot)
-        wide = driver.execute_script("return document.documentElement.scrollWidth")
-        assert wide <= driver.execute_script("return window.innerWidth"), f"{name} scrolls sideways at {size}"
-    driver.set_window_size(*SIZES["desktop"])
+    pages.look(driver, axe, folder, f"preferences-{name}")
 
 
 def gate(client: Any, headers: dict[str, str], address: str) -> dict[str, Any]:
