@@ -84,8 +84,11 @@ run: init
 	CONSENT_PUBLIC_URL=$${CONSENT_PUBLIC_URL:-http://$(HOST):$(PORT)} \
 	  $(BIN)/consent-service serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in this one). The browser
+# tests form one group, run one after another by a single worker, while the other takes the rest.
+TEST_WORKERS ?= 2
 test: setup frontend
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/python -m pytest tests/unit -q

@@ -29,6 +29,16 @@ REQUIRE_SERVERS = os.environ.get("CONSENT_TEST_REQUIRE_SERVERS") == "1"
 TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests are one group for pytest-xdist (``make test`` runs ``--dist loadgroup``):
+    one worker runs them one after another, each with its own Chromium, while the others run the
+    rest."""
+    browser = Path(__file__).parent / "browser"
+    for item in items:
+        if browser in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def server_url(name: str) -> str:
     """The URL in CONSENT_TEST_<NAME>_URL, or skip (fail under CI) when it is unset."""
     var = f"CONSENT_TEST_{name.upper()}_URL"
@@ -54,10 +64,39 @@ def make_context(
     return bootstrap(config, clock=clock)
 
 
+_sqlite_template: list[Path] = []  # this test process's migrated SQLite file, made once
+
+
 def migrate(url: str) -> None:
+    """Bring the database at ``url`` to the newest migration. A new SQLite file is a copy of one
+    that this test process migrated once (the migrations take about half a second, a copy a
+    millisecond, and most tests begin with a new database); any other database is migrated."""
+    import sqlite3
+
+    from consent_service.files import secure_sqlite, sqlite_path
     from consent_service.migrate import upgrade
 
-    upgrade(url)
+    path = sqlite_path(url)
+    if path is None or path.exists():
+        upgrade(url)
+        return
+    if not _sqlite_template:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="consent-template-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = Path(folder) / "migrated.db"
+        upgrade(f"sqlite:///{template}")
+        _sqlite_template.append(template)
+    secure_sqlite(url)  # the directory 0700 and the file 0600, as the service makes them
+    source, target = sqlite3.connect(_sqlite_template[0]), sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
 
 
 @pytest.fixture
