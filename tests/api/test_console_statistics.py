@@ -66,13 +66,13 @@ def test_every_role_reads_the_page_and_only_the_dpo_sees_small_numbers(app, seed
     assert '<td data-label="Grants">12</td>' in html
 
 
-@pytest.mark.parametrize("role", ["dpo", "agent"])
-def test_the_csv_downloads_are_the_apis_csv(app, client, seeded, token, role):
+@pytest.mark.parametrize("role, site", [("dpo", ""), ("agent", ""), ("dpo", "none")])
+def test_the_csv_downloads_are_the_apis_csv(app, client, seeded, token, role, site):
     day = seeded["day"]
     scopes = ("stats:read", "stats:unsuppressed") if role == "dpo" else ("stats:read",)
     api = {"Authorization": f"Bearer {token(*scopes)}"}
     console = staff_client(app, role)
-    query = f"purpose=newsletter&from={day}&to={day}&interval=day"
+    query = f"purpose=newsletter&from={day}&to={day}&interval=day" + (f"&site={site}" if site else "")
     mine = console.get(f"/console/statistics/consents.csv?{query}")
     theirs = client.get(f"/v1/stats/consents?{query}&format=csv", headers=api)
     assert mine.status_code == 200 and mine.mimetype == "text/csv"

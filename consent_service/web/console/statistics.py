@@ -48,7 +48,6 @@ SHARE_NAMES = {
     "api": _l("Through the API"),
     "other": _l("Other"),
 }
-NO_SITE = "none"  # the site filter's value for stats.NO_SITE ("" already means every site)
 NO_SITE_NAME = _l("No site")
 
 
@@ -73,7 +72,7 @@ def _filter(purposes: list[str], sites: dict[str, str]) -> StatsFilter:
     form.site.choices = [
         SelectChoice("", _l("All sites")),
         *(SelectChoice(s, name) for s, name in sites.items()),
-        SelectChoice(NO_SITE, _l("No site (API, imports, forms)")),
+        SelectChoice(stats.NO_SITE_PARAM, _l("No site (API, imports, forms)")),
     ]
     return form
 
@@ -86,7 +85,7 @@ def _unsuppressed() -> bool:
 def _query(form: StatsFilter) -> dict[str, Any]:
     return {
         "purpose": form.purpose.data or None,
-        "site": stats.NO_SITE if form.site.data == NO_SITE else form.site.data or None,
+        "site": stats.site_asked(form.site.data),
         "start": form.start.data,
         "end": form.end.data,
         "interval": form.interval.data,
@@ -111,7 +110,7 @@ def _site_param(site: str | None) -> str:
     """A site of ``consent_stats`` as the filter's value."""
     if site is None:
         return ""
-    return NO_SITE if site == stats.NO_SITE else site
+    return stats.NO_SITE_PARAM if site == stats.NO_SITE else site
 
 
 def _state(values: list[Any], suppressed: bool, zero_is_data: bool = False) -> str | None:
