@@ -20,6 +20,10 @@ because a union has at least as many subjects as each part. The rate is shown on
 counts it is made of are; the method shares only if every method with decisions could be shown
 (else the missing share would follow from the others). A suppressed number is ``None`` and its
 name is listed in the bucket's ``suppressed``.
+
+The site filter takes a registered site's id, or ``NO_SITE`` for the decisions made not
+through a banner (API clients, imports, forms), which the counts keep under the site ``''``
+(named ``NO_SITE_PARAM`` in a query).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from consent_service.ledger.service import lock_head
 from consent_service.registry.models import Purpose, Site
 
 INTERVALS = ("day", "week", "month")
+NO_SITE = ""  # the counts' site of decisions not made through a banner (``counts``)
+NO_SITE_PARAM = "none"  # its name in the API's and the console's site filter (no site id is)
 WHOLE_RANGE = "range"  # one bucket for the whole range: the console's shares per site
 METHOD_SHARES = ("accept_all", "reject_all", "custom", "gpc", "api", "other")
 DECISION_FIELDS = {"granted": "grants", "denied": "denials", "withdrawn": "withdrawals", "pending": "pending"}
@@ -111,6 +117,12 @@ def check_range(today: dt.date, start: dt.date | None, end: dt.date | None) -> t
     return start, end
 
 
+def site_asked(name: str | None) -> str | None:
+    """A query's site (a site's id, ``NO_SITE_PARAM``, or empty for every site) as
+    ``consent_stats``' ``site``."""
+    return NO_SITE if name == NO_SITE_PARAM else name or None
+
+
 def consent_stats(
     ctx: Context,
     *,
@@ -140,7 +152,7 @@ def consent_stats(
                 errors["purpose"] = [f"unknown purpose {purpose!r}"]
             query = query.where(c.purpose_key == purpose)
         if site is not None:
-            if session.get(Site, site) is None:
+            if site != NO_SITE and session.get(Site, site) is None:
                 errors["site"] = [f"unknown site {site!r}"]
             query = query.where(c.site == site)
         if errors:

@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 from consent_service.dsar.request_models import DsarRequest
+from consent_service.registry.sites import list_sites
 from tests.api.helpers import assert_problem, consent_body
 
 
@@ -80,6 +81,19 @@ def test_weeks_and_months_are_cut_to_the_range_and_other_purposes_stay_out(clien
     assert months["purpose"] is None
     assert months["buckets"][-1]["grants"] is None  # 3 analytics grants: fewer than 10 subjects
     assert sum(1 for b in months["buckets"] if b["start"][8:] == "01") == len(months["buckets"]) - 1
+
+
+def test_site_none_counts_the_decisions_made_not_through_a_banner(client, admin, demo, token, ctx) -> None:
+    for i in range(12):
+        decide(client, admin, f"n{i}", True)  # by an API client: no site
+    with ctx.uow(write=False) as uow:
+        site = list_sites(uow.session)[0].id
+    reader = {"Authorization": f"Bearer {token('stats:read', 'stats:unsuppressed')}"}
+    url = f"/v1/stats/consents?purpose=newsletter&from={today(ctx)}&to={today(ctx)}"
+    none = client.get(url + "&site=none", headers=reader)
+    assert none.status_code == 200, none.get_data(as_text=True)
+    assert none.get_json()["site"] == "" and none.get_json()["buckets"][0]["grants"] == 12
+    assert client.get(url + f"&site={site}", headers=reader).get_json()["buckets"][0]["grants"] == 0
 
 
 def test_bad_input_is_a_problem(client, admin, demo, token, ctx) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
+
+from marshmallow import fields, post_load, validate
 
 from consent_service.api.schemas.common import KEY, StrictSchema
-from consent_service.ledger.stats import INTERVALS
+from consent_service.ledger.stats import INTERVALS, NO_SITE_PARAM, site_asked
 
 FORMAT = fields.Str(load_default="json", validate=validate.OneOf(("json", "csv")))
 
@@ -21,9 +23,18 @@ class RangeQuery(StrictSchema):
 class ConsentStatsQuery(RangeQuery):
     purpose = fields.Str(load_default=None, validate=KEY, metadata={"description": "one purpose; default: all"})
     site = fields.Str(
-        load_default=None, validate=validate.Length(1, 40), metadata={"description": "one site's id; default: all"}
+        load_default=None,
+        validate=validate.Length(1, 40),
+        metadata={
+            "description": f"one site's id, or `{NO_SITE_PARAM}`: the decisions made not through a banner"
+            " (API clients, imports, forms); default: all"
+        },
     )
     interval = fields.Str(load_default="day", validate=validate.OneOf(INTERVALS))
+
+    @post_load
+    def no_site(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return data | {"site": site_asked(data["site"])}
 
 
 class MethodSharesOut(StrictSchema):

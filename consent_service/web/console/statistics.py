@@ -7,7 +7,10 @@ the functions behind ``GET /v1/stats/…``, and write CSV with the same function
 (``consent_csv``, ``request_csv``), so the minimum-subjects rule is applied in one place: every
 staff role may read the statistics, only a role with ``stats:unsuppressed`` (the DPO, and so the
 administrator) sees numbers for fewer subjects. The opt-in rate asks once per purpose and the
-shares once per site (one bucket for the whole range), each a grouped read of the daily counts.
+shares once per site (one bucket for the whole range), and once more for the decisions made not
+through a banner ("no site": API clients, imports, forms), each a grouped read of the daily counts.
+A chart with nothing to draw says why instead: every number in it is held back by the
+minimum-subjects rule (``hidden``), or there is nothing in the range (``empty``).
 """
 
 from __future__ import annotations
@@ -36,13 +39,16 @@ from consent_service.web.i18n import language
 
 UNSUPPRESSED = "stats:unsuppressed"
 INTERVAL_NAMES = {"day": _l("per day"), "week": _l("per week"), "month": _l("per month")}
-SHARES = ("accept_all", "reject_all", "custom", "gpc")
+SHARES = ("accept_all", "reject_all", "custom", "gpc", "api", "other")
 SHARE_NAMES = {
     "accept_all": _l("Accept all"),
     "reject_all": _l("Reject all"),
     "custom": _l("Custom choice"),
     "gpc": _l("GPC signal"),
+    "api": _l("Through the API"),
+    "other": _l("Other"),
 }
+NO_SITE_NAME = _l("No site")
 
 
 class StatsFilter(FlaskForm):
@@ -66,6 +72,7 @@ def _filter(purposes: list[str], sites: dict[str, str]) -> StatsFilter:
     form.site.choices = [
         SelectChoice("", _l("All sites")),
         *(SelectChoice(s, name) for s, name in sites.items()),
+        SelectChoice(stats.NO_SITE_PARAM, _l("No site (API, imports, forms)")),
     ]
     return form
 
@@ -78,7 +85,7 @@ def _unsuppressed() -> bool:
 def _query(form: StatsFilter) -> dict[str, Any]:
     return {
         "purpose": form.purpose.data or None,
-        "site": form.site.data or None,
+        "site": stats.site_asked(form.site.data),
         "start": form.start.data,
         "end": form.end.data,
         "interval": form.interval.data,
@@ -97,6 +104,22 @@ def _form_errors(form: StatsFilter, error: InvalidInput) -> None:
         field = names.get(name)
         if field is not None:
             field.errors = [*field.errors, *messages]
+
+
+def _site_param(site: str | None) -> str:
+    """A site of ``consent_stats`` as the filter's value."""
+    if site is None:
+        return ""
+    return stats.NO_SITE_PARAM if site == stats.NO_SITE else site
+
+
+def _state(values: list[Any], suppressed: bool, zero_is_data: bool = False) -> str | None:
+    """Why a chart has nothing to draw: ``hidden`` when the minimum-subjects rule holds back
+    every number that is not 0 (a held-back number is never 0), ``empty`` when there is
+    nothing; ``None`` when it has something to draw (a 0 % rate or share is something)."""
+    if any(v is not None and (zero_is_data or v) for v in values):
+        return None
+    return "hidden" if suppressed else "empty"
 
 
 def _label(bucket: dict[str, Any], interval: str) -> str:
@@ -118,7 +141,8 @@ def _dashboard(
         for key in chosen
     ]
     range_query = query | {"interval": stats.WHOLE_RANGE, "start": start, "end": end}
-    chosen_sites = [query["site"]] if query["site"] else list(sites)
+    chosen_sites = [query["site"]] if query["site"] is not None else [*sites, stats.NO_SITE]
+    names = sites | {stats.NO_SITE: str(NO_SITE_NAME)}
     per_site = []
     for key in chosen_sites:
         bucket = stats.consent_stats(ctx, **(range_query | {"site": key}), unsuppressed=unsuppressed)[
@@ -127,11 +151,11 @@ def _dashboard(
         decided = None
         if all(bucket[n] is not None for n in ("grants", "denials", "withdrawals")):
             decided = bucket["grants"] + bucket["denials"] + bucket["withdrawals"]
-        per_site.append({"site": key, "name": sites.get(key, key), "decided": decided, "bucket": bucket})
+        per_site.append({"site": _site_param(key), "name": names.get(key, key), "decided": decided, "bucket": bucket})
     requests_answer = request_stats.request_stats(ctx, start=start, end=end, unsuppressed=unsuppressed)
     types = [t | {"name": type_name(t["type"], language())} for t in requests_answer["types"]]
     labels = [_label(b, interval) for b in overall["buckets"]]
-    charts = {
+    charts: dict[str, dict[str, Any]] = {
         "optin": {
             "kind": "line",
             "percent": True,
@@ -182,7 +206,23 @@ def _dashboard(
             ],
         },
     }
+    held_back = {
+        "optin": any("opt_in_rate" in b["suppressed"] for _, a in per_purpose for b in a["buckets"]),
+        "shares": any("methods" in row["bucket"]["suppressed"] for row in per_site),
+        "withdrawals": any("withdrawals" in b["suppressed"] for b in overall["buckets"]),
+        "requests": any({"received", "completed", "overdue_now"} & set(t["suppressed"]) for t in types),
+    }
+    for key, spec in charts.items():
+        values = [value for series in spec["series"] for value in series["data"]]
+        spec["state"] = _state(values, held_back[key], zero_is_data=spec.get("percent", False))
     return {
+        "params": {
+            "purpose": overall["purpose"] or "",
+            "site": _site_param(overall["site"]),
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "interval": interval,
+        },
         "overall": overall,
         "labels": labels,
         "per_purpose": per_purpose,

@@ -19,11 +19,14 @@
         borderColor: colour,
         backgroundColor: colour,
         borderDash: spec.kind === "line" ? DASHES[i % DASHES.length] : undefined,
-        pointStyle: ["circle", "rect", "triangle", "rectRot", "star", "cross"][i % 6],
+        // bars have no border of their own: without one a star's legend marker is invisible
+        borderWidth: spec.kind === "bar" ? 2 : undefined,
+        pointRadius: spec.kind === "line" ? 4 : undefined,
+        pointStyle: ["circle", "rect", "triangle", "rectRot", "star", "crossRot"][i % 6],
         spanGaps: false,
       };
     });
-    var y = { beginAtZero: true, stacked: !!spec.stacked, ticks: { color: "#333" } };
+    var y = { beginAtZero: true, stacked: !!spec.stacked, ticks: { color: "#333", precision: 0 } };
     if (spec.percent) {
       y.max = 100;
       y.ticks.callback = function (value) {
@@ -37,6 +40,7 @@
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
+        layout: { padding: { right: 16 } }, // the last period's label and point stay whole
         scales: { x: { stacked: !!spec.stacked, ticks: { color: "#333" } }, y: y },
         plugins: { legend: { labels: { color: "#1a1a1a", usePointStyle: true } } },
       },
