@@ -19,6 +19,7 @@ from consent_service.ledger.models import (
     Witness,
 )
 from consent_service.optin.models import OptinLink
+from consent_service.preferences.models import SigninLink
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion, Site
 from consent_service.retention.models import RetentionRule, RetentionRuleVersion, RetentionRun
 from consent_service.staff.models import StaffUser
@@ -49,6 +50,7 @@ __all__ = [
     "LedgerVerification",
     "LegalHold",
     "OptinLink",
+    "SigninLink",
     "OutboxMessage",
     "ProofKey",
     "Purpose",

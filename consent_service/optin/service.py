@@ -19,8 +19,6 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from consent_service import onetime
 from consent_service.context import Context
 from consent_service.crypto.envelope import field_aad, open_sealed, seal
 from consent_service.durations import add_duration, parse_duration
@@ -40,10 +39,6 @@ from consent_service.registry.models import Purpose, PurposeVersion
 from consent_service.subjects import service as subjects
 
 CONFIRM_PATH = "/privacy/confirm"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def link_url(ctx: Context, token: str) -> str:
@@ -73,12 +68,12 @@ def _issue(
     resend_count: int = 0,
 ) -> OptinLink:
     """A new link for a pending grant and its e-mail, in the caller's transaction."""
-    token = secrets.token_urlsafe(32)
+    token = onetime.new_secret()
     link_id = str(uuid.uuid4())
     expires = add_duration(now, ctx.config.optin_link_validity)
     link = OptinLink(
         id=link_id,
-        token_hash=token_hash(token),
+        token_hash=onetime.secret_hash(token),
         pending_event_id=pending_event_id,
         subject_id=subject_id,
         purpose_key=purpose_key,
@@ -152,30 +147,15 @@ class LinkState:
     confirmed: bool = False
 
 
-def _find(session: Session, token: str, *, lock: bool = False) -> OptinLink | None:
-    query = select(OptinLink).where(OptinLink.token_hash == token_hash(token))
-    if lock and session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update()
-    return session.scalars(query).first()
-
-
-def _state(link: OptinLink, now: dt.datetime) -> str:
-    if link.used_at is not None:
-        return "used"
-    if link.expires_at <= now:
-        return "expired"
-    return "open"
-
-
 def inspect(ctx: Context, token: str) -> LinkState:
     """What the link of ``token`` can do now, in the person's language. Writes nothing."""
     with ctx.uow(write=False) as uow:
-        link = _find(uow.session, token)
+        link = onetime.find(uow.session, OptinLink, token)
         if link is None:
             return LinkState("unknown", ctx.config.default_language)
         title, text = _purpose_texts(uow.session, link.purpose_key, link.language)
         return LinkState(
-            _state(link, ctx.now()),
+            onetime.state(link, ctx.now()),
             link.language,
             title,
             text,
@@ -189,10 +169,10 @@ def confirm(ctx: Context, token: str, *, ip: str | None, user_agent: str | None)
 
     NotFound for an unknown token, Gone (reason ``expired`` or ``used``) when it cannot confirm."""
     with ctx.uow(write=False) as uow:
-        link = _find(uow.session, token)
+        link = onetime.find(uow.session, OptinLink, token)
         if link is None:
             raise NotFound("no such confirmation link", extra={"reason": "unknown"})
-        state = _state(link, ctx.now())
+        state = onetime.state(link, ctx.now())
         if state != "open":
             raise Gone(f"the confirmation link is {state}", extra={"reason": state})
         link_id, subject_id, purpose_key = link.id, link.subject_id, link.purpose_key
@@ -201,13 +181,10 @@ def confirm(ctx: Context, token: str, *, ip: str | None, user_agent: str | None)
         channel, collection_point = pending.channel or "email", pending.collection_point
 
     def mark_used(session: Session, _subject: str, rows: list[dict[str, Any]]) -> None:
-        # compare-and-set: of two confirmations racing, the second changes no row and rolls back
-        done = session.execute(
-            update(OptinLink)
-            .where(OptinLink.id == link_id, OptinLink.used_at.is_(None))
-            .values(used_at=rows[0]["recorded_at"], confirmed_event_id=rows[0]["id"])
-        )
-        if done.rowcount != 1:  # type: ignore[attr-defined]
+        # of two confirmations racing, the second changes no row and rolls back
+        if not onetime.use(
+            session, OptinLink, link_id, rows[0]["recorded_at"], confirmed_event_id=rows[0]["id"]
+        ):
             raise Gone("the confirmation link is used", extra={"reason": "used"})
 
     proof: dict[str, Any] = {"confirmed_at": ctx.now().isoformat(), "confirmation_of": pending_event_id}
@@ -241,7 +218,7 @@ def resend(ctx: Context, token: str) -> dt.datetime:
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
-        link = _find(session, token, lock=True)
+        link = onetime.find(session, OptinLink, token, lock=True)
         if link is None:
             raise NotFound("no such confirmation link", extra={"reason": "unknown"})
         if link.confirmed_event_id is not None:

@@ -6,11 +6,16 @@ Guarantees:
   It is limited per client IP (``SIGNIN_PER_IP`` a minute) and per normalised address
   (``SIGNIN_PER_ADDRESS`` a minute, ``SIGNIN_PER_ADDRESS_HOURLY`` an hour, counted whether the address is known or not, so the limit
   itself tells nothing): ``RateLimited`` when over either;
-- a sign-in link is a signed token (``tokens``), valid ``tokens.SIGNIN_VALIDITY`` seconds and
-  stored nowhere; reading it (``read_signin``) changes nothing, so a mail scanner fetching the
-  link opens no session; ``open_session`` (the page's button, a POST) hands out a session token
-  valid ``tokens.SESSION_VALIDITY`` seconds, scoped to that subject (the forms' CSRF token is
-  Flask-WTF's, in the public pages' own session: see ``web.security``);
+- a sign-in link is a signed token (``tokens``), valid ``tokens.SIGNIN_VALIDITY`` seconds, that
+  works once: its nonce's hash is stored with its expiry (``models.SigninLink``, written with
+  the e-mail in one transaction). Reading it (``read_signin``) changes nothing, so a mail
+  scanner fetching the link neither uses it up nor opens a session; ``open_session`` (the
+  page's button, a POST) marks it used and hands out a session token valid
+  ``tokens.SESSION_VALIDITY`` seconds, scoped to that subject, in one transaction: of two
+  sign-ins with one link, in any processes, exactly one gets a session (``onetime.use``); the
+  other gets Gone (reason ``used``). The forms' CSRF token is Flask-WTF's, in the public pages'
+  own session: see ``web.security``;
+- ``purge_signin_links`` deletes the rows of links past their expiry (the worker's housekeeping);
 - ``choices`` lists the purposes the person can be asked (consent purposes that are not strictly
   necessary; with a site, those the site offers) with the notice text of the current version
   and the gate's current answer (``ledger.queries.decide_one``, the one behind
@@ -29,11 +34,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session as DbSession
 
+from consent_service import onetime
 from consent_service.context import Context
 from consent_service.crypto.envelope import normalise_identity
 from consent_service.db import columns_of
@@ -43,6 +51,7 @@ from consent_service.ledger import service as ledger
 from consent_service.ledger.models import LedgerEvent
 from consent_service.ledger.receipts import build_receipt
 from consent_service.preferences import mail, tokens
+from consent_service.preferences.models import SigninLink
 from consent_service.ratelimit import limiter_of
 from consent_service.registry.models import Purpose, PurposeVersion
 from consent_service.registry.public_site import PublicSite
@@ -127,7 +136,19 @@ def request_signin(ctx: Context, address: str, *, ip: str, language: str, site: 
         if subject_id is None or key is None:
             return  # unknown or erased: nothing is sent, and the caller answers as if it were
         now = ctx.now()
-        token = tokens.make(ctx, "signin", [subject_id, language, site.key])
+        secret = onetime.new_secret()
+        expires = now + dt.timedelta(seconds=tokens.SIGNIN_VALIDITY)
+        session.add(
+            SigninLink(
+                id=str(uuid.uuid4()),
+                token_hash=onetime.secret_hash(secret),
+                subject_id=subject_id,
+                created_at=now,
+                expires_at=expires,
+                used_at=None,
+            )
+        )
+        token = tokens.make(ctx, "signin", [subject_id, language, site.key, secret])
         mail.enqueue(
             session,
             ctx.config,
@@ -138,41 +159,63 @@ def request_signin(ctx: Context, address: str, *, ip: str, language: str, site: 
             now=now,
             site_name=site.name,
             link=f"{ctx.config.public_url.rstrip('/')}{SIGNIN_PATH}?token={token}",
-            expires=now + dt.timedelta(seconds=tokens.SIGNIN_VALIDITY),
+            expires=expires,
         )
         uow.commit()
+
+
+def _carried(payload: Any) -> dict[str, Any]:
+    """The language and site a genuine sign-in link was sent for, so that the page saying it
+    cannot sign in speaks to the person as the e-mail did."""
+    if isinstance(payload, list) and len(payload) == 4:
+        return {"language": str(payload[1]), "site_key": payload[2] or None}
+    return {}
 
 
 def _read(ctx: Context, kind: str, token: str, max_age: int | None) -> tuple[list[Any], dt.datetime]:
     try:
         return tokens.read_dated(ctx, kind, token, max_age)
     except tokens.TokenExpired as exc:
-        raise Gone("the link has expired", extra={"reason": "expired"}) from exc
+        extra = {"reason": "expired"} | (_carried(exc.payload) if kind == "signin" else {})
+        raise Gone("the link has expired", extra=extra) from exc
     except tokens.TokenInvalid as exc:
         raise NotFound("the link is not valid", extra={"reason": "invalid"}) from exc
 
 
-def _live_subject(ctx: Context, subject_id: str) -> None:
-    """NotFound unless the subject exists and was not erased."""
-    with ctx.uow(write=False) as uow:
-        if uow.session.get(Subject, subject_id) is None:
-            raise NotFound("the link is not valid", extra={"reason": "invalid"})
-        if subjects.data_key(uow.session, ctx.crypto, subject_id) is None:
-            raise Gone("the person's data was erased", extra={"reason": "erased"})
+def _open_link(ctx: Context, session: DbSession, token: str) -> tuple[SignIn, SigninLink]:
+    """The sign-in link of ``token`` if it can sign in now: Gone (reason ``expired``, ``used`` or
+    ``erased``) or NotFound (``invalid``: forged, cut, another kind, or sent before links had
+    a nonce) otherwise."""
+    payload, issued = _read(ctx, "signin", token, tokens.SIGNIN_VALIDITY)
+    if len(payload) != 4 or not all(isinstance(value, str) for value in (payload[0], payload[3])):
+        raise NotFound("the link is not valid", extra={"reason": "invalid"})
+    subject_id = payload[0]
+    link = onetime.find(session, SigninLink, payload[3])
+    if link is None or link.subject_id != subject_id or session.get(Subject, subject_id) is None:
+        raise NotFound("the link is not valid", extra={"reason": "invalid"})
+    state = onetime.state(link, ctx.now())
+    if state != "open":
+        raise Gone(f"the link is {state}", extra={"reason": state} | _carried(payload))
+    if subjects.data_key(session, ctx.crypto, subject_id) is None:
+        raise Gone("the person's data was erased", extra={"reason": "erased"} | _carried(payload))
+    return SignIn(subject_id, str(payload[1]), payload[2] or None, issued), link
 
 
 def read_signin(ctx: Context, token: str) -> SignIn:
-    """What a sign-in link is for; writes nothing. Gone (expired, erased) or NotFound (invalid)."""
-    payload, issued = _read(ctx, "signin", token, tokens.SIGNIN_VALIDITY)
-    if len(payload) != 3 or not isinstance(payload[0], str):
-        raise NotFound("the link is not valid", extra={"reason": "invalid"})
-    _live_subject(ctx, payload[0])
-    return SignIn(payload[0], str(payload[1]), payload[2] or None, issued)
+    """What a sign-in link is for; writes nothing, so the link stays usable. Gone (expired,
+    used, erased) or NotFound (invalid)."""
+    with ctx.uow(write=False) as uow:
+        return _open_link(ctx, uow.session, token)[0]
 
 
 def open_session(ctx: Context, token: str) -> tuple[SignIn, str]:
-    """The sign-in link's subject and a session token for it (the link's button, a POST)."""
-    signin = read_signin(ctx, token)
+    """The sign-in link's subject and a session token for it (the link's button, a POST); the
+    link is used up in the same transaction. Gone or NotFound as ``read_signin``."""
+    with ctx.uow() as uow:
+        signin, link = _open_link(ctx, uow.session, token)
+        if not onetime.use(uow.session, SigninLink, link.id, ctx.now()):
+            raise Gone("the link is used", extra={"reason": "used"})
+        uow.commit()
     session_token = tokens.make(
         ctx,
         "session",
@@ -321,3 +364,11 @@ def receipt(ctx: Context, subject_id: str, receipt_id: str) -> dict[str, Any]:
         purposes=purposes,
         now=row["recorded_at"],
     )
+
+
+def purge_signin_links(ctx: Context) -> int:
+    """Delete the sign-in links past their expiry, used or not (their tokens no longer verify)."""
+    with ctx.uow() as uow:
+        result = uow.session.execute(delete(SigninLink).where(SigninLink.expires_at <= ctx.now()))
+        uow.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

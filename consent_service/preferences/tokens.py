@@ -1,4 +1,4 @@
-"""Signed tokens of the preference centre (itsdangerous, HMAC-SHA256): nothing is stored.
+"""Signed tokens of the preference centre (itsdangerous, HMAC-SHA256).
 
 Each kind has its own salt, so a token of one kind never passes as another (a sign-in link is
 not a session, an unsubscribe link opens no session). The key is derived by HKDF from every
@@ -6,7 +6,9 @@ master key, newest last: tokens are signed with the current one and still verify
 being retired, so a master-key rotation does not break the unsubscribe links of e-mails sent
 before it; retiring the old key ends them.
 
-- ``signin``: ``[subject id, language, site key]``, valid ``SIGNIN_VALIDITY`` seconds;
+- ``signin``: ``[subject id, language, site key, nonce]``, valid ``SIGNIN_VALIDITY`` seconds;
+  the only kind with a row in the database: the nonce's hash, so that the link works once
+  (``models.SigninLink``); the signature is checked first, so a forged link costs no query;
 - ``session``: ``[subject id, random nonce, language, site key, sign-in link's date]``, valid
   ``SESSION_VALIDITY`` seconds (the forms' CSRF token is Flask-WTF's, not one of these);
 - ``unsubscribe``: ``[subject id, purpose key]``, without expiry (a newsletter stays in
@@ -39,7 +41,12 @@ SALTS = {
 
 
 class TokenExpired(Exception):
-    """The token was genuine but is too old."""
+    """The token was genuine but is too old; ``payload`` is what it carried (its signature was
+    checked before its age), so a page can still speak the person's language."""
+
+    def __init__(self, message: str, payload: Any = None) -> None:
+        super().__init__(message)
+        self.payload = payload
 
 
 class TokenInvalid(Exception):
@@ -77,10 +84,15 @@ def read_dated(ctx: Context, kind: str, token: str, max_age: int | None) -> tupl
     """The payload of a token of ``kind`` and when it was made (as ``read``)."""
     if not token or len(token) > MAX_TOKEN:
         raise TokenInvalid("no token")
+    serializer = _serializer(ctx, kind)
     try:
-        payload, issued = _serializer(ctx, kind).loads(token, max_age=max_age, return_timestamp=True)
+        payload, issued = serializer.loads(token, max_age=max_age, return_timestamp=True)
     except SignatureExpired as exc:
-        raise TokenExpired("too old") from exc
+        try:
+            carried = serializer.load_payload(exc.payload) if exc.payload is not None else None
+        except BadData:
+            carried = None
+        raise TokenExpired("too old", carried) from exc
     except BadData as exc:
         raise TokenInvalid(type(exc).__name__) from exc
     if not isinstance(payload, list):

@@ -5,13 +5,15 @@ Pages, one task each (the rules are in ``preferences.service`` and ``preferences
 - ``GET/POST /privacy/preferences``: the person enters an e-mail address and is sent a sign-in
   link; the answer is the same whether the address is known or not (429 page when rate limited);
 - ``GET /privacy/preferences/signin?token=``: what the link opens and a button (a GET changes
-  nothing: mail scanners fetch links); its ``POST`` sets the session cookie (``consent_prefs``,
-  path ``/privacy/preferences``, HttpOnly, SameSite=Strict, half an hour) and redirects;
+  nothing: mail scanners fetch links, and the link stays usable); its ``POST`` uses the link up,
+  sets the session cookie (``consent_prefs``, path ``/privacy/preferences``, HttpOnly,
+  SameSite=Strict, half an hour) and redirects. A used or expired link says so (410) and
+  offers a new one;
 - ``GET /privacy/preferences/choices``: each purpose with its notice text and the current choice
   in words, and two equal buttons (allow, do not allow); nothing is pre-selected. ``POST`` (with
   Flask-WTF's CSRF token of the public pages' session, ``consent_privacy``) records the change and redirects back with a link to its receipt,
   ``GET /privacy/preferences/receipts/<id>`` (the signed receipt as a JSON download);
-- ``POST /privacy/preferences/signout`` ends the session;
+- ``POST /privacy/preferences/signout`` (with the CSRF token) ends the session;
 - ``GET /privacy/unsubscribe?token=`` shows one button; ``POST`` with the form records the
   withdrawal, and so does ``POST`` with the body ``List-Unsubscribe=One-Click`` from a mail
   provider (RFC 8058: no cookie, no CSRF token; the signed token is the authority) with 200.
@@ -24,9 +26,13 @@ Two cookies, each for its own job: ``consent_privacy`` (Flask's session of every
 path ``/privacy``, SameSite=Lax) holds only the forms' CSRF token; ``consent_prefs`` carries who
 signed in, so it is narrower: the preference centre's path only, SameSite=Strict (a link from
 another site never arrives signed in), and a signed token that expires half an hour after the
-link's button was pressed, whatever the browser keeps. The forms whose authority is a signed
-link token (the sign-in button, unsubscribe) or that change nothing of the person's (ask for a
-link, sign out) carry no CSRF token: the link's token is what a forger cannot know.
+link's button was pressed, whatever the browser keeps.
+
+CSRF: asking for a link, changing a choice and signing out carry Flask-WTF's token (another
+site cannot make a browser mail a person links, or sign them out); without a valid one the form
+is shown again, saying nothing was done (400). The forms whose authority is a signed link token
+carry none: the sign-in button (the link's token is what a forger cannot know) and unsubscribe,
+whose one-click POST comes from a mail provider without any cookie (RFC 8058).
 """
 
 from __future__ import annotations
@@ -88,6 +94,15 @@ def _limited(site: PublicSite, exc: RateLimited) -> Response:
 # ---- sign-in ------------------------------------------------------------------------------------
 
 
+def _csrf_ok() -> bool:
+    """Whether the form carries the CSRF token of the public pages' session."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (ValidationError, CSRFError):
+        return False
+    return True
+
+
 @blueprint.get("/preferences")
 def start() -> ResponseReturnValue:
     site = public.site()
@@ -100,6 +115,8 @@ def send_link() -> ResponseReturnValue:
     site = public.site()
     language = public.choose_language(site)
     address = (request.form.get("email") or "")[: prefs.MAX_ADDRESS + 1]
+    if not _csrf_ok():
+        return _page("privacy/preferences_start.html", site, 400, email=address, problem="csrf")
     try:
         prefs.request_signin(
             _ctx(), address, ip=request.remote_addr or "unknown", language=language, site=site
@@ -121,11 +138,12 @@ def signin_page() -> ResponseReturnValue:
     try:
         signin = prefs.read_signin(_ctx(), _token())
     except (Gone, NotFound) as exc:
-        site = public.site()
-        public.choose_language(site)
-        reason = exc.extra.get("reason", "invalid") if exc.extra else "invalid"
+        extra = {key: str(value) for key, value in (exc.extra or {}).items() if value}
+        site = public.site(extra.get("site_key"))
+        public.choose_language(site, extra.get("language"))  # the e-mail's, for a genuine link
+        reason = extra.get("reason", "invalid")
         return _page(
-            "privacy/preferences_message.html", site, 410 if reason == "expired" else 404, kind=reason
+            "privacy/preferences_message.html", site, 404 if reason == "invalid" else 410, kind=reason
         )
     site = public.site(signin.site_key)
     public.choose_language(site, signin.language)
@@ -158,6 +176,11 @@ def signin() -> ResponseReturnValue:
 
 @blueprint.post("/preferences/signout")
 def signout() -> ResponseReturnValue:
+    session = _session()
+    if session is not None and not _csrf_ok():
+        site = public.site(session.site_key)
+        public.choose_language(site, session.language)
+        return _choices_page(session, site, 400, problem="csrf_signout")
     site = public.site()
     query: dict[str, Any] = {"site": site.key} if site.key else {}
     response = redirect(url_for("preferences.start", **query, lang=request.form.get("lang", "")), 303)
@@ -209,9 +232,7 @@ def change() -> ResponseReturnValue:
     if session is None:
         return _ended(site.key)
     language = public.choose_language(site, session.language)
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except (ValidationError, CSRFError):
+    if not _csrf_ok():
         return _choices_page(session, site, 400, problem="csrf")
     decision = request.form.get("decision")
     purpose = request.form.get("purpose", "")[:64]

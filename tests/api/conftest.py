@@ -1,6 +1,7 @@
 """Fixtures of the API tests: ``tclient`` (a test client of the demo data, on a fixed clock) with
 ``auth`` (an admin client's token); and those that need a real SMTP server: ``smtp``
-(controller, inbox) and ``dpo`` (a test client wired to that server, with a DPO's token)."""
+(controller, inbox), ``dpo`` (a test client wired to that server, with a DPO's token) and
+``prefs_world`` (that, with a person the preference centre knows)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from consent_service import create_app
+from tests.api.helpers import consent_body
 from tests.api.mail import Inbox, free_port
 
 
@@ -47,3 +49,13 @@ def auth(clocked_ctx):
     from consent_service.auth.service import register_client
 
     return {"Authorization": f"Bearer {register_client(clocked_ctx, 'crm', ['admin'])[1]}"}
+
+
+@pytest.fixture
+def prefs_world(dpo):
+    """``dpo`` with anna@example.org subscribed to the newsletter: a person the preference
+    centre knows."""
+    client, headers = dpo
+    body = consent_body("anna@example.org", decisions=[{"purpose": "newsletter", "granted": True}])
+    assert client.post("/v1/consents", headers=headers, json=body).status_code == 201
+    return client, headers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,16 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert body["type"].startswith("https://") and body["title"] and body["detail"]
     return body
+
+
+def ask_for_link(client: Any, address: str, query: str = "", **post: Any) -> Any:
+    """Ask the preference centre for a sign-in link as a browser does: the form's page (its CSRF
+    token), then the form; the answer to the POST."""
+    page = client.get(f"/privacy/preferences{query}", environ_base=post.get("environ_base", {}))
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert found, page.get_data(as_text=True)
+    data = {"csrf_token": found.group(1), "email": address}
+    return client.post(f"/privacy/preferences{query}", data=data, **post)
 
 
 def consent_body(value: str = "anna@example.org", kind: str = "email", **changes: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from consent_service.crypto.signing import verify_signed
@@ -19,18 +18,10 @@ from consent_service.ledger.queries import history
 from consent_service.preferences import service as prefs
 from consent_service.preferences import tokens
 from consent_service.web.preferences import COOKIE
-from tests.api.helpers import consent_body
+from tests.api.helpers import ask_for_link, consent_body
 from tests.api.mail import text_of
 
 ANNA = "anna@example.org"
-
-
-@pytest.fixture
-def world(dpo):
-    client, headers = dpo
-    body = consent_body(ANNA, decisions=[{"purpose": "newsletter", "granted": True}])
-    assert client.post("/v1/consents", headers=headers, json=body).status_code == 201
-    return client, headers
 
 
 def events(ctx) -> int:
@@ -65,7 +56,7 @@ def token_of(message) -> str:
 
 def sign_in(client, ctx, inbox, address: str = ANNA, count: int = 1, **query: str) -> str:
     """Ask for a link, open it (POST), and return the session's CSRF token from the choices page."""
-    response = client.post("/privacy/preferences", query_string=query, data={"email": address})
+    response = ask_for_link(client, address, "?" + "&".join(f"{k}={v}" for k, v in query.items()))
     assert response.status_code == 200
     token = token_of(signin_mails(ctx, inbox, count)[-1])
     response = client.post("/privacy/preferences/signin", data={"token": token})
@@ -82,11 +73,11 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def test_the_answer_is_the_same_for_known_and_unknown_addresses(world, clocked_ctx, smtp):
-    client, _ = world
+def test_the_answer_is_the_same_for_known_and_unknown_addresses(prefs_world, clocked_ctx, smtp):
+    client, _ = prefs_world
     _, inbox = smtp
-    known = client.post("/privacy/preferences?lang=en", data={"email": "  Anna@Example.org "})
-    unknown = client.post("/privacy/preferences?lang=en", data={"email": "nobody@example.org"})
+    known = ask_for_link(client, "  Anna@Example.org ", "?lang=en")
+    unknown = ask_for_link(client, "nobody@example.org", "?lang=en")
     assert known.status_code == unknown.status_code == 200
     assert known.get_data() == unknown.get_data()
     assert "Please check your inbox" in known.get_data(as_text=True)
@@ -96,18 +87,18 @@ def test_the_answer_is_the_same_for_known_and_unknown_addresses(world, clocked_c
     assert ANNA not in token_of(sent[0])
 
 
-def test_a_bad_address_is_a_form_error(world):
-    client, _ = world
-    response = client.post("/privacy/preferences?lang=en", data={"email": "not an address"})
+def test_a_bad_address_is_a_form_error(prefs_world):
+    client, _ = prefs_world
+    response = ask_for_link(client, "not an address", "?lang=en")
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'aria-invalid="true"' in html and "for example name@example.org" in html
 
 
-def test_the_link_opens_a_session_only_by_post_and_a_change_is_recorded(world, clocked_ctx, smtp):
-    client, headers = world
+def test_the_link_opens_a_session_only_by_post_and_a_change_is_recorded(prefs_world, clocked_ctx, smtp):
+    client, headers = prefs_world
     _, inbox = smtp
-    client.post("/privacy/preferences", data={"email": ANNA})
+    ask_for_link(client, ANNA)
     token = token_of(signin_mails(clocked_ctx, inbox, 1)[0])
     before = events(clocked_ctx)
     page = client.get(f"/privacy/preferences/signin?token={token}&lang=en")
@@ -158,8 +149,8 @@ def test_the_link_opens_a_session_only_by_post_and_a_change_is_recorded(world, c
     assert receipt["payload"]["services"][0]["purposes"][0]["decision"] == "withdrawn"
 
 
-def test_the_proof_says_the_address_was_verified(world, clocked_ctx, smtp):
-    client, _ = world
+def test_the_proof_says_the_address_was_verified(prefs_world, clocked_ctx, smtp):
+    client, _ = prefs_world
     _, inbox = smtp
     csrf = sign_in(client, clocked_ctx, inbox)
     client.post(
@@ -170,10 +161,10 @@ def test_the_proof_says_the_address_was_verified(world, clocked_ctx, smtp):
     assert proof["address_verified"] == "signin_link" and proof["signin_link_sent_at"]
 
 
-def test_forged_expired_and_other_kinds_of_tokens_open_nothing(world, clocked_ctx, smtp, clock):
-    client, _ = world
+def test_forged_expired_and_other_kinds_of_tokens_open_nothing(prefs_world, clocked_ctx, smtp, clock):
+    client, _ = prefs_world
     _, inbox = smtp
-    client.post("/privacy/preferences", data={"email": ANNA})
+    ask_for_link(client, ANNA)
     token = token_of(signin_mails(clocked_ctx, inbox, 1)[0])
     forged = token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")
     for bad in (forged, "", "x" * 500, tokens.make(clocked_ctx, "unsubscribe", ["sub_x", "newsletter"])):
@@ -189,8 +180,8 @@ def test_forged_expired_and_other_kinds_of_tokens_open_nothing(world, clocked_ct
     assert response.status_code == 410 and "This link has expired" in response.get_data(as_text=True)
 
 
-def test_a_session_ends_after_half_an_hour(world, clocked_ctx, smtp, clock):
-    client, _ = world
+def test_a_session_ends_after_half_an_hour(prefs_world, clocked_ctx, smtp, clock):
+    client, _ = prefs_world
     _, inbox = smtp
     sign_in(client, clocked_ctx, inbox)
     clock.advance(seconds=tokens.SESSION_VALIDITY + 1)
@@ -198,8 +189,8 @@ def test_a_session_ends_after_half_an_hour(world, clocked_ctx, smtp, clock):
     assert response.status_code == 303 and "ended=1" in response.headers["Location"]
 
 
-def test_a_change_needs_the_sessions_csrf_token(world, clocked_ctx, smtp):
-    client, _ = world
+def test_a_change_needs_the_sessions_csrf_token(prefs_world, clocked_ctx, smtp):
+    client, _ = prefs_world
     _, inbox = smtp
     csrf = sign_in(client, clocked_ctx, inbox)
     before = events(clocked_ctx)
@@ -234,8 +225,8 @@ def test_a_change_needs_the_sessions_csrf_token(world, clocked_ctx, smtp):
     assert response.status_code == 303 and events(clocked_ctx) == before
 
 
-def test_a_double_opt_in_grant_here_is_effective_at_once(world, clocked_ctx, smtp, auth):
-    client, headers = world
+def test_a_double_opt_in_grant_here_is_effective_at_once(prefs_world, clocked_ctx, smtp, auth):
+    client, headers = prefs_world
     _, inbox = smtp
     doi = {**DEMO_PURPOSES["newsletter"], "confirmation": "double_opt_in"}
     assert client.put("/v1/purposes/newsletter", headers=auth, json=doi).status_code == 200
@@ -255,8 +246,8 @@ def test_a_double_opt_in_grant_here_is_effective_at_once(world, clocked_ctx, smt
     assert inbox.of_kind("optin_confirmation", 1, timeout=1) == []
 
 
-def test_a_receipt_is_only_for_its_own_subject(world, clocked_ctx, smtp):
-    client, headers = world
+def test_a_receipt_is_only_for_its_own_subject(prefs_world, clocked_ctx, smtp):
+    client, headers = prefs_world
     _, inbox = smtp
     body = consent_body("bob@example.org", decisions=[{"purpose": "ads", "granted": True}])
     bobs = client.post("/v1/consents", headers=headers, json=body).get_json()["receipt"]
@@ -267,8 +258,8 @@ def test_a_receipt_is_only_for_its_own_subject(world, clocked_ctx, smtp):
     assert client.get("/privacy/preferences/receipts/rcpt_x").status_code == 303
 
 
-def test_a_site_shows_its_name_policy_and_only_its_purposes(world, clocked_ctx, smtp, auth):
-    client, _ = world
+def test_a_site_shows_its_name_policy_and_only_its_purposes(prefs_world, clocked_ctx, smtp, auth):
+    client, _ = prefs_world
     _, inbox = smtp
     site = client.post(
         "/v1/sites",
@@ -312,28 +303,28 @@ def test_a_site_shows_its_name_policy_and_only_its_purposes(world, clocked_ctx, 
     assert clocked_ctx.config.policy_url in html and '<html lang="en">' in html
 
 
-def test_sign_in_links_are_limited_per_address_and_per_ip(world, clocked_ctx, smtp):
-    client, _ = world
+def test_sign_in_links_are_limited_per_address_and_per_ip(prefs_world, clocked_ctx, smtp):
+    client, _ = prefs_world
     for _ in range(prefs.SIGNIN_PER_ADDRESS):
-        assert client.post("/privacy/preferences", data={"email": "nobody@example.org"}).status_code == 200
-    limited = client.post("/privacy/preferences?lang=en", data={"email": "NOBODY@example.org"})
+        assert ask_for_link(client, "nobody@example.org").status_code == 200
+    limited = ask_for_link(client, "NOBODY@example.org", "?lang=en")
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
     assert "Please wait a moment" in limited.get_data(as_text=True)
     used = prefs.SIGNIN_PER_ADDRESS + 1
     for number in range(prefs.SIGNIN_PER_IP - used):
-        response = client.post("/privacy/preferences", data={"email": f"someone{number}@example.org"})
+        response = ask_for_link(client, f"someone{number}@example.org")
         assert response.status_code == 200
-    assert client.post("/privacy/preferences", data={"email": "fresh@example.org"}).status_code == 429
-    other_ip = client.post(
-        "/privacy/preferences",
-        data={"email": "fresh@example.org"},
+    assert ask_for_link(client, "fresh@example.org").status_code == 429
+    other_ip = ask_for_link(
+        client,
+        "fresh@example.org",
         environ_base={"REMOTE_ADDR": "198.51.100.9"},
     )
     assert other_ip.status_code == 200
 
 
-def test_changes_are_limited_per_subject(world, clocked_ctx, smtp, monkeypatch):
-    client, _ = world
+def test_changes_are_limited_per_subject(prefs_world, clocked_ctx, smtp, monkeypatch):
+    client, _ = prefs_world
     _, inbox = smtp
     monkeypatch.setattr(prefs, "CHANGES_PER_SUBJECT", 2)
     csrf = sign_in(client, clocked_ctx, inbox)
@@ -346,8 +337,10 @@ def test_changes_are_limited_per_subject(world, clocked_ctx, smtp, monkeypatch):
     assert events(clocked_ctx) == before + 2
 
 
-def test_an_erased_person_gets_no_link_and_an_open_session_saves_nothing(world, clocked_ctx, smtp, auth):
-    client, headers = world
+def test_an_erased_person_gets_no_link_and_an_open_session_saves_nothing(
+    prefs_world, clocked_ctx, smtp, auth
+):
+    client, headers = prefs_world
     _, inbox = smtp
     csrf = sign_in(client, clocked_ctx, inbox)
     subject = latest(clocked_ctx).subject_id
@@ -359,15 +352,15 @@ def test_an_erased_person_gets_no_link_and_an_open_session_saves_nothing(world, 
     )
     assert response.status_code == 410 and "Your data was deleted" in response.get_data(as_text=True)
     assert events(clocked_ctx) == before
-    assert client.post("/privacy/preferences", data={"email": ANNA}).status_code == 200
+    assert ask_for_link(client, ANNA).status_code == 200
     assert len(signin_mails(clocked_ctx, inbox, 2)) == 1  # no second e-mail
 
 
-def test_one_address_gets_few_links_an_hour(world, monkeypatch):
-    client, _ = world
+def test_one_address_gets_few_links_an_hour(prefs_world, monkeypatch):
+    client, _ = prefs_world
     monkeypatch.setattr(prefs, "SIGNIN_PER_ADDRESS", 100)
     monkeypatch.setattr(prefs, "SIGNIN_PER_ADDRESS_HOURLY", 2)
     for _ in range(2):
-        assert client.post("/privacy/preferences", data={"email": "busy@example.org"}).status_code == 200
-    limited = client.post("/privacy/preferences", data={"email": "busy@example.org"})
+        assert ask_for_link(client, "busy@example.org").status_code == 200
+    limited = ask_for_link(client, "busy@example.org")
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 60

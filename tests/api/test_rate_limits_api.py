@@ -18,7 +18,7 @@ from consent_service.errors import ConfigurationError
 from consent_service.preferences import service as prefs
 from consent_service.ratelimit import limiter_of
 from consent_service.wiring import bootstrap
-from tests.api.helpers import assert_problem
+from tests.api.helpers import ask_for_link, assert_problem
 from tests.api.test_public_api import banner
 from tests.conftest import server_url
 
@@ -137,7 +137,7 @@ def test_two_processes_share_the_sign_in_limits_of_the_preference_centre(ctx: An
     clients = [create_app(context=bootstrap(config)).test_client() for _ in range(2)]
     address, ip = f"reader-{secrets.token_hex(4)}@example.org", random_ip()
     statuses = [
-        c.post("/privacy/preferences", data={"email": address}, environ_base={"REMOTE_ADDR": ip}).status_code
+        ask_for_link(c, address, environ_base={"REMOTE_ADDR": ip}).status_code
         for c in clients * 2
     ]
     assert statuses == [200] * prefs.SIGNIN_PER_ADDRESS + [429] * (4 - prefs.SIGNIN_PER_ADDRESS)

@@ -137,7 +137,7 @@ def test_forged_or_foreign_tokens_record_nothing(tclient, auth, clocked_ctx):
     before = len(consent_events(clocked_ctx))
     bad_tokens = (
         token[:-2] + ("xx" if token[-2:] != "xx" else "yy"),
-        tokens.make(clocked_ctx, "signin", [subject, "en", None]),
+        tokens.make(clocked_ctx, "signin", [subject, "en", None, "n"]),
         tokens.make(clocked_ctx, "unsubscribe", ["sub_nobody", "newsletter"]),
         tokens.make(clocked_ctx, "unsubscribe", [subject, "no_such_purpose"]),
         "",

@@ -17,7 +17,7 @@ from consent_service import create_app
 from consent_service.demo import seed
 from consent_service.dsar import outbox
 from consent_service.preferences import service as prefs
-from tests.api.helpers import consent_body
+from tests.api.helpers import ask_for_link, consent_body
 from tests.api.mail import Inbox, free_port, text_of
 from tests.browser import pages
 from tests.browser.axe import axe_source
@@ -89,6 +89,10 @@ TEXTS = {
         "unsubscribed": "Sie sind abgemeldet",
         "invalid": "Dieser Link ist nicht gültig",
         "wait": "Bitte warten Sie einen Moment",
+        "still_in": "Sie sind noch angemeldet",
+        "not_sent": "Es wurde nichts gesendet",
+        "used": "Dieser Link wurde bereits verwendet",
+        "new_link": "Neuen Link senden",
     },
     "en": {
         "start": "Your privacy choices",
@@ -103,6 +107,10 @@ TEXTS = {
         "unsubscribed": "You are unsubscribed",
         "invalid": "This link is not valid",
         "wait": "Please wait a moment",
+        "still_in": "You are still signed in",
+        "not_sent": "Nothing was sent",
+        "used": "This link was used already",
+        "new_link": "Send me a new link",
     },
 }
 
@@ -144,7 +152,7 @@ def test_a_person_changes_a_choice_and_the_gate_answers_it(offline_browser, worl
         link = re.search(r"(http://\S+/privacy/preferences/signin\?token=\S+)", text_of(message)).group(1)
         driver.get(on(base, link))
         assert driver.find_element(By.TAG_NAME, "h1").text == text["signin"]
-        assert driver.get_cookies() == []  # opening the link signs nobody in
+        assert "consent_prefs" not in {c["name"] for c in driver.get_cookies()}  # the link signs nobody in
         look(driver, axe, folder, f"signin-{language}")
 
         answered(driver, driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
@@ -170,6 +178,28 @@ def test_a_person_changes_a_choice_and_the_gate_answers_it(offline_browser, worl
         assert gate(client, headers, address)["reason"] == "consent_granted"
         newsletter = driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=purpose-newsletter]")
         assert text["allowed"] in newsletter.find_element(By.CLASS_NAME, "current").text
+
+        # a form too old (its CSRF token's session is gone) says so, and the next press works
+        driver.delete_cookie("consent_privacy")
+        answered(driver, driver.find_element(By.CSS_SELECTOR, "form.signout button"))
+        assert text["still_in"] in driver.find_element(By.CSS_SELECTOR, ".notice.failure").text
+        look(driver, axe, folder, f"signout-old-{language}")
+        answered(driver, driver.find_element(By.CSS_SELECTOR, "form.signout button"))
+        assert driver.find_element(By.TAG_NAME, "h1").text == text["start"]
+        assert "consent_prefs" not in {c["name"] for c in driver.get_cookies()}
+        driver.delete_cookie("consent_privacy")
+        driver.find_element(By.ID, "email").send_keys(address)
+        answered(driver, driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+        assert text["not_sent"] in driver.find_element(By.CSS_SELECTOR, ".notice.failure").text
+        assert driver.find_element(By.ID, "email").get_attribute("value") == address
+        look(driver, axe, folder, f"start-old-{language}")
+
+        # the link works once: opened again, it explains itself and offers a new one
+        driver.get(on(base, link))
+        assert driver.find_element(By.TAG_NAME, "h1").text == text["used"]
+        look(driver, axe, folder, f"used-{language}")
+        answered(driver, driver.find_element(By.LINK_TEXT, text["new_link"]))
+        assert driver.find_element(By.TAG_NAME, "h1").text == text["start"]
 
 
 def by_keyboard(driver: Any, button: Any) -> None:
@@ -224,7 +254,7 @@ def test_the_page_asks_to_wait_past_the_limit(offline_browser, world, tmp_path):
     client, _, site_key, base, _ = world
     axe, folder, driver = axe_source(), shots_dir(tmp_path), offline_browser
     for _ in range(prefs.SIGNIN_PER_ADDRESS):  # the same counters as the served app's
-        assert client.post("/privacy/preferences", data={"email": "eager@example.org"}).status_code == 200
+        assert ask_for_link(client, "eager@example.org").status_code == 200
     for language in ("de", "en"):
         driver.get(f"{base}/privacy/preferences?site={site_key}&lang={language}")
         driver.find_element(By.ID, "email").send_keys("eager@example.org")

@@ -26,8 +26,8 @@ def clock() -> FixedClock:
 
 def test_a_token_reads_back_only_as_its_own_kind(clock):
     ctx = context({1: os.urandom(32)}, 1, clock)
-    token = tokens.make(ctx, "signin", ["sub_a", "de", None])
-    assert tokens.read(ctx, "signin", token, tokens.SIGNIN_VALIDITY) == ["sub_a", "de", None]
+    token = tokens.make(ctx, "signin", ["sub_a", "de", None, "n"])
+    assert tokens.read(ctx, "signin", token, tokens.SIGNIN_VALIDITY) == ["sub_a", "de", None, "n"]
     for other in ("session", "unsubscribe"):
         with pytest.raises(tokens.TokenInvalid):
             tokens.read(ctx, other, token, None)
