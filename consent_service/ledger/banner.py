@@ -5,8 +5,9 @@ site offers. With the Global Privacy Control signal (``Sec-GPC``, read by ``ledg
 each ``honor_gpc`` purpose of the site (see ``with_gpc``):
 
 - a purpose the request does not decide is recorded as denied, with method ``gpc``;
-- "Accept all" (method ``accept_all``) does not override the signal: its grants of the purpose,
-  and of the purpose's cookies, are recorded as denials with method ``gpc``;
+- "Accept all" (method ``accept_all``) does not override the signal: its decisions on the
+  purpose and the purpose's cookies are recorded as denials with method ``gpc``, grants and the
+  denials of a banner that applied the signal itself alike (accepting all refuses nothing of its own);
 - only the person's own choice in the banner's settings (method ``custom``) grants it: such a
   grant stands, as does every denial (``reject_all`` stays a denial with its own method).
 """
@@ -71,7 +72,7 @@ def with_gpc(
     out = []
     for d in decisions:
         purpose = d.target_key if d.target_type == "purpose" else governed_by.get(d.target_key)
-        if d.granted and method == "accept_all" and purpose in honoring:
+        if method == "accept_all" and purpose in honoring:
             out.append(DecisionInput(d.target_type, d.target_key, False, method="gpc"))
         else:
             out.append(d)

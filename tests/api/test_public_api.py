@@ -105,16 +105,19 @@ def test_gpc_denies_honor_gpc_purposes_the_request_does_not_grant(client, site, 
     assert history["events"][0]["proof"]["gpc"] is True
 
 
-def test_accept_all_does_not_override_gpc_for_honor_gpc_purposes_and_their_cookies(client, site, ctx):
+# True: a client granting what the signal refuses; False: the service's banner, which refuses
+# it itself when it sees the signal (so that nothing is granted where the header does not arrive)
+@pytest.mark.parametrize("granted", [True, False])
+def test_accept_all_does_not_override_gpc_for_honor_gpc_purposes_and_their_cookies(client, site, ctx, granted):
     response = banner(
         client,
         site,
         headers={"Sec-GPC": "1"},
         method="accept_all",
         decisions=[
-            {"purpose": "analytics", "granted": True},
+            {"purpose": "analytics", "granted": granted},
             {"purpose": "newsletter", "granted": True},
-            {"cookie": "_ga", "granted": True},
+            {"cookie": "_ga", "granted": granted},
             {"cookie": "session", "granted": True},
         ],
     )
