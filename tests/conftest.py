@@ -30,9 +30,24 @@ TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The browser tests are one group for pytest-xdist (``make test`` runs ``--dist loadgroup``):
-    one worker runs them one after another, each with its own Chromium, while the others run the
-    rest."""
+    """Every test has its own id, and the browser tests are one group for pytest-xdist.
+
+    - schemathesis gives all the operations of ``schema.parametrize()`` the test function's id;
+      pytest-xdist schedules by id, so under ``--dist loadgroup`` it would run one of them and
+      count it once. They get their own name (``test_…[GET /v1/purposes]``) as id, and a
+      collection with a repeated id is refused, so no test can silently go unrun.
+    - ``make test`` runs ``--dist loadgroup``: one worker runs the browser tests one after
+      another, each with its own Chromium, while the others run the rest.
+    """
+    from collections import Counter
+
+    repeated = Counter(item.nodeid for item in items)
+    for item in items:
+        if repeated[item.nodeid] > 1 and not item.nodeid.endswith("::" + item.name):
+            item._id = item.parent.id.child(item.name)  # type: ignore[union-attr]  # pytest's own way
+    still = sorted(nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1)
+    if still:
+        raise pytest.UsageError(f"tests with the same id would not all run: {still[:5]}")
     browser = Path(__file__).parent / "browser"
     for item in items:
         if browser in item.path.parents:
