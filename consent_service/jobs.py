@@ -241,11 +241,13 @@ def schedule_retention(ctx: Context) -> str | None:
 def housekeeping(ctx: Context) -> None:
     """One round of the periodic work: queue a retention run when one is due, send the outbox
     messages that are due (new ones and retries after a failure), send the consent webhooks that
-    are due (``dsar.consent_hooks``), purge expired access packages and unconfirmed double opt-in
-    links past their retention (``optin.service.purge``)."""
+    are due (``dsar.consent_hooks``), purge expired access packages, unconfirmed double opt-in
+    links past their retention (``optin.service.purge``) and the portal's used proofs of work
+    that expired (``dsar.portal.purge_challenges``)."""
     from consent_service.dsar import consent_hooks
     from consent_service.dsar.outbox import deliver
     from consent_service.dsar.package import purge_expired
+    from consent_service.dsar.portal import purge_challenges
     from consent_service.optin.service import purge as purge_optin
 
     scheduled = schedule_retention(ctx)
@@ -263,6 +265,7 @@ def housekeeping(ctx: Context) -> None:
     unconfirmed = purge_optin(ctx)
     if unconfirmed:
         log.info("purged %d unconfirmed double opt-in link(s)", unconfirmed)
+    purge_challenges(ctx, dt.datetime.now(dt.UTC))
 
 
 def _scheduler(ctx: Context, stop: threading.Event, every: float) -> None:

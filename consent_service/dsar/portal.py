@@ -26,13 +26,15 @@ import hashlib
 import hmac
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from consent_service.context import Context
 from consent_service.crypto.derivation import derive
 from consent_service.dsar import package, package_links, verified
 from consent_service.dsar import requests as dsar
 from consent_service.dsar.execution_models import DsarPackage
+from consent_service.dsar.portal_models import PortalChallenge
 from consent_service.dsar.request_models import DsarRequest, DsarVerification
 from consent_service.errors import Conflict, InvalidInput
 from consent_service.registry.models import Purpose, PurposeVersion
@@ -63,6 +65,28 @@ def purpose_choices(ctx: Context, language: str, keys: list[str] | None = None) 
             query = query.where(Purpose.key.in_(keys))
         rows = session.execute(query.order_by(Purpose.key)).all()
     return [(key, str(titles.get(language) or titles.get("en") or key)) for key, titles in rows]
+
+
+def spend_challenge(ctx: Context, signature: str, *, until: dt.datetime) -> bool:
+    """Record the solved challenge with this signature as used, kept until ``until`` (when it could
+    no longer be accepted anyway); False when it was used before, by this process or any other:
+    the table's primary key decides, also between two that try at the same moment."""
+    digest = hashlib.sha256(signature.encode()).hexdigest()
+    with ctx.uow() as uow:
+        uow.session.add(PortalChallenge(digest=digest, expires_at=until))
+        try:
+            uow.commit()
+        except IntegrityError:
+            return False
+    return True
+
+
+def purge_challenges(ctx: Context, now: dt.datetime) -> int:
+    """Forget the used challenges that expired before ``now`` (the worker's housekeeping)."""
+    with ctx.uow() as uow:
+        gone = uow.session.execute(delete(PortalChallenge).where(PortalChallenge.expires_at < now))
+        uow.commit()
+    return int(getattr(gone, "rowcount", 0) or 0)
 
 
 def _mac(ctx: Context, payload: str, version: int | None = None) -> str:
