@@ -337,9 +337,7 @@ def verify(
             if check.attempts >= check.max_attempts:
                 raise Conflict("too many wrong codes; a DPO must verify this request")
             if now > check.expires_at:
-                raise Conflict(
-                    "the code has expired; a new one can be asked for in the portal, or a DPO verifies the request"
-                )
+                raise Conflict("the code has expired; ask for a new one, or a DPO verifies the request")
             positions = verified.code_positions(ctx, request, entries, code) if code else []
             if not any("code" in e for e in entries) and code:  # stored before per-address codes
                 if not hmac.compare_digest(check.code_hash, codes.legacy_hash(ctx, request_id, code)):
@@ -384,13 +382,13 @@ def resend_code(
     actor: str,
     portal: bool = False,
     admit: Callable[[list[str]], None] | None = None,
-) -> int:
+) -> dict[str, Any]:
     """New e-mail codes for a request verified by code, whose code expired or was lost
     (``codes.send``): the earlier ones stop working; wrong codes keep counting towards the same
     lock-out. NotFound for an unknown request; Conflict when no code was sent (a DPO verified
     it), the request is closed, locked by wrong codes, or its identities can no longer be read.
     ``admit`` sees the request's e-mail addresses before anything is written and may refuse by
-    raising (the portal's limits per address). Returns how many addresses were written to."""
+    raising (the portal's limits per address). Returns the request as ``summary``."""
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.now()
@@ -418,9 +416,10 @@ def resend_code(
             now,
             request.subject_id,
         )
+        out = summary(request)
         uow.commit()
     outbox.deliver(ctx, only=message_ids)
-    return len(message_ids)
+    return out
 
 
 def summary(request: DsarRequest) -> dict[str, Any]:

@@ -279,7 +279,8 @@ def enter_code(request_id: str) -> ResponseReturnValue:
         return again(
             409,
             _l(
-                "This code can no longer be used. Please write to us, and our data protection team will help you."
+                "This code can no longer be used. You can ask for a new code below. If that does not help, "
+                "please write to us, and our data protection team will help you."
             ),
         )
     response = redirect(url_for("portal.request_page", request_id=request_id, **_keep(site)), 303)
