@@ -102,13 +102,23 @@ class Config:
     console_idle_minutes: int = 30  # a console session ends after this long without a request
     console_login_limit: int = 20  # sign-in attempts per client IP and minute; 0 = off
     console_require_2fa: bool = False  # admins must enrol a TOTP second factor before anything else
-    # the public privacy portal (/privacy): requests opened per client IP and minute with the
-    # proof of work solved, without it (no JavaScript), per e-mail address, and codes entered
-    # per client IP; how hard the proof of work is; how long the status page stays open
+    # the public privacy portal (/privacy): requests opened per client IP with the proof of work
+    # solved, without it (no JavaScript), per e-mail address (new requests and new codes), and
+    # codes entered per client IP, each per minute, hour and day; new codes per request and
+    # hour; how hard the proof of work is; how long the status page stays open
     portal_request_limit: int = 10
+    portal_request_hourly_limit: int = 60
+    portal_request_daily_limit: int = 200
     portal_plain_request_limit: int = 2
+    portal_plain_request_hourly_limit: int = 10
+    portal_plain_request_daily_limit: int = 30
     portal_email_limit: int = 2
+    portal_email_hourly_limit: int = 5
+    portal_email_daily_limit: int = 10
     portal_code_limit: int = 10
+    portal_code_hourly_limit: int = 30
+    portal_code_daily_limit: int = 100
+    portal_resend_limit: int = 3
     portal_challenge_max_number: int = 50_000
     portal_status_days: int = 30
     # /.well-known/gpc.json's lastUpdate: when the controller stated that it abides by Global
@@ -204,6 +214,31 @@ class Config:
             ),
             portal_email_limit=int(get("CONSENT_PORTAL_EMAIL_LIMIT", str(cls.portal_email_limit))),
             portal_code_limit=int(get("CONSENT_PORTAL_CODE_LIMIT", str(cls.portal_code_limit))),
+            portal_request_hourly_limit=int(
+                get("CONSENT_PORTAL_REQUEST_HOURLY_LIMIT", str(cls.portal_request_hourly_limit))
+            ),
+            portal_request_daily_limit=int(
+                get("CONSENT_PORTAL_REQUEST_DAILY_LIMIT", str(cls.portal_request_daily_limit))
+            ),
+            portal_plain_request_hourly_limit=int(
+                get("CONSENT_PORTAL_PLAIN_REQUEST_HOURLY_LIMIT", str(cls.portal_plain_request_hourly_limit))
+            ),
+            portal_plain_request_daily_limit=int(
+                get("CONSENT_PORTAL_PLAIN_REQUEST_DAILY_LIMIT", str(cls.portal_plain_request_daily_limit))
+            ),
+            portal_email_hourly_limit=int(
+                get("CONSENT_PORTAL_EMAIL_HOURLY_LIMIT", str(cls.portal_email_hourly_limit))
+            ),
+            portal_email_daily_limit=int(
+                get("CONSENT_PORTAL_EMAIL_DAILY_LIMIT", str(cls.portal_email_daily_limit))
+            ),
+            portal_code_hourly_limit=int(
+                get("CONSENT_PORTAL_CODE_HOURLY_LIMIT", str(cls.portal_code_hourly_limit))
+            ),
+            portal_code_daily_limit=int(
+                get("CONSENT_PORTAL_CODE_DAILY_LIMIT", str(cls.portal_code_daily_limit))
+            ),
+            portal_resend_limit=int(get("CONSENT_PORTAL_RESEND_LIMIT", str(cls.portal_resend_limit))),
             portal_challenge_max_number=int(
                 get("CONSENT_PORTAL_CHALLENGE_MAX_NUMBER", str(cls.portal_challenge_max_number))
             ),

@@ -242,11 +242,13 @@ def housekeeping(ctx: Context) -> None:
     """One round of the periodic work: queue a retention run when one is due, send the outbox
     messages that are due (new ones and retries after a failure), send the consent webhooks that
     are due (``dsar.consent_hooks``), purge expired access packages, unconfirmed double opt-in
-    links past their retention (``optin.service.purge``) and expired preference-centre sign-in
-    links (``preferences.service.purge_signin_links``)."""
+    links past their retention (``optin.service.purge``), expired preference-centre sign-in
+    links (``preferences.service.purge_signin_links``) and the portal's used proofs of work that
+    expired (``dsar.portal.purge_challenges``)."""
     from consent_service.dsar import consent_hooks
     from consent_service.dsar.outbox import deliver
     from consent_service.dsar.package import purge_expired
+    from consent_service.dsar.portal import purge_challenges
     from consent_service.optin.service import purge as purge_optin
     from consent_service.preferences.service import purge_signin_links
 
@@ -268,6 +270,10 @@ def housekeeping(ctx: Context) -> None:
     signins = purge_signin_links(ctx)
     if signins:
         log.info("purged %d expired sign-in link(s) of the preference centre", signins)
+    # the proof of work's expiry is the wall clock's (the altcha library checks it so)
+    challenges = purge_challenges(ctx, dt.datetime.now(dt.UTC))
+    if challenges:
+        log.info("purged %d used proof(s) of work of the portal", challenges)
 
 
 def _scheduler(ctx: Context, stop: threading.Event, every: float) -> None:

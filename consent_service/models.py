@@ -4,6 +4,7 @@ from consent_service.auditlog.models import AuditEntry, AuditHead
 from consent_service.auth.models import ApiClient
 from consent_service.db import Base
 from consent_service.dsar.execution_models import DsarPackage, DsarReport, DsarStoreRun
+from consent_service.dsar.portal_models import PortalChallenge
 from consent_service.dsar.request_models import DsarRequest, DsarVerification, OutboxMessage
 from consent_service.dsar.task_models import ConsentCursor, DsarTask, Recipient
 from consent_service.erasure.models import LegalHold
@@ -52,6 +53,7 @@ __all__ = [
     "OptinLink",
     "SigninLink",
     "OutboxMessage",
+    "PortalChallenge",
     "ProofKey",
     "Purpose",
     "Recipient",

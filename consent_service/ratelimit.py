@@ -1,7 +1,7 @@
 """Rate limits shared by every process of a deployment, on the ``limits`` library.
 
 ``Limiter`` counts hits per (limit name, key) in fixed one-minute windows (``hit_hourly``: one
-hour) in the storage of ``CONSENT_RATELIMIT_STORAGE_URL``: ``memory://`` (the default) counts in
+hour; ``hit_windows``: a minute, an hour and a day at once) in the storage of ``CONSENT_RATELIMIT_STORAGE_URL``: ``memory://`` (the default) counts in
 this process only, so with several gunicorn workers each has its own count;
 ``redis://host:port/db`` (or ``rediss://``) shares the counts between all processes and machines that use that Redis.
 A storage that cannot be reached lets the request through and logs a warning: a Redis outage
@@ -17,7 +17,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
@@ -72,6 +72,20 @@ class Limiter:
         return self._ask(
             name, per_hour, key, count=True, item=RateLimitItemPerHour(per_hour) if per_hour > 0 else None
         )
+
+    def hit_windows(self, name: str, key: str, per_minute: int, per_hour: int, per_day: int) -> int | None:
+        """Count one hit of ``key`` in a minute's, an hour's and a day's window (``0`` = that one off);
+        the seconds to wait for the first window used up, else None. A hit refused by a shorter
+        window is not counted in the longer ones, so waiting out the minute costs no more of the day."""
+        for limit, item in (
+            (per_minute, RateLimitItemPerMinute),
+            (per_hour, RateLimitItemPerHour),
+            (per_day, RateLimitItemPerDay),
+        ):
+            wait = self._ask(name, limit, key, count=True, item=item(limit) if limit > 0 else None)
+            if wait:
+                return wait
+        return None
 
     def blocked(self, name: str, per_minute: int, key: str) -> int | None:
         """The seconds to wait when ``key`` already used up ``name`` this window, else None."""

@@ -1,4 +1,4 @@
-"""``/v1/requests``: data subject requests — open, verify, extend, reject, lift, list, show;
+"""``/v1/requests``: data subject requests — open, verify (and send new codes), extend, reject, lift, list, show;
 run (``retry``) across the stores, and read the access package and the per-store reports.
 
 ``POST /<id>/retry`` queues a run on the task queue (``consent_service.jobs``) and answers 202
@@ -106,6 +106,15 @@ class Verify(MethodView):
             identities=body.get("identities"),
             actor=principal().id,
         )
+
+
+@blp.route("/<request_id>/code")
+class NewCode(MethodView):
+    @require("dsar:manage")
+    @blp.response(200, RequestOut)
+    def post(self, request_id: str) -> dict[str, Any]:
+        """Send new codes to a request's e-mail addresses; the earlier codes stop working."""
+        return dsar.resend_code(ctx(), request_id, actor=principal().id)
 
 
 @blp.route("/<request_id>/extend")

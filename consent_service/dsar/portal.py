@@ -26,15 +26,18 @@ import hashlib
 import hmac
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from consent_service.context import Context
 from consent_service.crypto.derivation import derive
 from consent_service.dsar import package, package_links, verified
 from consent_service.dsar import requests as dsar
 from consent_service.dsar.execution_models import DsarPackage
+from consent_service.dsar.portal_models import PortalChallenge
 from consent_service.dsar.request_models import DsarRequest, DsarVerification
-from consent_service.errors import Conflict, InvalidInput
+from consent_service.errors import Conflict, InvalidInput, RateLimited
+from consent_service.ratelimit import limiter_of
 from consent_service.registry.models import Purpose, PurposeVersion
 
 INFO = b"consent-service portal status"
@@ -51,18 +54,94 @@ PHASES = {
 }
 
 
-def purpose_choices(ctx: Context, language: str, keys: list[str] | None = None) -> list[tuple[str, str]]:
-    """The purposes a person may object to, as ``(key, title in language)``: the site's, or all."""
+OBJECTABLE_BASES = ("legitimate_interests", "public_task")  # Art. 21(1): Art. 6(1)(e) and (f)
+
+
+def _purposes(ctx: Context, language: str, keys: list[str] | None, objectable: bool) -> list[tuple[str, str]]:
     with ctx.uow(write=False) as uow:
-        session = uow.session
         query = select(Purpose.key, PurposeVersion.titles).join(
             PurposeVersion,
             (PurposeVersion.purpose_key == Purpose.key) & (PurposeVersion.version == Purpose.current_version),
         )
         if keys is not None:
             query = query.where(Purpose.key.in_(keys))
-        rows = session.execute(query.order_by(Purpose.key)).all()
+        if objectable:
+            query = query.where(
+                Purpose.legal_basis.in_(OBJECTABLE_BASES) | Purpose.direct_marketing.is_(True)
+            )
+        rows = uow.session.execute(query.order_by(Purpose.key)).all()
     return [(key, str(titles.get(language) or titles.get("en") or key)) for key, titles in rows]
+
+
+def purpose_choices(ctx: Context, language: str, keys: list[str] | None = None) -> list[tuple[str, str]]:
+    """The purposes a person may object to (Art. 21), as ``(key, title in language)``, of the site's
+    ``keys`` or all: those processed on legitimate interests or a public task (Art. 21(1)) and
+    those the registry marks direct marketing (Art. 21(2)), whatever their basis. A purpose
+    based on consent is withdrawn (Art. 7(3), the preference centre), not objected to."""
+    return _purposes(ctx, language, keys, objectable=True)
+
+
+def purpose_titles(ctx: Context, language: str, keys: list[str]) -> dict[str, str]:
+    """The titles in ``language`` of these purposes, whatever their basis (a request's own)."""
+    return dict(_purposes(ctx, language, keys, objectable=False))
+
+
+def address_key(ctx: Context, email: str) -> str:
+    """What the portal counts an e-mail address under: an HMAC of it, lower-cased, never the address."""
+    return hmac.new(
+        ctx.crypto.material.index_key, b"portal|" + email.strip().lower().encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def address_wait(ctx: Context, emails: list[str]) -> int | None:
+    """Count one e-mail to each address against ``CONSENT_PORTAL_EMAIL_*LIMIT`` (per minute, hour
+    and day); the seconds to wait when one address used up a window, else None."""
+    config = ctx.config
+    limiter = limiter_of(ctx)
+    for email in emails:
+        wait = limiter.hit_windows(
+            "portal-email", address_key(ctx, email),
+            config.portal_email_limit, config.portal_email_hourly_limit, config.portal_email_daily_limit,
+        )  # fmt: skip
+        if wait:
+            return wait
+    return None
+
+
+def resend_code(ctx: Context, request_id: str) -> None:
+    """New codes for the request (``requests.resend_code``, as the portal's), at most
+    ``CONSENT_PORTAL_RESEND_LIMIT`` an hour per request and within each address's limits
+    (RateLimited, nothing written); NotFound and Conflict as ``requests.resend_code``."""
+
+    def admit(emails: list[str]) -> None:
+        wait = limiter_of(ctx).hit_windows("portal-resend", request_id, 0, ctx.config.portal_resend_limit, 0)
+        wait = wait or address_wait(ctx, emails)
+        if wait:
+            raise RateLimited("too many new codes in a short time", retry_after=wait)
+
+    dsar.resend_code(ctx, request_id, actor=ACTOR, portal=True, admit=admit)
+
+
+def spend_challenge(ctx: Context, signature: str, *, until: dt.datetime) -> bool:
+    """Record the solved challenge with this signature as used, kept until ``until`` (when it could
+    no longer be accepted anyway); False when it was used before, by this process or any other:
+    the table's primary key decides, also between two that try at the same moment."""
+    digest = hashlib.sha256(signature.encode()).hexdigest()
+    with ctx.uow() as uow:
+        uow.session.add(PortalChallenge(digest=digest, expires_at=until))
+        try:
+            uow.commit()
+        except IntegrityError:
+            return False
+    return True
+
+
+def purge_challenges(ctx: Context, now: dt.datetime) -> int:
+    """Forget the used challenges that expired before ``now`` (the worker's housekeeping)."""
+    with ctx.uow() as uow:
+        gone = uow.session.execute(delete(PortalChallenge).where(PortalChallenge.expires_at < now))
+        uow.commit()
+    return int(getattr(gone, "rowcount", 0) or 0)
 
 
 def _mac(ctx: Context, payload: str, version: int | None = None) -> str:

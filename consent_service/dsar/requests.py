@@ -19,11 +19,10 @@ lifting a restriction or objection is ``limits``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,7 +34,7 @@ from consent_service.auditlog import notes
 from consent_service.auditlog import service as auditlog
 from consent_service.context import Context
 from consent_service.crypto.envelope import field_aad, seal
-from consent_service.dsar import deadlines, limits, messages, notify, outbox, recipients, verified
+from consent_service.dsar import codes, deadlines, limits, messages, notify, outbox, recipients, verified
 from consent_service.dsar.repeats import repeats
 from consent_service.dsar.request_models import DsarRequest, DsarVerification
 from consent_service.errors import Conflict, Gone, InvalidInput, NotFound, refused
@@ -126,12 +125,6 @@ def sealed_note(ctx: Context, session: Session, request: DsarRequest, text: str)
     return notes.seal_note(key, text, subject_id=request.subject_id, where=f"dsar:{request.id}")
 
 
-def _code_hash(ctx: Context, request_id: str, code: str) -> str:
-    return hmac.new(
-        ctx.crypto.material.index_key, f"dsar-code|{request_id}|{code}".encode(), hashlib.sha256
-    ).hexdigest()
-
-
 def _validate(session: Session, cmd: OpenRequest, now: dt.datetime) -> None:
     errors: dict[str, list[str]] = {}
     if cmd.received_at is not None:
@@ -204,13 +197,10 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
         if key is None:
             raise Gone("this person's data has already been erased", extra={"reason": "erased"})
         request_id = "req_" + secrets.token_hex(8)
-        codes = {n: f"{secrets.randbelow(10**6):06d}" for n in ([] if by_dpo else emails)}
         entries = [
             {"type": i.type, "value": i.value, "verified": verified.BY_DPO if by_dpo else None}
-            | ({"code": verified.code_hash(ctx.crypto.material.index_key, request_id, n, codes[n])}
-               if n in codes else {})
-            for n, i in enumerate(cmd.identities)
-        ]  # fmt: skip
+            for i in cmd.identities
+        ]
         identities = json.dumps(entries).encode()
         changes = json.dumps(cmd.changes).encode() if cmd.changes else None
         due = deadlines.due_at(received_at, cal=calendar_of(ctx))
@@ -257,27 +247,9 @@ def open_request(ctx: Context, cmd: OpenRequest, *, actor: str) -> dict[str, Any
             note = sealed_note(ctx, session, request, cmd.verification["note"])
             webhooks = _verified(ctx, session, request, actor, "verified by the DPO", now, note=note)
         else:
-            minutes = ctx.config.verification_code_minutes
-            session.add(
-                DsarVerification(
-                    request_id=request_id,
-                    # the first address's code, as before; each address's own is in ``entries``
-                    code_hash=_code_hash(ctx, request_id, codes[emails[0]]),
-                    expires_at=now + dt.timedelta(minutes=minutes),
-                    attempts=0,
-                    max_attempts=ctx.config.verification_max_attempts,
-                )
-            )
-            message_ids = [
-                notify.tell(
-                    ctx, session, request, "verification_code", actor=actor,
-                    to=[cmd.identities[n].value], code=code, minutes=minutes,
-                    status_url=f"{ctx.config.public_url.rstrip('/')}/privacy/requests/{request_id}"
-                    if cmd.portal else None,
-                )[0]
-                for n, code in codes.items()
-            ]  # fmt: skip
-            why = f"verification code sent to each of {len(codes)} e-mail address(es)"
+            message_ids = codes.send(ctx, session, request, entries, actor=actor, portal=cmd.portal, now=now)
+            verified.reseal_identities(ctx, session, request, entries)
+            why = f"verification code sent to each of {len(message_ids)} e-mail address(es)"
             transition(session, request, "identity_pending", actor, why, now)
         out = summary(request) | {
             "repeats": repeats(session, ctx.config.repeat_window, [request])[request_id]
@@ -365,10 +337,10 @@ def verify(
             if check.attempts >= check.max_attempts:
                 raise Conflict("too many wrong codes; a DPO must verify this request")
             if now > check.expires_at:
-                raise Conflict("the code has expired; a DPO must verify this request")
+                raise Conflict("the code has expired; ask for a new one, or a DPO verifies the request")
             positions = verified.code_positions(ctx, request, entries, code) if code else []
             if not any("code" in e for e in entries) and code:  # stored before per-address codes
-                if not hmac.compare_digest(check.code_hash, _code_hash(ctx, request_id, code)):
+                if not hmac.compare_digest(check.code_hash, codes.legacy_hash(ctx, request_id, code)):
                     positions = []
             if not positions:
                 check.attempts += 1
@@ -400,6 +372,53 @@ def verify(
     if webhooks:
         outbox.deliver(ctx, only=webhooks)
     _schedule(ctx, out)
+    return out
+
+
+def resend_code(
+    ctx: Context,
+    request_id: str,
+    *,
+    actor: str,
+    portal: bool = False,
+    admit: Callable[[list[str]], None] | None = None,
+) -> dict[str, Any]:
+    """New e-mail codes for a request verified by code, whose code expired or was lost
+    (``codes.send``): the earlier ones stop working; wrong codes keep counting towards the same
+    lock-out. NotFound for an unknown request; Conflict when no code was sent (a DPO verified
+    it), the request is closed, locked by wrong codes, or its identities can no longer be read.
+    ``admit`` sees the request's e-mail addresses before anything is written and may refuse by
+    raising (the portal's limits per address). Returns the request as ``summary``."""
+    with ctx.uow() as uow:
+        session = uow.session
+        now = ctx.now()
+        request = load_request(session, request_id)
+        check = session.get(DsarVerification, request_id)
+        if check is None:
+            raise Conflict("no code was sent for this request; a DPO verified it")
+        if request.state not in OPEN_STATES:
+            raise Conflict(f"the request is {request.state}; its e-mails tell what happened")
+        if check.attempts >= check.max_attempts:
+            raise Conflict("too many wrong codes; a DPO must verify this request")
+        entries = verified.request_identities(ctx, session, request)
+        if entries is None:
+            raise Conflict("the request's identities can no longer be read")
+        if admit is not None:
+            admit([e["value"] for e in entries if e["type"] == "email"])
+        message_ids = codes.send(ctx, session, request, entries, actor=actor, portal=portal, now=now)
+        verified.reseal_identities(ctx, session, request, entries)
+        log_event(
+            session,
+            request_id,
+            actor,
+            "code_resent",
+            {"addresses": len(message_ids)},
+            now,
+            request.subject_id,
+        )
+        out = summary(request)
+        uow.commit()
+    outbox.deliver(ctx, only=message_ids)
     return out
 
 

@@ -7,11 +7,15 @@ The challenge is signed with a key derived by HKDF from the current master key (
 requests as many hashes each; it is no proof of a human. Without JavaScript the form is sent
 without a solution: the page then counts the request against the stricter
 ``CONSENT_PORTAL_PLAIN_REQUEST_LIMIT`` (see ``web.portal``), with the same verification rules.
-A solution may be replayed until it expires; the per-IP and per-address limits bound that.
+Each solution is accepted once (``dsar.portal.spend_challenge``: a table every worker shares,
+emptied of expired ones by the housekeeping); sent again, the form counts as one without a
+solution.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 
@@ -19,6 +23,7 @@ from altcha import ChallengeOptionsV1, create_challenge_v1, verify_solution_v1
 
 from consent_service.context import Context
 from consent_service.crypto.derivation import derive
+from consent_service.dsar import portal
 
 INFO = b"consent-service portal challenge"
 MINUTES = 10
@@ -41,11 +46,17 @@ def new_challenge(ctx: Context) -> str:
 
 
 def solved(ctx: Context, payload: str | None) -> bool:
-    """Whether ``payload`` (the base64 JSON the script puts in the form) solves a challenge of ours."""
+    """Whether ``payload`` (the base64 JSON the script puts in the form) solves a challenge of ours
+    that was not solved before; a true answer spends it."""
     if not payload or len(payload) > MAX_PAYLOAD:
         return False
     try:
         ok, _ = verify_solution_v1(payload, _key(ctx), check_expires=True)
-    except (TypeError, ValueError, AttributeError, KeyError):  # valid base64 of something else
+        signature = str(json.loads(base64.b64decode(payload))["signature"]) if ok else ""
+    except (TypeError, ValueError, AttributeError, KeyError, binascii.Error):  # base64 of something else
         return False
-    return bool(ok)
+    if not ok:
+        return False
+    return portal.spend_challenge(
+        ctx, signature, until=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=MINUTES)
+    )

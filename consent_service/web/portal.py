@@ -8,18 +8,20 @@ Pages are thin: each reads a FlaskForm (CSRF token in the public pages' own sess
 redirects. ``?site=pk_…``, ``?lang=`` and the header are every public page's (``web.public``:
 an unknown key shows the page for the controller).
 
-Abuse: a new request counts per client IP (``CONSENT_PORTAL_REQUEST_LIMIT`` with the proof of
-work solved, ``CONSENT_PORTAL_PLAIN_REQUEST_LIMIT`` without: ``challenge``) and per e-mail address
-(``CONSENT_PORTAL_EMAIL_LIMIT``, under an HMAC of the address, never the address itself); codes
-per client IP (``CONSENT_PORTAL_CODE_LIMIT``) on top of the request's own lock-out. Over a limit
-the form answers 429 with a message. After the right code the browser keeps a status token in
+The code form also offers new codes (``/privacy/requests/<id>/code``, ``dsar.portal.resend_code``
+as ``requests.resend_code``), answered alike whether or not the request exists.
+
+Abuse: a new request counts per client IP (``CONSENT_PORTAL_REQUEST_*LIMIT`` with the proof of
+work solved, ``CONSENT_PORTAL_PLAIN_REQUEST_*LIMIT`` without: ``challenge``) and per e-mail
+address (``CONSENT_PORTAL_EMAIL_*LIMIT``, under an HMAC of the address, never the address
+itself; new codes count there too); codes per client IP (``CONSENT_PORTAL_CODE_*LIMIT``) on top
+of the request's own lock-out; each per minute, hour and day. Over a limit the form answers 429
+with a message. After the right code the browser keeps a status token in
 an HttpOnly cookie whose path is that request's page; the id alone opens nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
@@ -30,18 +32,20 @@ from flask_babel import lazy_gettext as _l
 from consent_service.context import Context
 from consent_service.dsar import portal
 from consent_service.dsar import requests as dsar
-from consent_service.errors import Conflict, DomainError, Gone, InvalidInput, NotFound
+from consent_service.errors import Conflict, DomainError, Gone, InvalidInput, NotFound, RateLimited
 from consent_service.ratelimit import limiter_of
 from consent_service.registry.public_site import PublicSite
 from consent_service.subjects.service import IdentityRef
 from consent_service.web import challenge, public
 from consent_service.web.i18n import language
 from consent_service.web.portal_forms import (
+    NOTHING_TO_OBJECT_TO,
     TYPE_HINTS,
     TYPE_TITLES,
     CodeForm,
     DownloadForm,
     FindForm,
+    NewCodeForm,
     RequestForm,
 )
 
@@ -122,15 +126,30 @@ def _wait(ctx: Context, solved: bool, email: str) -> int | None:
     limiter = limiter_of(ctx)
     config = ctx.config
     if solved:
-        wait = limiter.hit("portal-requests", config.portal_request_limit, _client_ip())
+        wait = limiter.hit_windows(
+            "portal-requests", _client_ip(), config.portal_request_limit,
+            config.portal_request_hourly_limit, config.portal_request_daily_limit,
+        )  # fmt: skip
     else:
-        wait = limiter.hit("portal-requests-plain", config.portal_plain_request_limit, _client_ip())
-    if wait:
-        return wait
-    address = hmac.new(
-        ctx.crypto.material.index_key, b"portal|" + email.strip().lower().encode(), hashlib.sha256
-    ).hexdigest()
-    return limiter.hit("portal-email", config.portal_email_limit, address)
+        wait = limiter.hit_windows(
+            "portal-requests-plain", _client_ip(), config.portal_plain_request_limit,
+            config.portal_plain_request_hourly_limit, config.portal_plain_request_daily_limit,
+        )  # fmt: skip
+    return wait or portal.address_wait(ctx, [email])
+
+
+TOO_MANY_REQUESTS = _l("You have sent several requests in a short time.")
+TOO_MANY_CODES = _l("You have entered many codes in a short time.")
+TOO_MANY_NEW_CODES = _l("You have asked for several new codes in a short time.")
+
+
+def _too_many(what: Any, wait: int) -> str:
+    """The form error over a limit: what happened, and how long to wait (minutes, else hours)."""
+    if wait <= 3600:
+        later = _l("Please try again in %(n)s minute(s).", n=max(1, (wait + 59) // 60))
+    else:
+        later = _l("Please try again in %(n)s hour(s).", n=(wait + 3599) // 3600)
+    return f"{what} {later}"
 
 
 @blueprint.route("/requests/new", methods=["GET", "POST"])
@@ -143,7 +162,9 @@ def new_request() -> ResponseReturnValue:
     def page(status: int = 200, problem: Any = None) -> tuple[str, int]:
         return _render(
             "privacy/portal_new.html", site, status, form=form, problem=problem,
-            challenge=challenge.new_challenge(ctx), hints=TYPE_HINTS,
+            challenge=challenge.new_challenge(ctx),
+            hints=TYPE_HINTS if form.purposes.choices else TYPE_HINTS | {"objection": NOTHING_TO_OBJECT_TO},
+            nothing_to_object_to=NOTHING_TO_OBJECT_TO,
         )  # fmt: skip
 
     if not form.is_submitted():
@@ -152,14 +173,7 @@ def new_request() -> ResponseReturnValue:
         return page(400)
     wait = _wait(ctx, challenge.solved(ctx, form.altcha.data), form.email.data or "")
     if wait:
-        minutes = max(1, (wait + 59) // 60)
-        return page(
-            429,
-            _l(
-                "You have sent several requests in a short time. Please try again in %(n)s minute(s).",
-                n=minutes,
-            ),
-        )
+        return page(429, _too_many(TOO_MANY_REQUESTS, wait))
     command = dsar.OpenRequest(
         type=form.type.data or "",
         identities=[IdentityRef(kind, value) for kind, value in form.identities()],
@@ -208,8 +222,18 @@ def _status_page(request_id: str, site: PublicSite) -> tuple[str, int]:
         closed=format_date(found["closed_at"], "long") if found["closed_at"] else "",
         package_until=format_date(found["package_expires_at"], "long") if found["package_expires_at"] else "",
         download=DownloadForm(),
-        purposes=dict(portal.purpose_choices(_ctx(), language(), found["purposes"] or None)),
+        purposes=portal.purpose_titles(_ctx(), language(), found["purposes"]),
     )
+
+
+def _code_page(
+    site: PublicSite, status: int, form: CodeForm, request_id: str, **values: Any
+) -> tuple[str, int]:
+    """The code form, and the one that asks for new codes."""
+    return _render(
+        "privacy/portal_code.html", site, status, form=form, new_code=NewCodeForm(formdata=None),
+        request_id=request_id, **values,
+    )  # fmt: skip
 
 
 @blueprint.get("/requests/<request_id>")
@@ -221,9 +245,9 @@ def request_page(request_id: str) -> ResponseReturnValue:
             return _status_page(request_id, site)
         except NotFound:
             pass
-    return _render(
-        "privacy/portal_code.html", site, form=CodeForm(), request_id=request_id,
-        sent=request.args.get("sent") == "1",
+    return _code_page(
+        site, 200, CodeForm(), request_id,
+        sent=request.args.get("sent") == "1", resent=request.args.get("resent") == "1",
     )  # fmt: skip
 
 
@@ -235,14 +259,17 @@ def enter_code(request_id: str) -> ResponseReturnValue:
     form = CodeForm()
 
     def again(status: int, problem: Any = None) -> tuple[str, int]:
-        return _render(
-            "privacy/portal_code.html", site, status, form=form, request_id=request_id, problem=problem
-        )
+        return _code_page(site, status, form, request_id, problem=problem)
 
     if not form.validate():
         return again(400)
-    if limiter_of(ctx).hit("portal-codes", ctx.config.portal_code_limit, _client_ip()):
-        return again(429, _l("You have entered many codes in a short time. Please wait a minute."))
+    config = ctx.config
+    wait = limiter_of(ctx).hit_windows(
+        "portal-codes", _client_ip(), config.portal_code_limit,
+        config.portal_code_hourly_limit, config.portal_code_daily_limit,
+    )  # fmt: skip
+    if wait:
+        return again(429, _too_many(TOO_MANY_CODES, wait))
     try:
         token, expires = portal.enter_code(ctx, request_id, form.code.data or "")
     except InvalidInput:
@@ -252,7 +279,8 @@ def enter_code(request_id: str) -> ResponseReturnValue:
         return again(
             409,
             _l(
-                "This code can no longer be used. Please write to us, and our data protection team will help you."
+                "This code can no longer be used. You can ask for a new code below. If that does not help, "
+                "please write to us, and our data protection team will help you."
             ),
         )
     response = redirect(url_for("portal.request_page", request_id=request_id, **_keep(site)), 303)
@@ -266,6 +294,24 @@ def enter_code(request_id: str) -> ResponseReturnValue:
         samesite="Lax",
     )
     return response
+
+
+@blueprint.post("/requests/<request_id>/code")
+def new_code(request_id: str) -> ResponseReturnValue:
+    """Send new codes to the request's addresses (the earlier ones stop working), then the code form."""
+    site = _site()
+    form = NewCodeForm()
+
+    if not form.validate():
+        return _code_page(site, 400, CodeForm(formdata=None), request_id, problem=_l("Please try once more."))
+    try:
+        portal.resend_code(_ctx(), request_id)
+    except RateLimited as exc:
+        problem = _too_many(TOO_MANY_NEW_CODES, exc.retry_after)
+        return _code_page(site, 429, CodeForm(formdata=None), request_id, problem=problem)
+    except (NotFound, Conflict):
+        pass  # answered as if sent: the id alone tells nothing; the page says whom to ask
+    return redirect(url_for("portal.request_page", request_id=request_id, resent=1, **_keep(site)), 303)
 
 
 @blueprint.post("/requests/<request_id>/download")

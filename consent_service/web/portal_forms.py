@@ -47,6 +47,10 @@ TYPE_HINTS = {
     "restriction": _l("Stop using my data for now, but do not delete it."),
     "objection": _l("Stop using my data for the purposes I choose."),
 }
+NOTHING_TO_OBJECT_TO = _l(
+    "Here we use your data only with your consent, for a contract or because the law requires it: "
+    "there is nothing to object to."
+)
 CHANGE_ROWS = 3
 CODE = r"^\s*\d{6}\s*$"
 REQUEST_ID = r"^\s*req_[0-9a-f]{16}\s*$"
@@ -95,7 +99,13 @@ class RequestForm(FlaskForm):
             "These help us find more of your data. Our data protection team checks them before we use them."
         ),
     )
-    purposes = MultiCheckboxField(_l("Which uses of your data do you object to?"), choices=[])
+    # only what the person may object to is offered (``dsar.portal.purpose_choices``); anything
+    # else sent is refused here, before the service sees it
+    purposes = MultiCheckboxField(
+        _l("Which uses of your data do you object to?"),
+        choices=[],
+        invalid_choice_message=_l("Choose only uses of your data from the list."),
+    )
     changes = FieldList(FormField(ChangeRow), min_entries=CHANGE_ROWS, max_entries=CHANGE_ROWS)
     message = TextAreaField(
         _l("Message (optional)"),
@@ -110,8 +120,11 @@ class RequestForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
-        if self.type.data == "objection" and not self.purposes.data:
-            self.purposes.errors = [_l("Choose at least one use of your data.")]
+        if self.type.data == "objection" and not self.purposes.choices:
+            self.type.errors = [*self.type.errors, NOTHING_TO_OBJECT_TO]
+            valid = False
+        elif self.type.data == "objection" and not self.purposes.data:
+            self.purposes.errors = [*self.purposes.errors, _l("Choose at least one use of your data.")]
             valid = False
         if self.type.data == "rectification":
             rows = [(r.form.field.data or "").strip() for r in self.changes]
@@ -154,6 +167,10 @@ class CodeForm(FlaskForm):
         ],
         description=_l("6 digits, for example 123456."),
     )
+
+
+class NewCodeForm(FlaskForm):
+    """Only its CSRF token: the request is in the URL, the addresses are the request's own."""
 
 
 class FindForm(FlaskForm):

@@ -206,3 +206,36 @@ def test_an_identity_linked_to_the_verified_subject_counts(dpo, smtp, clocked_ct
         "customers"
     ]
     assert [r["id"] for r in rows] == [1]
+
+
+def test_new_codes_replace_expired_ones_for_every_address(dpo, smtp, clocked_ctx, clock):
+    client, headers = dpo
+    _, inbox = smtp
+    request_id = open_request(client, headers, "access", emails("a@example.org", "b@example.org"))
+    old = codes_by_address(inbox, 2)
+    clock.advance(minutes=clocked_ctx.config.verification_code_minutes + 1)
+    assert_problem(verify(client, headers, request_id, code=old["a@example.org"]), 409)
+
+    renewed = client.post(f"/v1/requests/{request_id}/code", headers=headers)
+    assert renewed.status_code == 200 and renewed.get_json()["state"] == "identity_pending"
+    new = codes_by_address(inbox, 4)  # keyed by address: the later mail wins
+    assert set(new) == {"a@example.org", "b@example.org"}
+    if new["a@example.org"] != old["a@example.org"]:  # one in a million the same six digits
+        assert_problem(verify(client, headers, request_id, code=old["a@example.org"]), 422)
+    verified = verify(client, headers, request_id, code=new["a@example.org"])
+    assert verified.status_code == 200 and verified.get_json()["state"] == "verified"
+    trail = client.get(f"/v1/requests/{request_id}", headers=headers).get_json()["audit_trail"]
+    assert [e["details"] for e in trail if e["action"] == "code_resent"] == [{"addresses": 2}]
+
+
+def test_no_new_code_for_a_request_the_dpo_verified_or_an_unknown_one(dpo, smtp, clocked_ctx):
+    client, headers = dpo
+    body = {
+        "type": "access",
+        "identities": emails("a@example.org"),
+        "verification": {"method": "dpo", "note": "ID seen"},
+    }
+    created = client.post("/v1/requests", headers=headers, json=body)
+    assert created.status_code == 201, created.get_json()
+    assert_problem(client.post(f"/v1/requests/{created.get_json()['id']}/code", headers=headers), 409)
+    assert_problem(client.post("/v1/requests/req_0000000000000000/code", headers=headers), 404)

@@ -6,6 +6,8 @@ axe-core (0 serious or critical) and photographed."""
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -18,11 +20,13 @@ from aiosmtpd.controller import Controller
 from consent_service import create_app
 from consent_service.demo import seed
 from consent_service.dsar import outbox
+from consent_service.dsar import portal as dsar_portal
 from consent_service.registry import sites as registry_sites
 from consent_service.web import challenge
 from tests.api.helpers import crm_store
 from tests.api.mail import Inbox, code_in, free_port, text_of
 from tests.api.test_execution_api import run_queued
+from tests.api.test_portal_objection import consent_only_site
 from tests.browser import pages
 from tests.browser.axe import axe_source
 from tests.browser.chromium import answered, served, shots_dir
@@ -97,9 +101,12 @@ def test_a_person_makes_an_access_request_in_german_and_downloads_the_package(
     driver.find_element(By.CSS_SELECTOR, "label[for=type-0]").click()
     driver.find_element(By.ID, "email").send_keys("anna@example.org")
     payload = solved_field(driver)
-    assert challenge.solved(ctx, payload)
     answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
     assert driver.find_element(By.TAG_NAME, "h1").text == "Code eingeben"
+    # the service took the script's solution, and took it once: it is spent now
+    assert not challenge.solved(ctx, payload)
+    signature = json.loads(base64.b64decode(payload))["signature"]
+    assert not dsar_portal.spend_challenge(ctx, signature, until=dt.datetime.now(dt.UTC))
     request_id = re.search(r"/privacy/requests/(req_[0-9a-f]{16})", driver.current_url).group(1)
     assert "anna" not in driver.current_url
     look(driver, axe, folder, "code-de")
@@ -183,3 +190,58 @@ def test_without_javascript_the_form_is_sent_and_counted_against_the_stricter_li
             else:  # the second plain request from the same address within the minute
                 assert heading == "Eine Anfrage stellen"
                 assert "mehrere Anfragen" in driver.find_element(By.CSS_SELECTOR, ".summary").text
+
+
+def test_a_person_asks_for_a_new_code_and_only_the_new_one_works(offline_browser, world, ctx, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver, axe, folder = offline_browser, axe_source(), shots_dir(tmp_path)
+    base, site = world["base"], world["site"]
+    ctx.config = ctx.config.with_overrides(portal_resend_limit=1)
+    for lang, email, notice, wrong, received, over in (
+        ("de", "emil@example.org", "haben wir einen neuen", "Dieser Code stimmt nicht", "Wir haben Ihre Anfrage am",
+         "mehrere neue Codes angefordert"),
+        ("en", "fay@example.org", "we have sent a new one", "This code is not right", "We received your request on",
+         "several new codes"),
+    ):  # fmt: skip
+        driver.get(f"{base}/privacy/requests/new?site={site}&lang={lang}")
+        driver.find_element(By.CSS_SELECTOR, "label[for=type-0]").click()
+        driver.find_element(By.ID, "email").send_keys(email)
+        solved_field(driver)
+        answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+        outbox.deliver(ctx)
+        first = code_in([m for m in world["inbox"].of_kind("verification_code", 1) if m["To"] == email][-1])
+        # the code was lost: the second form of the page asks for a new one
+        answered(driver, driver.find_element(By.CSS_SELECTOR, "form[action*='/code'] button"))
+        assert notice in driver.find_element(By.CSS_SELECTOR, ".notice").text
+        look(driver, axe, folder, f"code-resent-{lang}")
+        answered(driver, driver.find_element(By.CSS_SELECTOR, "form[action*='/code'] button"))
+        assert over in driver.find_element(By.CSS_SELECTOR, ".summary").text  # one new code an hour here
+        look(driver, axe, folder, f"code-too-many-{lang}")
+        outbox.deliver(ctx)
+        mailed = [m for m in world["inbox"].of_kind("verification_code", 2) if m["To"] == email]
+        second = code_in(mailed[-1])
+        if first != second:  # one in a million the same six digits
+            driver.find_element(By.ID, "code").send_keys(first)
+            answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+            assert wrong in driver.find_element(By.CSS_SELECTOR, ".summary").text
+            driver.find_element(By.ID, "code").clear()
+        driver.find_element(By.ID, "code").send_keys(second)
+        answered(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary"))
+        assert received in driver.find_element(By.CSS_SELECTOR, "main").text  # the status in words
+        assert not driver.find_elements(By.ID, "code")
+
+
+def test_a_site_with_nothing_to_object_to_says_so_in_both_languages(offline_browser, world, ctx, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver, axe, folder = offline_browser, axe_source(), shots_dir(tmp_path)
+    key = consent_only_site(ctx)
+    for lang, says in (("de", "nichts, dem Sie widersprechen"), ("en", "there is nothing to object to")):
+        driver.get(f"{world['base']}/privacy/requests/new?site={key}&lang={lang}")
+        fieldset = driver.find_element(By.ID, "purposes")
+        assert says in fieldset.text and not fieldset.find_elements(By.CSS_SELECTOR, "input")
+        assert says in driver.find_element(By.ID, "type-5-hint").text
+        link = fieldset.find_element(By.TAG_NAME, "a")
+        assert "/privacy/preferences" in link.get_attribute("href")
+        look(driver, axe, folder, f"new-nothing-to-object-{lang}")

@@ -77,6 +77,7 @@ EVENT_NAMES = {
     "transition": _l("State changed"),
     "identities_verified": _l("Identities verified"),
     "wrong_code": _l("Wrong verification code"),
+    "code_resent": _l("New verification code sent"),
     "extended": _l("Deadline extended"),
     "message_queued": _l("Message to the person"),
     "person_not_told": _l("Person not told by e-mail"),
