@@ -496,7 +496,7 @@ def measure(
         if seed_only:
             return {"backend": backend.name, "version": backend.version, "seed": seeded}
         started = time.perf_counter()
-        cells = rebuild_counts(ctx)
+        cells = rebuild_counts(ctx)["cells"]
         seeded["rebuild_seconds"] = time.perf_counter() - started
         seeded["cells"] = cells
         if backend.name == "postgresql":
