@@ -31,8 +31,9 @@ Guarantees:
   and PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on MariaDB/MySQL), so two writers never lose a count;
 - ``rebuild`` derives the tables again from ``ledger_events`` alone, under the head lock, in
   one transaction: readers see the old counts or the new, writers wait until it has committed.
-  Its memory is bounded: it reads a page of subjects at a time and holds at most
-  ``MEMORY_CELLS`` cells, adding them to the table whenever that many are held.
+  Its memory is bounded by days, not by the ledger: it streams the ledger in one pass ordered
+  by time and folds and writes one day at a time (a day's cells are final once its events are
+  folded), holding a few days' events and at most ``WRITE_BATCH`` cells beyond them.
 """
 
 from __future__ import annotations
@@ -54,15 +55,12 @@ from consent_service.ledger.models import (
     ConsentPurposeDaily,
     LedgerEvent,
 )
-from consent_service.subjects.models import Subject
 
 DIMENSIONS = ("purpose_key", "day", "site", "channel", "method", "language", "decision")
 DAILY_DIMENSIONS = ("purpose_key", "day", "site", "decision", "method")  # consent_daily's key
 PURPOSE_DAILY_DIMENSIONS = ("purpose_key", "day", "decision", "method")  # consent_purpose_daily's
 Cell = tuple[str, dt.date, str, str, str, str, str]  # in the order of DIMENSIONS
 Tally = dict[Cell, list[int]]  # cell -> [events, first_events]
-SUBJECT_PAGE = 2000
-MEMORY_CELLS = 250_000  # cells ``rebuild`` holds in memory before adding them to the table
 DEFAULT_ZONE = "UTC"  # the zone of counts that no rebuild has recorded one for
 
 
@@ -268,36 +266,57 @@ _EVENT_FIELDS = (
 )
 
 
-def _pages(session: Session, progress: Callable[[int, int], None] | None) -> Iterable[list[dict[str, Any]]]:
-    """The ledger's counted events a page of subjects at a time, each page in ``seq`` order (a
-    subject's events all lie in one page, so the first-event marks need only that page's memory)."""
-    total = session.scalar(select(func.count()).select_from(Subject)) or 0
+def _days(
+    session: Session, tz: dt.tzinfo, progress: Callable[[int, int], None] | None
+) -> Iterable[list[Any]]:
+    """The ledger's counted events in one pass ordered by the instant they count at (streamed,
+    not loaded), handed out a day (of ``tz``) at a time, each day's in ``seq`` order. A day's
+    events are all there is to its first-event marks and its cells, so the fold of one day is
+    final. The day of an instant can step back at most one day (a zone that turns its clock
+    back over midnight), so a day is handed out once the pass is two days past it."""
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(LedgerEvent)
+            .where(LedgerEvent.kind == "consent", LedgerEvent.target_type == "purpose")
+        )
+        or 0
+    )
     columns = [getattr(LedgerEvent, name) for name in _EVENT_FIELDS]
+    instant = func.coalesce(LedgerEvent.recorded_at_source, LedgerEvent.recorded_at)
+    events = session.execute(
+        select(*columns)
+        .where(LedgerEvent.kind == "consent", LedgerEvent.target_type == "purpose")
+        .order_by(instant, LedgerEvent.seq)
+        .execution_options(yield_per=5000)
+    )
+    open_days: dict[dt.date, list[Any]] = {}
+    latest: dt.date | None = None
+    one_day = dt.timedelta(days=1)
     done = 0
-    after = ""
-    while True:
-        ids = list(
-            session.scalars(
-                select(Subject.id).where(Subject.id > after).order_by(Subject.id).limit(SUBJECT_PAGE)
-            )
-        )
-        if not ids:
-            break
-        events = session.execute(
-            select(*columns)
-            .where(
-                LedgerEvent.subject_id > after,
-                LedgerEvent.subject_id <= ids[-1],
-                LedgerEvent.kind == "consent",
-                LedgerEvent.target_type == "purpose",
-            )
-            .order_by(LedgerEvent.seq)
-        )
-        yield [row._asdict() for row in events]
-        after = ids[-1]
-        done += len(ids)
-        if progress is not None:
-            progress(done, total)
+    for row in events:
+        event: Any = row._mapping  # a view of the row, no copy
+        day = count_day(event, tz)
+        if day not in open_days:
+            if latest is not None and day < latest - one_day:
+                raise RuntimeError(f"the ledger's events came back to {day} after {latest}")
+            open_days[day] = []
+            if latest is None or day > latest:
+                latest = day
+                for past in sorted(d for d in open_days if d < day - one_day):
+                    yield sorted(open_days.pop(past), key=_seq)
+                    if progress is not None:
+                        progress(done, total)
+        open_days[day].append(event)
+        done += 1
+    for day in sorted(open_days):
+        yield sorted(open_days.pop(day), key=_seq)
+    if progress is not None:
+        progress(total, total)
+
+
+def _seq(event: Mapping[str, Any]) -> int:
+    return int(event["seq"])
 
 
 # The tables ``rebuild`` derives from ``consent_counts`` in SQL once it is complete.
@@ -311,28 +330,26 @@ _ROLLUPS = (
 )
 
 
+WRITE_BATCH = 10_000  # cells per statement when ``rebuild`` writes
+
+
 def rebuild(session: Session, time_zone: str, progress: Callable[[int, int], None] | None = None) -> int:
     """Replace the counts by the fold of the ledger, on days in ``time_zone`` (recorded as the
-    counts' zone), holding at most ``MEMORY_CELLS`` cells in memory (the caller holds the head
-    lock and commits); returns the number of cells of ``consent_counts``."""
+    counts' zone), a day at a time, so that memory holds a few days' events and at most
+    ``WRITE_BATCH`` cells beyond them (the caller holds the head lock and commits); returns the
+    number of cells of ``consent_counts``."""
     tz = zone(time_zone)
     for table in (ConsentCount, ConsentDaily, ConsentPurposeDaily, ConsentCountsZone):
         session.execute(delete(table))
     session.execute(insert(ConsentCountsZone), {"id": 1, "time_zone": time_zone})
-    dialect = session.get_bind().dialect.name
-    tally: Tally = {}
-    spilled = False
-    for page in _pages(session, progress):
-        fold(page, set(), tally, tz)
-        if len(tally) >= MEMORY_CELLS:
-            session.execute(_upsert_statement(dialect, ConsentCount.__table__), _params(DIMENSIONS, tally))
-            tally.clear()
-            spilled = True
-    if tally:
-        if spilled:  # cells already written are added to
-            session.execute(_upsert_statement(dialect, ConsentCount.__table__), _params(DIMENSIONS, tally))
-        else:
-            session.execute(insert(ConsentCount), _params(DIMENSIONS, tally))
+    held: Tally = {}
+    for events in _days(session, tz, progress):
+        fold(events, set(), held, tz)  # a day's cells are new: no other day has them
+        if len(held) >= WRITE_BATCH:
+            session.execute(insert(ConsentCount), _params(DIMENSIONS, held))
+            held.clear()
+    if held:
+        session.execute(insert(ConsentCount), _params(DIMENSIONS, held))
     for statement in _ROLLUPS:
         session.execute(text(statement))
     return session.scalar(select(func.count()).select_from(ConsentCount)) or 0

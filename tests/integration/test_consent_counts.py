@@ -151,14 +151,12 @@ def test_a_rebuild_after_damage_gives_the_fold_again(world, ops) -> None:
         uow.session.execute(delete(ConsentDaily))
         uow.commit()
     seen: list[tuple[int, int]] = []
-    # several pages, so paging is exercised, and few cells held, so they are added to the table
-    # page by page (bounded memory) rather than written at the end
-    page, held = counts.SUBJECT_PAGE, counts.MEMORY_CELLS
-    counts.SUBJECT_PAGE, counts.MEMORY_CELLS = 3, 4
+    held = counts.WRITE_BATCH
+    counts.WRITE_BATCH = 2  # the cells written a few at a time as days are folded
     try:
         cells = rebuild_counts(ctx, lambda done, total: seen.append((done, total)))["cells"]
     finally:
-        counts.SUBJECT_PAGE, counts.MEMORY_CELLS = page, held
+        counts.WRITE_BATCH = held
     assert table(ctx) == expected
     assert daily(ctx) == rollup(expected)
     assert purpose_daily(ctx) == per_purpose(rollup(expected))
