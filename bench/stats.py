@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import random
+import resource
 import sqlite3
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from bench import backends, report, standalone
@@ -463,6 +466,17 @@ def seed_backend(backend: backends.Backend, ctx: Any, events: int) -> dict[str, 
     return {"purposes": purposes, "sites": sites, "today": ctx.now().date().isoformat(), "seed": seeded}
 
 
+def table_rows(ctx: Any) -> dict[str, int]:
+    """Rows of the counts' tables: how far the cells have saturated."""
+    from sqlalchemy import text
+
+    with ctx.db.engine.connect() as conn:
+        return {
+            name: conn.scalar(text(f"SELECT count(*) FROM {name}")) or 0
+            for name in ("consent_counts", "consent_daily", "consent_purpose_daily")
+        }
+
+
 def measure(
     backend: backends.Backend,
     events: int,
@@ -499,12 +513,15 @@ def measure(
         cells = rebuild_counts(ctx)["cells"]
         seeded["rebuild_seconds"] = time.perf_counter() - started
         seeded["cells"] = cells
+        seeded["rebuild_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        seeded["table_rows"] = table_rows(ctx)
         if backend.name == "postgresql":
             backends.analyze(backend)
             backend.notes = [
                 "PostgreSQL: ANALYZE was run after seeding, as autovacuum would on a live server"
             ]
         today = dt.date.fromisoformat(record["today"])
+        load_before = os.getloadavg()[0]
         read = reads(ctx, purposes, sites, runs, seeded["events"], today)
         write = writes(ctx, sites, purposes, rounds, calls)
         return {
@@ -515,6 +532,7 @@ def measure(
             "seed": seeded,
             **read,
             "write": write,
+            "load": [load_before, os.getloadavg()[0]],
             "notes": backend.notes,
         }
     finally:
@@ -525,7 +543,7 @@ def _met(value: float, target: float) -> str:
     return "yes" if value <= target else "**no**"
 
 
-def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
+def section(results: list[dict[str, Any]], stamp: str, command: str, notes: Sequence[str] = ()) -> str:
     m = report.machine()
     biggest = max(r["seed"]["events"] for r in results)
     lines = [
@@ -555,22 +573,30 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
         "here checks. The counts are then derived by the product's own `rebuild_counts` (what "
         "`consent-service stats rebuild` runs). One access request per thousand events.",
         "",
-        "| Backend | Events | Subjects | Purposes / sites | Insert | Counts rebuild (cells) | Seeding rate | 10M estimated |",
+        "The database is kept between runs (`--keep`: var/bench/stats-<backend>, PostgreSQL database "
+        "`consent_bench_stats`) and seeded again only when the seed parameters change; a kept one "
+        "gets this code's migrations (`db upgrade`) and its counts are rebuilt by this code in every run.",
+        "",
+        "| Backend | Events | Subjects | Purposes / sites | Insert | Counts rebuild | Peak memory | "
+        "consent_counts / consent_daily / consent_purpose_daily rows |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         s = r["seed"]
-        total = s["insert_seconds"] + s["rebuild_seconds"]
-        estimate = total * 10_000_000 / s["events"] / 60
+        rows = s["table_rows"]
+        seconds = s["insert_seconds"]
+        insert = f"{seconds / 60:.1f} min" if seconds >= 600 else f"{seconds:.1f} s"
+        insert += " (an earlier run, kept)" if s.get("reused") else ""
         lines.append(
             f"| {r['version']} | {s['events']:,} | {s['subjects']:,} | {r['purposes']} / {r['sites']} | "
-            f"{s['insert_seconds']:.1f} s | {s['rebuild_seconds']:.1f} s ({s['cells']:,}) | "
-            f"{s['events'] / total:,.0f} events/s | ~{estimate:.0f} min |"
+            f"{insert} | {s['rebuild_seconds']:.1f} s | {s['rebuild_peak_rss_mib']:,.0f} MiB | "
+            f"{rows['consent_counts']:,} / {rows['consent_daily']:,} / {rows['consent_purpose_daily']:,} |"
         )
     lines += [
         "",
-        "The 10M estimate scales this run's seeding linearly; index growth makes the real one "
-        "somewhat longer.",
+        "Counts rebuild: `rebuild_counts` (what `consent-service stats rebuild` runs) over the whole "
+        "ledger in one transaction; peak memory is the benchmark process's peak resident size "
+        "after it (seeding's batches included).",
         "",
         "Reads: each call 2 warm-ups, then the runs shown; the service calls are the dashboard's "
         "(`consent_stats`, `request_stats`) called in-process, the endpoint through the Flask "
@@ -607,7 +633,19 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
             f"| {r['version']} | {w['rounds']} × {w['calls_per_round']} | {w['with_per_s']:,.0f} decisions/s | "
             f"{w['without_per_s']:,.0f} decisions/s | {w['cost'] * 100:.1f} % | {_met(w['cost'], WRITE_TARGET)} |"
         )
-    notes = [n for r in results for n in r["notes"]]
+    load = ", ".join(
+        f"{r['version'].split(' (')[0]} {r['load'][0]:.1f} → {r['load'][1]:.1f}" for r in results
+    )
+    lines += [
+        "",
+        f"Load average (1 min) of the machine at the start and end of each backend's measurements: {load}"
+        + (
+            "; other work ran on the machine at the same time, so the timings include waiting for a CPU."
+            if max(max(r["load"]) for r in results) > 1.0
+            else "."
+        ),
+    ]
+    notes = [*notes, *(n for r in results for n in r["notes"])]
     lines += ["", *(f"Note: {n}." for n in dict.fromkeys(notes))] if notes else []
     lines += [
         "",
@@ -636,7 +674,17 @@ def main(argv: list[str] | None = None) -> None:
         "and reuse it on a re-run with the same --events; it is seeded again only if those differ",
     )
     parser.add_argument("--seed-only", action="store_true", help="seed (with --keep) and stop")
+    parser.add_argument("--note", action="append", default=[], help="a sentence for the section's notes")
+    parser.add_argument(
+        "--from-results", type=Path, help="write the section from a run's stats.json and stop"
+    )
     args = parser.parse_args(argv)
+    if args.from_results:
+        saved = json.loads(args.from_results.read_text())
+        stamp = args.from_results.parent.name.replace("T", " ")
+        stamp = f"{stamp[:13]}:{stamp[13:]}"
+        standalone.write_section(section(saved, stamp, saved[0]["command"], args.note), SECTION)
+        return
     if args.seed_only and not args.keep:
         parser.error("--seed-only needs --keep")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
@@ -666,9 +714,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.seed_only:
         return
+    command = standalone.command("bench.stats", argv)
+    for result in results:
+        result["command"] = command
     out = standalone.keep_results("stats", stamp, results)
     if not args.no_docs:
-        standalone.write_section(section(results, stamp, standalone.command("bench.stats", argv)), SECTION)
+        standalone.write_section(section(results, stamp, command, args.note), SECTION)
     print(f"SQLite {sqlite3.sqlite_version}; wrote {'' if args.no_docs else 'docs/benchmarks.md and '}{out}")
 
 
