@@ -1,4 +1,5 @@
-"""The database backends under test, each fresh for one run and removed afterwards.
+"""The database backends under test, each fresh for one run and removed afterwards (or kept
+for reuse by a benchmark whose seeding takes long: ``kept_backend``).
 
 SQLite is the embedded default (a temporary ``CONSENT_DATA_DIR``, no database URL). PostgreSQL
 gets a temporary database created through an admin URL (trust auth) and dropped at the end.
@@ -8,6 +9,7 @@ Both are prepared with the real CLI (``keys init``, ``db upgrade``, ``demo``) an
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -17,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -43,6 +46,7 @@ class Backend:
     seed_note: str = ""
     notes: list[str] = field(default_factory=list)
     _drop: tuple[str, str] | None = None  # (admin url, database name)
+    kept: bool = False  # a kept backend (``kept_backend``) outlives the run: cleanup leaves it
 
     @property
     def env(self) -> dict[str, str]:
@@ -54,7 +58,9 @@ class Backend:
 
     def cleanup(self) -> list[str]:
         """Remove the data dir and drop the temporary database; returns problems, never raises."""
-        problems = []
+        problems: list[str] = []
+        if self.kept:
+            return problems
         if self._drop is not None:
             admin_url, name = self._drop
             try:
@@ -85,6 +91,11 @@ def _cli(backend: Backend, *args: str) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"consent-service {' '.join(args)} failed: {done.stderr.strip() or done.stdout}")
     return done.stdout
+
+
+def upgrade(backend: Backend) -> None:
+    """Bring a kept backend's schema to this code's migrations."""
+    _cli(backend, "db", "upgrade")
 
 
 def prepare(backend: Backend) -> None:
@@ -123,6 +134,61 @@ def postgres_backend(admin_url: str) -> Backend:
     backend = Backend("postgresql", data_dir, db_url, version=f"PostgreSQL {version}")
     backend._drop = (admin_url, name)
     return backend
+
+
+SEED_MARK = "seed.json"
+
+
+def kept_backend(
+    name: str, label: str, params: dict[str, Any], admin_url: str
+) -> tuple[Backend, dict[str, Any] | None]:
+    """A backend that outlives the run, for a benchmark whose seeding takes long: its data dir
+    is var/bench/<label>-<name> (SQLite's file in it), PostgreSQL's database is named
+    ``consent_bench_<label>``. Returns it and the seed record (``SEED_MARK`` in the data dir,
+    written by ``mark_seeded``) when that names the same ``params`` (reuse it as it is); else
+    the backend is recreated empty and the record is None."""
+    data_dir = REPO / "var" / "bench" / f"{label}-{name}"
+    mark = data_dir / SEED_MARK
+    record = json.loads(mark.read_text()) if mark.exists() else None
+    if record is not None and record.get("params") != params:
+        record = None
+    if name == "sqlite":
+        import sqlite3
+
+        backend = Backend("sqlite", data_dir, "", version=f"SQLite {sqlite3.sqlite_version}", kept=True)
+    else:
+        url = make_url(admin_url)
+        if url.host not in LOCAL_HOSTS:
+            raise BackendUnavailable(f"refusing a non-local PostgreSQL host {url.host!r}")
+        database = f"consent_bench_{label}"
+        engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                version = conn.execute(text("SHOW server_version")).scalar_one()
+                exists = conn.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}
+                ).first()
+                if record is None or exists is None:
+                    record = None
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                    conn.execute(text(f'CREATE DATABASE "{database}"'))
+        except Exception as exc:  # noqa: BLE001 - any connection problem means "not available"
+            raise BackendUnavailable(
+                f"PostgreSQL at {url.render_as_string(hide_password=True)}: {exc}"
+            ) from exc
+        finally:
+            engine.dispose()
+        db_url = url.set(database=database).render_as_string(hide_password=False)
+        backend = Backend("postgresql", data_dir, db_url, version=f"PostgreSQL {version}", kept=True)
+    if record is None:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        data_dir.mkdir(parents=True)
+    return backend, record
+
+
+def mark_seeded(backend: Backend, params: dict[str, Any], record: dict[str, Any]) -> None:
+    """Write the seed record once seeding has finished, so that a re-run reuses the backend."""
+    (backend.data_dir / SEED_MARK).write_text(json.dumps({**record, "params": params}, default=str, indent=2))
 
 
 def seed(backend: Backend, count: int, budget_seconds: float, processes: int = 1) -> None:

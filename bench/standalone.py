@@ -17,16 +17,20 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def each_backend(
-    names: list[str] | None, measure: Callable[[backends.Backend], dict[str, Any]]
+    names: list[str] | None,
+    measure: Callable[[backends.Backend], dict[str, Any]],
+    make: Callable[[str], backends.Backend] | None = None,
 ) -> list[dict[str, Any]]:
-    """``measure`` on each backend named (default SQLite), each cleaned up after; the results."""
+    """``measure`` on each backend named (default SQLite), made by ``make`` (default: a fresh
+    temporary one), each cleaned up after (a kept one stays); the results."""
     results = []
     for name in names or ["sqlite"]:
-        backend = (
-            backends.sqlite_backend()
-            if name == "sqlite"
-            else backends.postgres_backend(os.environ.get("CONSENT_BENCH_POSTGRES_URL", DEFAULT_PG))
-        )
+        if make is not None:
+            backend = make(name)
+        elif name == "sqlite":
+            backend = backends.sqlite_backend()
+        else:
+            backend = backends.postgres_backend(os.environ.get("CONSENT_BENCH_POSTGRES_URL", DEFAULT_PG))
         try:
             results.append(measure(backend))
             print(json.dumps(results[-1], indent=2, default=str))

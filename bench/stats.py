@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import platform
 import random
+import resource
 import sqlite3
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from bench import backends, report, standalone
@@ -211,6 +215,22 @@ def _copy(conn: Any, table: str, columns: tuple[str, ...], rows: list[dict[str, 
             copy.write_row(tuple(row[c] for c in columns))
 
 
+def _sqlite_rows(conn: Any, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """A plain ``executemany`` of tuples, the times written as SQLAlchemy's SQLite DATETIME
+    writes them (naive UTC, microseconds): a third faster than the Core insert of dicts."""
+    placeholders = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
+        [
+            tuple(
+                v.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, dt.datetime) else v
+                for v in (row[c] for c in columns)
+            )
+            for row in rows
+        ],
+    )
+
+
 def seed_ledger(ctx: Any, count: int, purposes: list[str], sites: list[str]) -> dict[str, Any]:
     """Bulk-insert the generated subjects and events after the demo's, move the ledger head to
     the last one, seed the access requests; returns the timings."""
@@ -219,7 +239,6 @@ def seed_ledger(ctx: Any, count: int, purposes: list[str], sites: list[str]) -> 
     from consent_service.dsar.request_models import DsarRequest
     from consent_service.dsar.requests import TYPES
     from consent_service.ledger.models import LedgerEvent, LedgerHead
-    from consent_service.subjects.models import Subject
 
     engine = ctx.db.engine
     postgres = engine.dialect.name == "postgresql"
@@ -237,8 +256,8 @@ def seed_ledger(ctx: Any, count: int, purposes: list[str], sites: list[str]) -> 
                 _copy(conn, "subjects", ("id", "root_id", "created_at"), subjects)
                 _copy(conn, "ledger_events", EVENT_COLUMNS, rows)
             else:
-                conn.execute(insert(Subject), subjects)
-                conn.execute(insert(LedgerEvent), rows)
+                _sqlite_rows(conn, "subjects", ("id", "root_id", "created_at"), subjects)
+                _sqlite_rows(conn, "ledger_events", EVENT_COLUMNS, rows)
         events += len(rows)
         subjects_n += len(subjects)
         if len(some_subjects) < count // 1000:
@@ -299,12 +318,14 @@ def timed(fn: Callable[[], Any], runs: int, warmups: int = 2) -> dict[str, float
     }
 
 
-def dashboard_calls(ctx: Any, purposes: list[str], sites: list[str]) -> list[tuple[str, Callable[[], Any]]]:
-    """The dashboard's calls with its typical arguments, as (label, call)."""
+def dashboard_calls(
+    ctx: Any, purposes: list[str], sites: list[str], today: dt.date
+) -> list[tuple[str, Callable[[], Any]]]:
+    """The dashboard's calls with its typical arguments up to ``today`` (the seed's last day),
+    as (label, call)."""
     from consent_service.dsar.stats import request_stats
     from consent_service.ledger.stats import consent_stats
 
-    today = ctx.now().date()
     month = today - dt.timedelta(days=29)
     year = today - dt.timedelta(days=364)
     calls: list[tuple[str, Callable[[], Any]]] = []
@@ -333,14 +354,16 @@ def dashboard_calls(ctx: Any, purposes: list[str], sites: list[str]) -> list[tup
     return calls
 
 
-def reads(ctx: Any, purposes: list[str], sites: list[str], runs: int, seeded_events: int) -> dict[str, Any]:
+def reads(
+    ctx: Any, purposes: list[str], sites: list[str], runs: int, seeded_events: int, today: dt.date
+) -> dict[str, Any]:
     from consent_service import create_app
     from consent_service.auth.service import register_client
 
-    results = [{"call": label, **timed(call, runs)} for label, call in dashboard_calls(ctx, purposes, sites)]
+    calls = dashboard_calls(ctx, purposes, sites, today)
+    results = [{"call": label, **timed(call, runs)} for label, call in calls]
     _, token = register_client(ctx, "bench stats reader", ["stats:read"])
     client = create_app(context=ctx).test_client()
-    today = ctx.now().date()
     query = {
         "purpose": "newsletter",
         "from": (today - dt.timedelta(days=364)).isoformat(),
@@ -370,7 +393,9 @@ def reads(ctx: Any, purposes: list[str], sites: list[str], runs: int, seeded_eve
 
 def writes(ctx: Any, sites: list[str], purposes: list[str], rounds: int, calls: int) -> dict[str, Any]:
     """record_consent decisions/s with and without the counts, alternating rounds of ``calls``
-    calls (each a banner visit deciding on every purpose; one in four by a returning subject)."""
+    calls (each a banner visit deciding on every purpose; one in four by a returning subject).
+    The writers' ids are new in each run, so a kept database's earlier runs change nothing."""
+    run = uuid.uuid4().hex[:8]
     from consent_service.ledger import counts
     from consent_service.ledger.service import DecisionInput, RecordConsent, record_consent
     from consent_service.subjects.service import IdentityRef
@@ -392,7 +417,7 @@ def writes(ctx: Any, sites: list[str], purposes: list[str], rounds: int, calls: 
                 actor_type="site",
                 actor_id=sites[n % len(sites)],
                 language="de",
-                subject=IdentityRef("customer_id", f"bench-writer-{who}"),
+                subject=IdentityRef("customer_id", f"bench-writer-{run}-{who}"),
             )
             decisions += len(record_consent(ctx, cmd).events)
         return decisions, time.perf_counter() - started
@@ -425,28 +450,79 @@ def writes(ctx: Any, sites: list[str], purposes: list[str], rounds: int, calls: 
     }
 
 
-def measure(backend: backends.Backend, events: int, runs: int, rounds: int, calls: int) -> dict[str, Any]:
+SEED = 7  # the generator's seed
+SEED_FORMAT = 2  # bump when ``generate`` or ``seed_ledger`` change what they write
+
+
+def seed_params(events: int) -> dict[str, Any]:
+    """What a kept database must have been seeded with to be reused."""
+    return {"events": events, "seed": SEED, "format": SEED_FORMAT, "batch": BATCH}
+
+
+def seed_backend(backend: backends.Backend, ctx: Any, events: int) -> dict[str, Any]:
+    """Prepare a fresh backend and seed it; the seed record (what ``--keep`` stores)."""
+    purposes, sites = register_extras(ctx)
+    seeded = seed_ledger(ctx, events, purposes, sites)
+    return {"purposes": purposes, "sites": sites, "today": ctx.now().date().isoformat(), "seed": seeded}
+
+
+def table_rows(ctx: Any) -> dict[str, int]:
+    """Rows of the counts' tables: how far the cells have saturated."""
+    from sqlalchemy import text
+
+    with ctx.db.engine.connect() as conn:
+        return {
+            name: conn.scalar(text(f"SELECT count(*) FROM {name}")) or 0
+            for name in ("consent_counts", "consent_daily", "consent_purpose_daily")
+        }
+
+
+def measure(
+    backend: backends.Backend,
+    events: int,
+    runs: int,
+    rounds: int,
+    calls: int,
+    record: dict[str, Any] | None = None,
+    seed_only: bool = False,
+) -> dict[str, Any]:
+    """Seed ``backend`` (or reuse it as seeded by ``record``), rebuild the counts, time the
+    reads and the write path."""
     from consent_service.config import Config
     from consent_service.ledger.stats import rebuild_counts
     from consent_service.wiring import bootstrap
 
-    backends.prepare(backend)
+    if record is None:
+        backends.prepare(backend)
+    else:
+        backends.upgrade(backend)  # a kept database gets this code's migrations
     # testing: the app starts no background jobs (request runs, ledger checkpoints) that would
     # write while the reads and the write rounds are timed
     ctx = bootstrap(Config(data_dir=backend.data_dir, database_url=backend.database_url, testing=True))
     try:
-        purposes, sites = register_extras(ctx)
-        seeded = seed_ledger(ctx, events, purposes, sites)
+        reused = record is not None
+        if record is None:
+            record = seed_backend(backend, ctx, events)
+            if backend.kept:
+                backends.mark_seeded(backend, seed_params(events), record)
+        purposes, sites = record["purposes"], record["sites"]
+        seeded = {**record["seed"], "reused": reused}
+        if seed_only:
+            return {"backend": backend.name, "version": backend.version, "seed": seeded}
         started = time.perf_counter()
-        cells = rebuild_counts(ctx)
+        cells = rebuild_counts(ctx)["cells"]
         seeded["rebuild_seconds"] = time.perf_counter() - started
         seeded["cells"] = cells
+        seeded["rebuild_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        seeded["table_rows"] = table_rows(ctx)
         if backend.name == "postgresql":
             backends.analyze(backend)
             backend.notes = [
                 "PostgreSQL: ANALYZE was run after seeding, as autovacuum would on a live server"
             ]
-        read = reads(ctx, purposes, sites, runs, seeded["events"])
+        today = dt.date.fromisoformat(record["today"])
+        load_before = os.getloadavg()[0]
+        read = reads(ctx, purposes, sites, runs, seeded["events"], today)
         write = writes(ctx, sites, purposes, rounds, calls)
         return {
             "backend": backend.name,
@@ -456,6 +532,7 @@ def measure(backend: backends.Backend, events: int, runs: int, rounds: int, call
             "seed": seeded,
             **read,
             "write": write,
+            "load": [load_before, os.getloadavg()[0]],
             "notes": backend.notes,
         }
     finally:
@@ -466,7 +543,7 @@ def _met(value: float, target: float) -> str:
     return "yes" if value <= target else "**no**"
 
 
-def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
+def section(results: list[dict[str, Any]], stamp: str, command: str, notes: Sequence[str] = ()) -> str:
     m = report.machine()
     biggest = max(r["seed"]["events"] for r in results)
     lines = [
@@ -496,22 +573,30 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
         "here checks. The counts are then derived by the product's own `rebuild_counts` (what "
         "`consent-service stats rebuild` runs). One access request per thousand events.",
         "",
-        "| Backend | Events | Subjects | Purposes / sites | Insert | Counts rebuild (cells) | Seeding rate | 10M estimated |",
+        "The database is kept between runs (`--keep`: var/bench/stats-<backend>, PostgreSQL database "
+        "`consent_bench_stats`) and seeded again only when the seed parameters change; a kept one "
+        "gets this code's migrations (`db upgrade`) and its counts are rebuilt by this code in every run.",
+        "",
+        "| Backend | Events | Subjects | Purposes / sites | Insert | Counts rebuild | Peak memory | "
+        "consent_counts / consent_daily / consent_purpose_daily rows |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         s = r["seed"]
-        total = s["insert_seconds"] + s["rebuild_seconds"]
-        estimate = total * 10_000_000 / s["events"] / 60
+        rows = s["table_rows"]
+        seconds = s["insert_seconds"]
+        insert = f"{seconds / 60:.1f} min" if seconds >= 600 else f"{seconds:.1f} s"
+        insert += " (an earlier run, kept)" if s.get("reused") else ""
         lines.append(
             f"| {r['version']} | {s['events']:,} | {s['subjects']:,} | {r['purposes']} / {r['sites']} | "
-            f"{s['insert_seconds']:.1f} s | {s['rebuild_seconds']:.1f} s ({s['cells']:,}) | "
-            f"{s['events'] / total:,.0f} events/s | ~{estimate:.0f} min |"
+            f"{insert} | {s['rebuild_seconds']:.1f} s | {s['rebuild_peak_rss_mib']:,.0f} MiB | "
+            f"{rows['consent_counts']:,} / {rows['consent_daily']:,} / {rows['consent_purpose_daily']:,} |"
         )
     lines += [
         "",
-        "The 10M estimate scales this run's seeding linearly; index growth makes the real one "
-        "somewhat longer.",
+        "Counts rebuild: `rebuild_counts` (what `consent-service stats rebuild` runs) over the whole "
+        "ledger in one transaction; peak memory is the benchmark process's peak resident size "
+        "after it (seeding's batches included).",
         "",
         "Reads: each call 2 warm-ups, then the runs shown; the service calls are the dashboard's "
         "(`consent_stats`, `request_stats`) called in-process, the endpoint through the Flask "
@@ -548,7 +633,19 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
             f"| {r['version']} | {w['rounds']} × {w['calls_per_round']} | {w['with_per_s']:,.0f} decisions/s | "
             f"{w['without_per_s']:,.0f} decisions/s | {w['cost'] * 100:.1f} % | {_met(w['cost'], WRITE_TARGET)} |"
         )
-    notes = [n for r in results for n in r["notes"]]
+    load = ", ".join(
+        f"{r['version'].split(' (')[0]} {r['load'][0]:.1f} → {r['load'][1]:.1f}" for r in results
+    )
+    lines += [
+        "",
+        f"Load average (1 min) of the machine at the start and end of each backend's measurements: {load}"
+        + (
+            "; other work ran on the machine at the same time, so the timings include waiting for a CPU."
+            if max(max(r["load"]) for r in results) > 1.0
+            else "."
+        ),
+    ]
+    notes = [*notes, *(n for r in results for n in r["notes"])]
     lines += ["", *(f"Note: {n}." for n in dict.fromkeys(notes))] if notes else []
     lines += [
         "",
@@ -570,14 +667,59 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=6, help="write rounds of each side")
     parser.add_argument("--calls", type=int, default=200, help="record_consent calls per write round")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
-    args = parser.parse_args(argv)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
-    results = standalone.each_backend(
-        args.backends, lambda backend: measure(backend, args.events, args.runs, args.rounds, args.calls)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the seeded database (var/bench/stats-<backend>, PostgreSQL database consent_bench_stats) "
+        "and reuse it on a re-run with the same --events; it is seeded again only if those differ",
     )
+    parser.add_argument("--seed-only", action="store_true", help="seed (with --keep) and stop")
+    parser.add_argument("--note", action="append", default=[], help="a sentence for the section's notes")
+    parser.add_argument(
+        "--from-results", type=Path, help="write the section from a run's stats.json and stop"
+    )
+    args = parser.parse_args(argv)
+    if args.from_results:
+        saved = json.loads(args.from_results.read_text())
+        stamp = args.from_results.parent.name.replace("T", " ")
+        stamp = f"{stamp[:13]}:{stamp[13:]}"
+        standalone.write_section(section(saved, stamp, saved[0]["command"], args.note), SECTION)
+        return
+    if args.seed_only and not args.keep:
+        parser.error("--seed-only needs --keep")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    records: dict[str, dict[str, Any] | None] = {}
+
+    def make(name: str) -> backends.Backend:
+        backend, records[name] = backends.kept_backend(
+            name,
+            "stats",
+            seed_params(args.events),
+            os.environ.get("CONSENT_BENCH_POSTGRES_URL", standalone.DEFAULT_PG),
+        )
+        return backend
+
+    results = standalone.each_backend(
+        args.backends,
+        lambda backend: measure(
+            backend,
+            args.events,
+            args.runs,
+            args.rounds,
+            args.calls,
+            records.get(backend.name),
+            args.seed_only,
+        ),
+        make if args.keep else None,
+    )
+    if args.seed_only:
+        return
+    command = standalone.command("bench.stats", argv)
+    for result in results:
+        result["command"] = command
     out = standalone.keep_results("stats", stamp, results)
     if not args.no_docs:
-        standalone.write_section(section(results, stamp, standalone.command("bench.stats", argv)), SECTION)
+        standalone.write_section(section(results, stamp, command, args.note), SECTION)
     print(f"SQLite {sqlite3.sqlite_version}; wrote {'' if args.no_docs else 'docs/benchmarks.md and '}{out}")
 
 

@@ -19,5 +19,10 @@ def stats_rebuild() -> None:
     from consent_service.ledger.stats import rebuild_counts
 
     ctx = _context()
-    cells = _run_with_progress("counted", "subjects", lambda progress: rebuild_counts(ctx, progress))
-    click.echo(f"rebuilt consent counts: {cells} cells")
+    done = _run_with_progress("counted", "events", lambda progress: rebuild_counts(ctx, progress))
+    click.echo(f"rebuilt consent counts: {done['cells']} cells, days in {done['time_zone']}")
+    if done["time_zone_before"] != done["time_zone"]:
+        click.echo(
+            f"the counts were on days in {done['time_zone_before']} before; they are now on days in "
+            f"{done['time_zone']} (CONSENT_TIMEZONE)"
+        )

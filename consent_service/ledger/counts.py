@@ -6,11 +6,17 @@ language and decision. ``linked`` and ``shredded`` events carry no decision and 
 a shredded subject's decisions stay counted, as its events stay in the ledger (a count holds
 nothing that identifies anyone).
 
-- The day is the UTC date of ``recorded_at_source`` when the event has one (an imported decision
-  counts on the day it was given on the platform it came from), else of ``recorded_at``.
+- The day is the calendar date, in the counts' time zone, of ``recorded_at_source`` when the
+  event has one (an imported decision counts on the day it was given on the platform it came
+  from), else of ``recorded_at``. The counts' time zone is the one row of
+  ``consent_counts_zone``: UTC as the migration built them, then the controller's
+  ``CONSENT_TIMEZONE`` as of the last ``rebuild``. ``add`` counts in that recorded zone, never
+  in a newly configured one, so that the counts' days are always one zone's (a subject's first
+  event of a day stays one per day); the statistics say when it differs from the configured one.
 - The site is the banner's site (``actor_type`` ``site``: ``actor_id``), ``''`` for other actors.
-- ``consent_daily`` holds the same cells summed over channel and language (a sum of first events
-  of one purpose and day stays a sound bound), written alongside; the statistics read it.
+- ``consent_daily`` holds the same cells summed over channel and language, and
+  ``consent_purpose_daily`` those summed over sites too (a sum of first events of one purpose
+  and day stays a sound bound), written alongside; the statistics read them.
 - ``first_events`` counts the events that are their subject's first decision on the purpose
   that day (lowest ``seq`` among the subject's events on the purpose counted on that day). Each
   subject has at most one such event per purpose and day, so the sum of ``first_events`` over
@@ -23,44 +29,61 @@ Guarantees:
   head's lock), so the counts and the ledger commit together or not at all; it writes one upsert
   row per distinct cell of the call, adding to what is there (``ON CONFLICT DO UPDATE`` on SQLite
   and PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on MariaDB/MySQL), so two writers never lose a count;
-- ``rebuild`` derives the whole table again from ``ledger_events`` alone, under the head lock, in
+- ``rebuild`` derives the tables again from ``ledger_events`` alone, under the head lock, in
   one transaction: readers see the old counts or the new, writers wait until it has committed.
+  Its memory is bounded by days, not by the ledger: it streams the ledger in one pass ordered
+  by time and folds and writes one day at a time (a day's cells are final once its events are
+  folded), holding a few days' events and at most ``WRITE_BATCH`` cells beyond them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from consent_service.db import UTCDateTime
-from consent_service.ledger.models import ConsentCount, ConsentDaily, LedgerEvent
-from consent_service.subjects.models import Subject
+from consent_service.ledger.models import (
+    ConsentCount,
+    ConsentCountsZone,
+    ConsentDaily,
+    ConsentPurposeDaily,
+    LedgerEvent,
+)
 
 DIMENSIONS = ("purpose_key", "day", "site", "channel", "method", "language", "decision")
 DAILY_DIMENSIONS = ("purpose_key", "day", "site", "decision", "method")  # consent_daily's key
+PURPOSE_DAILY_DIMENSIONS = ("purpose_key", "day", "decision", "method")  # consent_purpose_daily's
 Cell = tuple[str, dt.date, str, str, str, str, str]  # in the order of DIMENSIONS
 Tally = dict[Cell, list[int]]  # cell -> [events, first_events]
-SUBJECT_PAGE = 2000
+DEFAULT_ZONE = "UTC"  # the zone of counts that no rebuild has recorded one for
 
 
-def count_day(event: Mapping[str, Any]) -> dt.date:
-    """The day an event counts on: its source time's UTC date if imported, else its own."""
+@lru_cache(maxsize=16)
+def zone(name: str) -> dt.tzinfo:
+    """The time zone named (an IANA name, as ``CONSENT_TIMEZONE`` is checked to be)."""
+    return dt.UTC if name == "UTC" else ZoneInfo(name)
+
+
+def count_day(event: Mapping[str, Any], tz: dt.tzinfo = dt.UTC) -> dt.date:
+    """The day an event counts on: its source time's date in ``tz`` if imported, else its own."""
     when: dt.datetime = event.get("recorded_at_source") or event["recorded_at"]
-    return when.astimezone(dt.UTC).date()
+    return when.astimezone(tz).date()
 
 
 def counted(event: Mapping[str, Any]) -> bool:
     return event.get("kind") == "consent" and event.get("target_type") == "purpose"
 
 
-def cell_of(event: Mapping[str, Any]) -> Cell:
+def cell_of(event: Mapping[str, Any], tz: dt.tzinfo = dt.UTC) -> Cell:
     return (
         event["target_key"],
-        count_day(event),
+        count_day(event, tz),
         event["actor_id"] if event.get("actor_type") == "site" else "",
         event.get("channel") or "",
         event.get("method") or "",
@@ -69,13 +92,18 @@ def cell_of(event: Mapping[str, Any]) -> Cell:
     )
 
 
-def fold(events: Iterable[Mapping[str, Any]], seen: set[tuple[str, str, dt.date]], tally: Tally) -> None:
-    """Add ``events`` (in ``seq`` order) to ``tally``; ``seen`` holds the (subject, purpose, day)
-    that already have a first event and is updated."""
+def fold(
+    events: Iterable[Mapping[str, Any]],
+    seen: set[tuple[str, str, dt.date]],
+    tally: Tally,
+    tz: dt.tzinfo = dt.UTC,
+) -> None:
+    """Add ``events`` (in ``seq`` order) to ``tally``, on their days in ``tz``; ``seen`` holds the
+    (subject, purpose, day) that already have a first event and is updated."""
     for event in events:
         if not counted(event):
             continue
-        cell = cell_of(event)
+        cell = cell_of(event, tz)
         entry = tally.setdefault(cell, [0, 0])
         entry[0] += 1
         mark = (event["subject_id"], cell[0], cell[1])
@@ -99,15 +127,27 @@ _EARLIER = (
         bindparam("lo", type_=UTCDateTime()),
         bindparam("hi", type_=UTCDateTime()),
     )
-    .columns(subject_id=String(), target_key=String(), recorded_at=UTCDateTime(), recorded_at_source=UTCDateTime())
+    .columns(
+        subject_id=String(), target_key=String(), recorded_at=UTCDateTime(), recorded_at_source=UTCDateTime()
+    )
 )
 
 
-def _earlier_marks(session: Session, rows: list[dict[str, Any]], before: int) -> set[tuple[str, str, dt.date]]:
+_ZONE = text("SELECT time_zone FROM consent_counts_zone WHERE id = 1")
+
+
+def counts_zone(session: Session) -> str:
+    """The time zone the counts' days are in (``consent_counts_zone``)."""
+    return session.execute(_ZONE).scalar() or DEFAULT_ZONE
+
+
+def _earlier_marks(
+    session: Session, rows: list[dict[str, Any]], before: int, tz: dt.tzinfo
+) -> set[tuple[str, str, dt.date]]:
     """(subject, purpose, day) of events up to seq ``before`` on the days and purposes of ``rows``."""
-    days = [count_day(r) for r in rows]
-    lo = dt.datetime.combine(min(days), dt.time(), dt.UTC)
-    hi = dt.datetime.combine(max(days), dt.time(), dt.UTC) + dt.timedelta(days=1)
+    days = [count_day(r, tz) for r in rows]
+    lo = dt.datetime.combine(min(days), dt.time(), tz)  # the first day's local midnight
+    hi = dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time(), tz)
     found = session.execute(
         _EARLIER,
         {
@@ -119,21 +159,24 @@ def _earlier_marks(session: Session, rows: list[dict[str, Any]], before: int) ->
         },
     )
     return {
-        (sid, key, count_day({"recorded_at": at, "recorded_at_source": source}))
+        (sid, key, count_day({"recorded_at": at, "recorded_at_source": source}, tz))
         for sid, key, at, source in found
     }
 
 
-def add(session: Session, rows: list[dict[str, Any]], before: int, new_subjects: Collection[str] = ()) -> None:
+def add(
+    session: Session, rows: list[dict[str, Any]], before: int, new_subjects: Collection[str] = ()
+) -> None:
     """Count the events ``rows`` just appended after seq ``before``; see the module docstring.
     Subjects in ``new_subjects`` were created in this transaction: they have no earlier events,
     so a banner's first visit costs no look-up."""
     rows = [r for r in rows if counted(r)]
     if not rows:
         return
+    tz = zone(counts_zone(session))
     known = [r for r in rows if r["subject_id"] not in new_subjects]
     tally: Tally = {}
-    fold(rows, _earlier_marks(session, known, before) if known else set(), tally)
+    fold(rows, _earlier_marks(session, known, before, tz) if known else set(), tally, tz)
     upsert(session, tally)
 
 
@@ -175,6 +218,16 @@ def daily(tally: Tally) -> dict[tuple[Any, ...], list[int]]:
     return out
 
 
+def purpose_daily(rolled: Mapping[tuple[Any, ...], list[int]]) -> dict[tuple[Any, ...], list[int]]:
+    """``daily``'s cells summed over sites, keyed by ``PURPOSE_DAILY_DIMENSIONS``."""
+    out: dict[tuple[Any, ...], list[int]] = {}
+    for (purpose, day, _site, decision, method), (n, first) in rolled.items():
+        entry = out.setdefault((purpose, day, decision, method), [0, 0])
+        entry[0] += n
+        entry[1] += first
+    return out
+
+
 def _params(names: tuple[str, ...], tally: Mapping[tuple[Any, ...], list[int]]) -> list[dict[str, Any]]:
     return [
         {**dict(zip(names, cell, strict=True)), "events": n, "first_events": first}
@@ -183,12 +236,53 @@ def _params(names: tuple[str, ...], tally: Mapping[tuple[Any, ...], list[int]]) 
 
 
 def upsert(session: Session, tally: Tally) -> None:
-    """Add ``tally`` to both tables, one row per cell, in key order (so that two writers touching
-    the same cells lock them in the same order and cannot deadlock)."""
+    """Add ``tally`` to the three tables, one row per cell, in key order (so that two writers
+    touching the same cells lock them in the same order and cannot deadlock). On PostgreSQL in
+    one statement (a round trip instead of three, on the consent write path)."""
     if tally:
         dialect = session.get_bind().dialect.name
-        session.execute(_upsert_statement(dialect, ConsentCount.__table__), _params(DIMENSIONS, tally))
-        session.execute(_upsert_statement(dialect, ConsentDaily.__table__), _params(DAILY_DIMENSIONS, daily(tally)))
+        rolled = daily(tally)
+        parts = (
+            (ConsentCount, DIMENSIONS, tally),
+            (ConsentDaily, DAILY_DIMENSIONS, rolled),
+            (ConsentPurposeDaily, PURPOSE_DAILY_DIMENSIONS, purpose_daily(rolled)),
+        )
+        if dialect == "postgresql":
+            session.execute(
+                _pg_upsert(tuple(len(cells) for _, _, cells in parts)),
+                {
+                    f"p{n}_{i}_{name}": value
+                    for n, (_, names, cells) in enumerate(parts)
+                    for i, row in enumerate(_params(names, cells))
+                    for name, value in row.items()
+                },
+            )
+            return
+        for table, names, cells in parts:
+            session.execute(_upsert_statement(dialect, table.__table__), _params(names, cells))
+
+
+@lru_cache(maxsize=256)
+def _pg_upsert(sizes: tuple[int, int, int]) -> Any:
+    """The three upserts as one PostgreSQL statement (data-modifying WITH) for tables of
+    ``sizes`` rows, named parameters ``p<table>_<row>_<column>``; built once per shape."""
+    parts = []
+    for n, (table, names) in enumerate(
+        (
+            (ConsentCount, DIMENSIONS),
+            (ConsentDaily, DAILY_DIMENSIONS),
+            (ConsentPurposeDaily, PURPOSE_DAILY_DIMENSIONS),
+        )
+    ):
+        name = table.__tablename__
+        columns = (*names, "events", "first_events")
+        rows = ", ".join("(" + ", ".join(f":p{n}_{i}_{c}" for c in columns) + ")" for i in range(sizes[n]))
+        parts.append(
+            f"INSERT INTO {name} ({', '.join(columns)}) VALUES {rows} ON CONFLICT ({', '.join(names)}) "
+            f"DO UPDATE SET events = {name}.events + excluded.events, "
+            f"first_events = {name}.first_events + excluded.first_events"
+        )
+    return text(f"WITH counts AS ({parts[0]}), daily AS ({parts[1]}) {parts[2]}")
 
 
 _EVENT_FIELDS = (
@@ -208,56 +302,107 @@ _EVENT_FIELDS = (
 )
 
 
-def tally_ledger(session: Session, progress: Callable[[int, int], None] | None = None) -> Tally:
-    """The fold of the whole ledger, read a page of subjects at a time (a subject's events all
-    lie in one page, so the first-event marks need only that page's memory)."""
-    total = session.scalar(select(func.count()).select_from(Subject)) or 0
+def _days(
+    session: Session, tz: dt.tzinfo, progress: Callable[[int, int], None] | None
+) -> Iterable[list[Any]]:
+    """The ledger's counted events in one pass ordered by the instant they count at (streamed,
+    not loaded), handed out a day (of ``tz``) at a time, each day's in ``seq`` order. A day's
+    events are all there is to its first-event marks and its cells, so the fold of one day is
+    final. The day of an instant can step back at most one day (a zone that turns its clock
+    back over midnight), so a day is handed out once the pass is two days past it."""
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(LedgerEvent)
+            .where(LedgerEvent.kind == "consent", LedgerEvent.target_type == "purpose")
+        )
+        or 0
+    )
     columns = [getattr(LedgerEvent, name) for name in _EVENT_FIELDS]
-    tally: Tally = {}
+    instant = func.coalesce(LedgerEvent.recorded_at_source, LedgerEvent.recorded_at)
+    events = session.execute(
+        select(*columns)
+        .where(LedgerEvent.kind == "consent", LedgerEvent.target_type == "purpose")
+        .order_by(instant, LedgerEvent.seq)
+        .execution_options(yield_per=5000)
+    )
+    open_days: dict[dt.date, list[Any]] = {}
+    latest: dt.date | None = None
+    one_day = dt.timedelta(days=1)
     done = 0
-    after = ""
-    while True:
-        ids = list(
-            session.scalars(select(Subject.id).where(Subject.id > after).order_by(Subject.id).limit(SUBJECT_PAGE))
-        )
-        if not ids:
-            break
-        events = session.execute(
-            select(*columns)
-            .where(
-                LedgerEvent.subject_id > after,
-                LedgerEvent.subject_id <= ids[-1],
-                LedgerEvent.kind == "consent",
-                LedgerEvent.target_type == "purpose",
-            )
-            .order_by(LedgerEvent.seq)
-        )
-        fold((row._asdict() for row in events), set(), tally)
-        after = ids[-1]
-        done += len(ids)
-        if progress is not None:
-            progress(done, total)
-    return tally
+    for row in events:
+        event: Any = row._mapping  # a view of the row, no copy
+        day = count_day(event, tz)
+        if day not in open_days:
+            if latest is not None and day < latest - one_day:
+                raise RuntimeError(f"the ledger's events came back to {day} after {latest}")
+            open_days[day] = []
+            if latest is None or day > latest:
+                latest = day
+                for past in sorted(d for d in open_days if d < day - one_day):
+                    yield sorted(open_days.pop(past), key=_seq)
+                    if progress is not None:
+                        progress(done, total)
+        open_days[day].append(event)
+        done += 1
+    for day in sorted(open_days):
+        yield sorted(open_days.pop(day), key=_seq)
+    if progress is not None:
+        progress(total, total)
 
 
-def rebuild(session: Session, progress: Callable[[int, int], None] | None = None) -> int:
-    """Replace the counts by the fold of the ledger (the caller holds the head lock); returns
-    the number of cells written."""
-    tally = tally_ledger(session, progress)
-    session.execute(delete(ConsentCount))
-    session.execute(delete(ConsentDaily))
-    if tally:
-        session.execute(insert(ConsentCount), _params(DIMENSIONS, tally))
-        session.execute(insert(ConsentDaily), _params(DAILY_DIMENSIONS, daily(tally)))
-    return len(tally)
+def _seq(event: Mapping[str, Any]) -> int:
+    return int(event["seq"])
 
 
-def snapshot(session: Session, daily_table: bool = False) -> dict[Any, tuple[int, int]]:
+# The tables ``rebuild`` derives from ``consent_counts`` in SQL once it is complete.
+_ROLLUPS = (
+    "INSERT INTO consent_daily (purpose_key, day, site, decision, method, events, first_events) "
+    "SELECT purpose_key, day, site, decision, method, sum(events), sum(first_events) "
+    "FROM consent_counts GROUP BY purpose_key, day, site, decision, method",
+    "INSERT INTO consent_purpose_daily (purpose_key, day, decision, method, events, first_events) "
+    "SELECT purpose_key, day, decision, method, sum(events), sum(first_events) "
+    "FROM consent_daily GROUP BY purpose_key, day, decision, method",
+)
+
+
+WRITE_BATCH = 10_000  # cells per statement when ``rebuild`` writes
+
+
+def rebuild(session: Session, time_zone: str, progress: Callable[[int, int], None] | None = None) -> int:
+    """Replace the counts by the fold of the ledger, on days in ``time_zone`` (recorded as the
+    counts' zone), a day at a time, so that memory holds a few days' events and at most
+    ``WRITE_BATCH`` cells beyond them (the caller holds the head lock and commits); returns the
+    number of cells of ``consent_counts``."""
+    tz = zone(time_zone)
+    for table in (ConsentCount, ConsentDaily, ConsentPurposeDaily, ConsentCountsZone):
+        session.execute(delete(table))
+    session.execute(insert(ConsentCountsZone), {"id": 1, "time_zone": time_zone})
+    held: Tally = {}
+    for events in _days(session, tz, progress):
+        fold(events, set(), held, tz)  # a day's cells are new: no other day has them
+        if len(held) >= WRITE_BATCH:
+            session.execute(insert(ConsentCount), _params(DIMENSIONS, held))
+            held.clear()
+    if held:
+        session.execute(insert(ConsentCount), _params(DIMENSIONS, held))
+    for statement in _ROLLUPS:
+        session.execute(text(statement))
+    return session.scalar(select(func.count()).select_from(ConsentCount)) or 0
+
+
+def snapshot(
+    session: Session, daily_table: bool = False, purpose_table: bool = False
+) -> dict[Any, tuple[int, int]]:
     """A table as {cell: (events, first_events)}, for comparing with a fold: ``consent_counts``,
-    or ``consent_daily`` (keyed by ``DAILY_DIMENSIONS``)."""
-    table: Any = (ConsentDaily if daily_table else ConsentCount).__table__
-    names = DAILY_DIMENSIONS if daily_table else DIMENSIONS
+    ``consent_daily`` (keyed by ``DAILY_DIMENSIONS``) or ``consent_purpose_daily`` (keyed by
+    ``PURPOSE_DAILY_DIMENSIONS``)."""
+    model: Any = ConsentPurposeDaily if purpose_table else ConsentDaily if daily_table else ConsentCount
+    table = model.__table__
+    names = PURPOSE_DAILY_DIMENSIONS if purpose_table else DAILY_DIMENSIONS if daily_table else DIMENSIONS
     return {
         tuple(row[: len(names)]): (row[len(names)], row[len(names) + 1])
-        for row in session.execute(select(*[table.c[name] for name in names], table.c.events, table.c.first_events))
+        for row in session.execute(
+            select(*[table.c[name] for name in names], table.c.events, table.c.first_events)
+        )
     }

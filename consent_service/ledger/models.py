@@ -8,7 +8,8 @@ row's canonical bytes (ciphertext included), so shredding a key later leaves the
 ``ledger_witnesses`` remembers, per configured witness URL, the last checkpoint it accepted.
 ``ledger_verifications`` keeps each whole-ledger verification with its progress and result.
 ``consent_counts`` holds the consent statistics, kept as events are appended (``ledger.counts``),
-and ``consent_daily`` the same summed over channel and language, which the statistics read.
+``consent_daily`` the same summed over channel and language and ``consent_purpose_daily`` summed
+over sites too, which the statistics read; ``consent_counts_zone`` the time zone of their days.
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ class ConsentDaily(Base):
     by day of one purpose is a few thousand rows of one index range."""
 
     __tablename__ = "consent_daily"
-    __table_args__ = (Index("ix_consent_daily_day", "day"),)
+    __table_args__ = (Index("ix_consent_daily_day", "day"), Index("ix_consent_daily_site_day", "site", "day"))
 
     purpose_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
@@ -221,3 +222,29 @@ class ConsentDaily(Base):
     method: Mapped[str] = mapped_column(String(32), primary_key=True)
     events: Mapped[int] = mapped_column(BigInteger)
     first_events: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConsentPurposeDaily(Base):
+    """``consent_daily`` summed over sites: what the statistics read when no site is asked for,
+    so that a year of all purposes is days x purposes x decisions x methods rows, however many
+    sites there are."""
+
+    __tablename__ = "consent_purpose_daily"
+    __table_args__ = (Index("ix_consent_purpose_daily_day", "day"),)
+
+    purpose_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    method: Mapped[str] = mapped_column(String(32), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    first_events: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConsentCountsZone(Base):
+    """One row: the time zone whose calendar days the consent counts are in (set by the
+    migration that created it, to UTC, and by every ``stats rebuild`` to the configured one)."""
+
+    __tablename__ = "consent_counts_zone"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    time_zone: Mapped[str] = mapped_column(String(64))

@@ -24,6 +24,15 @@ name is listed in the bucket's ``suppressed``.
 The site filter takes a registered site's id, or ``NO_SITE`` for the decisions made not
 through a banner (API clients, imports, forms), which the counts keep under the site ``''``
 (named ``NO_SITE_PARAM`` in a query).
+
+How it is read: without a site, from ``consent_purpose_daily`` (no site in the key), with one,
+from ``consent_daily``. The database sums each (day, purpose, number) and gives per day and
+number the sum over purposes and the largest of those sums (the bound); Python only adds the
+days of a bucket and takes the largest bound, so the work in Python is days x numbers whatever
+the sites, methods and purposes. The days are those of the counts' time zone
+(``ledger.counts``); the answer names it (``time_zone``) and the configured one
+(``configured_time_zone``): when they differ, ``consent-service stats rebuild`` moves the counts
+to the configured zone.
 """
 
 from __future__ import annotations
@@ -32,15 +41,15 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select, union_all
 
 from consent_service.context import Context
 from consent_service.errors import InvalidInput
 from consent_service.ledger import counts
-from consent_service.ledger.models import ConsentDaily
+from consent_service.ledger.models import ConsentDaily, ConsentPurposeDaily
 from consent_service.ledger.service import lock_head
 from consent_service.registry.models import Purpose, Site
 
@@ -55,14 +64,22 @@ DEFAULT_DAYS = 30
 EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(9000, 12, 31)  # days a range may name
 
 
-def rebuild_counts(ctx: Context, progress: Callable[[int, int], None] | None = None) -> int:
-    """Derive the consent counts again from the ledger alone, with writers held off by the head
-    lock until the new counts are committed; returns the number of cells."""
+def rebuild_counts(ctx: Context, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Derive the consent counts again from the ledger alone, on days in the configured time
+    zone, with writers held off by the head lock until the new counts are committed; returns
+    the number of cells and the zone the counts were in before and are in now."""
     with ctx.uow() as uow:
         lock_head(uow.session)
-        cells = counts.rebuild(uow.session, progress)
+        before = counts.counts_zone(uow.session)
+        cells = counts.rebuild(uow.session, ctx.config.timezone, progress)
         uow.commit()
-    return cells
+    return {"cells": cells, "time_zone_before": before, "time_zone": ctx.config.timezone}
+
+
+def counts_time_zone(ctx: Context) -> str:
+    """The time zone whose days the consent counts are in."""
+    with ctx.uow(write=False) as uow:
+        return counts.counts_zone(uow.session)
 
 
 def shown(count: int, bound: int, min_subjects: int, unsuppressed: bool) -> bool:
@@ -109,7 +126,9 @@ def check_range(today: dt.date, start: dt.date | None, end: dt.date | None) -> t
     end = end or today
     start = start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise InvalidInput("'from' is after 'to'", errors={"from": [f"must be on or before {end.isoformat()}"]})
+        raise InvalidInput(
+            "'from' is after 'to'", errors={"from": [f"must be on or before {end.isoformat()}"]}
+        )
     if (end - start).days + 1 > MAX_DAYS:
         raise InvalidInput(
             "the range is too long", errors={"from": [f"ask for at most {MAX_DAYS} days at a time"]}
@@ -137,46 +156,21 @@ def consent_stats(
     module docstring. Raises ``InvalidInput`` for a bad range, interval, purpose or site."""
     if interval not in (*INTERVALS, WHOLE_RANGE):
         raise InvalidInput("unknown interval", errors={"interval": [f"one of {', '.join(INTERVALS)}"]})
-    start, end = check_range(ctx.now().date(), start, end)
-    c = ConsentDaily
-    query = (
-        select(c.day, c.purpose_key, c.decision, c.method, func.sum(c.events), func.sum(c.first_events))
-        .where(c.day >= start, c.day <= end)
-        .group_by(c.day, c.purpose_key, c.decision, c.method)
-    )
+    start, end = check_range(ctx.now().astimezone(counts.zone(ctx.config.timezone)).date(), start, end)
     with ctx.uow(write=False) as uow:
         session = uow.session
         errors = {}
-        if purpose is not None:
-            if session.get(Purpose, purpose) is None:
-                errors["purpose"] = [f"unknown purpose {purpose!r}"]
-            query = query.where(c.purpose_key == purpose)
-        if site is not None:
-            if site != NO_SITE and session.get(Site, site) is None:
-                errors["site"] = [f"unknown site {site!r}"]
-            query = query.where(c.site == site)
+        if purpose is not None and session.get(Purpose, purpose) is None:
+            errors["purpose"] = [f"unknown purpose {purpose!r}"]
+        if site is not None and site != NO_SITE and session.get(Site, site) is None:
+            errors["site"] = [f"unknown site {site!r}"]
         if errors:
             raise InvalidInput("the statistics name unknown things", errors=errors)
-        rows = session.connection().execute(query).all()  # plain rows: no ORM loading
+        rows = session.connection().execute(per_day(purpose, site, start, end)).all()  # plain rows
+        zone = counts.counts_zone(session)
     min_subjects = ctx.config.stats_min_subjects
     periods = buckets(start, end, interval)
-    index = {p[0]: i for i, p in enumerate(periods)}
-    sums: list[dict[str, int]] = [defaultdict(int) for _ in periods]
-    # per bucket, per (purpose, day): first events per decision field / per method
-    firsts: list[dict[tuple[str, dt.date], dict[str, int]]] = [
-        defaultdict(lambda: defaultdict(int)) for _ in periods
-    ]
-    for day, purpose_key, decision, method, events, first in rows:
-        i = index[max(period_start(day, interval), start)]
-        name = DECISION_FIELDS.get(decision)
-        if name is None:
-            continue
-        sums[i][name] += int(events)
-        firsts[i][(purpose_key, day)][name] += int(first)
-        if decision != "pending":
-            share = "method:" + (method if method in METHOD_SHARES else "other")
-            sums[i][share] += int(events)
-            firsts[i][(purpose_key, day)][share] += int(first)
+    sums, bounds = bucket_sums(rows, periods, interval)
     return {
         "purpose": purpose,
         "site": site,
@@ -185,22 +179,73 @@ def consent_stats(
         "interval": interval,
         "min_subjects": min_subjects,
         "unsuppressed": unsuppressed,
+        "time_zone": zone,
+        "configured_time_zone": ctx.config.timezone,
         "buckets": [
-            _bucket(period, sums[i], bounds_of(firsts[i]), min_subjects, unsuppressed)
+            _bucket(period, sums[i], bounds[i], min_subjects, unsuppressed)
             for i, period in enumerate(periods)
         ],
     }
 
 
-def bounds_of(firsts: dict[tuple[str, dt.date], dict[str, int]]) -> dict[str, int]:
-    """Per number, the largest sum of first events over the (purpose, day) groups of a bucket:
-    a sound lower bound of the bucket's distinct subjects behind that number."""
-    bounds: dict[str, int] = {}
-    for group in firsts.values():
-        for name, first in group.items():
-            if first > bounds.get(name, 0):
-                bounds[name] = first
-    return bounds
+# A decision's method as one of METHOD_SHARES; inline SQL of constants, so that the GROUP BY
+# repeats the very expression the SELECT has (bound parameters would differ between the two).
+_SHARE: Any = literal_column(
+    "CASE WHEN method IN ({}) THEN method ELSE 'other' END".format(", ".join(f"'{m}'" for m in METHOD_SHARES))
+)
+
+
+def per_day(purpose: str | None, site: str | None, start: dt.date, end: dt.date) -> Any:
+    """Rows (day, is_method, name, events, bound): per day of the range and number (a decision
+    of ``DECISION_FIELDS`` or, with is_method 1, a method share of the decided events), the
+    events summed over the purposes and the largest sum of first events of one purpose."""
+    table: Any = ConsentPurposeDaily.__table__ if site is None else ConsentDaily.__table__
+    c = table.c
+    where = [c.day >= start, c.day <= end]
+    if purpose is not None:
+        where.append(c.purpose_key == purpose)
+    if site is not None:
+        where.append(c.site == site)
+    decisions = (
+        select(
+            c.day, c.purpose_key, literal_column("0").label("is_method"), c.decision.label("name"), *_sums(c)
+        )
+        .where(*where, c.decision.in_(list(DECISION_FIELDS)))
+        .group_by(c.day, c.purpose_key, c.decision)
+    )
+    methods = (
+        select(c.day, c.purpose_key, literal_column("1").label("is_method"), _SHARE.label("name"), *_sums(c))
+        .where(*where, c.decision.in_([d for d in DECISION_FIELDS if d != "pending"]))
+        .group_by(c.day, c.purpose_key, _SHARE)
+    )
+    per_purpose = union_all(decisions, methods).subquery()
+    p = per_purpose.c
+    return select(p.day, p.is_method, p.name, func.sum(p.events), func.max(p.firsts)).group_by(
+        p.day, p.is_method, p.name
+    )
+
+
+def _sums(c: Any) -> list[Any]:
+    return [func.sum(c.events).label("events"), func.sum(c.first_events).label("firsts")]
+
+
+def bucket_sums(
+    rows: Iterable[tuple[dt.date, int, str, int, int]], periods: list[tuple[dt.date, dt.date]], interval: str
+) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
+    """``per_day``'s rows added up per period: each number's events summed, and its bound the
+    largest of the days' (the largest sum of first events of one purpose and day in the period,
+    a sound lower bound of the distinct subjects behind the number)."""
+    index = {p[0]: i for i, p in enumerate(periods)}
+    first = periods[0][0]
+    sums: list[dict[str, int]] = [defaultdict(int) for _ in periods]
+    bounds: list[dict[str, int]] = [defaultdict(int) for _ in periods]
+    for day, is_method, name, events, bound in rows:
+        i = index[max(period_start(day, interval), first)]
+        key = "method:" + name if is_method else DECISION_FIELDS[name]
+        sums[i][key] += int(events)
+        if bound > bounds[i][key]:
+            bounds[i][key] = int(bound)
+    return sums, bounds
 
 
 def _bucket(
@@ -232,7 +277,9 @@ def _bucket(
         shown(sums["method:" + m], bound("method:" + m), min_subjects, unsuppressed) for m in METHOD_SHARES
     )
     if methods_shown:
-        out["methods"] = {m: round(sums["method:" + m] / decided, 4) if decided else None for m in METHOD_SHARES}
+        out["methods"] = {
+            m: round(sums["method:" + m] / decided, 4) if decided else None for m in METHOD_SHARES
+        }
     else:
         out["methods"] = dict.fromkeys(METHOD_SHARES)
         suppressed.append("methods")
@@ -253,7 +300,17 @@ def csv_text(header: list[str], rows: list[list[Any]]) -> str:
 def consent_csv(answer: dict[str, Any]) -> str:
     """``consent_stats``' answer as CSV, one row per bucket."""
     shares = [f"share_{m}" for m in METHOD_SHARES]
-    header = ["start", "end", "grants", "denials", "withdrawals", "pending", "opt_in_rate", *shares, "suppressed"]
+    header = [
+        "start",
+        "end",
+        "grants",
+        "denials",
+        "withdrawals",
+        "pending",
+        "opt_in_rate",
+        *shares,
+        "suppressed",
+    ]
     rows = [
         [b["start"].isoformat(), b["end"].isoformat()]
         + [b[name] for name in ("grants", "denials", "withdrawals", "pending", "opt_in_rate")]

@@ -14,7 +14,9 @@ from tests.api.helpers import assert_problem, consent_body
 
 
 def decide(client: Any, headers: dict[str, str], who: str, granted: bool, purpose: str = "newsletter") -> str:
-    body = consent_body(who, "customer_id", decisions=[{"purpose": purpose, "granted": granted}], method="api")
+    body = consent_body(
+        who, "customer_id", decisions=[{"purpose": purpose, "granted": granted}], method="api"
+    )
     response = client.post("/v1/consents", headers=headers, json=body)
     assert response.status_code == 201, response.get_data(as_text=True)
     return str(response.get_json()["subject_id"])
@@ -24,7 +26,9 @@ def today(ctx: Any) -> str:
     return str(ctx.now().date().isoformat())
 
 
-def test_counts_per_day_with_small_cells_suppressed_except_for_the_dpo(client, admin, demo, token, ctx) -> None:
+def test_counts_per_day_with_small_cells_suppressed_except_for_the_dpo(
+    client, admin, demo, token, ctx
+) -> None:
     for i in range(12):
         decide(client, admin, f"c{i}", True)
     for i in range(2):  # two of them change their mind the same day: withdrawals, not first events
@@ -60,12 +64,16 @@ def test_counts_per_day_with_small_cells_suppressed_except_for_the_dpo(client, a
     assert [(r["start"], r["grants"], r["denials"], r["withdrawals"], r["suppressed"]) for r in rows] == [
         (day, "12", "3", "2", "")
     ]
-    hidden = list(csv.DictReader(io.StringIO(client.get(url + "&format=csv", headers=reader).get_data(as_text=True))))
+    hidden = list(
+        csv.DictReader(io.StringIO(client.get(url + "&format=csv", headers=reader).get_data(as_text=True)))
+    )
     assert (hidden[0]["denials"], hidden[0]["share_api"]) == ("", "")
     assert hidden[0]["suppressed"] == "denials withdrawals opt_in_rate methods"
 
 
-def test_weeks_and_months_are_cut_to_the_range_and_other_purposes_stay_out(client, admin, demo, token, ctx) -> None:
+def test_weeks_and_months_are_cut_to_the_range_and_other_purposes_stay_out(
+    client, admin, demo, token, ctx
+) -> None:
     for i in range(3):
         decide(client, admin, f"a{i}", True, purpose="analytics")
     day = ctx.now().date()
@@ -96,6 +104,32 @@ def test_site_none_counts_the_decisions_made_not_through_a_banner(client, admin,
     assert client.get(url + f"&site={site}", headers=reader).get_json()["buckets"][0]["grants"] == 0
 
 
+def test_the_buckets_served_are_the_schemas_own_dump_and_the_answer_names_its_time_zone(
+    client, admin, demo, token, ctx
+) -> None:
+    """The endpoint writes its buckets without marshmallow's per-field dump; what it serves must
+    still be exactly what the documented ConsentBucketOut gives, suppressed numbers included."""
+    from consent_service.api.schemas.stats import ConsentBucketOut
+    from consent_service.ledger.stats import consent_stats
+
+    for i in range(11):
+        decide(client, admin, f"b{i}", True)
+    decide(client, admin, "b0", False)
+    day = ctx.now().date()
+    start = day - dt.timedelta(days=20)
+    reader = {"Authorization": f"Bearer {token('stats:read')}"}
+    for interval in ("day", "week"):
+        body = client.get(
+            f"/v1/stats/consents?from={start}&to={day}&interval={interval}", headers=reader
+        ).get_json()
+        answer = consent_stats(ctx, start=start, end=day, interval=interval)
+        assert body["buckets"] == ConsentBucketOut(many=True).dump(answer["buckets"])
+        assert any(b["grants"] == 11 for b in body["buckets"]) and any(
+            b["suppressed"] for b in body["buckets"]
+        )
+        assert (body["time_zone"], body["configured_time_zone"]) == ("UTC", "UTC")
+
+
 def test_bad_input_is_a_problem(client, admin, demo, token, ctx) -> None:
     reader = {"Authorization": f"Bearer {token('stats:read')}"}
     day = ctx.now().date()
@@ -114,7 +148,12 @@ def test_bad_input_is_a_problem(client, admin, demo, token, ctx) -> None:
         problem = assert_problem(client.get(url, headers=reader), 422)
         assert field in str(problem.get("errors", {})), (url, problem)
     assert_problem(client.get("/v1/stats/consents"), 401)
-    assert_problem(client.get("/v1/stats/requests", headers=admin | {"Authorization": f"Bearer {token('consent:read')}"}), 403)
+    assert_problem(
+        client.get(
+            "/v1/stats/requests", headers=admin | {"Authorization": f"Bearer {token('consent:read')}"}
+        ),
+        403,
+    )
 
 
 def test_request_statistics_per_type(client, admin, demo, token, ctx) -> None:

@@ -116,8 +116,8 @@ def write(ctx: Context, site_key: str, op: tuple[Any, ...]) -> None:
         pass  # an erased subject records nothing more
 
 
-def fold_ledger(ctx: Context) -> dict[tuple[Any, ...], tuple[int, int]]:
-    """{cell: (events, first events)} computed from ``ledger_events`` alone."""
+def fold_ledger(ctx: Context, tz: dt.tzinfo = dt.UTC) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """{cell: (events, first events)} computed from ``ledger_events`` alone, on days in ``tz``."""
     e = LedgerEvent
     with ctx.uow(write=False) as uow:
         events = uow.session.execute(select(e).order_by(e.seq)).scalars().all()
@@ -126,7 +126,7 @@ def fold_ledger(ctx: Context) -> dict[tuple[Any, ...], tuple[int, int]]:
         for event in events:
             if event.kind != "consent" or event.target_type != "purpose":
                 continue
-            day = (event.recorded_at_source or event.recorded_at).astimezone(dt.UTC).date()
+            day = (event.recorded_at_source or event.recorded_at).astimezone(tz).date()
             site = event.actor_id if event.actor_type == "site" else ""
             cell = (
                 event.target_key,
@@ -149,6 +149,16 @@ def rollup(fold: dict[tuple[Any, ...], tuple[int, int]]) -> dict[tuple[Any, ...]
     out: dict[tuple[Any, ...], tuple[int, int]] = {}
     for (purpose, day, site, _channel, method, _language, decision), (n, first) in fold.items():
         key = (purpose, day, site, decision, method)
+        was = out.get(key, (0, 0))
+        out[key] = (was[0] + n, was[1] + first)
+    return out
+
+
+def per_purpose(rolled: dict[tuple[Any, ...], tuple[int, int]]) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """``rollup``'s cells summed over sites, as ``consent_purpose_daily`` keeps them."""
+    out: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for (purpose, day, _site, decision, method), (n, first) in rolled.items():
+        key = (purpose, day, decision, method)
         was = out.get(key, (0, 0))
         out[key] = (was[0] + n, was[1] + first)
     return out

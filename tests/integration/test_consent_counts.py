@@ -3,10 +3,12 @@ derives them again from the ledger alone."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,11 +19,11 @@ from consent_service.context import Context
 from consent_service.demo import DEMO_PURPOSES, seed
 from consent_service.ledger import counts
 from consent_service.ledger.models import ConsentCount, ConsentDaily
-from consent_service.ledger.stats import rebuild_counts
+from consent_service.ledger.stats import consent_stats, rebuild_counts
 from consent_service.registry.service import save_purpose
 from tests.conftest import make_context
 from tests.fakes import FixedClock
-from tests.integration.consent_writes import PURPOSES, fold_ledger, rollup, write
+from tests.integration.consent_writes import PURPOSES, fold_ledger, per_purpose, rollup, write
 
 _keys = itertools.count()
 people = st.integers(0, 5)
@@ -30,11 +32,22 @@ operation = st.one_of(
     st.tuples(
         st.just("consent"),
         people,
-        st.lists(st.tuples(st.sampled_from(PURPOSES), st.booleans()), min_size=1, max_size=3, unique_by=lambda c: c[0]),
+        st.lists(
+            st.tuples(st.sampled_from(PURPOSES), st.booleans()),
+            min_size=1,
+            max_size=3,
+            unique_by=lambda c: c[0],
+        ),
         st.sampled_from(["api", "custom"]),
         languages,
     ),
-    st.tuples(st.just("banner"), people, st.sampled_from(["accept_all", "reject_all", "custom"]), st.booleans(), languages),
+    st.tuples(
+        st.just("banner"),
+        people,
+        st.sampled_from(["accept_all", "reject_all", "custom"]),
+        st.booleans(),
+        languages,
+    ),
     st.tuples(
         st.just("import"),
         people,
@@ -79,6 +92,11 @@ def daily(ctx: Context) -> dict[tuple[Any, ...], tuple[int, int]]:
         return counts.snapshot(uow.session, daily_table=True)
 
 
+def purpose_daily(ctx: Context) -> dict[tuple[Any, ...], tuple[int, int]]:
+    with ctx.uow(write=False) as uow:
+        return counts.snapshot(uow.session, purpose_table=True)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(operation, min_size=1, max_size=12))
 def test_the_counts_equal_a_fold_of_the_ledger_after_any_writes(world, ops) -> None:
@@ -88,6 +106,7 @@ def test_the_counts_equal_a_fold_of_the_ledger_after_any_writes(world, ops) -> N
     folded = fold_ledger(ctx)
     assert table(ctx) == folded
     assert daily(ctx) == rollup(folded)
+    assert purpose_daily(ctx) == per_purpose(rollup(folded))
 
 
 def test_the_fold_is_not_trivially_equal(world) -> None:
@@ -111,7 +130,9 @@ def test_the_fold_is_not_trivially_equal(world) -> None:
     withdrawn = [cell for cell in folded if cell[0] == "newsletter" and cell[6] == "withdrawn"]
     assert [folded[c] for c in withdrawn] == [(1, 0)]
     imported = [cell for cell in folded if cell[3] == "import"]
-    assert [cell[1] for cell in imported] == [(ctx.now() - __import__("datetime").timedelta(days=2, hours=3)).date()]
+    assert [cell[1] for cell in imported] == [
+        (ctx.now() - __import__("datetime").timedelta(days=2, hours=3)).date()
+    ]
     with ctx.uow() as uow:
         uow.session.execute(update(ConsentCount).values(events=ConsentCount.events + 1))
         uow.commit()
@@ -130,13 +151,55 @@ def test_a_rebuild_after_damage_gives_the_fold_again(world, ops) -> None:
         uow.session.execute(delete(ConsentDaily))
         uow.commit()
     seen: list[tuple[int, int]] = []
-    counts.SUBJECT_PAGE, page = 3, counts.SUBJECT_PAGE  # several pages, so paging is exercised
+    held = counts.WRITE_BATCH
+    counts.WRITE_BATCH = 2  # the cells written a few at a time as days are folded
     try:
-        cells = rebuild_counts(ctx, lambda done, total: seen.append((done, total)))
+        cells = rebuild_counts(ctx, lambda done, total: seen.append((done, total)))["cells"]
     finally:
-        counts.SUBJECT_PAGE = page
+        counts.WRITE_BATCH = held
     assert table(ctx) == expected
     assert daily(ctx) == rollup(expected)
+    assert purpose_daily(ctx) == per_purpose(rollup(expected))
     assert cells == len(expected)
     assert seen and seen[-1][0] == seen[-1][1]
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def berlin(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[Context, FixedClock, str]]:
+    """A controller in Berlin (``CONSENT_TIMEZONE``) whose counts were built on UTC days, as a
+    database migrated before the zone was set; the clock half an hour before midnight UTC."""
+    clock = FixedClock(dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.UTC))
+    context = make_context(sqlite_url, tmp_path, clock=clock, timezone="Europe/Berlin")
+    demo = seed(context)
+    yield context, clock, demo["site"]["site_key"]
+    context.db.dispose()
+
+
+def test_counts_stay_on_their_zone_until_a_rebuild_moves_them_to_the_configured_one(berlin) -> None:
+    ctx, clock, site_key = berlin
+    late = ("banner", 1, "accept_all", False, "de")  # no GPC; 23:30 UTC: 00:30 the next day in Berlin
+    write(ctx, site_key, late)
+    assert table(ctx) == fold_ledger(ctx) != fold_ledger(ctx, BERLIN)  # UTC days, as recorded
+    answer = consent_stats(ctx, start=dt.date(2026, 1, 31), end=dt.date(2026, 2, 1), unsuppressed=True)
+    assert (answer["time_zone"], answer["configured_time_zone"]) == ("UTC", "Europe/Berlin")
+    grants = answer["buckets"][0]["grants"]
+    assert grants > 0 and answer["buckets"][1]["grants"] == 0
+
+    done = rebuild_counts(ctx)
+    assert (done["time_zone_before"], done["time_zone"]) == ("UTC", "Europe/Berlin")
+    assert table(ctx) == fold_ledger(ctx, BERLIN)
+    answer = consent_stats(ctx, start=dt.date(2026, 1, 31), end=dt.date(2026, 2, 1), unsuppressed=True)
+    assert answer["time_zone"] == answer["configured_time_zone"] == "Europe/Berlin"
+    assert [b["grants"] for b in answer["buckets"]] == [0, grants]
+
+    # appends now count on Berlin days: 22:45 UTC is still 1 February there, 23:15 is the 2nd;
+    # the same subject's second visit of one Berlin day is not a first event again
+    for minutes in (22 * 60 + 45, 23 * 60 + 15, 23 * 60 + 20):
+        clock.now = dt.datetime(2026, 2, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)
+        write(ctx, site_key, ("banner", 1, "reject_all", False, "de"))
+    assert table(ctx) == fold_ledger(ctx, BERLIN)
+    assert daily(ctx) == rollup(fold_ledger(ctx, BERLIN))

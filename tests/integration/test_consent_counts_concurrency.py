@@ -1,4 +1,4 @@
-"""Two processes adding to the same consent counts (both tables) at once lose nothing, on real PostgreSQL and
+"""Two processes adding to the same consent counts (all three tables) at once lose nothing, on real PostgreSQL and
 MariaDB servers (the upsert of ``ledger.counts`` on its own, without the ledger head's lock that
 the service also holds), and concurrent writers through the service leave counts equal to the
 fold of the ledger."""
@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from consent_service.ledger import counts
-from consent_service.ledger.models import ConsentCount, ConsentDaily
+from consent_service.ledger.models import ConsentCount, ConsentDaily, ConsentPurposeDaily
 from tests.conftest import server_url
 
 ROUNDS = 150
@@ -38,7 +38,7 @@ def _writer(url: str, worker: int, barrier: Any) -> None:
 
 @pytest.fixture(params=["postgres", "mariadb"])
 def counts_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh database on the real server with only the ``consent_counts`` table."""
+    """A fresh database on the real server with only the consent counts' tables."""
     admin_url = server_url(request.param)
     name = f"counts_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -48,6 +48,7 @@ def counts_url(request: pytest.FixtureRequest) -> Iterator[str]:
     engine = create_engine(url)
     ConsentCount.__table__.create(engine)
     ConsentDaily.__table__.create(engine)
+    ConsentPurposeDaily.__table__.create(engine)
     engine.dispose()
     yield url
     with admin.connect() as conn:
@@ -68,7 +69,10 @@ def test_two_processes_adding_to_the_same_cells_lose_no_count(counts_url: str) -
     with Session(engine) as session:
         table = counts.snapshot(session)
         rolled = counts.snapshot(session, daily_table=True)
+        per_purpose = counts.snapshot(session, purpose_table=True)
     engine.dispose()
+    assert per_purpose[("newsletter", DAY, "granted", "api")] == (2 * ROUNDS, 2 * ROUNDS)
+    assert per_purpose[("newsletter", DAY, "denied", "api")] == (4 * ROUNDS, 0)
     assert rolled[("newsletter", DAY, "", "granted", "api")] == (2 * ROUNDS, 2 * ROUNDS)
     assert rolled[("newsletter", DAY, "", "denied", "api")] == (4 * ROUNDS, 0)  # both writers' cells
     assert table[SHARED] == (2 * ROUNDS, 2 * ROUNDS)

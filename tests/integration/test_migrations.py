@@ -217,7 +217,8 @@ def test_0013_finds_when_consent_was_first_collected_per_purpose(
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_0026_counts_the_events_already_in_the_ledger(backend: str, tmp_path: Path, request) -> None:
-    """The backfill in SQL gives the counts the service writes live (imported ones on their source day)."""
+    """The backfills in SQL (0026, then 0029's per purpose) give the counts the service writes live
+    (imported ones on their source day), on UTC days, which 0029 records."""
     from consent_service.demo import seed
     from consent_service.ledger import counts
     from tests.conftest import make_context
@@ -245,6 +246,7 @@ def test_0026_counts_the_events_already_in_the_ledger(backend: str, tmp_path: Pa
     with ctx.uow(write=False) as uow:
         live = counts.snapshot(uow.session)
         live_daily = counts.snapshot(uow.session, daily_table=True)
+        live_purposes = counts.snapshot(uow.session, purpose_table=True)
     ctx.db.dispose()
     assert len(live) >= 6 and any(first == 0 for _, first in live.values())
     command.downgrade(alembic_config(url), "0025")
@@ -255,4 +257,6 @@ def test_0026_counts_the_events_already_in_the_ledger(backend: str, tmp_path: Pa
     with Session(engine) as session:
         assert counts.snapshot(session) == live
         assert counts.snapshot(session, daily_table=True) == live_daily
+        assert counts.snapshot(session, purpose_table=True) == live_purposes  # 0029's backfill
+        assert counts.counts_zone(session) == "UTC"  # the days 0026 counted on
     engine.dispose()

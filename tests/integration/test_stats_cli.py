@@ -28,7 +28,7 @@ def test_stats_rebuild_restores_deleted_counts_and_shows_progress(cli_env, ctx) 
     result = CliRunner().invoke(main, ["stats", "rebuild"])
     assert result.exit_code == 0, result.output
     assert f"rebuilt consent counts: {len(expected)} cells" in result.output
-    assert "counted" in result.output + (result.stderr or "") and "subjects (100%)" in result.output + (
+    assert "counted" in result.output + (result.stderr or "") and "events (100%)" in result.output + (
         result.stderr or ""
     )
     with ctx.uow(write=False) as uow:

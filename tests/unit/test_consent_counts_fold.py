@@ -37,7 +37,13 @@ def test_first_events_count_each_subject_once_per_purpose_and_day() -> None:
             event("b", "ads", "granted"),
             event("a", "newsletter", "granted"),  # other purpose: first
             {**event("a", "ads", "granted"), "target_type": "cookie"},  # cookies are not counted
-            {"kind": "shredded", "subject_id": "a", "recorded_at": NOON, "actor_type": "client", "actor_id": "x"},
+            {
+                "kind": "shredded",
+                "subject_id": "a",
+                "recorded_at": NOON,
+                "actor_type": "client",
+                "actor_id": "x",
+            },
         ],
         set(),
         tally,
@@ -54,7 +60,9 @@ def test_first_events_count_each_subject_once_per_purpose_and_day() -> None:
 def test_an_imported_event_counts_on_its_source_day_and_other_actors_have_no_site() -> None:
     source = dt.datetime(2025, 12, 31, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-2)))  # 1 Jan UTC
     cell = counts.cell_of(
-        event("a", "ads", "denied", recorded_at_source=source, actor_type="client", actor_id="crm", method=None)
+        event(
+            "a", "ads", "denied", recorded_at_source=source, actor_type="client", actor_id="crm", method=None
+        )
     )
     assert cell == ("ads", dt.date(2026, 1, 1), "", "banner", "", "de", "denied")
 
@@ -80,14 +88,15 @@ def test_buckets_are_cut_to_the_range() -> None:
 
 
 def test_a_bucket_bound_is_the_largest_per_day_and_purpose_not_the_sum() -> None:
-    # 6 new subjects on each of two days: 12 grants, but only 6 certain subjects
-    firsts = {("ads", dt.date(2026, 3, d)): {"grants": 6, "method:accept_all": 6} for d in (2, 3)}
-    sums = {"grants": 12, "denials": 0, "withdrawals": 0, "pending": 0, "method:accept_all": 12}
-    sums = {**{f"method:{m}": 0 for m in stats.METHOD_SHARES}, **sums}
+    # 6 new subjects on each of two days (per_day's rows): 12 grants, but only 6 certain subjects
+    rows = [(dt.date(2026, 3, d), 0, "granted", 6, 6) for d in (2, 3)]
+    rows += [(dt.date(2026, 3, d), 1, "accept_all", 6, 6) for d in (2, 3)]
     period = (dt.date(2026, 3, 2), dt.date(2026, 3, 8))
-    hidden = stats._bucket(period, sums, stats.bounds_of(firsts), 10, unsuppressed=False)
+    [sums], [bounds] = stats.bucket_sums(rows, [period], "week")
+    assert sums["grants"] == 12 and bounds["grants"] == 6
+    hidden = stats._bucket(period, sums, bounds, 10, unsuppressed=False)
     assert hidden["grants"] is None and hidden["denials"] == 0
     assert hidden["suppressed"] == ["grants", "opt_in_rate", "methods"]
-    shown = stats._bucket(period, sums, stats.bounds_of(firsts), 6, unsuppressed=False)
+    shown = stats._bucket(period, sums, bounds, 6, unsuppressed=False)
     assert shown["grants"] == 12 and shown["opt_in_rate"] == 1.0 and shown["methods"]["accept_all"] == 1.0
-    assert stats._bucket(period, sums, stats.bounds_of(firsts), 10, unsuppressed=True)["suppressed"] == []
+    assert stats._bucket(period, sums, bounds, 10, unsuppressed=True)["suppressed"] == []
