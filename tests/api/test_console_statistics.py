@@ -169,3 +169,14 @@ def test_bad_filters_are_a_form_error_not_a_500(app, seeded, query):
 def test_signed_out_visitors_are_sent_to_sign_in(app):
     assert app.test_client().get("/console/statistics").status_code == 302
     assert app.test_client().get("/console/statistics/consents.csv").status_code == 302
+
+
+def test_the_page_says_when_the_counts_days_are_of_another_zone_until_a_rebuild(app, seeded, ctx):
+    dpo = staff_client(app, "dpo")
+    assert 'id="zone-notice"' not in dpo.get("/console/statistics").get_data(as_text=True)
+    ctx.config = ctx.config.with_overrides(timezone="Europe/Berlin")  # set after the counts were built
+    html = dpo.get("/console/statistics").get_data(as_text=True)
+    assert 'id="zone-notice"' in html
+    assert "the time zone UTC, in which the counts were built; the service is set to Europe/Berlin" in html
+    assert stats.rebuild_counts(ctx)["time_zone"] == "Europe/Berlin"
+    assert 'id="zone-notice"' not in dpo.get("/console/statistics").get_data(as_text=True)
