@@ -641,12 +641,12 @@ def section(results: list[dict[str, Any]], stamp: str, command: str, notes: Sequ
         f"Load average (1 min) of the machine at the start and end of each backend's measurements: {load}"
         + (
             "; other work ran on the machine at the same time, so the timings include waiting for a CPU."
-            if max(max(r["load"]) for r in results) > 1.0
-            else "."
+            if max(max(r["load"]) for r in results) > (os.cpu_count() or 1)  # more than can run
+            else f"; at most the machine's {os.cpu_count()} CPUs, so nothing had to wait for one."
         ),
     ]
     notes = [*notes, *(n for r in results for n in r["notes"])]
-    lines += ["", *(f"Note: {n}." for n in dict.fromkeys(notes))] if notes else []
+    lines += ["", *(f"Note: {n.rstrip('.')}." for n in dict.fromkeys(notes))] if notes else []
     lines += [
         "",
         "The benchmark's app starts no background jobs (the testing configuration), so no "
