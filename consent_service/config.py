@@ -11,6 +11,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+# the privacy portal's whole-number settings, each read from CONSENT_<NAME> (see the fields below)
+PORTAL_NUMBERS = (
+    "portal_request_limit",
+    "portal_plain_request_limit",
+    "portal_email_limit",
+    "portal_code_limit",
+    "portal_request_hourly_limit",
+    "portal_request_daily_limit",
+    "portal_plain_request_hourly_limit",
+    "portal_plain_request_daily_limit",
+    "portal_email_hourly_limit",
+    "portal_email_daily_limit",
+    "portal_code_hourly_limit",
+    "portal_code_daily_limit",
+    "portal_resend_limit",
+    "portal_challenge_max_number",
+    "portal_status_days",
+)
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -151,7 +170,7 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         env = os.environ if environ is None else environ
         get = env.get
-        return cls(
+        config = cls(
             data_dir=Path(get("CONSENT_DATA_DIR", "var")),
             database_url=get("CONSENT_DATABASE_URL", ""),
             key_file=Path(env["CONSENT_KEY_FILE"]) if get("CONSENT_KEY_FILE") else None,
@@ -208,41 +227,8 @@ class Config:
             console_idle_minutes=int(get("CONSENT_CONSOLE_IDLE_MINUTES", str(cls.console_idle_minutes))),
             console_login_limit=int(get("CONSENT_CONSOLE_LOGIN_LIMIT", str(cls.console_login_limit))),
             console_require_2fa=_bool(get("CONSENT_CONSOLE_REQUIRE_2FA", "0")),
-            portal_request_limit=int(get("CONSENT_PORTAL_REQUEST_LIMIT", str(cls.portal_request_limit))),
-            portal_plain_request_limit=int(
-                get("CONSENT_PORTAL_PLAIN_REQUEST_LIMIT", str(cls.portal_plain_request_limit))
-            ),
-            portal_email_limit=int(get("CONSENT_PORTAL_EMAIL_LIMIT", str(cls.portal_email_limit))),
-            portal_code_limit=int(get("CONSENT_PORTAL_CODE_LIMIT", str(cls.portal_code_limit))),
-            portal_request_hourly_limit=int(
-                get("CONSENT_PORTAL_REQUEST_HOURLY_LIMIT", str(cls.portal_request_hourly_limit))
-            ),
-            portal_request_daily_limit=int(
-                get("CONSENT_PORTAL_REQUEST_DAILY_LIMIT", str(cls.portal_request_daily_limit))
-            ),
-            portal_plain_request_hourly_limit=int(
-                get("CONSENT_PORTAL_PLAIN_REQUEST_HOURLY_LIMIT", str(cls.portal_plain_request_hourly_limit))
-            ),
-            portal_plain_request_daily_limit=int(
-                get("CONSENT_PORTAL_PLAIN_REQUEST_DAILY_LIMIT", str(cls.portal_plain_request_daily_limit))
-            ),
-            portal_email_hourly_limit=int(
-                get("CONSENT_PORTAL_EMAIL_HOURLY_LIMIT", str(cls.portal_email_hourly_limit))
-            ),
-            portal_email_daily_limit=int(
-                get("CONSENT_PORTAL_EMAIL_DAILY_LIMIT", str(cls.portal_email_daily_limit))
-            ),
-            portal_code_hourly_limit=int(
-                get("CONSENT_PORTAL_CODE_HOURLY_LIMIT", str(cls.portal_code_hourly_limit))
-            ),
-            portal_code_daily_limit=int(
-                get("CONSENT_PORTAL_CODE_DAILY_LIMIT", str(cls.portal_code_daily_limit))
-            ),
-            portal_resend_limit=int(get("CONSENT_PORTAL_RESEND_LIMIT", str(cls.portal_resend_limit))),
-            portal_challenge_max_number=int(
-                get("CONSENT_PORTAL_CHALLENGE_MAX_NUMBER", str(cls.portal_challenge_max_number))
-            ),
-            portal_status_days=int(get("CONSENT_PORTAL_STATUS_DAYS", str(cls.portal_status_days))),
             gpc_last_update=get("CONSENT_GPC_LAST_UPDATE", cls.gpc_last_update).strip(),
             stats_min_subjects=int(get("CONSENT_STATS_MIN_SUBJECTS", str(cls.stats_min_subjects))),
         )
+        portal = {name: int(get(f"CONSENT_{name.upper()}", str(getattr(cls, name)))) for name in PORTAL_NUMBERS}
+        return config.with_overrides(**portal)

@@ -208,21 +208,15 @@ def _upsert_statement(dialect: str, table: Any) -> Any:
     return _UPSERTS[dialect, table.name]
 
 
-def daily(tally: Tally) -> dict[tuple[Any, ...], list[int]]:
-    """``tally`` summed over channel and language, keyed by ``DAILY_DIMENSIONS``."""
+def rollup(
+    cells: Mapping[tuple[Any, ...], list[int]], names: tuple[str, ...], to: tuple[str, ...]
+) -> dict[tuple[Any, ...], list[int]]:
+    """``cells`` (keyed by the dimensions ``names``) summed into cells keyed by ``to``, a subset of
+    them: ``consent_daily``'s from ``consent_counts``', ``consent_purpose_daily``'s from those."""
+    pick = [names.index(name) for name in to]
     out: dict[tuple[Any, ...], list[int]] = {}
-    for (purpose, day, site, _channel, method, _language, decision), (n, first) in tally.items():
-        entry = out.setdefault((purpose, day, site, decision, method), [0, 0])
-        entry[0] += n
-        entry[1] += first
-    return out
-
-
-def purpose_daily(rolled: Mapping[tuple[Any, ...], list[int]]) -> dict[tuple[Any, ...], list[int]]:
-    """``daily``'s cells summed over sites, keyed by ``PURPOSE_DAILY_DIMENSIONS``."""
-    out: dict[tuple[Any, ...], list[int]] = {}
-    for (purpose, day, _site, decision, method), (n, first) in rolled.items():
-        entry = out.setdefault((purpose, day, decision, method), [0, 0])
+    for cell, (n, first) in cells.items():
+        entry = out.setdefault(tuple(cell[i] for i in pick), [0, 0])
         entry[0] += n
         entry[1] += first
     return out
@@ -237,52 +231,17 @@ def _params(names: tuple[str, ...], tally: Mapping[tuple[Any, ...], list[int]]) 
 
 def upsert(session: Session, tally: Tally) -> None:
     """Add ``tally`` to the three tables, one row per cell, in key order (so that two writers
-    touching the same cells lock them in the same order and cannot deadlock). On PostgreSQL in
-    one statement (a round trip instead of three, on the consent write path)."""
+    touching the same cells lock them in the same order and cannot deadlock)."""
     if tally:
         dialect = session.get_bind().dialect.name
-        rolled = daily(tally)
-        parts = (
+        rolled = rollup(tally, DIMENSIONS, DAILY_DIMENSIONS)
+        per_purpose = rollup(rolled, DAILY_DIMENSIONS, PURPOSE_DAILY_DIMENSIONS)
+        for table, names, cells in (
             (ConsentCount, DIMENSIONS, tally),
             (ConsentDaily, DAILY_DIMENSIONS, rolled),
-            (ConsentPurposeDaily, PURPOSE_DAILY_DIMENSIONS, purpose_daily(rolled)),
-        )
-        if dialect == "postgresql":
-            session.execute(
-                _pg_upsert(tuple(len(cells) for _, _, cells in parts)),
-                {
-                    f"p{n}_{i}_{name}": value
-                    for n, (_, names, cells) in enumerate(parts)
-                    for i, row in enumerate(_params(names, cells))
-                    for name, value in row.items()
-                },
-            )
-            return
-        for table, names, cells in parts:
+            (ConsentPurposeDaily, PURPOSE_DAILY_DIMENSIONS, per_purpose),
+        ):
             session.execute(_upsert_statement(dialect, table.__table__), _params(names, cells))
-
-
-@lru_cache(maxsize=256)
-def _pg_upsert(sizes: tuple[int, int, int]) -> Any:
-    """The three upserts as one PostgreSQL statement (data-modifying WITH) for tables of
-    ``sizes`` rows, named parameters ``p<table>_<row>_<column>``; built once per shape."""
-    parts = []
-    for n, (table, names) in enumerate(
-        (
-            (ConsentCount, DIMENSIONS),
-            (ConsentDaily, DAILY_DIMENSIONS),
-            (ConsentPurposeDaily, PURPOSE_DAILY_DIMENSIONS),
-        )
-    ):
-        name = table.__tablename__
-        columns = (*names, "events", "first_events")
-        rows = ", ".join("(" + ", ".join(f":p{n}_{i}_{c}" for c in columns) + ")" for i in range(sizes[n]))
-        parts.append(
-            f"INSERT INTO {name} ({', '.join(columns)}) VALUES {rows} ON CONFLICT ({', '.join(names)}) "
-            f"DO UPDATE SET events = {name}.events + excluded.events, "
-            f"first_events = {name}.first_events + excluded.first_events"
-        )
-    return text(f"WITH counts AS ({parts[0]}), daily AS ({parts[1]}) {parts[2]}")
 
 
 _EVENT_FIELDS = (
