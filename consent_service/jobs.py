@@ -13,10 +13,11 @@ Actors: ``execute_request(request_id)`` runs ``run_request`` (actor "worker"), `
 ``retention_run(run_id)`` runs a created retention run (never retried: the next run resumes),
 ``ledger_verification(verification_id)`` a verification of the whole ledger (never retried either).
 The retention schedule (``schedule_retention``, every ``CONSENT_RETENTION_INTERVAL``) is checked by
-``work`` on each round, and in embedded mode by a daemon thread of the serving process. Ledger
-checkpoints (``checkpoint_round``: sign one when due, deliver to witnesses) have their own daemon
-thread in the same places, checking every two seconds and when a local write crossed a multiple
-of ``CONSENT_CHECKPOINT_EVENTS``.
+``work`` on each round, and in embedded mode by a daemon thread of the serving process. What
+follows the ledger (``ledger_round``: the consent counts catch up with the new events, then
+checkpoints, ``checkpoint_round``: sign one when due, deliver to witnesses) has its own daemon
+thread in the same places, every two seconds and when a local write crossed a multiple of
+``CONSENT_CHECKPOINT_EVENTS``.
 A run that ends ``failed`` (a store was down) raises ``RunFailed`` so that Dramatiq's Retries
 middleware retries it with exponential backoff, at most ``MAX_RETRIES`` times; after that the
 request stays ``failed`` (with its ``failure_reason``) for a DPO to retry. A failure no run can
@@ -307,20 +308,34 @@ def checkpoint_round(ctx: Context) -> dict[str, Any] | None:
     return doc
 
 
-def _checkpointer(ctx: Context, stop: threading.Event, wake: threading.Event, every: float) -> None:
-    while not stop.is_set():
-        wake.wait(every)
-        wake.clear()
-        if stop.is_set():
-            return
+def ledger_round(ctx: Context) -> None:
+    """What follows the ledger, once: the consent counts catch up with the events written since
+    (``ledger.stats.catch_up``), then a checkpoint round when checkpoints are on. Each part
+    survives the other's failure (a database hiccup): the next round tries again."""
+    from consent_service.ledger.stats import catch_up
+
+    try:
+        catch_up(ctx)
+    except Exception:  # noqa: BLE001 - the counts catch up in the next round
+        log.exception("counting the new ledger events failed; trying again later")
+    if checkpoints_enabled(ctx.config):
         try:
             checkpoint_round(ctx)
         except Exception:  # noqa: BLE001 - checkpoints must survive a database hiccup
             log.exception("making a ledger checkpoint failed; trying again later")
 
 
+def _checkpointer(ctx: Context, stop: threading.Event, wake: threading.Event, every: float) -> None:
+    while not stop.is_set():
+        wake.wait(every)
+        wake.clear()
+        if stop.is_set():
+            return
+        ledger_round(ctx)
+
+
 def start_checkpointer(ctx: Context, every: float | None = None) -> threading.Event:
-    """The checkpoint schedule: a daemon thread that checks every ``every`` s (at most
+    """The ledger's follower: a daemon thread doing ``ledger_round`` every ``every`` s (at most
     ``CHECKPOINT_POLL_SECONDS``) and at once when a write in this process crossed a multiple of
     ``CONSENT_CHECKPOINT_EVENTS``. Set the returned event to stop it."""
     from consent_service.ledger.checkpoints import NUDGE
@@ -351,8 +366,10 @@ def install(ctx: Context) -> Context:
     then enqueued.
 
     Without a broker (the embedded queue) this process also does the periodic ``housekeeping``
-    (the retention schedule, outbox delivery and retries, package expiry; not in tests: they start
-    ``start_scheduler`` themselves); with a broker, ``consent-service worker`` does it."""
+    (the retention schedule, outbox delivery and retries, package expiry) and follows the ledger
+    (``ledger_round``: the counts' catch-up, checkpoints); not in tests, which start
+    ``start_scheduler`` and ``start_checkpointer`` themselves. With a broker, ``consent-service
+    worker`` does both."""
     ctx.caches.setdefault(SCHEDULER, enqueue_request)
     ctx.caches.setdefault(RUNNER, enqueue_retention)
     ctx.caches.setdefault(VERIFIER, enqueue_verification)
@@ -360,7 +377,6 @@ def install(ctx: Context) -> Context:
         with _lock:
             if "housekeeping" not in ctx.caches:
                 ctx.caches["housekeeping"] = start_scheduler(ctx)
-    if not ctx.config.broker_url and not ctx.config.testing and checkpoints_enabled(ctx.config):
         _ensure_checkpointer(ctx)
     return ctx
 
@@ -418,7 +434,7 @@ def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float =
                 queue.worker.start()
         worker = queue.worker
         recover(ctx)
-    checkpointer = _ensure_checkpointer(ctx) if checkpoints_enabled(ctx.config) else None
+    checkpointer = _ensure_checkpointer(ctx)
     try:
         while not stop.is_set():
             housekeeping(ctx)

@@ -8,9 +8,9 @@ nothing that identifies anyone).
 
 - The day is the calendar date, in the counts' time zone, of ``recorded_at_source`` when the
   event has one (an imported decision counts on the day it was given on the platform it came
-  from), else of ``recorded_at``. The counts' time zone is the one row of
-  ``consent_counts_zone``: UTC as the migration built them, then the controller's
-  ``CONSENT_TIMEZONE`` as of the last ``rebuild``. ``add`` counts in that recorded zone, never
+  from), else of ``recorded_at``. The counts' time zone is recorded in the one row of
+  ``consent_counts_state``: UTC as the migrations built the counts, then the controller's
+  ``CONSENT_TIMEZONE`` as of the last ``rebuild``. Counting goes on in that recorded zone, never
   in a newly configured one, so that the counts' days are always one zone's (a subject's first
   event of a day stays one per day); the statistics say when it differs from the configured one.
 - The site is the banner's site (``actor_type`` ``site``: ``actor_id``), ``''`` for other actors.
@@ -24,13 +24,28 @@ nothing that identifies anyone).
   bound the statistics' minimum-subjects rule rests on (``ledger.stats``). A "subject" here is a
   subject id; a person with several linked subject ids may stand behind more than one.
 
+How the counts follow the ledger: the state row records ``through_seq``, the last ledger seq
+whose events are counted. The consent write path does not touch the counts (it costs the write
+nothing); the events after ``through_seq`` are folded in afterwards, in runs of at most a batch
+of seqs (``tail`` reads and folds them, ``apply`` adds them and moves ``through_seq``):
+``ledger.stats.catch_up`` does it before every statistics read, and the service's background
+thread every two seconds (``jobs``), so the tail a read folds is a few seconds of writes at most.
+
 Guarantees:
-- ``add`` runs in the transaction that appends the events (``service.append``, under the ledger
-  head's lock), so the counts and the ledger commit together or not at all; it writes one upsert
-  row per distinct cell of the call, adding to what is there (``ON CONFLICT DO UPDATE`` on SQLite
-  and PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on MariaDB/MySQL), so two writers never lose a count;
+- the counts are exactly the fold of the ledger's events up to ``through_seq``: ``tail`` reads
+  events up to a seq not beyond the ledger head it read, and the ledger's seqs are committed in
+  order (they are given out under the head's lock), so none of them can appear later;
+- ``apply`` adds a run only if ``through_seq`` (and the zone) are still those the run was read
+  after, with the state row locked (``FOR UPDATE``; on SQLite the writing transaction holds the
+  database's write lock), and moves ``through_seq`` in the same transaction: two processes
+  catching up at once never count a run twice, the one that loses reads again;
+- ``apply`` writes one upsert row per distinct cell of the run, adding to what is there
+  (``ON CONFLICT DO UPDATE`` on SQLite and PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on
+  MariaDB/MySQL), in key order, so concurrent writers of the same cells never lose a count
+  and cannot deadlock;
 - ``rebuild`` derives the tables again from ``ledger_events`` alone, under the head lock, in
-  one transaction: readers see the old counts or the new, writers wait until it has committed.
+  one transaction, and sets ``through_seq`` to the head: readers see the old counts or the new,
+  writers wait until it has committed, and a run read before it is not applied after it.
   Its memory is bounded by days, not by the ledger: it streams the ledger in one pass ordered
   by time and folds and writes one day at a time (a day's cells are final once its events are
   folded), holding a few days' events and at most ``WRITE_BATCH`` cells beyond them.
@@ -39,21 +54,22 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, bindparam, delete, func, insert, select, text
+from sqlalchemy import String, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from consent_service.db import UTCDateTime
 from consent_service.ledger.models import (
     ConsentCount,
-    ConsentCountsZone,
+    ConsentCountsState,
     ConsentDaily,
     ConsentPurposeDaily,
     LedgerEvent,
+    LedgerHead,
 )
 
 DIMENSIONS = ("purpose_key", "day", "site", "channel", "method", "language", "decision")
@@ -70,60 +86,86 @@ def zone(name: str) -> dt.tzinfo:
     return dt.UTC if name == "UTC" else ZoneInfo(name)
 
 
-def count_day(event: Mapping[str, Any], tz: dt.tzinfo = dt.UTC) -> dt.date:
+# What the fold reads of an event, in this order (``FoldRow``): the counted events only, the
+# consent events on purposes (``COUNTED``), as the statements that read them select them.
+FOLD_FIELDS = (
+    "subject_id",
+    "target_key",
+    "decision",
+    "channel",
+    "method",
+    "language",
+    "actor_type",
+    "actor_id",
+    "recorded_at",
+    "recorded_at_source",
+)
+FoldRow = Sequence[Any]  # FOLD_FIELDS' values, first in a row (more after them are ignored)
+COUNTED = "kind = 'consent' AND target_type = 'purpose'"
+_SUBJECT, _PURPOSE, _AT, _SOURCE = (
+    FOLD_FIELDS.index(n) for n in ("subject_id", "target_key", "recorded_at", "recorded_at_source")
+)
+
+
+def fold_row(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    """An event given by name as the fold reads it."""
+    return tuple(event.get(name) for name in FOLD_FIELDS)
+
+
+def count_day(recorded_at: dt.datetime, recorded_at_source: dt.datetime | None, tz: dt.tzinfo) -> dt.date:
     """The day an event counts on: its source time's date in ``tz`` if imported, else its own."""
-    when: dt.datetime = event.get("recorded_at_source") or event["recorded_at"]
-    return when.astimezone(tz).date()
-
-
-def counted(event: Mapping[str, Any]) -> bool:
-    return event.get("kind") == "consent" and event.get("target_type") == "purpose"
-
-
-def cell_of(event: Mapping[str, Any], tz: dt.tzinfo = dt.UTC) -> Cell:
-    return (
-        event["target_key"],
-        count_day(event, tz),
-        event["actor_id"] if event.get("actor_type") == "site" else "",
-        event.get("channel") or "",
-        event.get("method") or "",
-        event.get("language") or "",
-        event["decision"],
-    )
+    return (recorded_at_source or recorded_at).astimezone(tz).date()
 
 
 def fold(
-    events: Iterable[Mapping[str, Any]],
+    rows: Iterable[FoldRow],
     seen: set[tuple[str, str, dt.date]],
     tally: Tally,
     tz: dt.tzinfo = dt.UTC,
 ) -> None:
-    """Add ``events`` (in ``seq`` order) to ``tally``, on their days in ``tz``; ``seen`` holds the
-    (subject, purpose, day) that already have a first event and is updated."""
-    for event in events:
-        if not counted(event):
-            continue
-        cell = cell_of(event, tz)
-        entry = tally.setdefault(cell, [0, 0])
+    """Add ``rows`` (counted events in ``seq`` order) to ``tally``, on their days in ``tz``;
+    ``seen`` holds the (subject, purpose, day) that already have a first event and is updated.
+    The one place an event's cell is decided: the site is the banner's (``actor_type`` ``site``),
+    else ``''``, and absent dimensions are ``''``."""
+    days: dict[dt.datetime, dt.date] = {}  # the events of one write share their instant
+    for row in rows:
+        sid, key, decision, channel, method, language, actor_type, actor_id, at, source = row[:10]
+        when = source or at
+        day = days.get(when)
+        if day is None:
+            day = days[when] = when.astimezone(tz).date()
+        cell = (
+            key,
+            day,
+            actor_id if actor_type == "site" else "",
+            channel or "",
+            method or "",
+            language or "",
+            decision,
+        )
+        entry = tally.get(cell)
+        if entry is None:
+            entry = tally[cell] = [0, 0]
         entry[0] += 1
-        mark = (event["subject_id"], cell[0], cell[1])
+        mark = (sid, key, day)
         if mark not in seen:
             seen.add(mark)
             entry[1] += 1
 
 
-# The subject's events on the purposes counted on the days in question, before this append
-# (found through ``ix_ledger_events_subject_seq``); one fixed statement, compiled once.
+# The subjects' events on purposes counted on the days in question, up to a seq (found through
+# ``ix_ledger_events_subject_seq``); one fixed statement, compiled once. The purposes are picked
+# in Python: with them in the statement as well, SQLite's planner takes the purpose index for
+# many subjects and reads every event of those purposes.
 _EARLIER = (
     text(
         "SELECT subject_id, target_key, recorded_at, recorded_at_source FROM ledger_events "
-        "WHERE subject_id IN :sids AND seq <= :before AND kind = 'consent' AND target_type = 'purpose' "
-        "AND target_key IN :keys AND coalesce(recorded_at_source, recorded_at) >= :lo "
+        f"WHERE subject_id IN :sids AND seq <= :before AND {COUNTED} "
+        "AND coalesce(recorded_at_source, recorded_at) >= :lo "
         "AND coalesce(recorded_at_source, recorded_at) < :hi"
     )
     .bindparams(
         bindparam("sids", expanding=True),
-        bindparam("keys", expanding=True),
         bindparam("lo", type_=UTCDateTime()),
         bindparam("hi", type_=UTCDateTime()),
     )
@@ -133,51 +175,73 @@ _EARLIER = (
 )
 
 
-_ZONE = text("SELECT time_zone FROM consent_counts_zone WHERE id = 1")
+_DATETIMES = {"recorded_at": UTCDateTime(), "recorded_at_source": UTCDateTime()}
+_TYPES = {name: _DATETIMES.get(name, String()) for name in FOLD_FIELDS}
+# The counted events of a run of seqs, as the fold reads them.
+_TAIL = text(
+    f"SELECT {', '.join(FOLD_FIELDS)} FROM ledger_events "
+    f"WHERE seq > :through AND seq <= :upto AND {COUNTED} ORDER BY seq"
+).columns(**_TYPES)
+
+_STATE = text("SELECT through_seq, time_zone FROM consent_counts_state WHERE id = 1")
+_STATE_FOR_UPDATE = text("SELECT through_seq, time_zone FROM consent_counts_state WHERE id = 1 FOR UPDATE")
+_COUNTED_UP_TO = text("UPDATE consent_counts_state SET through_seq = :upto WHERE id = 1")
+FOLD_BATCH = 5_000  # seqs per run of ``tail`` / ``apply``
+
+
+def state(session: Session) -> tuple[int, str]:
+    """(``through_seq``, time zone): the last seq whose events are counted, and the zone the
+    counts' days are in (``consent_counts_state``)."""
+    row = session.execute(_STATE).one()
+    return int(row[0]), row[1]
 
 
 def counts_zone(session: Session) -> str:
-    """The time zone the counts' days are in (``consent_counts_zone``)."""
-    return session.execute(_ZONE).scalar() or DEFAULT_ZONE
+    """The time zone the counts' days are in."""
+    return state(session)[1]
+
+
+def head_seq(session: Session) -> int:
+    """The ledger head's seq: every event up to it is committed."""
+    return int(session.scalar(select(LedgerHead.seq).where(LedgerHead.id == 1)) or 0)
 
 
 def _earlier_marks(
-    session: Session, rows: list[dict[str, Any]], before: int, tz: dt.tzinfo
+    session: Session, rows: list[FoldRow], before: int, tz: dt.tzinfo
 ) -> set[tuple[str, str, dt.date]]:
     """(subject, purpose, day) of events up to seq ``before`` on the days and purposes of ``rows``."""
-    days = [count_day(r, tz) for r in rows]
+    days = [count_day(r[_AT], r[_SOURCE], tz) for r in rows]
     lo = dt.datetime.combine(min(days), dt.time(), tz)  # the first day's local midnight
     hi = dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time(), tz)
+    keys = {r[_PURPOSE] for r in rows}
     found = session.execute(
-        _EARLIER,
-        {
-            "sids": sorted({r["subject_id"] for r in rows}),
-            "keys": sorted({r["target_key"] for r in rows}),
-            "before": before,
-            "lo": lo,
-            "hi": hi,
-        },
+        _EARLIER, {"sids": sorted({r[_SUBJECT] for r in rows}), "before": before, "lo": lo, "hi": hi}
     )
-    return {
-        (sid, key, count_day({"recorded_at": at, "recorded_at_source": source}, tz))
-        for sid, key, at, source in found
-    }
+    return {(sid, key, count_day(at, source, tz)) for sid, key, at, source in found if key in keys}
 
 
-def add(
-    session: Session, rows: list[dict[str, Any]], before: int, new_subjects: Collection[str] = ()
-) -> None:
-    """Count the events ``rows`` just appended after seq ``before``; see the module docstring.
-    Subjects in ``new_subjects`` were created in this transaction: they have no earlier events,
-    so a banner's first visit costs no look-up."""
-    rows = [r for r in rows if counted(r)]
-    if not rows:
-        return
-    tz = zone(counts_zone(session))
-    known = [r for r in rows if r["subject_id"] not in new_subjects]
+def tail(session: Session, through: int, upto: int, tz: dt.tzinfo) -> Tally:
+    """The cells of the counted events with seqs after ``through`` up to ``upto`` (which the
+    caller read as committed), with their first events judged against the events up to
+    ``through``; nothing is written."""
+    rows: list[FoldRow] = list(session.execute(_TAIL, {"through": through, "upto": upto}))
     tally: Tally = {}
-    fold(rows, _earlier_marks(session, known, before, tz) if known else set(), tally, tz)
+    if rows:
+        fold(rows, _earlier_marks(session, rows, through, tz), tally, tz)
+    return tally
+
+
+def apply(session: Session, tally: Tally, through: int, upto: int, time_zone: str) -> bool:
+    """Add ``tally`` (``tail``'s run after ``through`` up to ``upto``, in ``time_zone``) and move
+    ``through_seq`` to ``upto``, if the counts still stand where the run was read; False (and
+    nothing written) if another writer moved them meanwhile. The caller commits."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    now = session.execute(_STATE if sqlite else _STATE_FOR_UPDATE).one()
+    if (int(now[0]), now[1]) != (through, time_zone):
+        return False
     upsert(session, tally)
+    session.execute(_COUNTED_UP_TO, {"upto": upto})
+    return True
 
 
 _UPSERTS: dict[tuple[str, str], Any] = {}
@@ -244,23 +308,6 @@ def upsert(session: Session, tally: Tally) -> None:
             session.execute(_upsert_statement(dialect, table.__table__), _params(names, cells))
 
 
-_EVENT_FIELDS = (
-    "seq",
-    "kind",
-    "subject_id",
-    "target_type",
-    "target_key",
-    "decision",
-    "channel",
-    "method",
-    "language",
-    "recorded_at",
-    "recorded_at_source",
-    "actor_type",
-    "actor_id",
-)
-
-
 def _days(
     session: Session, tz: dt.tzinfo, progress: Callable[[int, int], None] | None
 ) -> Iterable[list[Any]]:
@@ -277,10 +324,10 @@ def _days(
         )
         or 0
     )
-    columns = [getattr(LedgerEvent, name) for name in _EVENT_FIELDS]
     instant = func.coalesce(LedgerEvent.recorded_at_source, LedgerEvent.recorded_at)
+    columns = [getattr(LedgerEvent, name) for name in FOLD_FIELDS]
     events = session.execute(
-        select(*columns)
+        select(*columns, LedgerEvent.seq)  # the seq last: a fold row with the seq after it
         .where(LedgerEvent.kind == "consent", LedgerEvent.target_type == "purpose")
         .order_by(instant, LedgerEvent.seq)
         .execution_options(yield_per=5000)
@@ -289,9 +336,8 @@ def _days(
     latest: dt.date | None = None
     one_day = dt.timedelta(days=1)
     done = 0
-    for row in events:
-        event: Any = row._mapping  # a view of the row, no copy
-        day = count_day(event, tz)
+    for event in events:
+        day = count_day(event[_AT], event[_SOURCE], tz)
         if day not in open_days:
             if latest is not None and day < latest - one_day:
                 raise RuntimeError(f"the ledger's events came back to {day} after {latest}")
@@ -310,8 +356,8 @@ def _days(
         progress(total, total)
 
 
-def _seq(event: Mapping[str, Any]) -> int:
-    return int(event["seq"])
+def _seq(event: FoldRow) -> int:
+    return int(event[len(FOLD_FIELDS)])
 
 
 # The tables ``rebuild`` derives from ``consent_counts`` in SQL once it is complete.
@@ -328,15 +374,23 @@ _ROLLUPS = (
 WRITE_BATCH = 10_000  # cells per statement when ``rebuild`` writes
 
 
-def rebuild(session: Session, time_zone: str, progress: Callable[[int, int], None] | None = None) -> int:
+def rebuild(
+    session: Session, time_zone: str, head: int, progress: Callable[[int, int], None] | None = None
+) -> int:
     """Replace the counts by the fold of the ledger, on days in ``time_zone`` (recorded as the
     counts' zone), a day at a time, so that memory holds a few days' events and at most
-    ``WRITE_BATCH`` cells beyond them (the caller holds the head lock and commits); returns the
-    number of cells of ``consent_counts``."""
+    ``WRITE_BATCH`` cells beyond them, and record them as counted through ``head`` (the caller
+    holds the head lock, at ``head``, and commits); returns the number of cells of
+    ``consent_counts``."""
     tz = zone(time_zone)
-    for table in (ConsentCount, ConsentDaily, ConsentPurposeDaily, ConsentCountsZone):
+    # the state row first: a catch-up waiting to apply a run sees it moved and reads again
+    session.execute(
+        update(ConsentCountsState)
+        .where(ConsentCountsState.id == 1)
+        .values(time_zone=time_zone, through_seq=head)
+    )
+    for table in (ConsentCount, ConsentDaily, ConsentPurposeDaily):
         session.execute(delete(table))
-    session.execute(insert(ConsentCountsZone), {"id": 1, "time_zone": time_zone})
     held: Tally = {}
     for events in _days(session, tz, progress):
         fold(events, set(), held, tz)  # a day's cells are new: no other day has them

@@ -84,7 +84,6 @@ def record_imported(
             return result
         purposes, cookies = targets(session, [DecisionInput(i.target_type, i.target_key, True) for i in todo])
         keys: dict[tuple[str, str], tuple[str, bytes | None]] = {}
-        created_ids: set[str] = set()
         written: list[tuple[ImportedDecision, dict[str, Any]]] = []
         proof_keys = []
         for item in todo:
@@ -92,8 +91,6 @@ def record_imported(
             if ref not in keys:
                 subject_id, created = subjects.get_or_create(session, ctx.crypto, item.identity, now)
                 result.subjects_created += created
-                if created:
-                    created_ids.add(subject_id)
                 keys[ref] = (subject_id, subjects.data_key(session, ctx.crypto, subject_id))
             subject_id, key = keys[ref]
             if key is None:
@@ -146,7 +143,7 @@ def record_imported(
             uow.commit()
             return result
         rows = [row for _, row in written]
-        new_head = append(session, head, rows, new_subjects=created_ids)
+        new_head = append(session, head, rows)
         insert_proof_keys(session, proof_keys)
         mark_collected(session, purposes, now)
         # the last decision per subject and target is the current one; one upsert row each

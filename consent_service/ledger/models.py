@@ -7,9 +7,10 @@ row's canonical bytes (ciphertext included), so shredding a key later leaves the
 ``consent_state`` is the projection: the latest decision per subject and target.
 ``ledger_witnesses`` remembers, per configured witness URL, the last checkpoint it accepted.
 ``ledger_verifications`` keeps each whole-ledger verification with its progress and result.
-``consent_counts`` holds the consent statistics, kept as events are appended (``ledger.counts``),
-``consent_daily`` the same summed over channel and language and ``consent_purpose_daily`` summed
-over sites too, which the statistics read; ``consent_counts_zone`` the time zone of their days.
+``consent_counts`` holds the consent statistics, folded from the events as they follow the ledger
+(``ledger.counts``), ``consent_daily`` the same summed over channel and language and
+``consent_purpose_daily`` summed over sites too, which the statistics read;
+``consent_counts_state`` how far they follow the ledger and the time zone of their days.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ class SuppressedAddress(Base):
 
 
 class ConsentCount(Base):
-    """Consent decisions on purposes per day and cell, written with the events (``ledger.counts``).
+    """Consent decisions on purposes per day and cell, folded from the ledger (``ledger.counts``).
 
     ``events`` counts the cell's events; ``first_events`` those that were their subject's first
     decision on the purpose that day, so it never exceeds the cell's distinct subjects (the
@@ -240,11 +241,13 @@ class ConsentPurposeDaily(Base):
     first_events: Mapped[int] = mapped_column(BigInteger)
 
 
-class ConsentCountsZone(Base):
-    """One row: the time zone whose calendar days the consent counts are in (set by the
-    migration that created it, to UTC, and by every ``stats rebuild`` to the configured one)."""
+class ConsentCountsState(Base):
+    """One row: how far the consent counts follow the ledger (``through_seq``: every event up to
+    that seq is counted, none after it) and the time zone whose calendar days they are in (UTC
+    as the migrations built them, then the configured one as of the last ``stats rebuild``)."""
 
-    __tablename__ = "consent_counts_zone"
+    __tablename__ = "consent_counts_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    through_seq: Mapped[int] = mapped_column(BigInteger)
     time_zone: Mapped[str] = mapped_column(String(64))

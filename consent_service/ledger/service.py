@@ -2,7 +2,7 @@
 
 Guarantees of ``record_consent``:
 - all decisions of one call land together, with their projection, or none do;
-- the consent counts (``ledger.counts``) are written in the same transaction as the events;
+- the write leaves the consent counts alone: they follow the ledger afterwards (``ledger.counts``);
 - events get consecutive sequence numbers under a lock on the ledger head, so concurrent
   writers (threads or processes, SQLite or PostgreSQL) never fork the chain;
 - the proof (truncated IP, user agent, URL, GPC signal, TC/GPP string) is sealed under a fresh
@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from consent_service.db import UTCDateTime
 from consent_service.durations import add_duration
 from consent_service.errors import Conflict, InvalidInput, UnknownReference
 from consent_service.hashing import canonical_json
-from consent_service.ledger import checkpoints, counts, projection
+from consent_service.ledger import checkpoints, projection
 from consent_service.ledger.chain import link
 from consent_service.ledger.models import LedgerEvent, ProofKey
 from consent_service.ledger.receipts import build_receipt
@@ -141,16 +141,12 @@ def insert_proof_keys(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(_INSERT_PROOF_KEYS, rows)
 
 
-def append(
-    session: Session, head: tuple[int, str], rows: list[dict[str, Any]], new_subjects: Collection[str] = ()
-) -> tuple[int, str]:
-    """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them, move the head,
-    and count them (``ledger.counts``) in the same transaction. ``new_subjects``: subjects created
-    in this transaction, which have no earlier events for the counts to look up."""
+def append(session: Session, head: tuple[int, str], rows: list[dict[str, Any]]) -> tuple[int, str]:
+    """Chain ``rows`` after ``head`` (assigning seq, prev_hash, hash), insert them and move the
+    head, in the caller's transaction. The consent counts follow afterwards (``ledger.counts``)."""
     seq, prev = link(rows, *head)
     session.execute(_INSERT_EVENTS, [{name: row.get(name) for name in _EVENT_COLUMNS} for row in rows])
     session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
-    counts.add(session, rows, before=head[0], new_subjects=new_subjects)
     return seq, prev
 
 
@@ -288,7 +284,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
                     "proof_ct": proof_ct,
                 }
             )
-        new_head = append(session, head, rows, new_subjects=(subject_id,) if created else ())
+        new_head = append(session, head, rows)
         insert_proof_keys(session, proof_keys)
         mark_collected(session, purposes, now)
         projection.upsert(session, [projection.state_row(r) for r in rows])

@@ -1,4 +1,5 @@
-"""Consent statistics read from ``consent_daily`` (never from the ledger) and the counts' rebuild.
+"""Consent statistics read from the consent counts (never from the ledger), the counts' catch-up
+with the ledger and their rebuild.
 
 Definitions (per bucket of the interval, over the purpose and site asked for, or all of them):
 
@@ -69,11 +70,32 @@ def rebuild_counts(ctx: Context, progress: Callable[[int, int], None] | None = N
     zone, with writers held off by the head lock until the new counts are committed; returns
     the number of cells and the zone the counts were in before and are in now."""
     with ctx.uow() as uow:
-        lock_head(uow.session)
+        head = lock_head(uow.session)[0]
         before = counts.counts_zone(uow.session)
-        cells = counts.rebuild(uow.session, ctx.config.timezone, progress)
+        cells = counts.rebuild(uow.session, ctx.config.timezone, head, progress)
         uow.commit()
     return {"cells": cells, "time_zone_before": before, "time_zone": ctx.config.timezone}
+
+
+def catch_up(ctx: Context, batch: int = counts.FOLD_BATCH) -> int:
+    """Count the ledger's events written since the counts were last brought up to date, in runs
+    of at most ``batch`` seqs, each read in one transaction and applied in a short writing one
+    (``ledger.counts``: a run another process applied first is read again, never counted twice);
+    returns how many seqs this call counted. Every statistics read calls it first, and the
+    service's background thread every two seconds (``jobs``)."""
+    done = 0
+    while True:
+        with ctx.uow(write=False) as uow:
+            through, time_zone = counts.state(uow.session)
+            head = counts.head_seq(uow.session)
+            if head <= through:
+                return done
+            upto = min(head, through + batch)
+            tally = counts.tail(uow.session, through, upto, counts.zone(time_zone))
+        with ctx.uow() as uow:
+            if counts.apply(uow.session, tally, through, upto, time_zone):
+                uow.commit()
+                done += upto - through
 
 
 def counts_time_zone(ctx: Context) -> str:
@@ -157,6 +179,7 @@ def consent_stats(
     if interval not in (*INTERVALS, WHOLE_RANGE):
         raise InvalidInput("unknown interval", errors={"interval": [f"one of {', '.join(INTERVALS)}"]})
     start, end = check_range(ctx.now().astimezone(counts.zone(ctx.config.timezone)).date(), start, end)
+    catch_up(ctx)
     with ctx.uow(write=False) as uow:
         session = uow.session
         errors = {}

@@ -130,18 +130,26 @@ def _worker_context(url: str, master_keys: str, data_dir: str) -> Context:
 def append_task(
     url: str, master_keys: str, data_dir: str, worker: int, count: int, *, start: Callable[[], None]
 ) -> dict[str, Any]:
-    """Append ``count`` consent requests for this worker's own subject; report acknowledged events."""
+    """Append ``count`` consent requests for this worker's own subject; report acknowledged events.
+    An odd-numbered worker also brings the consent counts up to date after each request, in runs
+    of a few seqs, so that catch-ups race each other and the writers; it reports how many seqs
+    its catch-ups counted."""
+    from consent_service.ledger.stats import catch_up
+
     ctx = _worker_context(url, master_keys, data_dir)
     start()
     acknowledged = []
+    counted = 0
     for i in range(count):
         decisions: list[Decision] = [("purpose", "analytics", i % 2 == 0)]
         if i % 3 == 0:
             decisions.append(("purpose", "ads", i % 4 == 0))
         recorded = consent(ctx, identity=email(f"writer{worker}"), decisions=decisions)
         acknowledged += [(e["seq"], e["id"], e["hash"]) for e in recorded.events]
+        if worker % 2 == 1:
+            counted += catch_up(ctx, batch=3)
     ctx.db.dispose()
-    return {"events": acknowledged}
+    return {"events": acknowledged, "counted": counted}
 
 
 def same_identity_task(

@@ -1,5 +1,6 @@
-"""The consent counts equal a fold of the ledger after any sequence of writes, and a rebuild
-derives them again from the ledger alone."""
+"""The consent counts, brought up to date with the ledger (``stats.catch_up``) at any points and
+in runs of any size, equal a fold of the ledger after any sequence of writes; a run is never
+counted twice; a rebuild derives them again from the ledger alone."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from consent_service.context import Context
 from consent_service.demo import DEMO_PURPOSES, seed
 from consent_service.ledger import counts
 from consent_service.ledger.models import ConsentCount, ConsentDaily
-from consent_service.ledger.stats import consent_stats, rebuild_counts
+from consent_service.ledger.stats import catch_up, consent_stats, rebuild_counts
 from consent_service.registry.service import save_purpose
 from tests.conftest import make_context
 from tests.fakes import FixedClock
@@ -59,6 +60,7 @@ operation = st.one_of(
     st.tuples(st.just("confirm"), people),
     st.tuples(st.just("erase"), people),
     st.tuples(st.just("advance"), st.integers(1, 30)),  # hours
+    st.tuples(st.just("count"), st.integers(1, 8)),  # catch up, in runs of this many seqs
 )
 
 
@@ -78,6 +80,8 @@ def run(world: tuple[Context, FixedClock, str], ops: list[tuple[Any, ...]]) -> N
     for op in ops:
         if op[0] == "advance":
             clock.advance(hours=op[1])
+        elif op[0] == "count":
+            catch_up(ctx, batch=op[1])
         else:
             write(ctx, site_key, op)
 
@@ -103,6 +107,7 @@ def test_the_counts_equal_a_fold_of_the_ledger_after_any_writes(world, ops) -> N
     # the examples share one database: the ledger grows from one to the next, and so must the counts
     run(world, ops)
     ctx = world[0]
+    catch_up(ctx, batch=5)
     folded = fold_ledger(ctx)
     assert table(ctx) == folded
     assert daily(ctx) == rollup(folded)
@@ -123,6 +128,7 @@ def test_the_fold_is_not_trivially_equal(world) -> None:
             ("confirm", 5),
         ],
     )
+    assert catch_up(ctx) > 0
     folded = fold_ledger(ctx)
     assert table(ctx) == folded
     decided = {cell[6] for cell in folded if cell[0] == "newsletter"}
@@ -183,6 +189,7 @@ def test_counts_stay_on_their_zone_until_a_rebuild_moves_them_to_the_configured_
     ctx, clock, site_key = berlin
     late = ("banner", 1, "accept_all", False, "de")  # no GPC; 23:30 UTC: 00:30 the next day in Berlin
     write(ctx, site_key, late)
+    catch_up(ctx)
     assert table(ctx) == fold_ledger(ctx) != fold_ledger(ctx, BERLIN)  # UTC days, as recorded
     answer = consent_stats(ctx, start=dt.date(2026, 1, 31), end=dt.date(2026, 2, 1), unsuppressed=True)
     assert (answer["time_zone"], answer["configured_time_zone"]) == ("UTC", "Europe/Berlin")
@@ -201,5 +208,52 @@ def test_counts_stay_on_their_zone_until_a_rebuild_moves_them_to_the_configured_
     for minutes in (22 * 60 + 45, 23 * 60 + 15, 23 * 60 + 20):
         clock.now = dt.datetime(2026, 2, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)
         write(ctx, site_key, ("banner", 1, "reject_all", False, "de"))
+    catch_up(ctx)
     assert table(ctx) == fold_ledger(ctx, BERLIN)
     assert daily(ctx) == rollup(fold_ledger(ctx, BERLIN))
+
+
+def test_a_write_leaves_the_counts_alone_until_they_catch_up(world) -> None:
+    ctx, _, site_key = world
+    catch_up(ctx)
+    before = table(ctx)
+    write(ctx, site_key, ("banner", 1, "accept_all", False, "de"))
+    assert table(ctx) == before != fold_ledger(ctx)  # the write path did not count
+    with ctx.uow(write=False) as uow:
+        through, _ = counts.state(uow.session)
+        head = counts.head_seq(uow.session)
+    assert through < head
+    assert catch_up(ctx, batch=2) == head - through
+    assert table(ctx) == fold_ledger(ctx)
+    assert catch_up(ctx) == 0  # nothing new: nothing counted again
+
+
+def test_a_run_read_before_another_catch_up_or_a_rebuild_is_not_applied(world) -> None:
+    ctx, _, site_key = world
+    catch_up(ctx)
+    write(ctx, site_key, ("banner", 2, "reject_all", False, "en"))
+    with ctx.uow(write=False) as uow:
+        through, time_zone = counts.state(uow.session)
+        upto = counts.head_seq(uow.session)
+        run_ = counts.tail(uow.session, through, upto, counts.zone(time_zone))
+    assert run_  # the banner's decisions
+    catch_up(ctx)  # another process counts the same seqs first
+    counted = table(ctx)
+    assert counted == fold_ledger(ctx)
+    with ctx.uow() as uow:
+        assert counts.apply(uow.session, run_, through, upto, time_zone) is False
+        uow.commit()
+    assert table(ctx) == counted
+
+    write(ctx, site_key, ("banner", 3, "accept_all", False, "de"))
+    with ctx.uow(write=False) as uow:
+        through, time_zone = counts.state(uow.session)
+        upto = counts.head_seq(uow.session)
+        run_ = counts.tail(uow.session, through, upto, counts.zone(time_zone))
+    rebuild_counts(ctx)  # counts every event up to the head itself
+    with ctx.uow() as uow:
+        assert counts.apply(uow.session, run_, through, upto, time_zone) is False
+        uow.commit()
+    assert table(ctx) == fold_ledger(ctx)
+    with ctx.uow(write=False) as uow:
+        assert counts.state(uow.session)[0] == counts.head_seq(uow.session)

@@ -221,6 +221,7 @@ def test_0026_counts_the_events_already_in_the_ledger(backend: str, tmp_path: Pa
     (imported ones on their source day), on UTC days, which 0029 records."""
     from consent_service.demo import seed
     from consent_service.ledger import counts
+    from consent_service.ledger.stats import catch_up
     from tests.conftest import make_context
     from tests.fakes import FixedClock
     from tests.integration.consent_writes import write
@@ -243,6 +244,7 @@ def test_0026_counts_the_events_already_in_the_ledger(backend: str, tmp_path: Pa
     ]:
         write(ctx, site_key, op)
         clock.advance(hours=5)
+    catch_up(ctx)
     with ctx.uow(write=False) as uow:
         live = counts.snapshot(uow.session)
         live_daily = counts.snapshot(uow.session, daily_table=True)
@@ -259,4 +261,47 @@ def test_0026_counts_the_events_already_in_the_ledger(backend: str, tmp_path: Pa
         assert counts.snapshot(session, daily_table=True) == live_daily
         assert counts.snapshot(session, purpose_table=True) == live_purposes  # 0029's backfill
         assert counts.counts_zone(session) == "UTC"  # the days 0026 counted on
+        assert counts.state(session)[0] == counts.head_seq(session)  # 0030: all of them counted
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0030_starts_the_counts_at_the_head_in_their_zone_and_goes_back(
+    backend: str, tmp_path: Path, request
+) -> None:
+    """Before 0030 the counts were written with every append: they hold every event up to the
+    head, so the state starts there, in the zone 0029 recorded; a downgrade keeps the zone."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from consent_service.demo import seed
+    from consent_service.ledger import counts
+    from tests.conftest import make_context
+    from tests.integration.consent_writes import write
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+        upgrade(url)
+    else:
+        url = request.getfixturevalue("pg_url")
+    ctx = make_context(url, tmp_path)
+    site_key = seed(ctx)["site"]["site_key"]
+    write(ctx, site_key, ("banner", 1, "accept_all", False, "de"))
+    ctx.db.dispose()
+    command.downgrade(alembic_config(url), "0029")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE consent_counts_zone SET time_zone = 'Europe/Vienna'"))
+        head = conn.execute(text("SELECT seq FROM ledger_head")).scalar_one()
+    engine.dispose()
+    assert head > 0
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        assert counts.state(session) == (head, "Europe/Vienna")
+    engine.dispose()
+    command.downgrade(alembic_config(url), "0029")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, time_zone FROM consent_counts_zone")).all() == [(1, "Europe/Vienna")]
     engine.dispose()
