@@ -9,7 +9,9 @@ Guarantees:
 - ``state`` says what a link can do at a moment: ``open``, ``used`` or ``expired``;
 - ``use`` marks a link used by compare-and-set in the caller's transaction: of two uses racing,
   in this process or another, exactly one changes the row; the other gets False and must roll
-  back whatever it wrote with it.
+  back whatever it wrote with it;
+- ``end_open`` makes the links still open among those chosen expire at once (a newer link
+  replaces them), in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -71,3 +73,14 @@ def use(session: Session, model: type[Link], link_id: str, when: dt.datetime, **
         .values(used_at=when, **values)
     )
     return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def end_open(session: Session, model: type[Link], when: dt.datetime, *where: Any) -> int:
+    """Make every link of ``model`` matching ``where`` that is still open at ``when`` expire at
+    ``when``; returns how many."""
+    done = session.execute(
+        update(model)
+        .where(*where, model.used_at.is_(None), model.expires_at > when)
+        .values(expires_at=when)
+    )
+    return int(done.rowcount)  # type: ignore[attr-defined]

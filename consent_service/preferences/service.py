@@ -8,7 +8,8 @@ Guarantees:
   itself tells nothing): ``RateLimited`` when over either;
 - a sign-in link is a signed token (``tokens``), valid ``tokens.SIGNIN_VALIDITY`` seconds, that
   works once: its nonce's hash is stored with its expiry (``models.SigninLink``, written with
-  the e-mail in one transaction). Reading it (``read_signin``) changes nothing, so a mail
+  the e-mail in one transaction). A new link ends the subject's earlier open ones (they answer
+  as expired), so only the latest e-mail signs in. Reading it (``read_signin``) changes nothing, so a mail
   scanner fetching the link neither uses it up nor opens a session; ``open_session`` (the
   page's button, a POST) marks it used and hands out a session token valid
   ``tokens.SESSION_VALIDITY`` seconds, scoped to that subject, in one transaction: of two
@@ -138,6 +139,7 @@ def request_signin(ctx: Context, address: str, *, ip: str, language: str, site: 
         now = ctx.now()
         secret = onetime.new_secret()
         expires = now + dt.timedelta(seconds=tokens.SIGNIN_VALIDITY)
+        onetime.end_open(session, SigninLink, now, SigninLink.subject_id == subject_id)
         session.add(
             SigninLink(
                 id=str(uuid.uuid4()),

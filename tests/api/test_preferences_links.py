@@ -80,6 +80,18 @@ def test_an_expired_link_offers_a_new_one(prefs_world, clocked_ctx, smtp, clock)
     assert "This link has expired" in html and "Send me a new link" in html
 
 
+def test_a_new_link_ends_the_earlier_ones(prefs_world, clocked_ctx, smtp, clock):
+    client, _ = prefs_world
+    _, inbox = smtp
+    first = a_link(client, clocked_ctx, inbox)
+    clock.advance(seconds=90)  # past the per-minute limit of the address
+    second = a_link(client, clocked_ctx, inbox, count=2)
+    page = client.get(f"/privacy/preferences/signin?token={first}&lang=en")
+    assert page.status_code == 410 and "This link has expired" in page.get_data(as_text=True)
+    assert client.post("/privacy/preferences/signin", data={"token": first}).status_code == 410
+    assert client.post("/privacy/preferences/signin", data={"token": second}).status_code == 303
+
+
 def test_only_the_nonces_hash_is_stored_with_the_links_expiry(prefs_world, clocked_ctx, smtp):
     client, _ = prefs_world
     _, inbox = smtp
