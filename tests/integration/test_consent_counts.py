@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,28 @@ def test_a_run_read_before_another_catch_up_or_a_rebuild_is_not_applied(world) -
     with ctx.uow() as uow:
         assert counts.apply(uow.session, run_, through, upto, time_zone) is False
         uow.commit()
+    assert table(ctx) == fold_ledger(ctx)
+    with ctx.uow(write=False) as uow:
+        assert counts.state(uow.session)[0] == counts.head_seq(uow.session)
+
+
+def test_the_ledger_thread_brings_the_counts_up_to_date_without_a_read(world) -> None:
+    """The serving process's ledger thread (``jobs.start_checkpointer``) counts new events on its
+    own within a round."""
+    from consent_service.jobs import start_checkpointer
+
+    ctx, _, site_key = world
+    write(ctx, site_key, ("banner", 4, "accept_all", False, "de"))
+    stop = start_checkpointer(ctx, every=0.1)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with ctx.uow(write=False) as uow:
+                if counts.state(uow.session)[0] == counts.head_seq(uow.session):
+                    break
+            time.sleep(0.05)
+    finally:
+        stop.set()
     assert table(ctx) == fold_ledger(ctx)
     with ctx.uow(write=False) as uow:
         assert counts.state(uow.session)[0] == counts.head_seq(uow.session)
