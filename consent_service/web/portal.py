@@ -251,6 +251,16 @@ def request_page(request_id: str) -> ResponseReturnValue:
     )  # fmt: skip
 
 
+def _code_wait(ctx: Context) -> int | None:
+    """Count one code entered or asked for again against the client IP's windows
+    (``CONSENT_PORTAL_CODE_*LIMIT``); the seconds to wait when one is used up."""
+    config = ctx.config
+    return limiter_of(ctx).hit_windows(
+        "portal-codes", _client_ip(), config.portal_code_limit,
+        config.portal_code_hourly_limit, config.portal_code_daily_limit,
+    )  # fmt: skip
+
+
 @blueprint.post("/requests/<request_id>")
 def enter_code(request_id: str) -> ResponseReturnValue:
     """Check the code; the right one sets the status token and shows the status (post/redirect/get)."""
@@ -263,11 +273,7 @@ def enter_code(request_id: str) -> ResponseReturnValue:
 
     if not form.validate():
         return again(400)
-    config = ctx.config
-    wait = limiter_of(ctx).hit_windows(
-        "portal-codes", _client_ip(), config.portal_code_limit,
-        config.portal_code_hourly_limit, config.portal_code_daily_limit,
-    )  # fmt: skip
+    wait = _code_wait(ctx)
     if wait:
         return again(429, _too_many(TOO_MANY_CODES, wait))
     try:
@@ -304,8 +310,12 @@ def new_code(request_id: str) -> ResponseReturnValue:
 
     if not form.validate():
         return _code_page(site, 400, CodeForm(formdata=None), request_id, problem=_l("Please try once more."))
+    ctx = _ctx()
     try:
-        portal.resend_code(_ctx(), request_id)
+        wait = _code_wait(ctx)
+        if wait:
+            raise RateLimited("too many codes from this client", retry_after=wait)
+        portal.resend_code(ctx, request_id)
     except RateLimited as exc:
         problem = _too_many(TOO_MANY_NEW_CODES, exc.retry_after)
         return _code_page(site, 429, CodeForm(formdata=None), request_id, problem=problem)

@@ -1,5 +1,5 @@
 """The portal's second line against abuse and loss: a new code for an expired or lost one (limited
-per request and per address, the old code dead, the lock-out kept), a proof of work accepted
+per request, per address and per client IP, the old code dead, the lock-out kept), a proof of work accepted
 once across processes, and limits per hour and per day beside those per minute."""
 
 from __future__ import annotations
@@ -109,6 +109,19 @@ def test_new_codes_are_limited_per_request_and_per_address(dpo, clocked_ctx, smt
     over = new_code(client, other_id, lang="en")
     assert over.status_code == 429 and "You have asked for several new codes" in over.get_data(as_text=True)
     assert len(codes_mailed(clocked_ctx, smtp[1], "ben@example.org", expect=4)) == 2
+
+
+def test_new_codes_count_against_the_client_ips_code_limits(dpo, clocked_ctx, smtp):
+    client, _ = dpo
+    clocked_ctx.config = clocked_ctx.config.with_overrides(portal_resend_limit=10, portal_email_limit=50)
+    first, _ = opened_with_code(client, clocked_ctx, smtp[1])
+    second, _ = opened_with_code(client, clocked_ctx, smtp[1], email="ben@example.org")
+    clocked_ctx.config = clocked_ctx.config.with_overrides(portal_code_limit=2)
+    assert new_code(client, first).status_code == 303
+    assert enter(client, first, "000000").status_code == 422  # a wrong code: the second of the IP
+    over = new_code(client, second, lang="en")  # another request, the same client
+    assert over.status_code == 429 and "You have asked for several new codes" in over.get_data(as_text=True)
+    assert len(codes_mailed(clocked_ctx, smtp[1], "ben@example.org", expect=1)) == 1  # none sent
 
 
 def test_a_solution_is_accepted_once_even_by_another_process(dpo, clocked_ctx):
