@@ -21,7 +21,7 @@ from consent_service.crypto.envelope import ERASED
 from consent_service.dsar import notify, verified
 from consent_service.dsar.execution_models import DsarReport, DsarStoreRun
 from consent_service.dsar.repeats import repeats
-from consent_service.dsar.request_models import DsarRequest
+from consent_service.dsar.request_models import DsarRequest, DsarVerification
 from consent_service.dsar.requests import CONTACT_PURGED, OPEN_STATES, load_request, summary
 from consent_service.durations import parse_duration
 from consent_service.ledger.models import SubjectRestriction
@@ -117,6 +117,16 @@ def show(ctx: Context, request_id: str) -> dict[str, Any]:
             "audit_trail": trail,
             "audit_trail_ok": report.ok,
         }
+
+
+def code_state(ctx: Context, request_id: str) -> dict[str, Any] | None:
+    """The request's e-mail code (``codes``): when it expires and whether wrong codes locked it;
+    None when no code was sent (a DPO verified the request, or it needs none)."""
+    with ctx.uow(write=False) as uow:
+        check = uow.session.get(DsarVerification, request_id)
+        if check is None:
+            return None
+        return {"expires_at": check.expires_at, "locked": check.attempts >= check.max_attempts}
 
 
 def reports(ctx: Context, request_id: str) -> list[dict[str, Any]]:

@@ -234,6 +234,40 @@ def test_an_agent_verifies_but_cannot_run_download_extend_or_refuse(app, clocked
     assert state_of(clocked_ctx, request_id) == "verified"
 
 
+def code_hash(ctx: Any, request_id: str) -> str:
+    with ctx.uow(write=False) as uow:
+        return str(
+            uow.session.execute(
+                sql("SELECT code_hash FROM dsar_verifications WHERE request_id = :r"), {"r": request_id}
+            ).scalar_one()
+        )
+
+
+def test_an_agent_sends_a_new_code_to_a_person_who_lost_theirs(app, clocked_ctx, clock):
+    request_id = fresh_request(clocked_ctx)
+    agent = client_of(app, AGENT)
+    url = f"/console/requests/{request_id}"
+    page = text(agent.get(url, headers=EN))
+    assert f'action="{url}/code"' in page and "The code sent to the person works until" in page
+    clock.advance(minutes=clocked_ctx.config.verification_code_minutes + 1)  # the code expired
+    agent = client_of(app, AGENT)  # the console's idle sign-out came first
+    assert "The code sent to the person expired on" in text(agent.get(url, headers=EN))
+    before = code_hash(clocked_ctx, request_id)
+    done = post(agent, f"{url}/code", url)
+    assert done.status_code == 302 and done.headers["Location"] == url
+    page = text(agent.get(url, headers=EN))
+    assert "New codes were sent to the request&#39;s e-mail addresses" in page
+    assert "The code sent to the person works until" in page
+    assert code_hash(clocked_ctx, request_id) != before
+    trail = request_views.show(clocked_ctx, request_id)["audit_trail"]
+    assert [e["action"] for e in trail].count("code_resent") == 1
+    # a request the DPO verified has no code to send again
+    other = fresh_request(clocked_ctx, email="cleo@example.org", verified=True)
+    assert f"/console/requests/{other}/code" not in text(agent.get(f"/console/requests/{other}", headers=EN))
+    refused = post(agent, f"/console/requests/{other}/code", f"/console/requests/{other}")
+    assert refused.status_code == 409 and "a DPO verified it" in text(refused)
+
+
 def test_an_auditor_reads_and_gets_403_on_every_change(app, clocked_ctx):
     request_id = overdue_paper_request(clocked_ctx)
     save_store(clocked_ctx, "archive", MANUAL)
@@ -245,7 +279,7 @@ def test_an_auditor_reads_and_gets_403_on_every_change(app, clocked_ctx):
         and '<form method="post" action="/console/requests/req' not in page
     )
     assert "New request" not in text(auditor.get("/console/requests", headers=EN))
-    for target in ("verify", "extend", "refuse", "run", "tasks/task_x"):
+    for target in ("verify", "code", "extend", "refuse", "run", "tasks/task_x"):
         assert post(auditor, f"{url}/{target}", url, note="x").status_code == 403, target
     assert auditor.get("/console/requests/new").status_code == 403
     assert post(auditor, "/console/requests/new", url, type="access").status_code == 403

@@ -1,5 +1,5 @@
 """The actions of the request page, each a POST to its own address that calls the service
-function the API calls (``/v1/requests/<id>/verify``, ``extend``, ``reject``, ``retry``,
+function the API calls (``/v1/requests/<id>/verify``, ``code``, ``extend``, ``reject``, ``retry``,
 ``tasks/<task>/complete``), and the package download (``/package``, ``package:download``).
 
 After an action the browser is sent back to the request page with a confirmation (post,
@@ -28,6 +28,7 @@ from consent_service.web.console import blueprint
 from consent_service.web.console.guard import current_user, requires
 from consent_service.web.console.request_forms import (
     ExtendForm,
+    NewCodeForm,
     RefuseForm,
     RunForm,
     TaskForm,
@@ -82,6 +83,19 @@ def request_verify(request_id: str) -> ResponseReturnValue:
         form,
         lambda: dsar.verify(context(), request_id, code=None, dpo_note=form.note.data, actor=_actor()),
         _l("The identity was verified."),
+    )
+
+
+@blueprint.route("/requests/<request_id>/code", methods=["POST"])
+@requires("request:verify")
+def request_new_code(request_id: str) -> ResponseReturnValue:
+    """New e-mail codes for the person (who lost theirs, or whose code expired), as the API's."""
+    return _act(
+        request_id,
+        "code",
+        NewCodeForm(),
+        lambda: dsar.resend_code(context(), request_id, actor=_actor()),
+        _l("New codes were sent to the request's e-mail addresses; the earlier codes no longer work."),
     )
 
 

@@ -210,6 +210,10 @@ class RunForm(PanelForm):
     PREFIX = "run"
 
 
+class NewCodeForm(PanelForm):
+    PREFIX = "code"
+
+
 class TaskForm(PanelForm):
     """A manual task's form; its prefix is the task's id."""
 

@@ -35,6 +35,7 @@ from consent_service.web.console.request_forms import (
     IDENTITY_NAMES,
     LANGUAGE_NAMES,
     ExtendForm,
+    NewCodeForm,
     NewRequestForm,
     RefuseForm,
     RunForm,
@@ -247,6 +248,7 @@ def render_request(
         "extend": ExtendForm(formdata=None),
         "refuse": RefuseForm(formdata=None),
         "run": RunForm(formdata=None),
+        "code": NewCodeForm(formdata=None),
     } | {f"task-{t['id']}": TaskForm(formdata=None, prefix=t["id"]) for t in open_tasks}
     panel |= forms or {}
     staff_names = {u["id"]: u["email"] for u in staff.list_users(ctx)}
@@ -265,10 +267,19 @@ def render_request(
         "package_ready": package_ready,
         "can": {action: staff.can(user["role"], action) for action in staff.ACTIONS},
         "runs_on_stores": shown["type"] in EXECUTED,
+        "code": _code(request_views.code_state(ctx, request_id), now),
         "confirmations": get_flashed_messages(),
         "section": "requests",
     }
     return render_template("console/requests/show.html", **values), status
+
+
+def _code(state: dict[str, Any] | None, now: dt.datetime) -> dict[str, Any] | None:
+    """The request's e-mail code as the page shows it: until when it works, or that it expired."""
+    if state is None:
+        return None
+    expires = _aware(state["expires_at"])
+    return {"expires": format_datetime(expires, "medium"), "expired": expires <= now, "locked": state["locked"]}
 
 
 def _header(req: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str, Any]:
