@@ -102,6 +102,7 @@ class Config:
     checkpoint_seconds: int = 60  # ... or this long after the last one, if the head moved (0 = never)
     checkpoint_file: Path | None = None  # where signed checkpoints are appended; default in data_dir
     witness_urls: tuple[str, ...] = ()  # http(s) URLs each signed checkpoint is POSTed to
+    log_origin: str = ""  # the transparency log's origin line and key name; "" = from CONSENT_PUBLIC_URL
     webhook_batch: int = 100  # consent events per consent webhook (1-1000)
     testing: bool = False
     # non-public networks (CIDR list) that webhooks, HTTP stores and witnesses may call; empty = none
@@ -213,6 +214,7 @@ class Config:
             checkpoint_seconds=int(get("CONSENT_CHECKPOINT_SECONDS", str(cls.checkpoint_seconds))),
             checkpoint_file=Path(env["CONSENT_CHECKPOINT_FILE"]) if get("CONSENT_CHECKPOINT_FILE") else None,
             witness_urls=_http_urls("CONSENT_WITNESS_URLS", get("CONSENT_WITNESS_URLS", "")),
+            log_origin=get("CONSENT_LOG_ORIGIN", "").strip(),
             webhook_batch=int(get("CONSENT_WEBHOOK_BATCH", str(cls.webhook_batch))),
             outbound_allow_networks=get("CONSENT_OUTBOUND_ALLOW_NETWORKS", ""),
             ratelimit_storage_url=get("CONSENT_RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url),
@@ -230,5 +232,7 @@ class Config:
             gpc_last_update=get("CONSENT_GPC_LAST_UPDATE", cls.gpc_last_update).strip(),
             stats_min_subjects=int(get("CONSENT_STATS_MIN_SUBJECTS", str(cls.stats_min_subjects))),
         )
-        portal = {name: int(get(f"CONSENT_{name.upper()}", str(getattr(cls, name)))) for name in PORTAL_NUMBERS}
+        portal = {
+            name: int(get(f"CONSENT_{name.upper()}", str(getattr(cls, name)))) for name in PORTAL_NUMBERS
+        }
         return config.with_overrides(**portal)

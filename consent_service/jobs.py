@@ -309,11 +309,17 @@ def checkpoint_round(ctx: Context) -> dict[str, Any] | None:
 
 
 def ledger_round(ctx: Context) -> None:
-    """What follows the ledger, once: the consent counts catch up with the events written since
-    (``ledger.stats.catch_up``), then a checkpoint round when checkpoints are on. Each part
+    """What follows the ledger, once: the Merkle tree grows by the events written since and signs
+    a checkpoint of its new size (``ledger.tree.extend``), the consent counts catch up with them
+    (``ledger.stats.catch_up``), then a checkpoint round of the hash chain when those are on. Each part
     survives the other's failure (a database hiccup): the next round tries again."""
+    from consent_service.ledger import tree
     from consent_service.ledger.stats import catch_up
 
+    try:
+        tree.extend(ctx)
+    except Exception:  # noqa: BLE001 - the tree grows in the next round
+        log.exception("adding the new ledger events to the Merkle tree failed; trying again later")
     try:
         catch_up(ctx)
     except Exception:  # noqa: BLE001 - the counts catch up in the next round

@@ -79,8 +79,6 @@ def end_open(session: Session, model: type[Link], when: dt.datetime, *where: Any
     """Make every link of ``model`` matching ``where`` that is still open at ``when`` expire at
     ``when``; returns how many."""
     done = session.execute(
-        update(model)
-        .where(*where, model.used_at.is_(None), model.expires_at > when)
-        .values(expires_at=when)
+        update(model).where(*where, model.used_at.is_(None), model.expires_at > when).values(expires_at=when)
     )
     return int(done.rowcount)  # type: ignore[attr-defined]

@@ -30,6 +30,10 @@ class Signer:
     def public_key(self) -> Ed25519PublicKey:
         return self._key.public_key()
 
+    def ed25519_private_key(self) -> Ed25519PrivateKey:
+        """The signing key itself, for signed formats other than canonical JSON (signed notes)."""
+        return self._key
+
     def public_key_pem(self) -> str:
         return (
             self._key.public_key()

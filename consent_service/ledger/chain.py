@@ -62,12 +62,17 @@ def _canonical_value(value: Any) -> Any:
     return value
 
 
-def event_digest(event: Mapping[str, Any]) -> str:
+def canonical_bytes(event: Mapping[str, Any]) -> bytes:
+    """The event's canonical encoding: what its chain hash is taken of, and its Merkle leaf."""
     doc = {name: _canonical_value(event.get(name)) for name in HASHED_FIELDS}
     for name in OPTIONAL_HASHED_FIELDS:
         if event.get(name) is not None:
             doc[name] = _canonical_value(event[name])
-    return hashlib.sha256(canonical_json(doc)).hexdigest()
+    return canonical_json(doc)
+
+
+def event_digest(event: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(event)).hexdigest()
 
 
 def link(rows: list[dict[str, Any]], head_seq: int, head_hash: str) -> tuple[int, str]:

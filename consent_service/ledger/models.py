@@ -251,3 +251,36 @@ class ConsentCountsState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
     through_seq: Mapped[int] = mapped_column(BigInteger)
     time_zone: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerTreeTile(Base):
+    """One tile of the ledger's Merkle tree (``ledger.tree``): up to ``tree.WIDTH`` hashes, 32
+    bytes each, of the complete nodes of tree level ``tree.HEIGHT * level`` with node indexes
+    ``idx * WIDTH`` onwards; the rightmost tile of a level grows until it is full."""
+
+    __tablename__ = "ledger_tree_tiles"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerTreeState(Base):
+    """One row: how many ledger events (in seq order, from seq 1) are leaves of the tree."""
+
+    __tablename__ = "ledger_tree_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerTreeCheckpoint(Base):
+    """A signed checkpoint of the tree (c2sp.org/tlog-checkpoint in a signed note), one per
+    tree size the log signed."""
+
+    __tablename__ = "ledger_tree_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -58,6 +58,10 @@ NOT_STATABLE = {
         "`from` is not after `to`, the range is at most 3,700 days from 1970 to 9000, and a "
         "`purpose` or `site` is registered",
     ),
+    ("GET", "/v1/ledger/proofs/inclusion"): "`seq` or `event`, not both; `seq` and `size` are within "
+    "the tree's size at the time (an event is in the tree once the ledger thread added it)",
+    ("GET", "/v1/ledger/proofs/consistency"): "`from` is not above `to`, and `to` is within the tree's "
+    "size at the time",
     ("POST", "/v1/imports"): "the file's rows are checked against the mapping row by row (times, "
     "identities, registered purposes)",
     ("PUT", "/v1/stores/{key}"): "store descriptions are checked per store type (docs/dsar-stores.md) "

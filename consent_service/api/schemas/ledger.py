@@ -1,8 +1,10 @@
-"""Schemas of ``/v1/ledger``: verification, checkpoints and the public key."""
+"""Schemas of ``/v1/ledger``: verification, checkpoints, the public key and the Merkle proofs."""
 
 from __future__ import annotations
 
-from marshmallow import fields
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from consent_service.api.schemas.common import StrictSchema
 
@@ -48,3 +50,47 @@ class VerificationOut(StrictSchema):
         metadata={"description": "the full report once completed (as GET /v1/ledger/verify)"}
     )
     error = fields.Str(allow_none=True)
+
+
+class InclusionQuery(StrictSchema):
+    seq = fields.Int(
+        load_default=None, validate=validate.Range(min=1), metadata={"description": "the event's seq"}
+    )
+    event = fields.Str(
+        load_default=None, validate=validate.Length(min=1, max=36), metadata={"description": "or its id"}
+    )
+    size = fields.Int(
+        load_default=None,
+        validate=validate.Range(min=1),
+        metadata={"description": "the tree size to prove against (default: the tree's size now)"},
+    )
+
+    @validates_schema
+    def one_of(self, data: dict[str, Any], **_: Any) -> None:
+        if (data["seq"] is None) == (data["event"] is None):
+            raise ValidationError("give either 'seq' or 'event'", field_name="seq")
+
+
+class InclusionOut(StrictSchema):
+    seq = fields.Int()
+    leaf_index = fields.Int(metadata={"description": "seq - 1"})
+    tree_size = fields.Int()
+    leaf_hash = fields.Str(metadata={"description": "SHA-256(0x00 ‖ the event's canonical bytes), base64"})
+    root_hash = fields.Str(metadata={"description": "the root of the tree of tree_size leaves, base64"})
+    inclusion_path = fields.List(fields.Str(), metadata={"description": "RFC 9162 §2.1.3 audit path, base64"})
+    checkpoint = fields.Str(
+        allow_none=True, metadata={"description": "the signed checkpoint of tree_size, if the log signed one"}
+    )
+
+
+class ConsistencyQuery(StrictSchema):
+    from_ = fields.Int(data_key="from", required=True, validate=validate.Range(min=1))
+    to = fields.Int(required=True, validate=validate.Range(min=1))
+
+
+class ConsistencyOut(StrictSchema):
+    from_ = fields.Int(data_key="from")
+    to = fields.Int()
+    old_root_hash = fields.Str()
+    new_root_hash = fields.Str()
+    consistency_path = fields.List(fields.Str(), metadata={"description": "RFC 9162 §2.1.4 proof, base64"})

@@ -279,7 +279,11 @@ def _code(state: dict[str, Any] | None, now: dt.datetime) -> dict[str, Any] | No
     if state is None:
         return None
     expires = _aware(state["expires_at"])
-    return {"expires": format_datetime(expires, "medium"), "expired": expires <= now, "locked": state["locked"]}
+    return {
+        "expires": format_datetime(expires, "medium"),
+        "expired": expires <= now,
+        "locked": state["locked"],
+    }
 
 
 def _header(req: dict[str, Any], now: dt.datetime, zone: ZoneInfo) -> dict[str, Any]:

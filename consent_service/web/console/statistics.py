@@ -151,7 +151,9 @@ def _dashboard(
         decided = None
         if all(bucket[n] is not None for n in ("grants", "denials", "withdrawals")):
             decided = bucket["grants"] + bucket["denials"] + bucket["withdrawals"]
-        per_site.append({"site": _site_param(key), "name": names.get(key, key), "decided": decided, "bucket": bucket})
+        per_site.append(
+            {"site": _site_param(key), "name": names.get(key, key), "decided": decided, "bucket": bucket}
+        )
     requests_answer = request_stats.request_stats(ctx, start=start, end=end, unsuppressed=unsuppressed)
     types = [t | {"name": type_name(t["type"], language())} for t in requests_answer["types"]]
     labels = [_label(b, interval) for b in overall["buckets"]]

@@ -1,0 +1,290 @@
+"""The ledger's Merkle tree (RFC 9162 §2.1), stored as tiles, extended as the ledger grows, and the
+signed checkpoints and proofs made from it.
+
+The leaves are the ledger's events in seq order (leaf index = seq - 1); a leaf's bytes are the
+event's canonical encoding (``chain.canonical_bytes``, what its chain hash is taken of), so that
+crypto-shredding, which destroys keys and never rewrites an event, leaves every leaf as it was.
+
+Storage (``ledger_tree_tiles``), in the style of c2sp.org/tlog-tiles with tiles of height
+``HEIGHT``: the tile (level L, index t) holds the hashes of the complete nodes of tree level
+``HEIGHT * L`` with node indexes ``t * WIDTH`` to ``t * WIDTH + WIDTH - 1``, 32 bytes each;
+only the rightmost tile of a level is partial. Any complete aligned subtree's hash is at most
+``WIDTH`` stored hashes away (``_subtree``), so the root and every proof need O(log n) tiles,
+read in one query (``_tiles``), and O(log n) hashes.
+
+How it follows the ledger: ``ledger_tree_state.size`` counts the events that are leaves.
+``extend`` reads the events after it (a run of at most ``BATCH`` seqs up to the head it read;
+seqs are committed in order under the head lock, so none can appear below the head later),
+hashes their leaves, and applies them in a short writing transaction that locks the state row
+and goes on only if the size has not moved meanwhile (two processes extending at once never add
+a leaf twice; the loser reads again). In the same transaction it signs a checkpoint of the new
+size (``ledger_tree_checkpoints``): c2sp.org/tlog-checkpoint text (origin ``CONSENT_LOG_ORIGIN``,
+size, base64 root) in a c2sp.org/signed-note signed with the service's Ed25519 key, whose
+verifier key is ``verifier_key``. The service's ledger thread extends the tree every round
+(``jobs.ledger_round``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from consent_service.context import Context
+from consent_service.errors import InvalidInput, NotFound
+from consent_service.ledger import chain, merkle, tlog
+from consent_service.ledger.models import LedgerEvent, LedgerHead, LedgerTreeCheckpoint, LedgerTreeTile
+
+HEIGHT = 4  # tree levels per tile level
+WIDTH = 1 << HEIGHT  # hashes per full tile
+HASH = 32
+BATCH = 5_000  # seqs per run of ``extend``
+
+_STATE = text("SELECT size FROM ledger_tree_state WHERE id = 1")
+_STATE_FOR_UPDATE = text("SELECT size FROM ledger_tree_state WHERE id = 1 FOR UPDATE")
+_GROWN = text("UPDATE ledger_tree_state SET size = :size WHERE id = 1")
+_EVENT_COLUMNS = [c for c in LedgerEvent.__table__.columns if c.key != "hash"]
+
+Tiles = dict[tuple[int, int], bytes]
+
+
+def size(session: Session) -> int:
+    """How many ledger events are leaves of the tree."""
+    return int(session.execute(_STATE).scalar_one())
+
+
+def origin(ctx: Context) -> str:
+    """The log's origin line (``CONSENT_LOG_ORIGIN``), also the name of its signing key; by
+    default the host (and port) of ``CONSENT_PUBLIC_URL`` followed by ``/consent-ledger``."""
+    if ctx.config.log_origin:
+        return ctx.config.log_origin
+    return f"{urlsplit(ctx.config.public_url).netloc or 'localhost'}/consent-ledger"
+
+
+def verifier_key(ctx: Context) -> str:
+    """The log's verifier key in the c2sp.org/signed-note format."""
+    return tlog.verifier_key(origin(ctx), ctx.signer.public_key())
+
+
+# Reading -------------------------------------------------------------------------------------
+
+
+def _tile_of(level: int, index: int) -> tuple[int, int, int, int]:
+    """(tile level, tile index, first position, count) of the stored hashes under the complete
+    aligned subtree (level, index)."""
+    tile_level, rest = divmod(level, HEIGHT)
+    first = index << rest
+    return tile_level, first // WIDTH, first % WIDTH, 1 << rest
+
+
+def _subtree(tiles: Tiles) -> merkle.Subtree:
+    def subtree(level: int, index: int) -> bytes:
+        tile_level, tile, first, count = _tile_of(level, index)
+        data = tiles.get((tile_level, tile), b"")
+        if len(data) < (first + count) * HASH:
+            raise RuntimeError(f"the tree has no complete subtree ({level}, {index})")
+        return merkle.root([data[i * HASH : (i + 1) * HASH] for i in range(first, first + count)])
+
+    return subtree
+
+
+def _tiles(session: Session, wanted: Iterable[tuple[int, int]]) -> Tiles:
+    keys = sorted({_tile_of(level, index)[:2] for level, index in wanted})
+    if not keys:
+        return {}
+    t = LedgerTreeTile
+    rows = session.execute(
+        select(t.level, t.idx, t.hashes).where(or_(*(and_(t.level == lv, t.idx == ix) for lv, ix in keys)))
+    )
+    return {(lv, ix): bytes(data) for lv, ix, data in rows}
+
+
+def _with_tiles(session: Session, make: Callable[[merkle.Subtree], Any]) -> Any:
+    """``make(subtree)`` with the tiles it needs read in one query: a first pass only notes the
+    subtrees asked for."""
+    asked: list[tuple[int, int]] = []
+
+    def note(level: int, index: int) -> bytes:
+        asked.append((level, index))
+        return bytes(HASH)
+
+    make(note)
+    return make(_subtree(_tiles(session, asked)))
+
+
+def root_of(session: Session, tree_size: int) -> bytes:
+    """MTH of the first ``tree_size`` leaves (``tree_size`` at most the tree's size)."""
+    if tree_size == 0:
+        return merkle.EMPTY_ROOT
+    return bytes(_with_tiles(session, lambda sub: merkle.range_hash(0, tree_size, sub)))
+
+
+def leaf_of(session: Session, index: int) -> bytes:
+    """The leaf hash of leaf ``index`` (seq ``index + 1``), as stored."""
+    return bytes(_with_tiles(session, lambda sub: sub(0, index)))
+
+
+# Extending -----------------------------------------------------------------------------------
+
+
+def _leaves(session: Session, after: int, upto: int) -> list[bytes]:
+    rows = session.execute(
+        select(*_EVENT_COLUMNS)
+        .where(LedgerEvent.seq > after, LedgerEvent.seq <= upto)
+        .order_by(LedgerEvent.seq)
+    )
+    leaves = []
+    expected = after
+    for row in rows:
+        expected += 1
+        if row.seq != expected:
+            raise RuntimeError(f"the ledger has no event {expected} below its head")
+        event: Any = row._mapping  # a view of the row, no copy
+        leaves.append(merkle.leaf_hash(chain.canonical_bytes(event)))
+    if expected != upto:
+        raise RuntimeError(f"the ledger has no event {expected + 1} below its head")
+    return leaves
+
+
+def _append(session: Session, old_size: int, leaves: list[bytes]) -> None:
+    """Store ``leaves`` after the first ``old_size``: each level's rightmost tile grows, and each
+    tile that fills adds its root to the level above."""
+    new_nodes, start, level = leaves, old_size, 0
+    t = LedgerTreeTile
+    while new_nodes:
+        first_tile = start // WIDTH
+        held = b""
+        if start % WIDTH:
+            held = session.execute(select(t.hashes).where(t.level == level, t.idx == first_tile)).scalar_one()
+        data = bytes(held) + b"".join(new_nodes)
+        filled: list[bytes] = []
+        for offset in range(0, len(data), WIDTH * HASH):
+            chunk = data[offset : offset + WIDTH * HASH]
+            index = first_tile + offset // (WIDTH * HASH)
+            if offset == 0 and held:
+                session.execute(update(t).where(t.level == level, t.idx == index).values(hashes=chunk))
+            else:
+                session.add(LedgerTreeTile(level=level, idx=index, hashes=chunk))
+            if len(chunk) == WIDTH * HASH:
+                filled.append(merkle.root([chunk[i * HASH : (i + 1) * HASH] for i in range(WIDTH)]))
+        session.flush()
+        new_nodes, start, level = filled, first_tile, level + 1
+
+
+def _sign(ctx: Context, session: Session, tree_size: int, now: dt.datetime) -> None:
+    root = root_of(session, tree_size)
+    note = tlog.sign_note(
+        tlog.checkpoint_body(origin(ctx), tree_size, root), origin(ctx), ctx.signer.ed25519_private_key()
+    )
+    session.add(LedgerTreeCheckpoint(size=tree_size, root=root, note=note, created_at=now))
+
+
+def extend(ctx: Context, batch: int = BATCH) -> int:
+    """Add the ledger's events after the tree's size as leaves, in runs of at most ``batch``
+    seqs, each signed as a checkpoint; returns how many leaves this call added."""
+    added = 0
+    while True:
+        with ctx.uow(write=False) as uow:
+            have = size(uow.session)
+            head = int(uow.session.scalar(select(LedgerHead.seq).where(LedgerHead.id == 1)) or 0)
+            if head <= have:
+                return added
+            upto = min(head, have + batch)
+            leaves = _leaves(uow.session, have, upto)
+        with ctx.uow() as uow:
+            session = uow.session
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            if int(session.execute(_STATE if sqlite else _STATE_FOR_UPDATE).scalar_one()) != have:
+                continue  # another process extended it meanwhile: read again
+            _append(session, have, leaves)
+            session.execute(_GROWN, {"size": upto})
+            _sign(ctx, session, upto, ctx.now())
+            uow.commit()
+            added += upto - have
+
+
+# Checkpoints and proofs ----------------------------------------------------------------------
+
+
+def latest_checkpoint(ctx: Context) -> str:
+    """The signed note of the latest checkpoint; NotFound while the tree is empty."""
+    with ctx.uow(write=False) as uow:
+        note = uow.session.scalars(
+            select(LedgerTreeCheckpoint.note).order_by(LedgerTreeCheckpoint.size.desc()).limit(1)
+        ).first()
+    if note is None:
+        raise NotFound("the log has no checkpoint yet: its tree is empty")
+    return note
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _checked_size(session: Session, tree_size: int | None, name: str) -> int:
+    have = size(session)
+    if have == 0:
+        raise NotFound("the log's tree is empty: no event is in a checkpoint yet")
+    if tree_size is None:
+        return have
+    if not 1 <= tree_size <= have:
+        raise InvalidInput(
+            f"'{name}' is out of range", errors={name: [f"a tree size from 1 to {have}, the log's size now"]}
+        )
+    return tree_size
+
+
+def inclusion(ctx: Context, seq: int, tree_size: int | None = None) -> dict[str, Any]:
+    """The audit path of the event ``seq`` in the tree of ``tree_size`` leaves (default: the
+    tree's size now), with its leaf hash and that tree's root (all base64)."""
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        n = _checked_size(session, tree_size, "size")
+        if not 1 <= seq <= n:
+            raise InvalidInput(
+                "'seq' is not in that tree", errors={"seq": [f"an event from 1 to {n} (the tree's leaves)"]}
+            )
+        index = seq - 1
+        path = _with_tiles(session, lambda sub: merkle.inclusion_proof(index, n, sub))
+        checkpoint = session.get(LedgerTreeCheckpoint, n)
+        return {
+            "seq": seq,
+            "leaf_index": index,
+            "tree_size": n,
+            "leaf_hash": _b64(leaf_of(session, index)),
+            "root_hash": _b64(root_of(session, n)),
+            "inclusion_path": [_b64(h) for h in path],
+            "checkpoint": checkpoint.note if checkpoint is not None else None,
+        }
+
+
+def consistency(ctx: Context, old_size: int, new_size: int) -> dict[str, Any]:
+    """The consistency proof between the trees of ``old_size`` and ``new_size`` leaves, with
+    both roots (base64)."""
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        new = _checked_size(session, new_size, "to")
+        if not 1 <= old_size <= new:
+            raise InvalidInput("'from' is out of range", errors={"from": [f"a tree size from 1 to {new}"]})
+        path = _with_tiles(session, lambda sub: merkle.consistency_proof(old_size, new, sub))
+        return {
+            "from_": old_size,
+            "to": new,
+            "old_root_hash": _b64(root_of(session, old_size)),
+            "new_root_hash": _b64(root_of(session, new)),
+            "consistency_path": [_b64(h) for h in path],
+        }
+
+
+def event_seq(ctx: Context, event_id: str) -> int:
+    """The seq of the event with id ``event_id``; NotFound if there is none."""
+    with ctx.uow(write=False) as uow:
+        seq = uow.session.scalar(select(LedgerEvent.seq).where(LedgerEvent.id == event_id))
+    if seq is None:
+        raise NotFound(f"no event {event_id!r} in the ledger")
+    return int(seq)
