@@ -14,10 +14,8 @@ Actors: ``execute_request(request_id)`` runs ``run_request`` (actor "worker"), `
 ``ledger_verification(verification_id)`` a verification of the whole ledger (never retried either).
 The retention schedule (``schedule_retention``, every ``CONSENT_RETENTION_INTERVAL``) is checked by
 ``work`` on each round, and in embedded mode by a daemon thread of the serving process. What
-follows the ledger (``ledger_round``: the consent counts catch up with the new events, then
-checkpoints, ``checkpoint_round``: sign one when due, deliver to witnesses) has its own daemon
-thread in the same places, every two seconds and when a local write crossed a multiple of
-``CONSENT_CHECKPOINT_EVENTS``.
+follows the ledger (``ledger_thread``: the Merkle tree, the consent counts, checkpoints) has its
+own daemon thread in the same places.
 A run that ends ``failed`` (a store was down) raises ``RunFailed`` so that Dramatiq's Retries
 middleware retries it with exponential backoff, at most ``MAX_RETRIES`` times; after that the
 request stays ``failed`` (with its ``failure_reason``) for a DPO to retry. A failure no run can
@@ -45,6 +43,7 @@ from consent_service.dsar.request_models import DsarRequest
 from consent_service.dsar.requests import EXECUTED, SCHEDULER
 from consent_service.errors import Conflict, NotFound
 from consent_service.ledger.verification import VERIFIER
+from consent_service.ledger_thread import CHECKPOINTER, ensure_checkpointer
 from consent_service.retention.runs import RUNNER
 from consent_service.wiring import bootstrap
 
@@ -56,8 +55,6 @@ MAX_BACKOFF_MS = 5 * 60_000
 TIME_LIMIT_MS = 6 * 3600_000  # a large erasure may take long; never cut a run in the middle
 EMBEDDED_THREADS = 2
 SCHEDULE_CHECK_SECONDS = 30.0  # the embedded schedule; an outbox retry waits at least 30 s
-CHECKPOINT_POLL_SECONDS = 2.0
-CHECKPOINTER = "checkpoint-schedule"
 
 
 class RunFailed(Exception):
@@ -293,71 +290,6 @@ def start_scheduler(ctx: Context, every: float = SCHEDULE_CHECK_SECONDS) -> thre
     return stop
 
 
-def checkpoints_enabled(config: Config) -> bool:
-    return config.checkpoint_events > 0 or config.checkpoint_seconds > 0
-
-
-def checkpoint_round(ctx: Context) -> dict[str, Any] | None:
-    """Sign a checkpoint if one is due, then deliver checkpoints to the witnesses."""
-    from consent_service.ledger.checkpoints import auto_checkpoint
-    from consent_service.ledger.witness import deliver_checkpoints
-
-    doc = auto_checkpoint(ctx)
-    if ctx.config.witness_urls:
-        deliver_checkpoints(ctx)
-    return doc
-
-
-def ledger_round(ctx: Context) -> None:
-    """What follows the ledger, once: the Merkle tree grows by the events written since and signs
-    a checkpoint of its new size (``ledger.tree.extend``), the consent counts catch up with them
-    (``ledger.stats.catch_up``), then a checkpoint round of the hash chain when those are on. Each part
-    survives the other's failure (a database hiccup): the next round tries again."""
-    from consent_service.ledger import tree
-    from consent_service.ledger.stats import catch_up
-
-    try:
-        tree.extend(ctx)
-    except Exception:  # noqa: BLE001 - the tree grows in the next round
-        log.exception("adding the new ledger events to the Merkle tree failed; trying again later")
-    try:
-        catch_up(ctx)
-    except Exception:  # noqa: BLE001 - the counts catch up in the next round
-        log.exception("counting the new ledger events failed; trying again later")
-    if checkpoints_enabled(ctx.config):
-        try:
-            checkpoint_round(ctx)
-        except Exception:  # noqa: BLE001 - checkpoints must survive a database hiccup
-            log.exception("making a ledger checkpoint failed; trying again later")
-
-
-def _checkpointer(ctx: Context, stop: threading.Event, wake: threading.Event, every: float) -> None:
-    while not stop.is_set():
-        wake.wait(every)
-        wake.clear()
-        if stop.is_set():
-            return
-        ledger_round(ctx)
-
-
-def start_checkpointer(ctx: Context, every: float | None = None) -> threading.Event:
-    """The ledger's follower: a daemon thread doing ``ledger_round`` every ``every`` s (at most
-    ``CHECKPOINT_POLL_SECONDS``) and at once when a write in this process crossed a multiple of
-    ``CONSENT_CHECKPOINT_EVENTS``. Set the returned event to stop it."""
-    from consent_service.ledger.checkpoints import NUDGE
-
-    if every is None:
-        every = min(CHECKPOINT_POLL_SECONDS, float(ctx.config.checkpoint_seconds or CHECKPOINT_POLL_SECONDS))
-    stop = threading.Event()
-    with _lock:
-        wake = ctx.caches.setdefault(NUDGE, threading.Event())
-    threading.Thread(
-        target=_checkpointer, args=(ctx, stop, wake, every), name="ledger-checkpoints", daemon=True
-    ).start()
-    atexit.register(stop.set)
-    return stop
-
-
 def enqueue_request(ctx: Context, request_id: str) -> None:
     """Queue a run of ``request_id`` (starts the embedded worker first when there is no broker)."""
     queue = queue_for(ctx.config)
@@ -373,7 +305,7 @@ def install(ctx: Context) -> Context:
 
     Without a broker (the embedded queue) this process also does the periodic ``housekeeping``
     (the retention schedule, outbox delivery and retries, package expiry) and follows the ledger
-    (``ledger_round``: the counts' catch-up, checkpoints); not in tests, which start
+    (``ledger_thread.ledger_round``: the tree, the counts' catch-up, checkpoints); not in tests, which start
     ``start_scheduler`` and ``start_checkpointer`` themselves. With a broker, ``consent-service
     worker`` does both."""
     ctx.caches.setdefault(SCHEDULER, enqueue_request)
@@ -383,18 +315,8 @@ def install(ctx: Context) -> Context:
         with _lock:
             if "housekeeping" not in ctx.caches:
                 ctx.caches["housekeeping"] = start_scheduler(ctx)
-        _ensure_checkpointer(ctx)
+        ensure_checkpointer(ctx)
     return ctx
-
-
-def _ensure_checkpointer(ctx: Context) -> threading.Event | None:
-    """Start the checkpoint thread for ``ctx`` unless one runs; returns its stop event if started."""
-    with _lock:
-        if CHECKPOINTER in ctx.caches:
-            return None
-        ctx.caches[CHECKPOINTER] = True
-    stop = ctx.caches[CHECKPOINTER] = start_checkpointer(ctx)
-    return stop
 
 
 def recover(ctx: Context) -> list[str]:
@@ -440,7 +362,7 @@ def work(ctx: Context, *, threads: int, stop: threading.Event, interval: float =
                 queue.worker.start()
         worker = queue.worker
         recover(ctx)
-    checkpointer = _ensure_checkpointer(ctx)
+    checkpointer = ensure_checkpointer(ctx)
     try:
         while not stop.is_set():
             housekeeping(ctx)

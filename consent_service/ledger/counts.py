@@ -107,11 +107,6 @@ _SUBJECT, _PURPOSE, _AT, _SOURCE = (
 )
 
 
-def fold_row(event: Mapping[str, Any]) -> tuple[Any, ...]:
-    """An event given by name as the fold reads it."""
-    return tuple(event.get(name) for name in FOLD_FIELDS)
-
-
 def count_day(recorded_at: dt.datetime, recorded_at_source: dt.datetime | None, tz: dt.tzinfo) -> dt.date:
     """The day an event counts on: its source time's date in ``tz`` if imported, else its own."""
     return (recorded_at_source or recorded_at).astimezone(tz).date()

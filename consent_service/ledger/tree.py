@@ -21,7 +21,7 @@ a leaf twice; the loser reads again). In the same transaction it signs a checkpo
 size (``ledger_tree_checkpoints``): c2sp.org/tlog-checkpoint text (origin ``CONSENT_LOG_ORIGIN``,
 size, base64 root) in a c2sp.org/signed-note signed with the service's Ed25519 key, whose
 verifier key is ``verifier_key``. The service's ledger thread extends the tree every round
-(``jobs.ledger_round``).
+(``ledger_thread.ledger_round``).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.errors import InvalidInput, NotFound
-from consent_service.ledger import chain, merkle, tlog
-from consent_service.ledger.models import LedgerEvent, LedgerHead, LedgerTreeCheckpoint, LedgerTreeTile
+from consent_service.ledger import chain, counts, merkle, tlog
+from consent_service.ledger.models import LedgerEvent, LedgerTreeCheckpoint, LedgerTreeTile
 
 HEIGHT = 4  # tree levels per tile level
 WIDTH = 1 << HEIGHT  # hashes per full tile
@@ -191,7 +191,7 @@ def extend(ctx: Context, batch: int = BATCH) -> int:
     while True:
         with ctx.uow(write=False) as uow:
             have = size(uow.session)
-            head = int(uow.session.scalar(select(LedgerHead.seq).where(LedgerHead.id == 1)) or 0)
+            head = counts.head_seq(uow.session)
             if head <= have:
                 return added
             upto = min(head, have + batch)

@@ -108,7 +108,9 @@ def test_gpc_denies_honor_gpc_purposes_the_request_does_not_grant(client, site, 
 # True: a client granting what the signal refuses; False: the service's banner, which refuses
 # it itself when it sees the signal (so that nothing is granted where the header does not arrive)
 @pytest.mark.parametrize("granted", [True, False])
-def test_accept_all_does_not_override_gpc_for_honor_gpc_purposes_and_their_cookies(client, site, ctx, granted):
+def test_accept_all_does_not_override_gpc_for_honor_gpc_purposes_and_their_cookies(
+    client, site, ctx, granted
+):
     response = banner(
         client,
         site,

@@ -136,10 +136,7 @@ def test_two_processes_share_the_sign_in_limits_of_the_preference_centre(ctx: An
     config = ctx.config.with_overrides(ratelimit_storage_url=server_url("redis"))
     clients = [create_app(context=bootstrap(config)).test_client() for _ in range(2)]
     address, ip = f"reader-{secrets.token_hex(4)}@example.org", random_ip()
-    statuses = [
-        ask_for_link(c, address, environ_base={"REMOTE_ADDR": ip}).status_code
-        for c in clients * 2
-    ]
+    statuses = [ask_for_link(c, address, environ_base={"REMOTE_ADDR": ip}).status_code for c in clients * 2]
     assert statuses == [200] * prefs.SIGNIN_PER_ADDRESS + [429] * (4 - prefs.SIGNIN_PER_ADDRESS)
     hourly = limiter_of(bootstrap(config))
     key = f"test-{secrets.token_hex(4)}"

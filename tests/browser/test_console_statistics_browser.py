@@ -188,7 +188,9 @@ def whole_page(driver: Any, folder: Any, name: str) -> None:
     for size, (width, height) in PUBLIC_SIZES.items():
         driver.set_window_size(width, height)
         settle_at(driver, width)
-        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "format": "png"})
+        shot = driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"captureBeyondViewport": True, "format": "png"}
+        )
         path = folder / f"console-{name}-{size}-full.png"
         path.write_bytes(base64.b64decode(shot["data"]))
         assert_png(path)

@@ -27,7 +27,6 @@ from consent_service.context import Context
 from consent_service.crypto.signing import verify_signed
 from consent_service.demo import seed
 from consent_service.errors import Conflict
-from consent_service.jobs import checkpoint_round, start_checkpointer
 from consent_service.ledger.audit import verify
 from consent_service.ledger.chain import event_digest
 from consent_service.ledger.checkpoints import (
@@ -38,6 +37,7 @@ from consent_service.ledger.checkpoints import (
 )
 from consent_service.ledger.models import GENESIS_HASH, LedgerEvent
 from consent_service.ledger.witness import status
+from consent_service.ledger_thread import checkpoint_round, start_checkpointer
 from consent_service.wiring import bootstrap
 from tests.fakes import FixedClock
 from tests.integration.helpers import cli, consent, disable_ledger_guards, email, raw, set_head, stored_events

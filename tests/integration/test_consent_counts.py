@@ -261,9 +261,9 @@ def test_a_run_read_before_another_catch_up_or_a_rebuild_is_not_applied(world) -
 
 
 def test_the_ledger_thread_brings_the_counts_up_to_date_without_a_read(world) -> None:
-    """The serving process's ledger thread (``jobs.start_checkpointer``) counts new events on its
+    """The serving process's ledger thread (``ledger_thread.start_checkpointer``) counts new events on its
     own within a round."""
-    from consent_service.jobs import start_checkpointer
+    from consent_service.ledger_thread import start_checkpointer
 
     ctx, _, site_key = world
     write(ctx, site_key, ("banner", 4, "accept_all", False, "de"))

@@ -27,7 +27,11 @@ def grow(ctx: Context, visits: int, first: int = 0) -> str:
     """Banner visits and API consents by ``visits`` people (several events each)."""
     site_key = str(seed(ctx)["site"]["site_key"]) if first == 0 else ""
     for i in range(first, first + visits):
-        write(ctx, site_key or _site(ctx), ("consent", i, [("newsletter", i % 2 == 0), ("ads", True)], "api", "de"))
+        write(
+            ctx,
+            site_key or _site(ctx),
+            ("consent", i, [("newsletter", i % 2 == 0), ("ads", True)], "api", "de"),
+        )
     return site_key
 
 
@@ -44,7 +48,9 @@ def leaves(ctx: Context) -> list[bytes]:
     out = []
     with ctx.uow(write=False) as uow:
         for event in uow.session.scalars(select(LedgerEvent).order_by(LedgerEvent.seq)):
-            data = chain.canonical_bytes({c.key: getattr(event, c.key) for c in LedgerEvent.__table__.columns})
+            data = chain.canonical_bytes(
+                {c.key: getattr(event, c.key) for c in LedgerEvent.__table__.columns}
+            )
             assert hashlib.sha256(data).hexdigest() == event.hash
             out.append(hashlib.sha256(b"\x00" + data).digest())
     return out
@@ -147,7 +153,9 @@ def test_the_api_serves_the_checkpoint_the_key_and_the_proofs(ctx: Context, clie
     note = client.get("/v1/ledger/checkpoint")
     key = client.get("/v1/ledger/key")
     assert note.status_code == key.status_code == 200 and note.mimetype == "text/plain"
-    text, _ = tlog.open_note(note.get_data(as_text=True), [tlog.parse_verifier_key(key.get_data(as_text=True).strip())])
+    text, _ = tlog.open_note(
+        note.get_data(as_text=True), [tlog.parse_verifier_key(key.get_data(as_text=True).strip())]
+    )
     assert tlog.parse_checkpoint(text).size == n
 
     with ctx.uow(write=False) as uow:
@@ -163,7 +171,11 @@ def test_the_api_serves_the_checkpoint_the_key_and_the_proofs(ctx: Context, clie
     )
     consistent = client.get(f"/v1/ledger/proofs/consistency?from=2&to={n}", headers=auth).get_json()
     assert merkle.verify_consistency(
-        2, n, merkle.root(expected[:2]), merkle.root(expected), [b64(h) for h in consistent["consistency_path"]]
+        2,
+        n,
+        merkle.root(expected[:2]),
+        merkle.root(expected),
+        [b64(h) for h in consistent["consistency_path"]],
     )
 
     for url in (

@@ -303,5 +303,7 @@ def test_0030_starts_the_counts_at_the_head_in_their_zone_and_goes_back(
     command.downgrade(alembic_config(url), "0029")
     engine = make_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT id, time_zone FROM consent_counts_zone")).all() == [(1, "Europe/Vienna")]
+        assert conn.execute(text("SELECT id, time_zone FROM consent_counts_zone")).all() == [
+            (1, "Europe/Vienna")
+        ]
     engine.dispose()

@@ -11,21 +11,20 @@ NOON = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
 
 
 def event(subject: str, purpose: str, decision: str, at: dt.datetime = NOON, **extra: Any) -> tuple[Any, ...]:
-    """A consent event on a purpose as the fold reads it."""
-    return counts.fold_row(
-        {
-            "subject_id": subject,
-            "target_key": purpose,
-            "decision": decision,
-            "channel": "banner",
-            "method": "accept_all",
-            "language": "de",
-            "recorded_at": at,
-            "actor_type": "site",
-            "actor_id": "site_1",
-            **extra,
-        }
-    )
+    """A consent event on a purpose as the fold reads it (``counts.FOLD_FIELDS``)."""
+    values = {
+        "subject_id": subject,
+        "target_key": purpose,
+        "decision": decision,
+        "channel": "banner",
+        "method": "accept_all",
+        "language": "de",
+        "recorded_at": at,
+        "actor_type": "site",
+        "actor_id": "site_1",
+        **extra,
+    }
+    return tuple(values.get(name) for name in counts.FOLD_FIELDS)
 
 
 def test_first_events_count_each_subject_once_per_purpose_and_day() -> None:

@@ -1,0 +1,100 @@
+"""The ledger's follower thread: what follows the ledger once events are written, every
+``CHECKPOINT_POLL_SECONDS`` and when a local write crossed a multiple of
+``CONSENT_CHECKPOINT_EVENTS`` (``ledger_round``): the Merkle tree grows and signs a checkpoint of
+its new size, the consent counts catch up, and the hash chain's checkpoints are signed when due
+and delivered to witnesses. Started by ``jobs`` in the serving process (embedded queue) or in
+``consent-service worker`` (with a broker), one per context.
+
+Wiring, like ``jobs``: it calls the ledger's service functions and holds no rule of its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from typing import Any
+
+from consent_service.config import Config
+from consent_service.context import Context
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_POLL_SECONDS = 2.0
+CHECKPOINTER = "checkpoint-schedule"  # ctx.caches key: the thread runs (its stop event)
+_lock = threading.Lock()
+
+
+def checkpoints_enabled(config: Config) -> bool:
+    return config.checkpoint_events > 0 or config.checkpoint_seconds > 0
+
+
+def checkpoint_round(ctx: Context) -> dict[str, Any] | None:
+    """Sign a checkpoint if one is due, then deliver checkpoints to the witnesses."""
+    from consent_service.ledger.checkpoints import auto_checkpoint
+    from consent_service.ledger.witness import deliver_checkpoints
+
+    doc = auto_checkpoint(ctx)
+    if ctx.config.witness_urls:
+        deliver_checkpoints(ctx)
+    return doc
+
+
+def ledger_round(ctx: Context) -> None:
+    """What follows the ledger, once: the Merkle tree grows by the events written since and signs
+    a checkpoint of its new size (``ledger.tree.extend``), the consent counts catch up with them
+    (``ledger.stats.catch_up``), then a checkpoint round of the hash chain when those are on. Each part
+    survives the other's failure (a database hiccup): the next round tries again."""
+    from consent_service.ledger import tree
+    from consent_service.ledger.stats import catch_up
+
+    try:
+        tree.extend(ctx)
+    except Exception:  # noqa: BLE001 - the tree grows in the next round
+        log.exception("adding the new ledger events to the Merkle tree failed; trying again later")
+    try:
+        catch_up(ctx)
+    except Exception:  # noqa: BLE001 - the counts catch up in the next round
+        log.exception("counting the new ledger events failed; trying again later")
+    if checkpoints_enabled(ctx.config):
+        try:
+            checkpoint_round(ctx)
+        except Exception:  # noqa: BLE001 - checkpoints must survive a database hiccup
+            log.exception("making a ledger checkpoint failed; trying again later")
+
+
+def _checkpointer(ctx: Context, stop: threading.Event, wake: threading.Event, every: float) -> None:
+    while not stop.is_set():
+        wake.wait(every)
+        wake.clear()
+        if stop.is_set():
+            return
+        ledger_round(ctx)
+
+
+def start_checkpointer(ctx: Context, every: float | None = None) -> threading.Event:
+    """The ledger's follower: a daemon thread doing ``ledger_round`` every ``every`` s (at most
+    ``CHECKPOINT_POLL_SECONDS``) and at once when a write in this process crossed a multiple of
+    ``CONSENT_CHECKPOINT_EVENTS``. Set the returned event to stop it."""
+    from consent_service.ledger.checkpoints import NUDGE
+
+    if every is None:
+        every = min(CHECKPOINT_POLL_SECONDS, float(ctx.config.checkpoint_seconds or CHECKPOINT_POLL_SECONDS))
+    stop = threading.Event()
+    with _lock:
+        wake = ctx.caches.setdefault(NUDGE, threading.Event())
+    threading.Thread(
+        target=_checkpointer, args=(ctx, stop, wake, every), name="ledger-checkpoints", daemon=True
+    ).start()
+    atexit.register(stop.set)
+    return stop
+
+
+def ensure_checkpointer(ctx: Context) -> threading.Event | None:
+    """Start the checkpoint thread for ``ctx`` unless one runs; returns its stop event if started."""
+    with _lock:
+        if CHECKPOINTER in ctx.caches:
+            return None
+        ctx.caches[CHECKPOINTER] = True
+    stop = ctx.caches[CHECKPOINTER] = start_checkpointer(ctx)
+    return stop
