@@ -104,7 +104,7 @@ bench-stats: setup
 	$(BIN)/python -m bench.stats --events $(EVENTS)
 
 lint: setup
-	$(BIN)/ruff check consent_service tests bench migrations clients
+	$(BIN)/ruff check consent_service consent_verify tests bench migrations clients
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+from consent_verify.canonical import canonical_json
 
-def canonical_json(doc: Any) -> bytes:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+__all__ = ["canonical_json", "content_hash"]
 
 
 def content_hash(doc: Any) -> str:

@@ -37,8 +37,10 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.errors import InvalidInput, NotFound
-from consent_service.ledger import chain, counts, merkle, tlog
+from consent_service.ledger import chain, counts
 from consent_service.ledger.models import LedgerEvent, LedgerTreeCheckpoint, LedgerTreeTile
+from consent_verify import merkle
+from consent_verify import note as tlog
 
 HEIGHT = 4  # tree levels per tile level
 WIDTH = 1 << HEIGHT  # hashes per full tile

@@ -1,6 +1,6 @@
 """The ledger's Merkle tree (``ledger.tree``) on SQLite and PostgreSQL: its leaves are the events'
 canonical bytes, its roots equal the RFC's MTH of them at every size it signed, every inclusion
-and consistency proof it gives verifies with the RFC's algorithms (``ledger.merkle``), runs of any
+and consistency proof it gives verifies with the RFC's algorithms (``consent_verify.merkle``), runs of any
 size and extensions racing each other add each leaf once, its checkpoints open with its verifier
 key, a shred changes no leaf, and the API answers the proofs and refuses bad arguments with a
 problem."""
@@ -18,8 +18,10 @@ from sqlalchemy import select
 from consent_service import create_app
 from consent_service.context import Context
 from consent_service.demo import seed
-from consent_service.ledger import chain, merkle, tlog, tree
+from consent_service.ledger import chain, tree
 from consent_service.ledger.models import LedgerEvent, LedgerTreeCheckpoint
+from consent_verify import merkle
+from consent_verify import note as tlog
 from tests.integration.consent_writes import write
 
 

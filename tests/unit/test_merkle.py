@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consent_service.ledger import merkle
+from consent_verify import merkle
 
 
 def sha(data: bytes) -> bytes:

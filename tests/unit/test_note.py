@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consent_service.ledger import tlog
+from consent_verify import note as tlog
 
 # --- published vectors ------------------------------------------------------------------------
 # The key pair and notes of the Go implementation of signed notes, golang.org/x/mod/sumdb/note,
@@ -275,3 +275,62 @@ def test_cosigners_add_their_lines_and_each_verifies() -> None:
             tlog.open_note(tampered, verifiers)
     with pytest.raises(ValueError):
         tlog.add_signature(body, "witness.example", witness_key)  # not a signed note
+
+
+# --- cosignatures (c2sp.org/tlog-cosignature) -------------------------------------------------
+# The spec's example cosignature line: its key is not published, but its bytes show the layout
+# (key ID, then the big-endian time 1679315147 of the example's signed message, then 64 bytes).
+SPEC_COSIGNATURE = (
+    "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA=="
+)
+
+
+def test_a_cosignature_has_the_layout_and_message_of_the_spec() -> None:
+    spec = base64.b64decode(SPEC_COSIGNATURE)
+    assert len(spec) == 4 + 8 + 64 and int.from_bytes(spec[4:12], "big") == 1679315147
+    log_key, witness_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    note = tlog.sign_note(SPEC_CHECKPOINT, "example.com/behind-the-sofa", log_key)
+    cosigned = tlog.cosign(note, "witness.example.com/w1", witness_key, 1679315147)
+    line = cosigned.splitlines()[-1]
+    assert line.startswith("\u2014 witness.example.com/w1 ")
+    raw = base64.b64decode(line.split(" ")[2])
+    public = witness_key.public_key().public_bytes_raw()
+    # worked out here from the spec's words, not with the module's helpers
+    assert raw[:4] == hashlib.sha256(b"witness.example.com/w1\n\x04" + public).digest()[:4]
+    assert raw[4:12] == spec[4:12]
+    message = b"cosignature/v1\ntime 1679315147\n" + SPEC_CHECKPOINT.encode()
+    witness_key.public_key().verify(raw[12:], message)  # raises if it were signed otherwise
+    vkey = tlog.cosigner_key("witness.example.com/w1", witness_key.public_key())
+    assert vkey.split("+", 2)[2] == base64.b64encode(b"\x04" + public).decode()
+    witness = tlog.parse_verifier_key(vkey)
+    log = tlog.parse_verifier_key(tlog.verifier_key("example.com/behind-the-sofa", log_key.public_key()))
+    opened = tlog.verify_note(cosigned, [log, witness])
+    assert opened.text == SPEC_CHECKPOINT
+    assert opened.signers == {"example.com/behind-the-sofa": None, "witness.example.com/w1": 1679315147}
+
+
+def test_a_cosignature_is_refused_when_the_time_or_text_changed_or_it_is_a_plain_signature() -> None:
+    log_key, witness_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    log = tlog.parse_verifier_key(tlog.verifier_key("log.example", log_key.public_key()))
+    witness = tlog.parse_verifier_key(tlog.cosigner_key("w.example", witness_key.public_key()))
+    note = tlog.sign_note(SPEC_CHECKPOINT, "log.example", log_key)
+    cosigned = tlog.cosign(note, "w.example", witness_key, 1700000000)
+    name, sig = cosigned.splitlines()[-1][2:].split(" ")
+    raw = base64.b64decode(sig)
+    later = raw[:4] + (1700000001).to_bytes(8, "big") + raw[12:]
+    moved = cosigned.replace(sig, base64.b64encode(later).decode())
+    with pytest.raises(ValueError, match="does not verify"):
+        tlog.verify_note(moved, [log, witness])
+    with pytest.raises(ValueError, match="does not verify"):
+        tlog.verify_note(cosigned.replace("20852163", "20852164"), [witness])
+    # a plain note signature by the witness key is not a cosignature: its key ID differs, so
+    # the line is of an unknown key, and a note with nothing else known has no signature
+    plain = tlog.add_signature(note, "w.example", witness_key)
+    with pytest.raises(ValueError, match="no signature of a known key"):
+        tlog.verify_note(plain, [witness])
+    assert tlog.verify_note(tlog.cosign(cosigned, "w.example", witness_key, 5), [witness]).signers == {
+        "w.example": 5
+    }  # replaced, not repeated
+    for bad in (-1, 2**63, True, 1.5):
+        with pytest.raises(ValueError, match="POSIX timestamp"):
+            tlog.cosign(note, "w.example", witness_key, bad)  # type: ignore[arg-type]

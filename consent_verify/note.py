@@ -1,4 +1,5 @@
-"""Checkpoints of the transparency log and the signed notes that carry them (C2SP formats).
+"""Checkpoints of a transparency log, the signed notes that carry them, and witnesses'
+cosignatures on them (C2SP formats).
 
 - ``checkpoint_body`` / ``parse_checkpoint``: the text of c2sp.org/tlog-checkpoint: the origin,
   the tree size in decimal, the base64 root hash, then optional extension lines, each line
@@ -9,6 +10,13 @@
   signs a text, ``add_signature`` adds a cosigner's line to a signed note, ``verifier_key`` and
   ``parse_verifier_key`` write and read the ``<name>+<key ID hex>+<base64(0x01 ‖ key)>``
   verifier keys, and ``open_note`` returns the text and the keys whose signatures verified.
+
+- Cosignatures of c2sp.org/tlog-cosignature (``cosignature/v1``, signature type 0x04): a
+  witness signs ``cosignature/v1\n`` ``time <POSIX seconds>\n`` followed by the checkpoint
+  text, and its signature line holds base64(key ID ‖ 8-byte big-endian time ‖ signature), the
+  key ID being SHA-256(name ‖ 0x0A ‖ 0x04 ‖ public key)[:4]. ``cosign`` adds such a line,
+  ``cosigner_key`` writes a witness's verifier key, and ``verify_note`` returns the time of
+  each verified cosignature beside the plain signatures.
 
 Pure functions; malformed input raises ``ValueError`` with a message saying what is wrong.
 ``open_note`` ignores lines from keys it does not know (as the note format requires, so that
@@ -30,6 +38,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 ED25519 = 0x01  # the signature type byte of Ed25519 notes (c2sp.org/signed-note)
+COSIGNATURE_V1 = 0x04  # Ed25519 cosignatures of checkpoints (c2sp.org/tlog-cosignature)
+_KINDS = (ED25519, COSIGNATURE_V1)
+_COSIGNED_HEADER = "cosignature/v1\n"
+MAX_TIMESTAMP = 2**63 - 1
 DASH = "\u2014"  # the em dash that opens every signature line
 MAX_SIGNATURES = 100  # the note format asks for at least 16 to be accepted
 _SIZE = re.compile(r"0|[1-9][0-9]*")
@@ -48,11 +60,22 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Verifier:
-    """An Ed25519 key that notes may be signed with: its name, key ID and raw public key."""
+    """An Ed25519 key that notes may be signed with: its name, key ID and raw public key, and
+    its kind: ``ED25519`` (plain note signatures) or ``COSIGNATURE_V1`` (a witness's)."""
 
     name: str
     key_id: bytes
     public_key: bytes
+    kind: int = ED25519
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A note whose signatures were checked: its text, and per verified key name the time of
+    its cosignature (``None`` for a plain signature), in the order of the lines."""
+
+    text: str
+    signers: dict[str, int | None]
 
 
 def _b64decode(text: str, what: str) -> bytes:
@@ -135,19 +158,24 @@ def _raw(public_key: Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
-    """The 4-byte key ID of an Ed25519 note key: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]."""
-    return _key_id(name, bytes([ED25519]) + _raw(public_key))
+def key_id(name: str, public_key: Ed25519PublicKey, kind: int = ED25519) -> bytes:
+    """The 4-byte key ID of an Ed25519 note key: SHA-256(name ‖ 0x0A ‖ kind ‖ key)[:4]."""
+    return _key_id(name, bytes([kind]) + _raw(public_key))
 
 
 def _key_id(name: str, typed_key: bytes) -> bytes:
     return hashlib.sha256(name.encode("utf-8") + b"\n" + typed_key).digest()[:4]
 
 
-def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
-    """The verifier key ``<name>+<key ID in hex>+<base64(0x01 ‖ public key)>`` of a note key."""
+def verifier_key(name: str, public_key: Ed25519PublicKey, kind: int = ED25519) -> str:
+    """The verifier key ``<name>+<key ID in hex>+<base64(kind ‖ public key)>`` of a note key."""
     _check_name(name)
-    return f"{name}+{key_id(name, public_key).hex()}+{_b64(bytes([ED25519]) + _raw(public_key))}"
+    return f"{name}+{key_id(name, public_key, kind).hex()}+{_b64(bytes([kind]) + _raw(public_key))}"
+
+
+def cosigner_key(name: str, public_key: Ed25519PublicKey) -> str:
+    """A witness's verifier key: ``<name>+<key ID>+<base64(0x04 ‖ public key)>``."""
+    return verifier_key(name, public_key, COSIGNATURE_V1)
 
 
 def parse_verifier_key(vkey: str) -> Verifier:
@@ -163,9 +191,11 @@ def parse_verifier_key(vkey: str) -> Verifier:
         raise ValueError("the verifier key is empty")
     if _key_id(name, typed_key) != bytes.fromhex(id_hex):
         raise ValueError("the verifier key's ID does not match its name and key")
-    if typed_key[0] != ED25519 or len(typed_key) != 33:
-        raise ValueError("the verifier key is not an Ed25519 key (unknown algorithm or length)")
-    return Verifier(name, bytes.fromhex(id_hex), typed_key[1:])
+    if typed_key[0] not in _KINDS or len(typed_key) != 33:
+        raise ValueError(
+            "the verifier key is not an Ed25519 note or cosignature/v1 key (unknown algorithm or length)"
+        )
+    return Verifier(name, bytes.fromhex(id_hex), typed_key[1:], typed_key[0])
 
 
 def _signature_line(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
@@ -224,33 +254,67 @@ def add_signature(note: str, name: str, private_key: Ed25519PrivateKey) -> str:
     return text + "\n" + "".join(kept) + added
 
 
-def open_note(note: str, verifiers: Sequence[Verifier]) -> tuple[str, list[str]]:
-    """The note's text and the names of the known keys whose signatures verified (in order).
+def _cosigned_message(text: str, timestamp: int) -> bytes:
+    return f"{_COSIGNED_HEADER}time {timestamp}\n{text}".encode()
+
+
+def cosign(note: str, name: str, private_key: Ed25519PrivateKey, timestamp: int) -> str:
+    """The signed note with a witness's cosignature/v1 line of time ``timestamp`` added (a
+    line of the same witness key is replaced). The checkpoint text is not checked here: a
+    witness checks it before it cosigns."""
+    _check_name(name)
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int) or not 0 <= timestamp <= MAX_TIMESTAMP:
+        raise ValueError("a cosignature's time is a POSIX timestamp from 0 to 2**63 - 1")
+    text, signatures = _split_note(note)
+    kid = key_id(name, private_key.public_key(), COSIGNATURE_V1)
+    raw = kid + timestamp.to_bytes(8, "big") + private_key.sign(_cosigned_message(text, timestamp))
+    kept = [f"{DASH} {n} {_b64(k + s)}\n" for n, k, s in signatures if (n, k) != (name, kid)]
+    return text + "\n" + "".join(kept) + f"{DASH} {name} {_b64(raw)}\n"
+
+
+def verify_note(note: str, verifiers: Sequence[Verifier]) -> Opened:
+    """The note's text and the known keys whose signatures verified, with each cosignature's
+    time.
 
     Lines of unknown keys (another name or key ID) are ignored. ``ValueError`` for a malformed
     note (no newline-terminated text, no blank line, bad base64, ...), for a known key whose
-    signature does not verify (the text was changed or the signature forged), for two
-    different verifiers with the same name and key ID, and when no known key signed at all.
+    signature does not verify (the text was changed or the signature forged), for a
+    cosignature that is not a time and a 64-byte signature, for two different verifiers with
+    the same name and key ID, and when no known key signed at all.
     """
     text, signatures = _split_note(note)
     known: dict[tuple[str, bytes], Verifier | None] = {}
     for verifier in verifiers:
         slot = (verifier.name, verifier.key_id)
         known[slot] = verifier if known.get(slot, verifier) == verifier else None
-    verified: list[str] = []
-    message = text.encode("utf-8")
+    signers: dict[str, int | None] = {}
     for name, kid, signature in signatures:
         if (name, kid) not in known:
             continue
         key = known[name, kid]
         if key is None:
             raise ValueError(f"two verifiers have the key {name}+{kid.hex()}")
+        timestamp: int | None = None
+        message = text.encode("utf-8")
+        if key.kind == COSIGNATURE_V1:
+            if len(signature) != 8 + 64:
+                raise ValueError(f"the cosignature of {name}+{kid.hex()} is not a time and a signature")
+            timestamp = int.from_bytes(signature[:8], "big")
+            if timestamp > MAX_TIMESTAMP:
+                raise ValueError(f"the cosignature of {name}+{kid.hex()} has a time past 2**63 - 1")
+            signature, message = signature[8:], _cosigned_message(text, timestamp)
         try:
             Ed25519PublicKey.from_public_bytes(key.public_key).verify(signature, message)
         except InvalidSignature:
             raise ValueError(f"the signature of {name}+{kid.hex()} does not verify") from None
-        if name not in verified:
-            verified.append(name)
-    if not verified:
+        signers.setdefault(name, timestamp)
+    if not signers:
         raise ValueError("the note has no signature of a known key")
-    return text, verified
+    return Opened(text, signers)
+
+
+def open_note(note: str, verifiers: Sequence[Verifier]) -> tuple[str, list[str]]:
+    """The note's text and the names of the known keys whose signatures verified (in order);
+    the errors of ``verify_note``."""
+    opened = verify_note(note, verifiers)
+    return opened.text, list(opened.signers)
