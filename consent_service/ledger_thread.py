@@ -1,6 +1,5 @@
 """The ledger's follower thread: what follows the ledger once events are written, every
-``CHECKPOINT_POLL_SECONDS`` and when a local write crossed a multiple of
-``CONSENT_CHECKPOINT_EVENTS`` (``ledger_round``): the Merkle tree grows and signs a checkpoint of
+``CHECKPOINT_POLL_SECONDS`` and soon after each local write (``ledger_round``): the Merkle tree grows and signs a checkpoint of
 its new size, the consent counts catch up, and the hash chain's checkpoints are signed when due
 and delivered to witnesses. Started by ``jobs`` in the serving process (embedded queue) or in
 ``consent-service worker`` (with a broker), one per context.
@@ -13,6 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from typing import Any
 
 from consent_service.config import Config
@@ -21,6 +21,11 @@ from consent_service.context import Context
 log = logging.getLogger(__name__)
 
 CHECKPOINT_POLL_SECONDS = 2.0
+# After a write woke the thread, the round waits until this long after the last one began, so
+# that the writes of that moment share one run of the tree and one checkpoint: a receipt's
+# event is in a checkpoint within about this long plus a round, and a busy process signs at
+# most a couple of checkpoints a second.
+TREE_GAP_SECONDS = 0.5
 CHECKPOINTER = "checkpoint-schedule"  # ctx.caches key: the thread runs (its stop event)
 _lock = threading.Lock()
 
@@ -64,18 +69,21 @@ def ledger_round(ctx: Context) -> None:
 
 
 def _checkpointer(ctx: Context, stop: threading.Event, wake: threading.Event, every: float) -> None:
+    began = 0.0
     while not stop.is_set():
-        wake.wait(every)
+        if wake.wait(every):
+            stop.wait(max(0.0, began + TREE_GAP_SECONDS - time.monotonic()))
         wake.clear()
         if stop.is_set():
             return
+        began = time.monotonic()
         ledger_round(ctx)
 
 
 def start_checkpointer(ctx: Context, every: float | None = None) -> threading.Event:
     """The ledger's follower: a daemon thread doing ``ledger_round`` every ``every`` s (at most
-    ``CHECKPOINT_POLL_SECONDS``) and at once when a write in this process crossed a multiple of
-    ``CONSENT_CHECKPOINT_EVENTS``. Set the returned event to stop it."""
+    ``CHECKPOINT_POLL_SECONDS``) and soon after a write in this process (``TREE_GAP_SECONDS``
+    after the round before at the earliest). Set the returned event to stop it."""
     from consent_service.ledger.checkpoints import NUDGE
 
     if every is None:

@@ -164,12 +164,13 @@ def auto_checkpoint(ctx: Context) -> dict[str, Any] | None:
 
 
 def nudge(ctx: Context, before: int, after: int) -> None:
-    """Wake this process's checkpoint scheduler when a write crossed a multiple of the event count.
+    """Wake this process's ledger thread after a write: the Merkle tree follows every write
+    (a receipt's event is in a checkpoint about a second later), the hash chain's checkpoints
+    when the write crossed a multiple of the event count (the thread decides that itself).
 
-    The only checkpoint work a write does: an integer division and, rarely, setting an event.
+    The only checkpoint work a write does: setting an event.
     """
-    every = ctx.config.checkpoint_events
-    if every > 0 and before // every != after // every:
+    if after > before:
         wake = ctx.caches.get(NUDGE)
         if wake is not None:
             wake.set()

@@ -30,7 +30,7 @@ from consent_service.errors import UnknownPurpose
 from consent_service.ledger import queries, verification
 from consent_service.ledger.chain import event_digest
 from consent_service.ledger.models import GENESIS_HASH, LedgerEvent
-from consent_service.ledger.receipts import build_receipt
+from consent_service.ledger.receipts import reissue, same_call
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion
 
 
@@ -90,18 +90,12 @@ def _registry(ctx: Context) -> tuple[list[str], dict[str, str]]:
 
 
 def _receipt_groups(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Consent events recorded by one call: the same subject and time, consecutive seqs."""
+    """Consent events recorded by one call (``receipts.same_call``)."""
     groups: list[list[dict[str, Any]]] = []
     for event in events:
         if event["kind"] != "consent" or event.get("purpose_key") is None:
             continue
-        last = groups[-1][-1] if groups else None
-        if (
-            last is not None
-            and last["subject_id"] == event["subject_id"]
-            and last["recorded_at"] == event["recorded_at"]
-            and last["seq"] + 1 == event["seq"]
-        ):
+        if groups and same_call(groups[-1][-1], event):
             groups[-1].append(event)
         else:
             groups.append([event])
@@ -114,36 +108,20 @@ def _receipts(
     public_key = ctx.signer.public_key()
     out = []
     for group in _receipt_groups(events):
-        purposes = {}
-        for event in group:
-            version = versions.get((event["purpose_key"], event["purpose_version"]))
-            if version is None:
-                break
-            purposes[event["purpose_key"]] = {
-                "data_uses": list(version.data_uses or []),
-                "data_categories": list(version.data_categories or []),
-                "legal_basis": version.legal_basis,
+        if any((e["purpose_key"], e["purpose_version"]) not in versions for e in group):
+            continue
+        receipt = reissue(ctx, group, versions)
+        out.append(
+            {
+                "id": receipt["payload"]["consentReceiptID"],
+                "recorded_at": group[0]["recorded_at"],
+                "event_ids": [e["id"] for e in group],
+                "document": receipt,
+                "key_id": receipt["signature"]["key_id"],
+                "signature": receipt["signature"]["value"],
+                "verified": verify_signed(receipt, public_key),
             }
-        else:
-            receipt = build_receipt(
-                config=ctx.config,
-                signer=ctx.signer,
-                subject_id=group[0]["subject_id"],
-                events=group,
-                purposes=purposes,
-                now=group[0]["recorded_at"],
-            )
-            out.append(
-                {
-                    "id": receipt["payload"]["consentReceiptID"],
-                    "recorded_at": group[0]["recorded_at"],
-                    "event_ids": [e["id"] for e in group],
-                    "document": receipt,
-                    "key_id": receipt["signature"]["key_id"],
-                    "signature": receipt["signature"]["value"],
-                    "verified": verify_signed(receipt, public_key),
-                }
-            )
+        )
     return out
 
 

@@ -32,7 +32,7 @@ from consent_service.hashing import canonical_json
 from consent_service.ledger import checkpoints, projection
 from consent_service.ledger.chain import link
 from consent_service.ledger.models import LedgerEvent, ProofKey
-from consent_service.ledger.receipts import build_receipt
+from consent_service.ledger.receipts import build_receipt, log_of
 from consent_service.subjects import service as subjects
 from consent_service.subjects.service import IdentityRef
 
@@ -297,6 +297,7 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
             events=rows,
             purposes=purposes,
             now=now,
+            log=log_of(ctx),
         )
         uow.commit()
     checkpoints.nudge(ctx, head[0], new_head[0])

@@ -265,6 +265,36 @@ def inclusion(ctx: Context, seq: int, tree_size: int | None = None) -> dict[str,
         }
 
 
+def receipt_inclusion(session: Session, events: Iterable[Any]) -> dict[str, Any] | None:
+    """What a receipt's ``inclusion`` holds for ``events`` (mappings with every stored column):
+    the latest checkpoint, its size, and per event its leaf bytes and audit path to that
+    checkpoint's root (base64); ``None`` while an event is not yet a leaf."""
+    events = list(events)
+    n = size(session)
+    if not events or max(int(e["seq"]) for e in events) > n:
+        return None
+    checkpoint = session.get(LedgerTreeCheckpoint, n)
+    if checkpoint is None:  # every size the tree grew to is signed in the same transaction
+        return None
+    leaves = []
+    for event in events:
+        index = int(event["seq"]) - 1
+
+        def proof(sub: merkle.Subtree, index: int = index) -> list[bytes]:
+            return merkle.inclusion_proof(index, n, sub)
+
+        path = _with_tiles(session, proof)
+        leaves.append(
+            {
+                "eventId": event["id"],
+                "leafIndex": index,
+                "leaf": _b64(chain.canonical_bytes(event)),
+                "inclusionPath": [_b64(h) for h in path],
+            }
+        )
+    return {"checkpoint": checkpoint.note, "treeSize": n, "leaves": leaves}
+
+
 def consistency(ctx: Context, old_size: int, new_size: int) -> dict[str, Any]:
     """The consistency proof between the trees of ``old_size`` and ``new_size`` leaves, with
     both roots (base64)."""

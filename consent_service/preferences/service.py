@@ -47,10 +47,9 @@ from consent_service.context import Context
 from consent_service.crypto.envelope import normalise_identity
 from consent_service.db import columns_of
 from consent_service.errors import Gone, InvalidInput, NotFound, RateLimited
-from consent_service.ledger import queries
+from consent_service.ledger import queries, receipts, tree
 from consent_service.ledger import service as ledger
 from consent_service.ledger.models import LedgerEvent
-from consent_service.ledger.receipts import build_receipt
 from consent_service.preferences import mail, tokens
 from consent_service.preferences.models import SigninLink
 from consent_service.ratelimit import limiter_of
@@ -333,7 +332,8 @@ def receipt(ctx: Context, subject_id: str, receipt_id: str) -> dict[str, Any]:
     if the event is the subject's (or its linked group's); NotFound otherwise.
 
     A change records one event, so its receipt covers that event alone; Ed25519 signatures are
-    deterministic, so the re-issued receipt is the one handed out when it was recorded."""
+    deterministic, so the re-issued receipt is the one handed out when it was recorded, with its
+    inclusion proof against the log's latest checkpoint once the event is in the tree."""
     event_id = receipt_id.removeprefix("rcpt_")
     with ctx.uow(write=False) as uow:
         session = uow.session
@@ -349,23 +349,10 @@ def receipt(ctx: Context, subject_id: str, receipt_id: str) -> dict[str, Any]:
             raise NotFound("no such receipt", extra={"reason": "unknown"})
         version = session.get(PurposeVersion, (event.target_key, event.purpose_version))
         assert version is not None, "an event names a purpose version that exists"
-        purpose_key = str(event.target_key)
-        row = columns_of(event) | {"purpose_key": purpose_key}
-        purposes: dict[str, dict[str, Any]] = {
-            purpose_key: {
-                "data_uses": list(version.data_uses or []),
-                "data_categories": list(version.data_categories or []),
-                "legal_basis": version.legal_basis,
-            }
-        }
-    return build_receipt(
-        config=ctx.config,
-        signer=ctx.signer,
-        subject_id=row["subject_id"],
-        events=[row],
-        purposes=purposes,
-        now=row["recorded_at"],
-    )
+        row = columns_of(event) | {"purpose_key": str(event.target_key)}
+        receipt = receipts.reissue(ctx, [row], {(version.purpose_key, version.version): version})
+        receipt["inclusion"] = tree.receipt_inclusion(session, [row])
+        return receipt
 
 
 def purge_signin_links(ctx: Context) -> int:

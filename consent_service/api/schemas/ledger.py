@@ -94,3 +94,28 @@ class ConsistencyOut(StrictSchema):
     old_root_hash = fields.Str()
     new_root_hash = fields.Str()
     consistency_path = fields.List(fields.Str(), metadata={"description": "RFC 9162 §2.1.4 proof, base64"})
+
+
+class ReceiptLeafOut(StrictSchema):
+    eventId = fields.Str()
+    leafIndex = fields.Int(metadata={"description": "the event's seq - 1"})
+    leaf = fields.Str(metadata={"description": "the event's canonical bytes (its Merkle leaf), base64"})
+    inclusionPath = fields.List(fields.Str(), metadata={"description": "RFC 9162 audit path, base64"})
+
+
+class ReceiptInclusionOut(StrictSchema):
+    checkpoint = fields.Str(metadata={"description": "the log's latest checkpoint, a signed note"})
+    treeSize = fields.Int()
+    leaves = fields.List(fields.Nested(ReceiptLeafOut))
+
+
+class ReceiptOut(StrictSchema):
+    payload = fields.Dict(metadata={"description": "the receipt (Kantara Consent Receipt v1.1 fields)"})
+    signature = fields.Dict(metadata={"description": "Ed25519 over the canonical JSON of the payload"})
+    inclusion = fields.Nested(
+        ReceiptInclusionOut,
+        allow_none=True,
+        metadata={
+            "description": "the events' inclusion proofs against the latest checkpoint; null until they are in it"
+        },
+    )
