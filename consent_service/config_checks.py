@@ -17,6 +17,7 @@ from consent_service.durations import DurationError, parse_duration
 from consent_service.errors import ConfigurationError
 from consent_service.outbound import parse_networks
 from consent_service.ratelimit import check_config as check_ratelimit_storage
+from consent_verify import note
 
 # settings that are ISO 8601 durations, and their variables
 DURATIONS = {
@@ -39,6 +40,17 @@ def check(config: Config) -> None:
     check_gpc(config)
     check_webhook_batch(config)
     check_stats(config)
+    check_log_origin(config)
+
+
+def check_log_origin(config: Config) -> None:
+    """The transparency log's origin is also its key's name in signed notes: it cannot hold a
+    space, a '+' or a control character (c2sp.org/signed-note)."""
+    if config.log_origin and not note.valid_key_name(config.log_origin):
+        raise ConfigurationError(
+            f"CONSENT_LOG_ORIGIN: {config.log_origin!r} holds a space, a '+' or a control character; "
+            "use a name such as example.com/consent-ledger"
+        )
 
 
 def check_stats(config: Config) -> None:

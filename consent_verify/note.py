@@ -139,8 +139,13 @@ def parse_checkpoint(body: str) -> Checkpoint:
     return Checkpoint(origin, int(size), root, tuple(extensions))
 
 
+def valid_key_name(name: str) -> bool:
+    """Whether ``name`` may name a note key (and so a log's origin): non-empty, no spaces, no '+'."""
+    return bool(name) and "+" not in name and not any(ch.isspace() or ord(ch) < 0x20 for ch in name)
+
+
 def _check_name(name: str) -> None:
-    if not name or "+" in name or any(ch.isspace() or ord(ch) < 0x20 for ch in name):
+    if not valid_key_name(name):
         raise ValueError("a key name is non-empty, without spaces or '+'")
 
 

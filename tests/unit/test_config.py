@@ -98,3 +98,18 @@ def test_the_gpc_statement_date_is_an_rfc_3339_date_checked_at_start():
     for bad in ("", "15.04.2025", "2025-02-30", "2025-04-15T09:30", "2025-04-15 09:30:00Z", "yesterday"):
         with pytest.raises(ConfigurationError, match="CONSENT_GPC_LAST_UPDATE"):
             check_gpc(Config.from_env({"CONSENT_GPC_LAST_UPDATE": bad}))
+
+
+def test_the_log_origin_is_checked_at_start_as_a_note_key_name():
+    import pytest
+
+    from consent_service.config_checks import check, check_log_origin
+    from consent_service.errors import ConfigurationError
+
+    for good in ("", "example.com/consent-ledger", "log.example:8443/ledger"):
+        check_log_origin(Config.from_env({"CONSENT_LOG_ORIGIN": good}))
+    for bad in ("example.com/consent ledger", "a+b", "tab\there"):
+        with pytest.raises(ConfigurationError, match="CONSENT_LOG_ORIGIN"):
+            check_log_origin(Config.from_env({"CONSENT_LOG_ORIGIN": bad}))
+    with pytest.raises(ConfigurationError, match="CONSENT_LOG_ORIGIN"):
+        check(Config.from_env({"CONSENT_LOG_ORIGIN": "a+b"}))  # among the checks run at start
