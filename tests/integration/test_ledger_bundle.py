@@ -232,9 +232,9 @@ def test_crypto_shredding_leaves_the_bundle_and_a_fresh_export_valid(
     log_key = tlog.parse_verifier_key(key)
     assert checker.verify(before, log_key).ok
 
-    shredded = shred_subject(ctx, who, actor_type="client", actor_id="admin")
-    assert shredded["shredded_subjects"] == [who]
     record(ctx, range(5, 7), _site(ctx))
+    shredded = shred_subject(ctx, who, actor_type="client", actor_id="admin")
+    assert shredded["shredded_subjects"] == [who]  # its event not in the tree yet: export grows it
 
     report = checker.verify(before, log_key)  # nothing the bundle holds was rewritten
     assert report.ok, [c.detail for c in report.failures]
@@ -330,3 +330,65 @@ def test_the_verifier_runs_in_a_virtual_environment_with_nothing_but_cryptograph
         timeout=120,
     )
     assert broken.returncode == 1 and "FAIL" in broken.stdout
+
+
+def _rehash(out: Path, name: str) -> None:
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256((out / name).read_bytes()).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_changed_proofs_and_counts_fail_and_what_is_no_bundle_exits_2(
+    ctx: Context, tmp_path: Path, capsys: Any
+) -> None:
+    record(ctx, range(1, 6))
+    out = tmp_path / "bundle"
+    export(ctx, out, Selection(subject_id=subject(ctx, 1)))
+    key = tree.verifier_key(ctx)
+    pristine = tmp_path / "pristine"
+    shutil.copytree(out, pristine)
+    assert verify(out, key) == 0
+
+    proofs = (out / "consistency.jsonl").read_text().splitlines()
+    assert proofs
+    first = json.loads(proofs[0])
+    raw = bytearray(base64.b64decode(first["consistency_path"][0]))
+    raw[0] ^= 1
+    first["consistency_path"][0] = base64.b64encode(bytes(raw)).decode()
+    (out / "consistency.jsonl").write_text("\n".join([json.dumps(first), *proofs[1:]]) + "\n")
+    _rehash(out, "consistency.jsonl")
+    capsys.readouterr()
+    assert verify(out, key) == 1
+    assert "FAIL  latest checkpoint extends every earlier one: 1 of" in capsys.readouterr().out
+
+    shutil.rmtree(out)
+    shutil.copytree(pristine, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["counts"]["events"] += 1
+    manifest["tree_size"] += 1
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert verify(out, key) == 1
+    printed = capsys.readouterr().out
+    assert (
+        "FAIL  events counted as the manifest says" in printed
+        and "FAIL  manifest states the checkpoint" in printed
+    )
+
+    shutil.rmtree(out)
+    shutil.copytree(pristine, out)
+    (out / "extra.txt").write_text("not listed")
+    assert verify(out, key) == 0
+    assert (
+        "WARN  no files beside the manifest's: not in the manifest, not checked: extra.txt"
+        in capsys.readouterr().out
+    )
+    (out / "checkpoint.note").unlink()
+    assert verify(out, key) == 1
+
+    (out / "manifest.json").write_text("{")
+    assert verify(out, key) == 2
+    (out / "manifest.json").unlink()
+    assert verify(out, key) == 2
+    assert verify(tmp_path / "nothing", key) == 2
+    err = capsys.readouterr().err
+    assert "has no manifest.json" in err and "is not a directory" in err and "Traceback" not in err

@@ -145,6 +145,9 @@ def test_a_true_receipt_passes_every_check(tmp_path: Path, capsys: Any) -> None:
     assert run(tmp_path, doc, "--json") == 0
     report_json = json.loads(capsys.readouterr().out)
     assert report_json["ok"] is True and report_json["counts"]["decisions"] == 2
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    assert main(["--json", "receipt", str(tmp_path / "r.json"), "--log-key", VKEY]) == 0
+    assert json.loads(capsys.readouterr().out) == report_json
 
 
 def test_the_log_key_may_be_given_as_a_file(tmp_path: Path) -> None:
@@ -363,7 +366,8 @@ def test_consistency_of_two_checkpoints(tmp_path: Path, capsys: Any) -> None:
 
     tampered = _proof(log, 7, 20)
     tampered["consistency_path"][0] = _flip(tampered["consistency_path"][0])
-    for bad in (tampered, {**_proof(log, 7, 20), "from_": 7, "from": 8}, _proof(log, 6, 20)):
+    other_root = {**_proof(log, 7, 20), "old_root_hash": b64(merkle.root(log.hashes[:6]))}
+    for bad in (tampered, {**_proof(log, 7, 20), "from_": 7, "from": 8}, _proof(log, 6, 20), other_root):
         (tmp_path / "bad.json").write_text(json.dumps(bad))
         assert main(["consistency", old, new, "--log-key", VKEY, "--proof", str(tmp_path / "bad.json")]) == 1
     # a forked log: the same size with another root, signed by the log's key
