@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -283,8 +282,6 @@ def test_the_verifier_runs_in_a_virtual_environment_with_nothing_but_cryptograph
     # bindings load: nothing else, not even the cffi package
     import cryptography
 
-    installed = Path(sysconfig.get_paths()["platlib"])
-    assert Path(cryptography.__file__).parent.parent == installed
     os.symlink(Path(cryptography.__file__).parent, lib / "cryptography")
     backend = importlib.util.find_spec("_cffi_backend")
     if backend is not None and backend.origin:
