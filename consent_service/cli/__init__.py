@@ -11,7 +11,7 @@ below registers its commands on ``main``. The entry point is ``consent_service.c
 | ``scan`` | ``sites scan`` (the cookie scanner) |
 | ``demo`` | ``demo`` |
 | ``imports`` | ``import consents`` (records from other consent platforms) |
-| ``ledger`` | ``ledger verify/rebuild-state/checkpoint/public-key/check-checkpoint`` |
+| ``ledger`` | ``ledger verify/export/rebuild-state/checkpoint/public-key/check-checkpoint`` |
 | ``requests`` | ``requests …``, ``outbox …``, ``deadlines`` |
 | ``recipients`` | ``recipients status/deliver`` (consent webhooks) |
 | ``stats`` | ``stats rebuild`` (the consent counts, from the ledger) |

@@ -1,4 +1,4 @@
-"""``consent-service ledger``: ledger audit (verify, checkpoints) and maintenance."""
+"""``consent-service ledger``: ledger audit (verify, checkpoints, auditor bundles) and maintenance."""
 
 from __future__ import annotations
 
@@ -75,6 +75,40 @@ def ledger_verify(as_json: bool, checkpoint_file: Path | None, public_key: str |
                 f"  consent_state {m['subject_id']} {m['target_type']} {m['target_key']}: {m['problem']}"
             )
     sys.exit(0 if report["ok"] else 1)
+
+
+@ledger.command("export")
+@click.option(
+    "--subject", "subject_id", help="the events of this subject (sub_…) and of the subjects linked to it"
+)
+@click.option("--from", "since", help="events recorded from this ISO date or date-time (UTC unless stated)")
+@click.option("--to", "until", help="events recorded before this date-time, or up to the end of this date")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="a new or empty directory to write the bundle into",
+)
+def ledger_export(subject_id: str | None, since: str | None, until: str | None, out: Path) -> None:
+    """Write an auditor bundle: the selected events with proofs that each is in the log's signed
+    Merkle tree, checkable offline with ``consent-service-verify bundle DIR``."""
+    from consent_service.ledger.bundle import Selection, export, parse_when
+
+    selection = Selection(
+        subject_id=subject_id,
+        since=parse_when(since, "from") if since else None,
+        until=parse_when(until, "to", end=True) if until else None,
+    )
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"exported {done:,}/{total:,} events", err=True)
+
+    manifest = export(_context(), out, selection, progress=progress)
+    counts = manifest["counts"]
+    click.echo(
+        f"bundle written to {out}: {counts['events']} events, {counts['checkpoints']} earlier checkpoints, "
+        f"tree size {manifest['tree_size']}; verify with: consent-service-verify bundle {out} --log-key KEY"
+    )
 
 
 @ledger.command("rebuild-state")

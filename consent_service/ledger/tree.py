@@ -131,6 +131,16 @@ def leaf_of(session: Session, index: int) -> bytes:
     return bytes(_with_tiles(session, lambda sub: sub(0, index)))
 
 
+def inclusion_path(session: Session, index: int, tree_size: int) -> list[bytes]:
+    """PATH(index, D[tree_size]) from the stored tiles (``tree_size`` at most the tree's size)."""
+    return list(_with_tiles(session, lambda sub: merkle.inclusion_proof(index, tree_size, sub)))
+
+
+def consistency_path(session: Session, old_size: int, new_size: int) -> list[bytes]:
+    """PROOF(old_size, D[new_size]) from the stored tiles (``new_size`` at most the tree's size)."""
+    return list(_with_tiles(session, lambda sub: merkle.consistency_proof(old_size, new_size, sub)))
+
+
 # Extending -----------------------------------------------------------------------------------
 
 
@@ -252,7 +262,7 @@ def inclusion(ctx: Context, seq: int, tree_size: int | None = None) -> dict[str,
                 "'seq' is not in that tree", errors={"seq": [f"an event from 1 to {n} (the tree's leaves)"]}
             )
         index = seq - 1
-        path = _with_tiles(session, lambda sub: merkle.inclusion_proof(index, n, sub))
+        path = inclusion_path(session, index, n)
         checkpoint = session.get(LedgerTreeCheckpoint, n)
         return {
             "seq": seq,
@@ -303,7 +313,7 @@ def consistency(ctx: Context, old_size: int, new_size: int) -> dict[str, Any]:
         new = _checked_size(session, new_size, "to")
         if not 1 <= old_size <= new:
             raise InvalidInput("'from' is out of range", errors={"from": [f"a tree size from 1 to {new}"]})
-        path = _with_tiles(session, lambda sub: merkle.consistency_proof(old_size, new, sub))
+        path = consistency_path(session, old_size, new)
         return {
             "from_": old_size,
             "to": new,

@@ -33,6 +33,7 @@ COMMANDS = [
     "ledger",
     "ledger check-checkpoint",
     "ledger checkpoint",
+    "ledger export",
     "ledger public-key",
     "ledger rebuild-state",
     "ledger verify",
