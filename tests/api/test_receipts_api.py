@@ -140,3 +140,39 @@ def test_the_ledger_thread_puts_a_write_into_a_checkpoint_without_waiting_for_it
         assert body["inclusion"] is not None and body["inclusion"]["treeSize"] == 2
     finally:
         stop.set()
+
+
+def test_the_offline_verifier_accepts_the_service_s_receipt_and_refuses_it_changed(
+    tclient, auth, clocked_ctx, tmp_path
+):
+    """The service's own receipts through ``consent-service-verify receipt``, as a holder runs it."""
+    import subprocess
+    import sys
+
+    vkey = tclient.get("/v1/ledger/key").get_data(as_text=True).strip()
+    written = tclient.post("/v1/consents", headers=auth, json=consent_body()).get_json()
+    path = tmp_path / "receipt.json"
+    key_file = tmp_path / "log.vkey"
+    key_file.write_text(vkey + "\n")
+
+    def verify(document: dict) -> subprocess.CompletedProcess[str]:
+        path.write_text(json.dumps(document))
+        return subprocess.run(
+            [sys.executable, "-m", "consent_verify", "receipt", str(path), "--log-key", str(key_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    early = verify(written["receipt"])  # as handed out by the write: not yet in a checkpoint
+    assert early.returncode == 1 and "not in a checkpoint yet" in early.stdout
+    tree.extend(clocked_ctx)
+    later = tclient.get(f"/v1/receipts/{written['events'][0]['id']}").get_json()
+    good = verify(later)
+    assert good.returncode == 0, good.stdout + good.stderr
+    changed = json.loads(json.dumps(later))
+    changed["payload"]["services"][0]["purposes"][0]["decision"] = "denied"
+    assert verify(changed).returncode == 1
+    other = json.loads(json.dumps(later))
+    other["inclusion"]["leaves"][0]["inclusionPath"] = other["inclusion"]["leaves"][1]["inclusionPath"]
+    assert verify(other).returncode == 1
