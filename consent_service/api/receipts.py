@@ -21,5 +21,6 @@ class Receipt(MethodView):
     def get(self, event_id: str) -> dict[str, Any]:
         """The receipt of the call that recorded consent event ``event_id``, re-issued, with the
         events' inclusion proofs against the log's latest checkpoint (no auth: the event id, a
-        random UUID handed out with the receipt, is what a holder needs)."""
-        return receipts.receipt_of_event(ctx(), event_id[:64])
+        random UUID handed out with the receipt, is what a holder needs). The receipt's own id,
+        ``rcpt_<id of its first event>``, is taken as well."""
+        return receipts.receipt_of_event(ctx(), event_id.removeprefix("rcpt_")[:64])

@@ -228,3 +228,30 @@ def test_the_python_recipe_of_the_docs_runs(live: Served, client: ConsentClient,
     exec(compile(block, "docs/crm-sync.md", "exec"), {"BASE_URL": live.base, "TOKEN": live.token})  # noqa: S102
     printed = capsys.readouterr().out
     assert "may be mailed;" in printed
+
+
+def test_a_receipt_fetched_again_carries_its_proof_and_verifies_offline(
+    live: Served, client: ConsentClient
+) -> None:
+    """The served process's ledger thread puts the write into a checkpoint on its own (no poll
+    is waited for: it wakes on the write); the client fetches the receipt again by its id."""
+    import time
+
+    from consent_verify import note
+    from consent_verify.receipt import verify
+
+    recorded = client.record_consent(
+        [{"purpose": "newsletter", "granted": True}], channel="crm", method="api", subject=ANNA
+    )
+    receipt_id = recorded["receipt"]["payload"]["consentReceiptID"]
+    deadline = time.monotonic() + 10
+    again = client.receipt(receipt_id)
+    while again["inclusion"] is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        again = client.receipt(receipt_id)
+    assert again["payload"] == recorded["receipt"]["payload"]
+    with urllib.request.urlopen(live.base + "/v1/ledger/key", timeout=10) as response:
+        log_key = note.parse_verifier_key(response.read().decode().strip())
+    report = verify(again, log_key)
+    assert report.ok, [(c.name, c.detail) for c in report.failures]
+    assert again["inclusion"]["leaves"][0]["eventId"] == recorded["events"][0]["id"]

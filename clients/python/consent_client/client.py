@@ -84,6 +84,15 @@ class ConsentClient:
         )
         return cast(Recorded, self._call("record_consent", body=body))
 
+    def receipt(self, event_id: str) -> dict[str, Any]:
+        """The receipt of a recorded event again (``GET /v1/receipts/{event_id}``), with its
+        events' inclusion proofs against the log's latest checkpoint (``inclusion`` is None until
+        they are in one, about a second after the write). Keep it: ``consent-service-verify
+        receipt`` checks it offline, years later."""
+        return cast(
+            dict[str, Any], self._call("receipt", path_params={"event_id": event_id.removeprefix("rcpt_")})
+        )
+
     def decide(
         self,
         *,

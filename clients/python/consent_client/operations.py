@@ -45,4 +45,5 @@ OPERATIONS: dict[str, Operation] = {
         "GET", "/v1/segments/{purpose}", query=("cursor", "limit", "identity", "unsubscribe_links"), safe=True
     ),
     "suppressions": Operation("GET", "/v1/suppressions/{purpose}", query=("format",), safe=True),
+    "receipt": Operation("GET", "/v1/receipts/{event_id}", safe=True),
 }
