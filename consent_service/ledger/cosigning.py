@@ -190,22 +190,22 @@ def _ask(ctx: Context, witness: ConfiguredWitness, old: int, size: int, note: st
         if status == 200:
             return _verified(witness, note, answer)
         text = answer[:300].decode("utf-8", "replace").strip()
-        if status != 409 or retry:
+        matched = _SIZE.fullmatch(answer.decode("ascii", "replace")) if status == 409 else None
+        if matched is None:
             raise _Refused(
                 f"the witness answered {status} to the checkpoint of size {size} with a proof from {old}: {text}",
                 size=old if retry else None,  # after a 409, the size it said it holds
             )
-        matched = _SIZE.fullmatch(answer.decode("ascii", "replace"))
-        if matched is None:
-            raise _Refused(f"the witness answered 409 without its tree size: {text}")
         theirs = int(matched.group(1))
-        if theirs == old:  # same size, another root: it holds another history
+        if theirs == old:  # the size sent, another root: it holds another history
             raise _Refused(f"the witness holds another tree of size {old} (409)", size=theirs)
         if theirs > size:
             raise _Refused(
                 f"the witness cosigned a tree of size {theirs}, larger than the log's latest ({size})",
                 size=theirs,
             )
+        if retry:
+            raise _Refused(f"the witness's size moved from {old} to {theirs} meanwhile (409)", size=theirs)
         old = theirs
     raise AssertionError("unreachable")
 

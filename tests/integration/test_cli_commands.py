@@ -36,6 +36,7 @@ COMMANDS = [
     "ledger public-key",
     "ledger rebuild-state",
     "ledger verify",
+    "ledger witnesses",
     "optin",
     "optin purge",
     "outbox",
