@@ -139,4 +139,4 @@ def test_the_tree_s_witnesses_and_their_quorum_are_read_and_checked_at_start_by_
                 Config.from_env({"CONSENT_LOG_WITNESSES": value, "CONSENT_LOG_WITNESS_QUORUM": quorum})
             )
     with pytest.raises(ConfigurationError, match="CONSENT_LOG_WITNESS_QUORUM"):
-        check_log_witnesses(Config.from_env({"CONSENT_LOG_WITNESS_QUORUM": "1"}))  # no witness to count
+        check(Config.from_env({"CONSENT_LOG_WITNESS_QUORUM": "1"}))  # no witness to count, checked at start
