@@ -44,6 +44,26 @@ def _http_urls(name: str, value: str) -> tuple[str, ...]:
     return urls
 
 
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a whole number") from None
+
+
+def _log_witnesses(name: str, value: str) -> tuple[tuple[str, str], ...]:
+    """Space- or comma-separated ``<cosigner verifier key>=<http(s) URL>`` entries; the URL
+    starts at the first ``=http://`` or ``=https://`` (a verifier key holds no ``=``). Whether
+    each key is a witness's key is checked at start (``config_checks``)."""
+    entries = []
+    for entry in value.replace(",", " ").split():
+        vkey, sep, url = entry.partition("=")
+        if not sep or not vkey or not url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{name}: {entry!r} is not <witness verifier key>=<http:// or https:// URL>")
+        entries.append((vkey, url))
+    return tuple(entries)
+
+
 # the languages the service speaks to people (messages, reports; later the pages)
 SUPPORTED_LANGUAGES = ("de", "en")
 # how dates are written in each: 3. März 2026, and 3 March 2026 (European, not US, English)
@@ -103,6 +123,9 @@ class Config:
     checkpoint_file: Path | None = None  # where signed checkpoints are appended; default in data_dir
     witness_urls: tuple[str, ...] = ()  # http(s) URLs each signed checkpoint is POSTed to
     log_origin: str = ""  # the transparency log's origin line and key name; "" = from CONSENT_PUBLIC_URL
+    # witnesses that cosign the tree's checkpoints: (cosigner verifier key, URL of add-checkpoint)
+    log_witnesses: tuple[tuple[str, str], ...] = ()
+    log_witness_quorum: int = 0  # cosignatures that make a checkpoint witnessed; 0 = all of them
     webhook_batch: int = 100  # consent events per consent webhook (1-1000)
     testing: bool = False
     # non-public networks (CIDR list) that webhooks, HTTP stores and witnesses may call; empty = none
@@ -215,6 +238,10 @@ class Config:
             checkpoint_file=Path(env["CONSENT_CHECKPOINT_FILE"]) if get("CONSENT_CHECKPOINT_FILE") else None,
             witness_urls=_http_urls("CONSENT_WITNESS_URLS", get("CONSENT_WITNESS_URLS", "")),
             log_origin=get("CONSENT_LOG_ORIGIN", "").strip(),
+            log_witnesses=_log_witnesses("CONSENT_LOG_WITNESSES", get("CONSENT_LOG_WITNESSES", "")),
+            log_witness_quorum=_int(
+                "CONSENT_LOG_WITNESS_QUORUM", get("CONSENT_LOG_WITNESS_QUORUM", "") or "0"
+            ),
             webhook_batch=int(get("CONSENT_WEBHOOK_BATCH", str(cls.webhook_batch))),
             outbound_allow_networks=get("CONSENT_OUTBOUND_ALLOW_NETWORKS", ""),
             ratelimit_storage_url=get("CONSENT_RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url),

@@ -1,8 +1,9 @@
 """The configuration's checks, run once at start (``wiring.bootstrap``): each bad setting stops the
 service with a ``ConfigurationError`` that names its variable.
 
-They use only the lowest layer (durations, calendars, the outbound and rate-limit settings), so
-that the wiring imports no feature to check its settings.
+They use only the lowest layer (durations, calendars, the outbound and rate-limit settings, and
+``consent_verify`` for the witnesses' keys), so that the wiring imports no feature to check its
+settings.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from consent_service.durations import DurationError, parse_duration
 from consent_service.errors import ConfigurationError
 from consent_service.outbound import parse_networks
 from consent_service.ratelimit import check_config as check_ratelimit_storage
-from consent_verify import note
+from consent_verify import note as tlog
 
 # settings that are ISO 8601 durations, and their variables
 DURATIONS = {
@@ -41,15 +42,41 @@ def check(config: Config) -> None:
     check_webhook_batch(config)
     check_stats(config)
     check_log_origin(config)
+    check_log_witnesses(config)
 
 
 def check_log_origin(config: Config) -> None:
     """The transparency log's origin is also its key's name in signed notes: it cannot hold a
     space, a '+' or a control character (c2sp.org/signed-note)."""
-    if config.log_origin and not note.valid_key_name(config.log_origin):
+    if config.log_origin and not tlog.valid_key_name(config.log_origin):
         raise ConfigurationError(
             f"CONSENT_LOG_ORIGIN: {config.log_origin!r} holds a space, a '+' or a control character; "
             "use a name such as example.com/consent-ledger"
+        )
+
+
+def check_log_witnesses(config: Config) -> None:
+    """A CONSENT_LOG_WITNESSES entry whose key is not a witness's cosignature/v1 verifier key,
+    two entries of one witness name, or a quorum that no set of them can reach."""
+    names: set[str] = set()
+    for vkey, _url in config.log_witnesses:
+        try:
+            verifier = tlog.parse_verifier_key(vkey)
+        except ValueError as exc:
+            raise ConfigurationError(f"CONSENT_LOG_WITNESSES: {vkey!r}: {exc}") from None
+        if verifier.kind != tlog.COSIGNATURE_V1:
+            raise ConfigurationError(
+                f"CONSENT_LOG_WITNESSES: {vkey!r} is a note signing key, not a witness's cosignature/v1 "
+                "key (consent-service-witness keygen prints one)"
+            )
+        if verifier.name in names:
+            raise ConfigurationError(f"CONSENT_LOG_WITNESSES: the witness {verifier.name!r} is listed twice")
+        names.add(verifier.name)
+    n, k = len(config.log_witnesses), config.log_witness_quorum
+    if not 0 <= k <= n:
+        raise ConfigurationError(
+            f"CONSENT_LOG_WITNESS_QUORUM: {k} is not between 1 and the {n} witness(es) of "
+            "CONSENT_LOG_WITNESSES (empty or 0 = all of them)"
         )
 
 

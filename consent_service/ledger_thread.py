@@ -1,7 +1,8 @@
 """The ledger's follower thread: what follows the ledger once events are written, every
-``CHECKPOINT_POLL_SECONDS`` and soon after each local write (``ledger_round``): the Merkle tree grows and signs a checkpoint of
-its new size, the consent counts catch up, and the hash chain's checkpoints are signed when due
-and delivered to witnesses. Started by ``jobs`` in the serving process (embedded queue) or in
+``CHECKPOINT_POLL_SECONDS`` and soon after each local write (``ledger_round``): the Merkle tree
+grows and signs a checkpoint of its new size, the consent counts catch up, the hash chain's
+checkpoints are signed when due and delivered to witnesses, and the tree's witnesses cosign its
+latest checkpoint. Started by ``jobs`` in the serving process (embedded queue) or in
 ``consent-service worker`` (with a broker), one per context.
 
 Wiring, like ``jobs``: it calls the ledger's service functions and holds no rule of its own.
@@ -48,9 +49,12 @@ def checkpoint_round(ctx: Context) -> dict[str, Any] | None:
 def ledger_round(ctx: Context) -> None:
     """What follows the ledger, once: the Merkle tree grows by the events written since and signs
     a checkpoint of its new size (``ledger.tree.extend``), the consent counts catch up with them
-    (``ledger.stats.catch_up``), then a checkpoint round of the hash chain when those are on. Each part
-    survives the other's failure (a database hiccup): the next round tries again."""
+    (``ledger.stats.catch_up``), then a checkpoint round of the hash chain when those are on, and
+    last the witnesses are asked to cosign the tree's latest checkpoint (``ledger.cosigning``),
+    after the rest so that a slow witness delays nothing else. Each part survives the others'
+    failure (a database hiccup, a witness down): the next round tries again."""
     from consent_service.ledger import tree
+    from consent_service.ledger.cosigning import cosign_round
     from consent_service.ledger.stats import catch_up
 
     try:
@@ -66,6 +70,11 @@ def ledger_round(ctx: Context) -> None:
             checkpoint_round(ctx)
         except Exception:  # noqa: BLE001 - checkpoints must survive a database hiccup
             log.exception("making a ledger checkpoint failed; trying again later")
+    if ctx.config.log_witnesses:
+        try:
+            cosign_round(ctx)
+        except Exception:  # noqa: BLE001 - the witnesses are asked again in the next round
+            log.exception("asking the witnesses to cosign the tree's checkpoint failed; trying again later")
 
 
 def _checkpointer(ctx: Context, stop: threading.Event, wake: threading.Event, every: float) -> None:

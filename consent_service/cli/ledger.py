@@ -158,3 +158,20 @@ def ledger_check_checkpoint(checkpoint: Any, public_key: str) -> None:
         click.echo(f"signature valid: seq {payload.get('seq')} head {payload.get('head_hash')}")
     else:
         _fail("signature INVALID")
+
+
+@ledger.command("witnesses")
+@click.option("--cosign", is_flag=True, help="ask the due witnesses to cosign the latest checkpoint first")
+def ledger_witnesses(cosign: bool) -> None:
+    """The Merkle tree's latest checkpoint: whether witnesses cosigned it (CONSENT_LOG_WITNESSES,
+    quorum CONSENT_LOG_WITNESS_QUORUM), and per witness the size it last cosigned and its last
+    error, as JSON. Exits 1 while the latest checkpoint is not witnessed."""
+    from consent_service.ledger import cosigning
+
+    ctx = _context()
+    if cosign:
+        cosigning.cosign_round(ctx)
+    report = cosigning.status(ctx)
+    click.echo(json.dumps(report, indent=2))
+    if not report["witnessed"]:
+        sys.exit(1)

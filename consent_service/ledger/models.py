@@ -6,6 +6,8 @@ row's canonical bytes (ciphertext included), so shredding a key later leaves the
 ``ledger_head`` holds the last sequence number and hash; writers lock it to append in order.
 ``consent_state`` is the projection: the latest decision per subject and target.
 ``ledger_witnesses`` remembers, per configured witness URL, the last checkpoint it accepted.
+``ledger_tree_cosignatures`` keeps witnesses' cosignatures on the Merkle tree's checkpoints and
+``ledger_tree_witnesses`` how far each witness of ``CONSENT_LOG_WITNESSES`` cosigned.
 ``ledger_verifications`` keeps each whole-ledger verification with its progress and result.
 ``consent_counts`` holds the consent statistics, folded from the events as they follow the ledger
 (``ledger.counts``), ``consent_daily`` the same summed over channel and language and
@@ -284,3 +286,30 @@ class LedgerTreeCheckpoint(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerTreeCosignature(Base):
+    """A witness's cosignature (c2sp.org/tlog-cosignature) on the tree's checkpoint of ``size``,
+    verified with the witness's key before it was stored (``ledger.cosigning``): its signature
+    line, to be appended to the checkpoint's note, its key ID (hex) and its time (POSIX s)."""
+
+    __tablename__ = "ledger_tree_cosignatures"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(8))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    line: Mapped[str] = mapped_column(Text)
+
+
+class LedgerTreeWitness(Base):
+    """Asking one witness (by name) for cosignatures: the size of the last checkpoint it
+    cosigned, as far as the log knows, and when to try again after a failure."""
+
+    __tablename__ = "ledger_tree_witnesses"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)

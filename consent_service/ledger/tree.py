@@ -21,7 +21,8 @@ a leaf twice; the loser reads again). In the same transaction it signs a checkpo
 size (``ledger_tree_checkpoints``): c2sp.org/tlog-checkpoint text (origin ``CONSENT_LOG_ORIGIN``,
 size, base64 root) in a c2sp.org/signed-note signed with the service's Ed25519 key, whose
 verifier key is ``verifier_key``. The service's ledger thread extends the tree every round
-(``ledger_thread.ledger_round``).
+(``ledger_thread.ledger_round``), then asks the witnesses to cosign the latest checkpoint
+(``cosigning``); the checkpoints served carry the cosignatures stored for them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.context import Context
 from consent_service.errors import InvalidInput, NotFound
-from consent_service.ledger import chain, counts
+from consent_service.ledger import chain, cosigning, counts
 from consent_service.ledger.models import LedgerEvent, LedgerTreeCheckpoint, LedgerTreeTile
 from consent_verify import merkle
 from consent_verify import note as tlog
@@ -224,11 +225,13 @@ def extend(ctx: Context, batch: int = BATCH) -> int:
 
 
 def latest_checkpoint(ctx: Context) -> str:
-    """The signed note of the latest checkpoint; NotFound while the tree is empty."""
+    """The signed note of the latest checkpoint with the witnesses' cosignatures stored for it
+    (``cosigning.cosigned_note``); NotFound while the tree is empty."""
     with ctx.uow(write=False) as uow:
-        note = uow.session.scalars(
-            select(LedgerTreeCheckpoint.note).order_by(LedgerTreeCheckpoint.size.desc()).limit(1)
+        latest = uow.session.scalars(
+            select(LedgerTreeCheckpoint.size).order_by(LedgerTreeCheckpoint.size.desc()).limit(1)
         ).first()
+        note = cosigning.cosigned_note(uow.session, latest) if latest is not None else None
     if note is None:
         raise NotFound("the log has no checkpoint yet: its tree is empty")
     return note
@@ -253,7 +256,9 @@ def _checked_size(session: Session, tree_size: int | None, name: str) -> int:
 
 def inclusion(ctx: Context, seq: int, tree_size: int | None = None) -> dict[str, Any]:
     """The audit path of the event ``seq`` in the tree of ``tree_size`` leaves (default: the
-    tree's size now), with its leaf hash and that tree's root (all base64)."""
+    tree's size now), with its leaf hash and that tree's root (all base64), the checkpoint of
+    that size with its cosignatures if the log signed one, and whether witnesses' cosignatures
+    make it witnessed (``witnessed``, ``cosigners``)."""
     with ctx.uow(write=False) as uow:
         session = uow.session
         n = _checked_size(session, tree_size, "size")
@@ -263,7 +268,6 @@ def inclusion(ctx: Context, seq: int, tree_size: int | None = None) -> dict[str,
             )
         index = seq - 1
         path = inclusion_path(session, index, n)
-        checkpoint = session.get(LedgerTreeCheckpoint, n)
         return {
             "seq": seq,
             "leaf_index": index,
@@ -271,7 +275,8 @@ def inclusion(ctx: Context, seq: int, tree_size: int | None = None) -> dict[str,
             "leaf_hash": _b64(leaf_of(session, index)),
             "root_hash": _b64(root_of(session, n)),
             "inclusion_path": [_b64(h) for h in path],
-            "checkpoint": checkpoint.note if checkpoint is not None else None,
+            "checkpoint": cosigning.cosigned_note(session, n),
+            **cosigning.witnessing(ctx.config, session, n),
         }
 
 
@@ -283,17 +288,13 @@ def receipt_inclusion(session: Session, events: Iterable[Any]) -> dict[str, Any]
     n = size(session)
     if not events or max(int(e["seq"]) for e in events) > n:
         return None
-    checkpoint = session.get(LedgerTreeCheckpoint, n)
+    checkpoint = cosigning.cosigned_note(session, n)
     if checkpoint is None:  # every size the tree grew to is signed in the same transaction
         return None
     leaves = []
     for event in events:
         index = int(event["seq"]) - 1
-
-        def proof(sub: merkle.Subtree, index: int = index) -> list[bytes]:
-            return merkle.inclusion_proof(index, n, sub)
-
-        path = _with_tiles(session, proof)
+        path = inclusion_path(session, index, n)
         leaves.append(
             {
                 "eventId": event["id"],
@@ -302,7 +303,7 @@ def receipt_inclusion(session: Session, events: Iterable[Any]) -> dict[str, Any]
                 "inclusionPath": [_b64(h) for h in path],
             }
         )
-    return {"checkpoint": checkpoint.note, "treeSize": n, "leaves": leaves}
+    return {"checkpoint": checkpoint, "treeSize": n, "leaves": leaves}
 
 
 def consistency(ctx: Context, old_size: int, new_size: int) -> dict[str, Any]:

@@ -70,14 +70,21 @@ def _update(ctx: Context, url: str, *, delivered: int | None, error: str | None)
         assert witness is not None
         if delivered is not None and delivered > witness.delivered_seq:
             witness.delivered_seq = delivered
-        if error is None:
-            witness.attempts, witness.last_error, witness.next_attempt_at = 0, None, now
-        else:
-            witness.attempts += 1
-            witness.last_error = error[:2000]
-            backoff = dt.timedelta(seconds=5 * 2 ** min(witness.attempts - 1, 12))
-            witness.next_attempt_at = now + min(backoff, MAX_BACKOFF)
+        mark_attempt(witness, now, error)
         uow.commit()
+
+
+def mark_attempt(row: Any, now: dt.datetime, error: str | None) -> None:
+    """Note an attempt on a row with ``attempts``, ``last_error`` and ``next_attempt_at``: a
+    success clears them, a failure waits 5 s, doubling with each failure in a row, at most
+    ``MAX_BACKOFF``. Also used for the tree's witnesses (``cosigning``)."""
+    if error is None:
+        row.attempts, row.last_error, row.next_attempt_at = 0, None, now
+    else:
+        row.attempts += 1
+        row.last_error = error[:2000]
+        backoff = dt.timedelta(seconds=5 * 2 ** min(row.attempts - 1, 12))
+        row.next_attempt_at = now + min(backoff, MAX_BACKOFF)
 
 
 def deliver_checkpoints(ctx: Context) -> dict[str, int]:

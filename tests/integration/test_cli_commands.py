@@ -37,6 +37,7 @@ COMMANDS = [
     "ledger public-key",
     "ledger rebuild-state",
     "ledger verify",
+    "ledger witnesses",
     "optin",
     "optin purge",
     "outbox",

@@ -113,3 +113,45 @@ def test_the_log_origin_is_checked_at_start_as_a_note_key_name():
             check_log_origin(Config.from_env({"CONSENT_LOG_ORIGIN": bad}))
     with pytest.raises(ConfigurationError, match="CONSENT_LOG_ORIGIN"):
         check(Config.from_env({"CONSENT_LOG_ORIGIN": "a+b"}))  # among the checks run at start
+
+
+def test_the_tree_s_witnesses_and_their_quorum_are_read_and_checked_at_start_by_name():
+    import pytest
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from consent_service.config_checks import check, check_log_witnesses
+    from consent_service.errors import ConfigurationError
+    from consent_verify import note
+
+    one = note.cosigner_key("w.example/one", Ed25519PrivateKey.generate().public_key())
+    two = note.cosigner_key("w.example/two", Ed25519PrivateKey.generate().public_key())
+    value = f"{one}=https://one.example/add-checkpoint,\n {two}=http://two.example:8470/add-checkpoint?x=1"
+    config = Config.from_env({"CONSENT_LOG_WITNESSES": value, "CONSENT_LOG_WITNESS_QUORUM": "1"})
+    assert config.log_witnesses == (
+        (one, "https://one.example/add-checkpoint"),
+        (two, "http://two.example:8470/add-checkpoint?x=1"),
+    )
+    assert config.log_witness_quorum == 1
+    check(config)
+    assert Config.from_env({}).log_witnesses == () and Config.from_env({}).log_witness_quorum == 0
+    for bad in (one, f"{one}=ftp://x.example/", "=https://x.example/"):
+        with pytest.raises(ValueError, match="CONSENT_LOG_WITNESSES"):
+            Config.from_env({"CONSENT_LOG_WITNESSES": bad})
+    with pytest.raises(ValueError, match="CONSENT_LOG_WITNESS_QUORUM: 'two' is not a whole number"):
+        Config.from_env({"CONSENT_LOG_WITNESS_QUORUM": "two"})
+    signing = note.verifier_key("log.example", Ed25519PrivateKey.generate().public_key())
+    refused = {
+        f"{signing}=https://x.example/": "a note signing key, not a witness's",
+        f"{one[:-2]}AA=https://x.example/": "does not match",
+        f"{one}=https://x.example/ {one}=https://y.example/": "listed twice",
+    }
+    for entries, message in refused.items():
+        with pytest.raises(ConfigurationError, match=f"CONSENT_LOG_WITNESSES: .*{message}"):
+            check_log_witnesses(Config.from_env({"CONSENT_LOG_WITNESSES": entries}))
+    for quorum in ("3", "-1"):
+        with pytest.raises(ConfigurationError, match=f"CONSENT_LOG_WITNESS_QUORUM: {quorum} is not between"):
+            check_log_witnesses(
+                Config.from_env({"CONSENT_LOG_WITNESSES": value, "CONSENT_LOG_WITNESS_QUORUM": quorum})
+            )
+    with pytest.raises(ConfigurationError, match="CONSENT_LOG_WITNESS_QUORUM"):
+        check(Config.from_env({"CONSENT_LOG_WITNESS_QUORUM": "1"}))  # no witness to count, checked at start

@@ -79,7 +79,19 @@ class InclusionOut(StrictSchema):
     root_hash = fields.Str(metadata={"description": "the root of the tree of tree_size leaves, base64"})
     inclusion_path = fields.List(fields.Str(), metadata={"description": "RFC 9162 §2.1.3 audit path, base64"})
     checkpoint = fields.Str(
-        allow_none=True, metadata={"description": "the signed checkpoint of tree_size, if the log signed one"}
+        allow_none=True,
+        metadata={
+            "description": "the signed checkpoint of tree_size, if the log signed one, with the witnesses' "
+            "cosignature lines after the log's signature"
+        },
+    )
+    witnessed = fields.Bool(
+        metadata={
+            "description": "at least CONSENT_LOG_WITNESS_QUORUM of the configured witnesses cosigned it"
+        }
+    )
+    cosigners = fields.List(
+        fields.Str(), metadata={"description": "the names of the configured witnesses that cosigned it"}
     )
 
 
