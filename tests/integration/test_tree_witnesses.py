@@ -302,3 +302,29 @@ def test_the_command_reports_whether_the_latest_checkpoint_is_witnessed(
             "last_error": None,
         }
     ]
+
+
+def test_a_receipt_carries_the_cosignatures_and_the_verifier_counts_its_quorum(
+    ctx: Context, embedded: Any
+) -> None:
+    from consent_service.ledger import receipts
+    from consent_service.ledger.models import LedgerEvent
+    from consent_verify.receipt import verify
+
+    first, second = embedded(ctx, "witness.example/w1"), embedded(ctx, "witness.example/w2")
+    log = with_witnesses(ctx, (first.vkey, first.url), (second.vkey, second.url), quorum=1)
+    grow(log, 2)
+    tree.extend(log)
+    cosigning.cosign_round(log)
+    with log.uow(write=False) as uow:
+        event_id = uow.session.scalar(select(LedgerEvent.id).where(LedgerEvent.seq == 1))
+    receipt = receipts.receipt_of_event(log, event_id)
+    log_key = tlog.parse_verifier_key(tree.verifier_key(log))
+    witnesses = [tlog.parse_verifier_key(first.vkey), tlog.parse_verifier_key(second.vkey)]
+    assert verify(receipt, log_key, witnesses, quorum=2).ok
+    stranger = tlog.parse_verifier_key(
+        tlog.cosigner_key("witness.example/w3", Ed25519PrivateKey.generate().public_key())
+    )
+    assert verify(receipt, log_key, [witnesses[0], stranger], quorum=1).ok
+    assert not verify(receipt, log_key, [witnesses[0], stranger], quorum=2).ok  # one of two known
+    log.db.dispose()
