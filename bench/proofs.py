@@ -514,7 +514,8 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
         "`ledger_tree_state.size` = N and a checkpoint of N signed as the ledger thread signs one. "
         "**Synthetic: the leaf hashes are SHA-256 of the counters 0 to N-1, not of events, and the "
         "ledger has no events.** That changes nothing measured: a proof reads only the tree's "
-        "state, its tiles (one query for O(log n) of them) and the checkpoint, never an event, and "
+        "size, its tiles (O(log n) of them, for the path, the leaf and the root) and the "
+        "checkpoint, never an event, and "
         "every hash above the leaves is computed from the leaves exactly as `tree.extend` does it "
         "(a test, tests/integration/test_bench_proof_tiles.py, holds the tiles built this way equal, "
         "byte for byte, to those `tree.extend` stores for real events with the same leaf hashes). "
@@ -568,8 +569,8 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
             f"`GET /v1/ledger/proofs/inclusion?seq=<random 1..N>` (no credentials, as served) and "
             f"`GET /health` in alternating rounds, {h0['settings']['seconds']:.0f} s each in all.",
             "",
-            "| Backend | Request | req/s | p50 | p99 | inclusion ÷ health req/s |",
-            "|---|---|---|---|---|---|",
+            "| Backend | Request | req/s | p50 | p99 | server CPU per request | inclusion ÷ health req/s |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in http:
             h = r["http"]
@@ -578,7 +579,8 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
                 errors = f" ({f['errors']:,} errors)" if f["errors"] else ""
                 lines.append(
                     f"| {_short(r['version'])} | {label} | {f['rps']:,.0f}{errors} | {f['p50_ms']:.2f} ms | "
-                    f"{f['p99_ms']:.2f} ms | {h['rps_ratio'] if key == 'inclusion' else '—'} |"
+                    f"{f['p99_ms']:.2f} ms | {f.get('server_cpu_ms_per_req', 0):.2f} ms | "
+                    f"{h['rps_ratio'] if key == 'inclusion' else '—'} |"
                 )
     ver = [r for r in results if r.get("verification")]
     if ver:
@@ -586,7 +588,8 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
         lines += [
             "",
             f"Verification, on a second fresh database (`keys init`, `db upgrade`, `demo`) with a real "
-            f"ledger of {v0['seed']['events']:,} consent events (the generator of `bench.stats`, "
+            f"ledger of {v0['verify']['events']:,} events (the demo's and {v0['seed']['events']:,} "
+            "consent events from the generator of `bench.stats`, "
             "bulk-inserted, each batch chained by the product's `chain.link`, the projection rebuilt "
             "by `rebuild_state`): the whole-ledger verification (`verification.run_now`, which "
             "`consent-service ledger verify` runs: hash chain, checkpoints, projection), that command "
@@ -594,7 +597,8 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
             "thread does), and the Merkle root recomputed as an offline verifier does it "
             "(`chain.canonical_bytes` of each event, `merkle.leaf_hash`, `merkle.root`; equal to the "
             "tree's root), from the rows read in one query and from the bytes alone. The rate is "
-            "what matters; it is linear in the ledger's size.",
+            "what matters: each of these walks the ledger once, in seq order, so its time is "
+            "expected to grow with the ledger's size and its rate to stay.",
             "",
             "| Backend | Events | `ledger verify` (in-process) | `consent-service ledger verify` | "
             "`tree.extend` | Offline root (read + encode + hash) | Offline root (hashing alone) |",
@@ -612,7 +616,12 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
     load_text = ", ".join(f"{_short(r['version'])} {r['load'][0]:.1f} → {r['load'][1]:.1f}" for r in results)
     lines += [
         "",
-        f"Load average (1 min) at the start and end of each backend's in-process proofs: {load_text}.",
+        f"Load average (1 min) at the start and end of each backend's in-process proofs: {load_text}"
+        + (
+            "; other work ran on the machine at the same time, so the timings include waiting for a CPU."
+            if max(max(r["load"]) for r in results) > (m["nproc"] or 1)
+            else f"; at most the machine's {m['nproc']} CPUs."
+        ),
         "",
         "Phases (s): "
         + "; ".join(
