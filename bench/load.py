@@ -30,6 +30,7 @@ PATHS = {
     "consents": "/v1/consents",
     "vault_encrypt": "/v1/vault/encrypt",
     "vault_decrypt": "/v1/vault/decrypt",
+    "inclusion": "/v1/ledger/proofs/inclusion",
 }
 
 

@@ -21,6 +21,12 @@ def _bodies(scenario: str, worker: int) -> tuple[str, str, dict[str, str], objec
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     if scenario == "health":
         return "GET", "/health", {}, iter(lambda: None, 0)
+    if scenario == "inclusion":
+        import random
+
+        rng, leaves = random.Random(7919 * (worker + 1)), int(os.environ["BENCH_LEAVES"])
+        paths = iter(lambda: f"/v1/ledger/proofs/inclusion?seq={rng.randint(1, leaves)}", None)
+        return "GET", "", {}, paths
     if scenario == "decisions":
         with open(os.environ["BENCH_IDS_FILE"]) as fh:
             ids = [line.strip() for line in fh if line.strip()]
@@ -78,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--scenario",
-        choices=("health", "decisions", "consents", "vault_encrypt", "vault_decrypt"),
+        choices=("health", "decisions", "consents", "vault_encrypt", "vault_decrypt", "inclusion"),
         required=True,
     )
     parser.add_argument("--url", required=True)
@@ -97,7 +103,10 @@ def main() -> None:
             body = next(bodies)  # type: ignore[call-overload]
             started = time.perf_counter()
             try:
-                conn.request(method, path, body=body, headers=headers)
+                if path:
+                    conn.request(method, path, body=body, headers=headers)
+                else:  # the generator gives the path (a GET)
+                    conn.request(method, str(body), headers=headers)
                 response = conn.getresponse()
                 response.read()
             except OSError:

@@ -59,6 +59,14 @@ def machine() -> dict[str, Any]:
     }
 
 
+def machine_text(m: dict[str, Any]) -> str:
+    """``machine()`` (as measured, or as a run kept it) in one phrase for a section's first line."""
+    return (
+        f"machine: {m['nproc']} CPUs (nproc), {m['cpu_model']}, {m['ram_gib']} GiB RAM, Linux {m['kernel']}, "
+        f"Python {platform.python_version()}"
+    )
+
+
 def git_commit(repo: Path) -> str:
     try:
         done = subprocess.run(

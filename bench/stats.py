@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import random
 import resource
 import sqlite3
@@ -232,14 +231,21 @@ def _sqlite_rows(conn: Any, table: str, columns: tuple[str, ...], rows: list[dic
     )
 
 
-def seed_ledger(ctx: Any, count: int, purposes: list[str], sites: list[str]) -> dict[str, Any]:
+def seed_ledger(
+    ctx: Any, count: int, purposes: list[str], sites: list[str], chained: bool = False, exact: bool = False
+) -> dict[str, Any]:
     """Bulk-insert the generated subjects and events after the demo's, move the ledger head to
-    the last one, seed the access requests; returns the timings."""
+    the last one, seed the access requests; returns the timings. ``chained``: each batch is
+    linked to the head by the product's ``chain.link`` (real ``prev_hash``/``hash``) and given
+    its purpose version's hash as ``record_consent`` does, so that the hash chain verifies and
+    the projection can be rebuilt from the events; ``exact``: the last visit's events beyond ``count`` are left out."""
     from sqlalchemy import func, insert, select, update
 
     from consent_service.dsar.request_models import DsarRequest
     from consent_service.dsar.requests import TYPES
+    from consent_service.ledger import chain
     from consent_service.ledger.models import LedgerEvent, LedgerHead
+    from consent_service.registry.models import PurposeVersion
 
     engine = ctx.db.engine
     postgres = engine.dialect.name == "postgresql"
@@ -248,17 +254,32 @@ def seed_ledger(ctx: Any, count: int, purposes: list[str], sites: list[str]) -> 
     events = subjects_n = 0
     with engine.begin() as conn:
         offset = conn.scalar(select(func.coalesce(func.max(LedgerEvent.seq), 0))) or 0
+        head_hash = conn.scalar(select(LedgerHead.hash))
+        purpose_hashes = {
+            (key, version): digest
+            for key, version, digest in conn.execute(
+                select(PurposeVersion.purpose_key, PurposeVersion.version, PurposeVersion.content_hash)
+            )
+        }
+    columns = (*EVENT_COLUMNS, "purpose_hash") if chained else EVENT_COLUMNS
     some_subjects: list[str] = []
     for subjects, rows in generate(count, purposes, sites, today):
-        for row in rows:
-            row["seq"] += offset
+        if exact:
+            rows = rows[: count - events]
+        if chained:
+            for row in rows:
+                row["purpose_hash"] = purpose_hashes[(row["target_key"], row["purpose_version"])]
+            offset, head_hash = chain.link(rows, offset, head_hash)
+        else:
+            for row in rows:
+                row["seq"] += offset
         with engine.begin() as conn:
             if postgres:
                 _copy(conn, "subjects", ("id", "root_id", "created_at"), subjects)
-                _copy(conn, "ledger_events", EVENT_COLUMNS, rows)
+                _copy(conn, "ledger_events", columns, rows)
             else:
                 _sqlite_rows(conn, "subjects", ("id", "root_id", "created_at"), subjects)
-                _sqlite_rows(conn, "ledger_events", EVENT_COLUMNS, rows)
+                _sqlite_rows(conn, "ledger_events", columns, rows)
         events += len(rows)
         subjects_n += len(subjects)
         if len(some_subjects) < count // 1000:
@@ -579,8 +600,7 @@ def section(results: list[dict[str, Any]], stamp: str, command: str, notes: Sequ
     lines = [
         SECTION,
         "",
-        f"Measured by `{command}` (`bench.stats`), {stamp} UTC; machine: {m['nproc']} CPUs (nproc), "
-        f"{m['cpu_model']}, {m['ram_gib']} GiB RAM, Linux {m['kernel']}, Python {platform.python_version()}.",
+        f"Measured by `{command}` (`bench.stats`), {stamp} UTC; {report.machine_text(m)}.",
         "",
     ]
     if biggest < 10_000_000:
