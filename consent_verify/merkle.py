@@ -142,6 +142,11 @@ def _needed(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return list(seen)
 
 
+def range_needed(start: int, end: int) -> list[tuple[int, int]]:
+    """Every (level, index) that ``range_hash(start, end, ...)`` asks ``subtree`` for."""
+    return _pieces(start, end)
+
+
 def inclusion_needed(index: int, size: int) -> list[tuple[int, int]]:
     """Every (level, index) that ``inclusion_proof(index, size, ...)`` asks ``subtree`` for.
 

@@ -33,7 +33,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,26 +76,41 @@ def quorum(config: Config) -> int:
 # Reading -------------------------------------------------------------------------------------
 
 
-def _cosignatures(session: Session, size: int) -> list[LedgerTreeCosignature]:
-    c = LedgerTreeCosignature
-    return list(session.scalars(select(c).where(c.size == size).order_by(c.witness)))
+# The checkpoint of one size and its cosignatures, in one statement compiled once (a proof
+# reads it on every request).
+_CHECKPOINT = text(
+    "SELECT c.note, s.witness, s.key_id, s.line FROM ledger_tree_checkpoints c "
+    "LEFT JOIN ledger_tree_cosignatures s ON s.size = c.size WHERE c.size = :size ORDER BY s.witness"
+)
+
+
+def checkpoint_of(config: Config, session: Session, size: int) -> dict[str, Any]:
+    """The checkpoint of ``size`` as served: ``checkpoint``, its signed note with every
+    cosignature stored for it after the log's signature (None if the log signed no checkpoint of
+    that size); ``witnessed``, at least the quorum of the configured witnesses cosigned it (never
+    with none configured); ``cosigners``, which of them did, by name."""
+    rows = session.execute(_CHECKPOINT, {"size": size}).all()
+    keys = {w.name: w.verifier.key_id.hex() for w in configured(config)} if config.log_witnesses else {}
+    signed = [row for row in rows if row.witness is not None]
+    cosigners = [row.witness for row in signed if keys.get(row.witness) == row.key_id]
+    return {
+        "checkpoint": rows[0].note + "".join(row.line for row in signed) if rows else None,
+        "witnessed": bool(keys) and len(cosigners) >= quorum(config),
+        "cosigners": cosigners,
+    }
 
 
 def cosigned_note(session: Session, size: int) -> str | None:
     """The signed note of the checkpoint of ``size`` with every cosignature stored for it after
     the log's signature; None if the log signed no checkpoint of that size."""
-    checkpoint = session.get(LedgerTreeCheckpoint, size)
-    if checkpoint is None:
-        return None
-    return checkpoint.note + "".join(c.line for c in _cosignatures(session, size))
+    rows = session.execute(_CHECKPOINT, {"size": size}).all()
+    return rows[0].note + "".join(row.line for row in rows if row.witness is not None) if rows else None
 
 
 def witnessing(config: Config, session: Session, size: int) -> dict[str, Any]:
-    """``witnessed``: at least the quorum of the configured witnesses cosigned the checkpoint of
-    ``size`` (never with none configured); ``cosigners``: which of them did, by name."""
-    keys = {w.name: w.verifier.key_id.hex() for w in configured(config)}
-    cosigners = [c.witness for c in _cosignatures(session, size) if keys.get(c.witness) == c.key_id]
-    return {"witnessed": bool(keys) and len(cosigners) >= quorum(config), "cosigners": cosigners}
+    """``witnessed`` and ``cosigners`` of ``checkpoint_of``."""
+    view = checkpoint_of(config, session, size)
+    return {"witnessed": view["witnessed"], "cosigners": view["cosigners"]}
 
 
 def status(ctx: Context) -> dict[str, Any]:

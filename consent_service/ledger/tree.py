@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
@@ -96,28 +96,47 @@ def _subtree(tiles: Tiles) -> merkle.Subtree:
     return subtree
 
 
+_TILE_STATEMENTS: dict[int, Any] = {}
+
+
+def _tiles_statement(count: int) -> Any:
+    """The statement reading ``count`` tiles by primary key, built once per count: an OR of
+    (level, idx) pairs, which every database answers from the primary key (a row-value IN list
+    is read as a scan by SQLite)."""
+    statement = _TILE_STATEMENTS.get(count)
+    if statement is None:
+        t = LedgerTreeTile
+        pairs = [and_(t.level == bindparam(f"l{i}"), t.idx == bindparam(f"i{i}")) for i in range(count)]
+        statement = _TILE_STATEMENTS[count] = select(t.level, t.idx, t.hashes).where(or_(*pairs))
+    return statement
+
+
 def _tiles(session: Session, wanted: Iterable[tuple[int, int]]) -> Tiles:
     keys = sorted({_tile_of(level, index)[:2] for level, index in wanted})
     if not keys:
         return {}
-    t = LedgerTreeTile
-    rows = session.execute(
-        select(t.level, t.idx, t.hashes).where(or_(*(and_(t.level == lv, t.idx == ix) for lv, ix in keys)))
-    )
+    params = {}
+    for i, (level, idx) in enumerate(keys):
+        params[f"l{i}"], params[f"i{i}"] = level, idx
+    rows = session.execute(_tiles_statement(len(keys)), params)
     return {(lv, ix): bytes(data) for lv, ix, data in rows}
 
 
-def _with_tiles(session: Session, make: Callable[[merkle.Subtree], Any]) -> Any:
-    """``make(subtree)`` with the tiles it needs read in one query: a first pass only notes the
-    subtrees asked for."""
-    asked: list[tuple[int, int]] = []
+def _with_tiles(
+    session: Session, make: Callable[[merkle.Subtree], Any], wanted: Iterable[tuple[int, int]] | None = None
+) -> Any:
+    """``make(subtree)`` with the tiles it needs read in one query: those under ``wanted``, the
+    subtrees it will ask for, or if not given, those a first pass of ``make`` asks for."""
+    if wanted is None:
+        asked: list[tuple[int, int]] = []
 
-    def note(level: int, index: int) -> bytes:
-        asked.append((level, index))
-        return bytes(HASH)
+        def note(level: int, index: int) -> bytes:
+            asked.append((level, index))
+            return bytes(HASH)
 
-    make(note)
-    return make(_subtree(_tiles(session, asked)))
+        make(note)
+        wanted = asked
+    return make(_subtree(_tiles(session, wanted)))
 
 
 def root_of(session: Session, tree_size: int) -> bytes:
@@ -267,16 +286,19 @@ def inclusion(ctx: Context, seq: int, tree_size: int | None = None) -> dict[str,
                 "'seq' is not in that tree", errors={"seq": [f"an event from 1 to {n} (the tree's leaves)"]}
             )
         index = seq - 1
-        path = inclusion_path(session, index, n)
+        path, leaf, root = _with_tiles(  # the path, the leaf and the root from one read of tiles
+            session,
+            lambda sub: (merkle.inclusion_proof(index, n, sub), sub(0, index), merkle.range_hash(0, n, sub)),
+            [*merkle.inclusion_needed(index, n), (0, index), *merkle.range_needed(0, n)],
+        )
         return {
             "seq": seq,
             "leaf_index": index,
             "tree_size": n,
-            "leaf_hash": _b64(leaf_of(session, index)),
-            "root_hash": _b64(root_of(session, n)),
+            "leaf_hash": _b64(leaf),
+            "root_hash": _b64(root),
             "inclusion_path": [_b64(h) for h in path],
-            "checkpoint": cosigning.cosigned_note(session, n),
-            **cosigning.witnessing(ctx.config, session, n),
+            **cosigning.checkpoint_of(ctx.config, session, n),
         }
 
 
@@ -291,18 +313,21 @@ def receipt_inclusion(session: Session, events: Iterable[Any]) -> dict[str, Any]
     checkpoint = cosigning.cosigned_note(session, n)
     if checkpoint is None:  # every size the tree grew to is signed in the same transaction
         return None
-    leaves = []
-    for event in events:
-        index = int(event["seq"]) - 1
-        path = inclusion_path(session, index, n)
-        leaves.append(
-            {
-                "eventId": event["id"],
-                "leafIndex": index,
-                "leaf": _b64(chain.canonical_bytes(event)),
-                "inclusionPath": [_b64(h) for h in path],
-            }
-        )
+    indexes = [int(event["seq"]) - 1 for event in events]
+    paths = _with_tiles(  # every event's path from one read of tiles
+        session,
+        lambda sub: [merkle.inclusion_proof(index, n, sub) for index in indexes],
+        [needed for index in indexes for needed in merkle.inclusion_needed(index, n)],
+    )
+    leaves = [
+        {
+            "eventId": event["id"],
+            "leafIndex": index,
+            "leaf": _b64(chain.canonical_bytes(event)),
+            "inclusionPath": [_b64(h) for h in path],
+        }
+        for event, index, path in zip(events, indexes, paths, strict=True)
+    ]
     return {"checkpoint": checkpoint, "treeSize": n, "leaves": leaves}
 
 
@@ -314,12 +339,24 @@ def consistency(ctx: Context, old_size: int, new_size: int) -> dict[str, Any]:
         new = _checked_size(session, new_size, "to")
         if not 1 <= old_size <= new:
             raise InvalidInput("'from' is out of range", errors={"from": [f"a tree size from 1 to {new}"]})
-        path = consistency_path(session, old_size, new)
+        path, old_root, new_root = _with_tiles(  # from one read of tiles
+            session,
+            lambda sub: (
+                merkle.consistency_proof(old_size, new, sub),
+                merkle.range_hash(0, old_size, sub),
+                merkle.range_hash(0, new, sub),
+            ),
+            [
+                *merkle.consistency_needed(old_size, new),
+                *merkle.range_needed(0, old_size),
+                *merkle.range_needed(0, new),
+            ],
+        )
         return {
             "from_": old_size,
             "to": new,
-            "old_root_hash": _b64(root_of(session, old_size)),
-            "new_root_hash": _b64(root_of(session, new)),
+            "old_root_hash": _b64(old_root),
+            "new_root_hash": _b64(new_root),
             "consistency_path": [_b64(h) for h in path],
         }
 

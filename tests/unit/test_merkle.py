@@ -420,3 +420,13 @@ def test_verifiers_answer_false_for_out_of_range_arguments() -> None:
     for old, new in [(4, 1), (-1, 4), (1, -4)]:
         assert merkle.verify_consistency(old, new, old_root, root, one) is False
     assert merkle.verify_consistency(1, 4, old_root, root[:16], one) is False
+
+
+@given(st.integers(1, 300))
+@settings(max_examples=40, deadline=None)
+def test_range_needed_names_the_subtrees_a_root_asks_for(size: int) -> None:
+    tree = tree_of(size)
+    tree.calls.clear()
+    tree.size = size
+    assert merkle.range_hash(0, size, tree.subtree) == tree.root(size)
+    assert sorted(tree.calls) == sorted(merkle.range_needed(0, size))
