@@ -293,13 +293,14 @@ def section(results: dict[str, Any]) -> str:
             "`POST /v1/consents` with 16 connections, "
             f"{results['duration']:.0f} s per point after 2 s warm-up; the target is a rising curve:",
             "",
-            "| gunicorn workers | writes/s | p50 | p99 | other processes' CPU (PostgreSQL among them) |",
-            "|---|---|---|---|---|",
+            "| gunicorn workers | writes/s | p50 | p99 | gunicorn CPU per write | gunicorn CPU | other processes' CPU "
+            "(PostgreSQL among them) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for p in pg["points"]:
             lines.append(
                 f"| {p['workers']} | {p['rps']:,.0f} | {p['p50_ms']:.2f} ms | {p['p99_ms']:.2f} ms | "
-                f"{p['other_cpu_pct']:.0f}% |"
+                f"{p.get('server_cpu_ms_per_req', 0):.2f} ms | {p['server_cpu_pct']:.0f}% | {p['other_cpu_pct']:.0f}% |"
             )
         lines += ["", f"Curve: {curve(pg['points'])}.", ""]
     kills = results.get("kill", [])
