@@ -16,7 +16,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: run setup-run setup frontend banner chartjs init test test-fast bench bench-segments bench-stats bench-proofs lint catalogs clean help
+.PHONY: run setup-run setup frontend banner chartjs init test test-fast bench bench-segments bench-stats bench-proofs bench-writes lint catalogs clean help
 
 help:
 	@echo "make run    - set up and serve the API on http://$(HOST):$(PORT) (SQLite, no other server)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench-segments - time a whole segment export (its own section of docs/benchmarks.md)"
 	@echo "make bench-stats - the statistics over 10 million events and the counts' write cost (EVENTS=..., its own section)"
 	@echo "make bench-proofs - the log's proofs from a tree of 10 million leaves and the ledger's verification rate (LEAVES=..., its own section)"
+	@echo "make bench-writes - durable consent writes: SQLite consents ÷ health, PostgreSQL writes by workers, kill -9 (its own section)"
 	@echo "make lint   - ruff, import contracts and mypy"
 	@echo "make setup  - the development set-up: runtime and test tools (make run installs the runtime only)"
 	@echo "make frontend - the npm tools (esbuild, axe-core, Chart.js) from frontend/package-lock.json"
@@ -107,6 +108,9 @@ bench-stats: setup
 LEAVES ?= 10000000
 bench-proofs: setup
 	$(BIN)/python -m bench.proofs --leaves $(LEAVES) --backend both
+
+bench-writes: setup
+	$(BIN)/python -m bench.writes
 
 lint: setup
 	$(BIN)/ruff check consent_service consent_verify tests bench migrations clients

@@ -40,11 +40,13 @@ from bench import (
     imports,
     load,
     proofcost,
+    proofs,
     report,
     retention,
     rotation,
     segments,
     standalone,
+    writes,
 )
 from bench import stats as stats_bench
 from bench.server import HOST, Gunicorn
@@ -667,10 +669,16 @@ def _write(results: dict[str, Any], out: Path, args: argparse.Namespace, started
     if args.partial and DOCS.exists():
         # one step alone: replace its own section(s) and leave the rest of the page as it is
         DOCS.write_text(report.merge(DOCS.read_text(), results))
-    else:  # the benchmarks measured alone (bench.segments, bench.imports, bench.stats) keep theirs
+    else:  # the benchmarks measured alone (segments, imports, stats, writes, proofs) keep theirs
         old = DOCS.read_text() if DOCS.exists() else ""
         page = report.markdown(results)
-        for heading in (segments.SECTION, imports.SECTION, stats_bench.SECTION):
+        for heading in (
+            segments.SECTION,
+            imports.SECTION,
+            stats_bench.SECTION,
+            writes.SECTION,
+            proofs.SECTION,
+        ):
             page = standalone.keep_section(old, page, heading)
         DOCS.write_text(page)
 

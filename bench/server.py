@@ -27,7 +27,14 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2, threads: int = 1) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        workers: int = 2,
+        threads: int = 1,
+        app: str = "consent_service.wsgi:app",
+    ) -> None:
         self.port = free_port()
         self.log_path = log_path
         # No --access-logfile: gunicorn's access log stays off, as it should for a benchmark.
@@ -45,7 +52,7 @@ class Gunicorn:
             str(log_path),
             "--log-level",
             "warning",
-            "consent_service.wsgi:app",
+            app,
         ]
         self.process = subprocess.Popen(
             command,

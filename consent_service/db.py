@@ -5,12 +5,19 @@ Leaving the block without commit rolls back. On SQLite a writing unit of work fi
 cross-process lock file (``WriterLock``: writers queue instead of polling) and starts with
 ``BEGIN IMMEDIATE`` so that two processes never both read and then fail to upgrade their lock;
 on PostgreSQL writers serialise on the ledger head row instead (see ledger.chain).
+
+Commits are durable before the service acknowledges them: SQLite runs WAL with
+``synchronous=FULL`` (the WAL is fsynced at every commit, not only at checkpoints), every
+PostgreSQL connection is checked for ``synchronous_commit`` and turned back on where a server,
+database or role default switched it off, and on MariaDB/MySQL a server that does not flush
+InnoDB's log at each commit is reported (the setting is global; the service cannot fix it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Collection, Mapping
@@ -23,6 +30,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from consent_service.files import secure_sqlite
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -87,7 +96,9 @@ def _sqlite_setup(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: the WAL is fsynced at each commit, so an acknowledged write survives a power
+        # failure (NORMAL syncs only at checkpoints and may lose the last commits).
+        cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
@@ -100,6 +111,62 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
 
 
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message)
+
+
+def _run(dbapi_conn: Any, sql: str) -> Any:
+    """Run one statement on a raw driver connection; its first row, if it returns rows."""
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(sql)
+        return cur.fetchone() if cur.description else None
+    finally:
+        cur.close()
+
+
+def _postgres_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Read the effective setting rather than always SET it: "remote_apply" or
+        # "remote_write" (synchronous standbys) are stronger than "on" and must stay; only
+        # "off" acknowledges a commit before its WAL is flushed. Checked per connection, so a
+        # database or role default (ALTER ... SET synchronous_commit) is caught as well.
+        synchronous_commit, fsync = _run(
+            dbapi_conn, "SELECT current_setting('synchronous_commit'), current_setting('fsync')"
+        )
+        if synchronous_commit == "off":
+            _run(dbapi_conn, "SET synchronous_commit TO on")
+            _warn_once(
+                "PostgreSQL has synchronous_commit=off for this database or role; the service "
+                "sets it to on for its own connections so that an acknowledged consent is durable"
+            )
+        if fsync == "off":
+            _warn_once(
+                "PostgreSQL runs with fsync=off: commits are not durable on power failure; "
+                "turn fsync on in postgresql.conf"
+            )
+        dbapi_conn.commit()
+
+
+def _mysql_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # A global setting (SET GLOBAL needs an administrator): the service only reports it.
+        (flush,) = _run(dbapi_conn, "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit")
+        dbapi_conn.rollback()
+        if str(flush) != "1":
+            _warn_once(
+                f"MariaDB/MySQL has innodb_flush_log_at_trx_commit={flush}: an acknowledged commit "
+                "can be lost on power failure; set it to 1 (and sync_binlog=1 where the binary log is on)"
+            )
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         secure_sqlite(url)  # database file 0600 before SQLite creates it (its -wal/-shm follow)
@@ -109,7 +176,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql":
+        _postgres_setup(engine)
+    elif engine.dialect.name in ("mysql", "mariadb"):
+        _mysql_setup(engine)
+    return engine
 
 
 class WriterLock:

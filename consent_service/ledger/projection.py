@@ -59,11 +59,11 @@ def _upsert_statement(dialect: str) -> Any:
             dialect_insert = sqlite.insert
         else:  # pragma: no cover - the ledger runs on SQLite or PostgreSQL
             raise RuntimeError(f"unsupported ledger database {dialect}")
-        stmt = dialect_insert(ConsentState)
+        stmt = dialect_insert(ConsentState.__table__)
         _UPSERTS[dialect] = stmt.on_conflict_do_update(
             index_elements=["subject_id", "target_type", "target_key"],
             set_={name: stmt.excluded[name] for name in STATE_COLUMNS[3:]},
-            where=ConsentState.seq < stmt.excluded.seq,
+            where=ConsentState.__table__.c.seq < stmt.excluded.seq,
         )
     return _UPSERTS[dialect]
 

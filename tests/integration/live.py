@@ -33,15 +33,26 @@ class Served:
     token: str
     log_path: Path
     env: dict[str, str]  # the service's environment, for CLI commands on the same database
+    process: subprocess.Popen[bytes]  # the server, leader of its own process group
 
 
 @contextmanager
 def serve(
-    tmp_path: Path, command: Sequence[str], *, log_name: str = "serve.log", env: dict[str, str] | None = None
+    tmp_path: Path,
+    command: Sequence[str],
+    *,
+    log_name: str = "serve.log",
+    env: dict[str, str] | None = None,
+    database_url: str | None = None,
 ) -> Iterator[Served]:
-    """Run ``command`` (``{port}`` is replaced) until it answers /health; stop it afterwards."""
-    url = f"sqlite:///{tmp_path / 'consent.db'}"
-    migrate(url)
+    """Run ``command`` (``{port}`` is replaced) until it answers /health; stop it afterwards.
+
+    The database is a migrated SQLite file in ``tmp_path`` unless ``database_url`` names an
+    already migrated one. The server runs in its own session (process group), so a test may
+    signal the whole group (``os.killpg(served.process.pid, ...)``): the master and its workers."""
+    url = database_url or f"sqlite:///{tmp_path / 'consent.db'}"
+    if database_url is None:
+        migrate(url)
     keys = KeyMaterial.generate().to_json()
     ctx = bootstrap(Config(data_dir=tmp_path, database_url=url, master_keys=keys))
     from consent_service.demo import seed
@@ -63,6 +74,7 @@ def serve(
         env=environ,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -75,7 +87,7 @@ def serve(
                 if time.monotonic() > deadline or server.poll() is not None:
                     pytest.fail("the service did not start: " + log_path.read_text())
                 time.sleep(0.2)
-        yield Served(base, port, token, log_path, environ)
+        yield Served(base, port, token, log_path, environ, server)
     finally:
         server.terminate()
         try:
