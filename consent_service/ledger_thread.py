@@ -58,7 +58,7 @@ def ledger_round(ctx: Context) -> None:
     from consent_service.ledger.stats import catch_up
 
     try:
-        tree.extend(ctx)
+        tree.extend(ctx, wait=False)  # another process growing it now does this run
     except Exception:  # noqa: BLE001 - the tree grows in the next round
         log.exception("adding the new ledger events to the Merkle tree failed; trying again later")
     try:

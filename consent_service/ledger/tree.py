@@ -15,10 +15,11 @@ read in one query (``_tiles``), and O(log n) hashes.
 How it follows the ledger: ``ledger_tree_state.size`` counts the events that are leaves.
 ``extend`` reads the events after it (a run of at most ``BATCH`` seqs up to the head it read;
 seqs are committed in order under the head lock, so none can appear below the head later),
-hashes their leaves, and applies them in a short writing transaction that locks the state row
-and goes on only if the size has not moved meanwhile (two processes extending at once never add
-a leaf twice; the loser reads again). In the same transaction it signs a checkpoint of the new
-size (``ledger_tree_checkpoints``): c2sp.org/tlog-checkpoint text (origin ``CONSENT_LOG_ORIGIN``,
+hashes their leaves and stores them, holding the state row so that two processes extending at
+once never add a leaf twice (on PostgreSQL and MariaDB for the whole run, which no consent
+write waits for, and the ledger thread skips a run another process is doing; on SQLite the run
+is read first and applied in a short writing transaction only if the size has not moved). In
+the same transaction it signs a checkpoint of the new size (``ledger_tree_checkpoints``): c2sp.org/tlog-checkpoint text (origin ``CONSENT_LOG_ORIGIN``,
 size, base64 root) in a c2sp.org/signed-note signed with the service's Ed25519 key, whose
 verifier key is ``verifier_key``. The service's ledger thread extends the tree every round
 (``ledger_thread.ledger_round``), then asks the witnesses to cosign the latest checkpoint
@@ -50,6 +51,7 @@ BATCH = 5_000  # seqs per run of ``extend``
 
 _STATE = text("SELECT size FROM ledger_tree_state WHERE id = 1")
 _STATE_FOR_UPDATE = text("SELECT size FROM ledger_tree_state WHERE id = 1 FOR UPDATE")
+_STATE_SKIP_LOCKED = text("SELECT size FROM ledger_tree_state WHERE id = 1 FOR UPDATE SKIP LOCKED")
 _GROWN = text("UPDATE ledger_tree_state SET size = :size WHERE id = 1")
 _EVENT_COLUMNS = [c for c in LedgerEvent.__table__.columns if c.key != "hash"]
 
@@ -216,28 +218,57 @@ def _sign(ctx: Context, session: Session, tree_size: int, now: dt.datetime) -> N
     session.add(LedgerTreeCheckpoint(size=tree_size, root=root, note=note, created_at=now))
 
 
-def extend(ctx: Context, batch: int = BATCH) -> int:
+def extend(ctx: Context, batch: int = BATCH, *, wait: bool = True) -> int:
     """Add the ledger's events after the tree's size as leaves, in runs of at most ``batch``
-    seqs, each signed as a checkpoint; returns how many leaves this call added."""
+    seqs, each signed as a checkpoint; returns how many leaves this call added.
+
+    ``wait=False`` (the ledger thread of every serving process): when another process is
+    growing the tree right now, return at once instead of doing the same work after it. On
+    PostgreSQL and MariaDB a run is one transaction that holds the tree's state row from the
+    start (``FOR UPDATE SKIP LOCKED``, or waiting for it with ``wait``): consent writers never
+    touch that row, so holding it while the run's events are read and hashed delays no write,
+    and no two processes hash the same run. On SQLite, where any writing transaction holds off
+    every writer, a run is read first and applied in a short writing transaction that goes on
+    only if the tree's size has not moved (the loser reads again; with ``wait=False`` it stops).
+    """
+    sqlite = ctx.db.is_sqlite
     added = 0
     while True:
-        with ctx.uow(write=False) as uow:
-            have = size(uow.session)
-            head = counts.head_seq(uow.session)
-            if head <= have:
-                return added
-            upto = min(head, have + batch)
-            leaves = _leaves(uow.session, have, upto)
-        with ctx.uow() as uow:
-            session = uow.session
-            sqlite = session.get_bind().dialect.name == "sqlite"
-            if int(session.execute(_STATE if sqlite else _STATE_FOR_UPDATE).scalar_one()) != have:
-                continue  # another process extended it meanwhile: read again
-            _append(session, have, leaves)
-            session.execute(_GROWN, {"size": upto})
-            _sign(ctx, session, upto, ctx.now())
-            uow.commit()
-            added += upto - have
+        if sqlite:
+            with ctx.uow(write=False) as uow:
+                have = size(uow.session)
+                head = counts.head_seq(uow.session)
+                if head <= have:
+                    return added
+                upto = min(head, have + batch)
+                leaves = _leaves(uow.session, have, upto)
+            with ctx.uow() as uow:
+                if size(uow.session) != have:  # another process extended it meanwhile
+                    if not wait:
+                        return added
+                    continue
+                _grow(ctx, uow.session, have, upto, leaves)
+                uow.commit()
+        else:
+            with ctx.uow() as uow:
+                session = uow.session
+                state = session.execute(_STATE_FOR_UPDATE if wait else _STATE_SKIP_LOCKED).scalar()
+                if state is None:  # another process holds the state row: it is growing the tree
+                    return added
+                have = int(state)
+                head = counts.head_seq(session)
+                if head <= have:
+                    return added
+                upto = min(head, have + batch)
+                _grow(ctx, session, have, upto, _leaves(session, have, upto))
+                uow.commit()
+        added += upto - have
+
+
+def _grow(ctx: Context, session: Session, have: int, upto: int, leaves: list[bytes]) -> None:
+    _append(session, have, leaves)
+    session.execute(_GROWN, {"size": upto})
+    _sign(ctx, session, upto, ctx.now())
 
 
 # Checkpoints and proofs ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from consent_service import create_app
 from consent_service.context import Context
@@ -135,6 +135,30 @@ def test_extensions_racing_each_other_add_each_leaf_once(any_ctx: Context) -> No
     assert sum(added) == len(expected)
     with ctx.uow(write=False) as uow:
         assert tree.size(uow.session) == len(expected)
+        assert tree.root_of(uow.session, len(expected)) == merkle.root(expected)
+
+
+@pytest.mark.postgres
+def test_the_ledger_thread_leaves_a_run_to_the_process_doing_it(pg_ctx: Context) -> None:
+    """With the state row held by another process's run, ``wait=False`` returns at once and
+    adds nothing; the run that waits adds each leaf once, after the holder is done."""
+    ctx = pg_ctx
+    grow(ctx, 3)
+    expected = leaves(ctx)
+    holder = ctx.db.engine.connect()
+    try:
+        holder.execute(text("SELECT size FROM ledger_tree_state WHERE id = 1 FOR UPDATE"))
+        added: list[int] = []
+        skipping = threading.Thread(target=lambda: added.append(tree.extend(ctx, wait=False)), daemon=True)
+        skipping.start()
+        skipping.join(timeout=10)
+        assert added == [0], "it waited for the holder instead of leaving the run to it"
+    finally:
+        holder.rollback()
+        holder.close()
+    assert tree.extend(ctx, wait=False) == len(expected)
+    assert tree.extend(ctx) == 0
+    with ctx.uow(write=False) as uow:
         assert tree.root_of(uow.session, len(expected)) == merkle.root(expected)
 
 
