@@ -62,7 +62,7 @@ def ledger_round(ctx: Context) -> None:
     except Exception:  # noqa: BLE001 - the tree grows in the next round
         log.exception("adding the new ledger events to the Merkle tree failed; trying again later")
     try:
-        catch_up(ctx)
+        catch_up(ctx, wait=False)  # another process counting now does this run
     except Exception:  # noqa: BLE001 - the counts catch up in the next round
         log.exception("counting the new ledger events failed; trying again later")
     if checkpoints_enabled(ctx.config):

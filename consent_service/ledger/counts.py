@@ -180,6 +180,9 @@ _TAIL = text(
 
 _STATE = text("SELECT through_seq, time_zone FROM consent_counts_state WHERE id = 1")
 _STATE_FOR_UPDATE = text("SELECT through_seq, time_zone FROM consent_counts_state WHERE id = 1 FOR UPDATE")
+_STATE_SKIP_LOCKED = text(
+    "SELECT through_seq, time_zone FROM consent_counts_state WHERE id = 1 FOR UPDATE SKIP LOCKED"
+)
 _COUNTED_UP_TO = text("UPDATE consent_counts_state SET through_seq = :upto WHERE id = 1")
 FOLD_BATCH = 5_000  # seqs per run of ``tail`` / ``apply``
 
@@ -224,6 +227,18 @@ def tail(session: Session, through: int, upto: int, tz: dt.tzinfo) -> Tally:
     if rows:
         fold(rows, _earlier_marks(session, rows, through, tz), tally, tz)
     return tally
+
+
+def held_state(session: Session, *, wait: bool) -> tuple[int, str] | None:
+    """``state``, with the state row held for this transaction (PostgreSQL, MariaDB); None when
+    ``wait`` is False and another transaction holds it (another process is counting a run)."""
+    row = session.execute(_STATE_FOR_UPDATE if wait else _STATE_SKIP_LOCKED).first()
+    return None if row is None else (int(row[0]), row[1])
+
+
+def counted_up_to(session: Session, upto: int) -> None:
+    """Move ``through_seq`` to ``upto`` (the caller holds the state row)."""
+    session.execute(_COUNTED_UP_TO, {"upto": upto})
 
 
 def apply(session: Session, tally: Tally, through: int, upto: int, time_zone: str) -> bool:

@@ -77,25 +77,49 @@ def rebuild_counts(ctx: Context, progress: Callable[[int, int], None] | None = N
     return {"cells": cells, "time_zone_before": before, "time_zone": ctx.config.timezone}
 
 
-def catch_up(ctx: Context, batch: int = counts.FOLD_BATCH) -> int:
+def catch_up(ctx: Context, batch: int = counts.FOLD_BATCH, *, wait: bool = True) -> int:
     """Count the ledger's events written since the counts were last brought up to date, in runs
-    of at most ``batch`` seqs, each read in one transaction and applied in a short writing one
-    (``ledger.counts``: a run another process applied first is read again, never counted twice);
-    returns how many seqs this call counted. Every statistics read calls it first, and the
-    service's background thread every two seconds (``jobs``)."""
+    of at most ``batch`` seqs; returns how many seqs this call counted. Every statistics read
+    calls it first (and waits for a run another process is counting), the service's ledger
+    thread after writes and every two seconds with ``wait=False``: a run another process is
+    counting right now is left to it.
+
+    On SQLite, where any writing transaction holds off every writer, a run is read in one
+    transaction and applied in a short writing one (``ledger.counts``: a run another process
+    applied first is read again, never counted twice). On PostgreSQL and MariaDB a run is one
+    transaction holding the counts' state row from the start (no consent write touches it), so
+    no two processes fold the same run."""
     done = 0
     while True:
-        with ctx.uow(write=False) as uow:
-            through, time_zone = counts.state(uow.session)
-            head = counts.head_seq(uow.session)
-            if head <= through:
-                return done
-            upto = min(head, through + batch)
-            tally = counts.tail(uow.session, through, upto, counts.zone(time_zone))
-        with ctx.uow() as uow:
-            if counts.apply(uow.session, tally, through, upto, time_zone):
+        if ctx.db.is_sqlite:
+            with ctx.uow(write=False) as uow:
+                through, time_zone = counts.state(uow.session)
+                head = counts.head_seq(uow.session)
+                if head <= through:
+                    return done
+                upto = min(head, through + batch)
+                tally = counts.tail(uow.session, through, upto, counts.zone(time_zone))
+            with ctx.uow() as uow:
+                if not counts.apply(uow.session, tally, through, upto, time_zone):
+                    if not wait:
+                        return done
+                    continue
                 uow.commit()
-                done += upto - through
+        else:
+            with ctx.uow() as uow:
+                session = uow.session
+                held = counts.held_state(session, wait=wait)
+                if held is None:
+                    return done
+                through, time_zone = held
+                head = counts.head_seq(session)
+                if head <= through:
+                    return done
+                upto = min(head, through + batch)
+                counts.upsert(session, counts.tail(session, through, upto, counts.zone(time_zone)))
+                counts.counted_up_to(session, upto)
+                uow.commit()
+        done += upto - through
 
 
 def counts_time_zone(ctx: Context) -> str:

@@ -280,3 +280,33 @@ def test_the_ledger_thread_brings_the_counts_up_to_date_without_a_read(world) ->
     assert table(ctx) == fold_ledger(ctx)
     with ctx.uow(write=False) as uow:
         assert counts.state(uow.session)[0] == counts.head_seq(uow.session)
+
+
+@pytest.mark.postgres
+def test_the_ledger_thread_leaves_a_run_to_the_process_counting_it(pg_ctx) -> None:
+    """With the counts' state row held by another process's run, ``wait=False`` returns at once
+    and counts nothing; afterwards it counts each seq once."""
+    import threading
+
+    from sqlalchemy import text
+
+    ctx = pg_ctx
+    site_key = str(seed(ctx)["site"]["site_key"])
+    write(ctx, site_key, ("banner", 1, "accept_all", False, "de"))
+    holder = ctx.db.engine.connect()
+    try:
+        holder.execute(text("SELECT through_seq FROM consent_counts_state WHERE id = 1 FOR UPDATE"))
+        counted: list[int] = []
+        skipping = threading.Thread(target=lambda: counted.append(catch_up(ctx, wait=False)), daemon=True)
+        skipping.start()
+        skipping.join(timeout=10)
+        assert counted == [0], "it waited for the holder instead of leaving the run to it"
+    finally:
+        holder.rollback()
+        holder.close()
+    with ctx.uow(write=False) as uow:
+        through, _ = counts.state(uow.session)
+        head = counts.head_seq(uow.session)
+    assert catch_up(ctx, wait=False) == head - through > 0
+    assert table(ctx) == fold_ledger(ctx)
+    assert catch_up(ctx) == 0
