@@ -82,8 +82,9 @@ def run_threads(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + WAIT
     for thread in threads:
-        thread.join(WAIT)
+        thread.join(max(0.0, deadline - time.monotonic()))
     stuck = [i for i, thread in enumerate(threads) if thread.is_alive()]
     assert not stuck, f"writers {stuck} never returned: a leader is stuck"
     return results
@@ -328,13 +329,39 @@ def test_a_failing_first_write_leaves_no_leader_behind(any_ctx: Context) -> None
     assert isinstance(write(any_ctx, "ann", ("analytics", True)), Recorded)
 
 
+class Halt(BaseException):
+    """Not an Exception: what an interrupt or a worker timeout raises in the middle of a batch."""
+
+
+def test_an_interrupt_in_a_batch_fails_it_and_hands_over(any_ctx: Context) -> None:
+    seed(any_ctx)
+    seq = sequencer(any_ctx)
+
+    def halt(_session: Session, _subject: str, _rows: list[dict[str, Any]]) -> None:
+        raise Halt
+
+    holder, ann, ben = held_batch(
+        any_ctx,
+        [
+            lambda: write(any_ctx, "ann", ("analytics", True), within=halt),
+            lambda: write(any_ctx, "ben", ("analytics", True)),
+        ],
+    )
+    assert isinstance(holder, Recorded)
+    assert isinstance(ann, Halt) and isinstance(ben, Halt)  # the batch's transaction was abandoned
+    assert subject_of(any_ctx, "ann") is None and subject_of(any_ctx, "ben") is None
+    assert not seq._leading and seq.queued == 0
+    (again,) = run_threads([lambda: write(any_ctx, "ben", ("analytics", True))])
+    assert isinstance(again, Recorded)
+
+
 def test_a_job_cannot_submit_another(ctx: Context) -> None:
     seed(ctx)
 
     def nested(_session: Session, _subject: str, _rows: list[dict[str, Any]]) -> None:
         write(ctx, "inner", ("analytics", True))
 
-    with pytest.raises(RuntimeError, match="cannot submit another"):
-        write(ctx, "outer", ("analytics", True), within=nested)
+    (refused,) = run_threads([lambda: write(ctx, "outer", ("analytics", True), within=nested)])
+    assert isinstance(refused, RuntimeError) and "cannot submit another" in str(refused)
     assert subject_of(ctx, "outer") is None and subject_of(ctx, "inner") is None
     assert isinstance(write(ctx, "outer", ("analytics", True)), Recorded)
