@@ -10,7 +10,8 @@ The leader takes up to ``MAX_BATCH`` queued jobs and, in ONE write unit of work:
    unit of work's writer lock and ``BEGIN IMMEDIATE``);
 2. runs each job, in order, inside its own SAVEPOINT, giving it the head the previous job left;
    the jobs' events get consecutive sequence numbers and chain on each other as if they had
-   been written one after the other;
+   been written one after the other (a batch of one job needs no savepoint: the transaction is
+   its own, and is rolled back instead of committed when the job fails);
 3. commits once: one fsync (SQLite WAL, PostgreSQL WAL flush) for the whole batch;
 4. wakes every job's thread with its result. What needs no database (signing the receipt,
    waking the ledger thread) runs afterwards in the job's own thread, in parallel.
@@ -43,6 +44,7 @@ a job): it already runs in the batch's transaction.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -170,10 +172,12 @@ class Sequencer:
             with ctx.uow() as uow:
                 session = uow.session
                 head = lock_head(session)
+                # a job alone needs no savepoint: if it fails, the transaction is its own
+                alone = len(batch) == 1
                 for queued in batch:
                     _in_job.active = True
                     try:
-                        with session.begin_nested():
+                        with contextlib.nullcontext() if alone else session.begin_nested():
                             head, queued.result = queued.context.run(queued.job, session, head)
                     except SQLAlchemyError:
                         raise
@@ -181,6 +185,8 @@ class Sequencer:
                         queued.error = exc
                     finally:
                         _in_job.active = False
+                if alone and batch[0].error is not None:
+                    return  # nothing to commit: closing the unit of work rolls its writes back
                 uow.commit()
         except BaseException as exc:
             self.failed_batches += 1
