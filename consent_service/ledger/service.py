@@ -4,7 +4,11 @@ Guarantees of ``record_consent``:
 - all decisions of one call land together, with their projection, or none do;
 - the write leaves the consent counts alone: they follow the ledger afterwards (``ledger.counts``);
 - events get consecutive sequence numbers under a lock on the ledger head, so concurrent
-  writers (threads or processes, SQLite or PostgreSQL) never fork the chain;
+  writers (threads or processes, SQLite or PostgreSQL) never fork the chain; the writes of one
+  process's threads share that lock and one commit (``ledger.sequencer``: group commit), each
+  in its own savepoint, so one write's refusal leaves the others of its batch alone;
+- when the call returns, its batch has committed: the projection already answers with the new
+  decisions (a withdrawal acknowledged is a gate that denies);
 - the proof (truncated IP, user agent, URL, GPC signal, TC/GPP string) is sealed under a fresh
   proof key per event before it is hashed and stored; the proof key is stored sealed under the
   subject's data key (``proof_keys``), so the proof's retention can end by destroying that one
@@ -29,10 +33,11 @@ from consent_service.db import UTCDateTime
 from consent_service.durations import add_duration
 from consent_service.errors import Conflict, InvalidInput, UnknownReference
 from consent_service.hashing import canonical_json
-from consent_service.ledger import checkpoints, projection
+from consent_service.ledger import checkpoints, projection, sequencer
 from consent_service.ledger.chain import link
 from consent_service.ledger.models import LedgerEvent, ProofKey
 from consent_service.ledger.receipts import build_receipt, log_of
+from consent_service.ledger.sequencer import lock_head
 from consent_service.subjects import service as subjects
 from consent_service.subjects.service import IdentityRef
 
@@ -89,8 +94,6 @@ def truncate_ip(value: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
-_HEAD = text("SELECT seq, hash FROM ledger_head WHERE id = 1")
-_HEAD_FOR_UPDATE = text("SELECT seq, hash FROM ledger_head WHERE id = 1 FOR UPDATE")
 _MOVE_HEAD = text("UPDATE ledger_head SET seq = :seq, hash = :hash WHERE id = 1")
 # Core inserts on the tables, not ORM-enabled ones on the classes: the same SQL without the
 # ORM's bulk-insert bookkeeping on every call (about 0.4 ms CPU per consent write).
@@ -126,17 +129,6 @@ _GROUP_STATE = text(
     "WHERE m.root_id = (SELECT root_id FROM subjects WHERE id = :sid) AND cs.target_key IN :keys "
     "ORDER BY cs.seq"
 ).bindparams(bindparam("keys", expanding=True))
-
-
-def lock_head(session: Session) -> tuple[int, str]:
-    """The ledger head (seq, hash), locked for this transaction.
-
-    PostgreSQL: ``SELECT ... FOR UPDATE`` on the one head row. SQLite: the writing unit of work
-    began with ``BEGIN IMMEDIATE`` and already holds the database write lock.
-    """
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    row = session.execute(_HEAD if sqlite else _HEAD_FOR_UPDATE).one()
-    return int(row[0]), row[1]
 
 
 def insert_proof_keys(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -216,8 +208,24 @@ def _needs_confirmation(cmd: RecordConsent, d: DecisionInput, purpose: dict[str,
     )
 
 
+@dataclass(frozen=True)
+class _Applied:
+    """What one consent write's job did in its batch."""
+
+    subject_id: str
+    created: bool
+    rows: list[dict[str, Any]]
+    purposes: dict[str, dict[str, Any]]
+    now: Any
+    before: int  # the head's seq before and after its events
+    after: int
+
+
 def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
-    """Append one event per decision, update the projection, and sign a receipt."""
+    """Append one event per decision, update the projection, and sign a receipt.
+
+    The database work runs as one job of this process's next write batch (``ledger.sequencer``:
+    group commit); the receipt is signed once that batch committed."""
     if not cmd.decisions:
         raise InvalidInput("no decisions given", errors={"decisions": ["give at least one decision"]})
     seen = set()
@@ -232,78 +240,89 @@ def record_consent(ctx: Context, cmd: RecordConsent) -> Recorded:
     if proof.get("ip"):
         proof["ip"] = truncate_ip(str(proof["ip"]))
     proof_bytes = canonical_json(proof)
-    with ctx.uow() as uow:
-        session = uow.session
-        now = ctx.now()
-        purposes, cookies = targets(session, cmd.decisions)
-        if cmd.subject_id is not None:
-            subjects.require_subject(session, cmd.subject_id)
-            subject_id, created = cmd.subject_id, False
+    event_ids = [str(uuid.uuid4()) for _ in cmd.decisions]
+
+    def apply(session: Session, head: tuple[int, str]) -> tuple[tuple[int, str], _Applied]:
+        return _apply(ctx, session, head, cmd, proof_bytes, event_ids)
+
+    done: _Applied = sequencer.submit(ctx, apply)
+    receipt = build_receipt(
+        config=ctx.config,
+        signer=ctx.signer,
+        subject_id=done.subject_id,
+        events=done.rows,
+        purposes=done.purposes,
+        now=done.now,
+        log=log_of(ctx),
+    )
+    checkpoints.nudge(ctx, done.before, done.after)
+    return Recorded(done.subject_id, done.created, done.rows, receipt)
+
+
+def _apply(
+    ctx: Context,
+    session: Session,
+    head: tuple[int, str],
+    cmd: RecordConsent,
+    proof_bytes: bytes,
+    event_ids: list[str],
+) -> tuple[tuple[int, str], _Applied]:
+    """The database part of ``record_consent``, in its batch's transaction under the head lock."""
+    now = ctx.now()
+    purposes, cookies = targets(session, cmd.decisions)
+    if cmd.subject_id is not None:
+        subjects.require_subject(session, cmd.subject_id)
+        subject_id, created = cmd.subject_id, False
+    else:
+        assert cmd.subject is not None
+        subject_id, created = subjects.get_or_create(session, ctx.crypto, cmd.subject, now)
+    key = subjects.data_key(session, ctx.crypto, subject_id)
+    if key is None:
+        raise Conflict(f"subject {subject_id} has been erased; it cannot record new consent")
+    previous = {} if created else _current_decisions(session, subject_id, cmd.decisions)
+    rows = []
+    proof_keys = []
+    for d, event_id in zip(cmd.decisions, event_ids, strict=True):
+        purpose_key = d.target_key if d.target_type == "purpose" else cookies[d.target_key]
+        purpose = purposes[purpose_key]
+        if d.granted:
+            decision = "pending" if _needs_confirmation(cmd, d, purpose) else "granted"
         else:
-            assert cmd.subject is not None
-            subject_id, created = subjects.get_or_create(session, ctx.crypto, cmd.subject, now)
-        key = subjects.data_key(session, ctx.crypto, subject_id)
-        if key is None:
-            raise Conflict(f"subject {subject_id} has been erased; it cannot record new consent")
-        head = lock_head(session)
-        previous = {} if created else _current_decisions(session, subject_id, cmd.decisions)
-        rows = []
-        proof_keys = []
-        for d in cmd.decisions:
-            purpose_key = d.target_key if d.target_type == "purpose" else cookies[d.target_key]
-            purpose = purposes[purpose_key]
-            if d.granted:
-                decision = "pending" if _needs_confirmation(cmd, d, purpose) else "granted"
-            else:
-                decision = (
-                    "withdrawn" if previous.get((d.target_type, d.target_key)) == "granted" else "denied"
-                )
-            event_id = str(uuid.uuid4())
-            proof_key_row, proof_ct = seal_proof(key, subject_id, event_id, d, now, proof_bytes)
-            proof_keys.append(proof_key_row)
-            rows.append(
-                {
-                    "id": event_id,
-                    "kind": "consent",
-                    "subject_id": subject_id,
-                    "target_type": d.target_type,
-                    "target_key": d.target_key,
-                    "purpose_key": purpose_key,
-                    "decision": decision,
-                    "purpose_version": purpose["current_version"],
-                    "purpose_hash": purpose["current_hash"],
-                    "channel": cmd.channel,
-                    "method": d.method or cmd.method,
-                    "collection_point": cmd.collection_point,
-                    "language": cmd.language,
-                    "jurisdiction": cmd.jurisdiction,
-                    "recorded_at": now,
-                    "valid_until": add_duration(now, purpose["consent_validity"]),
-                    "actor_type": cmd.actor_type,
-                    "actor_id": cmd.actor_id,
-                    "related_subject_id": None,
-                    "related_event_id": cmd.related_event_id,
-                    "proof_ct": proof_ct,
-                }
-            )
-        new_head = append(session, head, rows)
-        insert_proof_keys(session, proof_keys)
-        mark_collected(session, purposes, now)
-        projection.upsert(session, [projection.state_row(r) for r in rows])
-        if cmd.within is not None:
-            cmd.within(session, subject_id, rows)
-        receipt = build_receipt(
-            config=ctx.config,
-            signer=ctx.signer,
-            subject_id=subject_id,
-            events=rows,
-            purposes=purposes,
-            now=now,
-            log=log_of(ctx),
+            decision = "withdrawn" if previous.get((d.target_type, d.target_key)) == "granted" else "denied"
+        proof_key_row, proof_ct = seal_proof(key, subject_id, event_id, d, now, proof_bytes)
+        proof_keys.append(proof_key_row)
+        rows.append(
+            {
+                "id": event_id,
+                "kind": "consent",
+                "subject_id": subject_id,
+                "target_type": d.target_type,
+                "target_key": d.target_key,
+                "purpose_key": purpose_key,
+                "decision": decision,
+                "purpose_version": purpose["current_version"],
+                "purpose_hash": purpose["current_hash"],
+                "channel": cmd.channel,
+                "method": d.method or cmd.method,
+                "collection_point": cmd.collection_point,
+                "language": cmd.language,
+                "jurisdiction": cmd.jurisdiction,
+                "recorded_at": now,
+                "valid_until": add_duration(now, purpose["consent_validity"]),
+                "actor_type": cmd.actor_type,
+                "actor_id": cmd.actor_id,
+                "related_subject_id": None,
+                "related_event_id": cmd.related_event_id,
+                "proof_ct": proof_ct,
+            }
         )
-        uow.commit()
-    checkpoints.nudge(ctx, head[0], new_head[0])
-    return Recorded(subject_id, created, rows, receipt)
+    new_head = append(session, head, rows)
+    insert_proof_keys(session, proof_keys)
+    mark_collected(session, purposes, now)
+    projection.upsert(session, [projection.state_row(r) for r in rows])
+    if cmd.within is not None:
+        cmd.within(session, subject_id, rows)
+    return new_head, _Applied(subject_id, created, rows, purposes, now, head[0], new_head[0])
 
 
 def _current_decisions(
