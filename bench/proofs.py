@@ -618,7 +618,8 @@ def section(results: list[dict[str, Any]], stamp: str, command: str) -> str:
         "",
         f"Load average (1 min) at the start and end of each backend's in-process proofs: {load_text}"
         + (
-            "; other work ran on the machine at the same time, so the timings include waiting for a CPU."
+            "; above the machine's CPUs (the 1-minute average includes the run's own steps just before,"
+            " building the tree, and anything else running), so the timings may include waiting for a CPU."
             if max(max(r["load"]) for r in results) > (m["nproc"] or 1)
             else f"; at most the machine's {m['nproc']} CPUs."
         ),
