@@ -106,7 +106,7 @@ def ledger_export(subject_id: str | None, since: str | None, until: str | None, 
     manifest = export(_context(), out, selection, progress=progress)
     counts = manifest["counts"]
     click.echo(
-        f"bundle written to {out}: {counts['events']} events, {counts['checkpoints']} earlier checkpoints, "
+        f"bundle written to {out}: {counts['events']} events, {counts['checkpoints']} earlier checkpoint(s), "
         f"tree size {manifest['tree_size']}; verify with: consent-service-verify bundle {out} --log-key KEY"
     )
 

@@ -251,7 +251,7 @@ log's Merkle tree of {size} entries (RFC 9162), as its signed checkpoint states 
   event's hash in the ledger's chain) and `inclusion_path` (its audit path to `checkpoint.note`).
 - `checkpoint.note`: the log's latest checkpoint when the bundle was made (c2sp.org/tlog-checkpoint
   in a c2sp.org/signed-note, Ed25519): origin, tree size, root hash. Every proof leads to it.
-- `checkpoints/`: the {checkpoints} earlier checkpoints that first held the events, and
+- `checkpoints/`: the earlier checkpoints that first held the events ({checkpoints} of them), and
   `consistency.jsonl`: per checkpoint the RFC 9162 proof that the latest tree extends it.
 - `log-key.txt`: the log's verifier key, as the log states it. Obtain the key independently as
   well (`GET /v1/ledger/key` of the service, or the key the controller published) and compare.

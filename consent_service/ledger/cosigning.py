@@ -227,8 +227,17 @@ def _ask(ctx: Context, witness: ConfiguredWitness, old: int, size: int, note: st
 
 def _due(ctx: Context, witness: ConfiguredWitness, size: int) -> int | None:
     """The size the witness last cosigned, if it is due to be asked about the checkpoint of
-    ``size`` (its row is created at first use); None when it waits or already cosigned it."""
+    ``size`` (its row is created at first use); None when it waits or already cosigned it.
+    Read first: a writing transaction (which on SQLite holds off consent writes) only at first use."""
     now = ctx.now()
+    with ctx.uow(write=False) as uow:
+        row = uow.session.get(LedgerTreeWitness, witness.name)
+        if row is not None:
+            if row.next_attempt_at > now:
+                return None
+            if row.size == size and uow.session.get(LedgerTreeCosignature, (size, witness.name)) is not None:
+                return None
+            return int(row.size)
     with ctx.uow() as uow:
         session = uow.session
         row = session.get(LedgerTreeWitness, witness.name)
@@ -239,8 +248,6 @@ def _due(ctx: Context, witness: ConfiguredWitness, size: int) -> int | None:
             session.add(row)
             uow.commit()
         if row.next_attempt_at > now:
-            return None
-        if row.size == size and session.get(LedgerTreeCosignature, (size, witness.name)) is not None:
             return None
         return int(row.size)
 
