@@ -24,7 +24,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -236,10 +236,23 @@ class Database:
         self._single_read = (
             self.engine.execution_options(sqlite_single_read=True) if self.is_sqlite else self.engine
         )
+        # reads of rows that never change once written: no transaction, no BEGIN/ROLLBACK trips
+        self._untransacted = (
+            self._single_read
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         database = self.engine.url.database if self.is_sqlite else None
         self.writer_lock = (
             WriterLock(Path(database + "-writelock")) if database and database != ":memory:" else None
         )
+
+    def immutable_reads(self) -> Connection:
+        """A connection whose statements run outside any transaction, each its own snapshot: for
+        reads of rows that never change once committed (the Merkle tree's complete tiles and
+        signed checkpoints), where the round trips of BEGIN and ROLLBACK would be most of the
+        cost. Use it as a context manager."""
+        return self._untransacted.connect()
 
     def fetch_one(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
         """Run one read-only statement and return its first row.

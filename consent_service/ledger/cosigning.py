@@ -30,6 +30,7 @@ import logging
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,12 +85,18 @@ _CHECKPOINT = text(
 )
 
 
-def checkpoint_of(config: Config, session: Session, size: int) -> dict[str, Any]:
+def checkpoint_of(config: Config, session: Any, size: int) -> dict[str, Any]:
     """The checkpoint of ``size`` as served: ``checkpoint``, its signed note with every
     cosignature stored for it after the log's signature (None if the log signed no checkpoint of
     that size); ``witnessed``, at least the quorum of the configured witnesses cosigned it (never
     with none configured); ``cosigners``, which of them did, by name."""
-    rows = session.execute(_CHECKPOINT, {"size": size}).all()
+    return checkpoint_view(config, session.execute(_CHECKPOINT, {"size": size}).all())
+
+
+def checkpoint_view(config: Config, rows: Sequence[Any]) -> dict[str, Any]:
+    """``checkpoint_of`` from the rows of a checkpoint joined with its cosignatures (columns
+    ``note``, ``witness``, ``key_id``, ``line``; no row, or a null ``note``: no checkpoint)."""
+    rows = [row for row in rows if row.note is not None]
     keys = {w.name: w.verifier.key_id.hex() for w in configured(config)} if config.log_witnesses else {}
     signed = [row for row in rows if row.witness is not None]
     cosigners = [row.witness for row in signed if keys.get(row.witness) == row.key_id]

@@ -230,7 +230,7 @@ def tail(session: Session, through: int, upto: int, tz: dt.tzinfo) -> Tally:
 
 
 def held_state(session: Session, *, wait: bool) -> tuple[int, str] | None:
-    """``state``, with the state row held for this transaction (PostgreSQL, MariaDB); None when
+    """``state``, with the state row held for this transaction (PostgreSQL); None when
     ``wait`` is False and another transaction holds it (another process is counting a run)."""
     row = session.execute(_STATE_FOR_UPDATE if wait else _STATE_SKIP_LOCKED).first()
     return None if row is None else (int(row[0]), row[1])

@@ -86,7 +86,7 @@ def catch_up(ctx: Context, batch: int = counts.FOLD_BATCH, *, wait: bool = True)
 
     On SQLite, where any writing transaction holds off every writer, a run is read in one
     transaction and applied in a short writing one (``ledger.counts``: a run another process
-    applied first is read again, never counted twice). On PostgreSQL and MariaDB a run is one
+    applied first is read again, never counted twice). On PostgreSQL a run is one
     transaction holding the counts' state row from the start (no consent write touches it), so
     no two processes fold the same run."""
     done = 0

@@ -16,7 +16,7 @@ How it follows the ledger: ``ledger_tree_state.size`` counts the events that are
 ``extend`` reads the events after it (a run of at most ``BATCH`` seqs up to the head it read;
 seqs are committed in order under the head lock, so none can appear below the head later),
 hashes their leaves and stores them, holding the state row so that two processes extending at
-once never add a leaf twice (on PostgreSQL and MariaDB for the whole run, which no consent
+once never add a leaf twice (on PostgreSQL for the whole run, which no consent
 write waits for, and the ledger thread skips a run another process is doing; on SQLite the run
 is read first and applied in a short writing transaction only if the size has not moved). In
 the same transaction it signs a checkpoint of the new size (``ledger_tree_checkpoints``): c2sp.org/tlog-checkpoint text (origin ``CONSENT_LOG_ORIGIN``,
@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import BigInteger, Connection, and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from consent_service.context import Context
@@ -58,7 +58,7 @@ _EVENT_COLUMNS = [c for c in LedgerEvent.__table__.columns if c.key != "hash"]
 Tiles = dict[tuple[int, int], bytes]
 
 
-def size(session: Session) -> int:
+def size(session: Session | Connection) -> int:
     """How many ledger events are leaves of the tree."""
     return int(session.execute(_STATE).scalar_one())
 
@@ -113,7 +113,7 @@ def _tiles_statement(count: int) -> Any:
     return statement
 
 
-def _tiles(session: Session, wanted: Iterable[tuple[int, int]]) -> Tiles:
+def _tiles(session: Session | Connection, wanted: Iterable[tuple[int, int]]) -> Tiles:
     keys = sorted({_tile_of(level, index)[:2] for level, index in wanted})
     if not keys:
         return {}
@@ -125,7 +125,9 @@ def _tiles(session: Session, wanted: Iterable[tuple[int, int]]) -> Tiles:
 
 
 def _with_tiles(
-    session: Session, make: Callable[[merkle.Subtree], Any], wanted: Iterable[tuple[int, int]] | None = None
+    session: Session | Connection,
+    make: Callable[[merkle.Subtree], Any],
+    wanted: Iterable[tuple[int, int]] | None = None,
 ) -> Any:
     """``make(subtree)`` with the tiles it needs read in one query: those under ``wanted``, the
     subtrees it will ask for, or if not given, those a first pass of ``make`` asks for."""
@@ -224,7 +226,7 @@ def extend(ctx: Context, batch: int = BATCH, *, wait: bool = True) -> int:
 
     ``wait=False`` (the ledger thread of every serving process): when another process is
     growing the tree right now, return at once instead of doing the same work after it. On
-    PostgreSQL and MariaDB a run is one transaction that holds the tree's state row from the
+    PostgreSQL a run is one transaction that holds the tree's state row from the
     start (``FOR UPDATE SKIP LOCKED``, or waiting for it with ``wait``): consent writers never
     touch that row, so holding it while the run's events are read and hashed delays no write,
     and no two processes hash the same run. On SQLite, where any writing transaction holds off
@@ -291,8 +293,17 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _checked_size(session: Session, tree_size: int | None, name: str) -> int:
-    have = size(session)
+# The tree's size now and the checkpoint of the size asked for (default: that size) with its
+# cosignatures, in one statement: a proof is then two round trips (this, and its tiles).
+_SIZE_AND_CHECKPOINT = text(
+    "SELECT s.size, c.note, w.witness, w.key_id, w.line FROM ledger_tree_state s "
+    "LEFT JOIN ledger_tree_checkpoints c ON c.size = COALESCE(:want, s.size) "
+    "LEFT JOIN ledger_tree_cosignatures w ON w.size = c.size WHERE s.id = 1 ORDER BY w.witness"
+).bindparams(bindparam("want", type_=BigInteger()))
+
+
+def _in_range(have: int, tree_size: int | None, name: str) -> int:
+    """``tree_size`` (default ``have``, the tree's size now) if it is a size of the tree."""
     if have == 0:
         raise NotFound("the log's tree is empty: no event is in a checkpoint yet")
     if tree_size is None:
@@ -308,29 +319,34 @@ def inclusion(ctx: Context, seq: int, tree_size: int | None = None) -> dict[str,
     """The audit path of the event ``seq`` in the tree of ``tree_size`` leaves (default: the
     tree's size now), with its leaf hash and that tree's root (all base64), the checkpoint of
     that size with its cosignatures if the log signed one, and whether witnesses' cosignatures
-    make it witnessed (``witnessed``, ``cosigners``)."""
-    with ctx.uow(write=False) as uow:
-        session = uow.session
-        n = _checked_size(session, tree_size, "size")
+    make it witnessed (``witnessed``, ``cosigners``).
+
+    Read outside a transaction (``Database.immutable_reads``), in two statements: the size and
+    the checkpoint, then the tiles. That is consistent because what a tree of ``n`` leaves
+    reads never changes once the size ``n`` is committed: its tiles' first hashes, and its
+    signed checkpoint, were written in that same transaction (cosignatures may be added later)."""
+    with ctx.db.immutable_reads() as conn:
+        rows = conn.execute(_SIZE_AND_CHECKPOINT, {"want": tree_size}).all()
+        n = _in_range(int(rows[0].size), tree_size, "size")
         if not 1 <= seq <= n:
             raise InvalidInput(
                 "'seq' is not in that tree", errors={"seq": [f"an event from 1 to {n} (the tree's leaves)"]}
             )
         index = seq - 1
         path, leaf, root = _with_tiles(  # the path, the leaf and the root from one read of tiles
-            session,
+            conn,
             lambda sub: (merkle.inclusion_proof(index, n, sub), sub(0, index), merkle.range_hash(0, n, sub)),
             [*merkle.inclusion_needed(index, n), (0, index), *merkle.range_needed(0, n)],
         )
-        return {
-            "seq": seq,
-            "leaf_index": index,
-            "tree_size": n,
-            "leaf_hash": _b64(leaf),
-            "root_hash": _b64(root),
-            "inclusion_path": [_b64(h) for h in path],
-            **cosigning.checkpoint_of(ctx.config, session, n),
-        }
+    return {
+        "seq": seq,
+        "leaf_index": index,
+        "tree_size": n,
+        "leaf_hash": _b64(leaf),
+        "root_hash": _b64(root),
+        "inclusion_path": [_b64(h) for h in path],
+        **cosigning.checkpoint_view(ctx.config, rows),
+    }
 
 
 def receipt_inclusion(session: Session, events: Iterable[Any]) -> dict[str, Any] | None:
@@ -364,14 +380,13 @@ def receipt_inclusion(session: Session, events: Iterable[Any]) -> dict[str, Any]
 
 def consistency(ctx: Context, old_size: int, new_size: int) -> dict[str, Any]:
     """The consistency proof between the trees of ``old_size`` and ``new_size`` leaves, with
-    both roots (base64)."""
-    with ctx.uow(write=False) as uow:
-        session = uow.session
-        new = _checked_size(session, new_size, "to")
+    both roots (base64); read as ``inclusion`` is, outside a transaction."""
+    with ctx.db.immutable_reads() as conn:
+        new = _in_range(size(conn), new_size, "to")
         if not 1 <= old_size <= new:
             raise InvalidInput("'from' is out of range", errors={"from": [f"a tree size from 1 to {new}"]})
         path, old_root, new_root = _with_tiles(  # from one read of tiles
-            session,
+            conn,
             lambda sub: (
                 merkle.consistency_proof(old_size, new, sub),
                 merkle.range_hash(0, old_size, sub),
@@ -383,13 +398,13 @@ def consistency(ctx: Context, old_size: int, new_size: int) -> dict[str, Any]:
                 *merkle.range_needed(0, new),
             ],
         )
-        return {
-            "from_": old_size,
-            "to": new,
-            "old_root_hash": _b64(old_root),
-            "new_root_hash": _b64(new_root),
-            "consistency_path": [_b64(h) for h in path],
-        }
+    return {
+        "from_": old_size,
+        "to": new,
+        "old_root_hash": _b64(old_root),
+        "new_root_hash": _b64(new_root),
+        "consistency_path": [_b64(h) for h in path],
+    }
 
 
 def event_seq(ctx: Context, event_id: str) -> int:
