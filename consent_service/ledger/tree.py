@@ -157,12 +157,24 @@ def leaf_of(session: Session, index: int) -> bytes:
 
 def inclusion_path(session: Session, index: int, tree_size: int) -> list[bytes]:
     """PATH(index, D[tree_size]) from the stored tiles (``tree_size`` at most the tree's size)."""
-    return list(_with_tiles(session, lambda sub: merkle.inclusion_proof(index, tree_size, sub)))
+    return list(
+        _with_tiles(
+            session,
+            lambda sub: merkle.inclusion_proof(index, tree_size, sub),
+            merkle.inclusion_needed(index, tree_size),
+        )
+    )
 
 
 def consistency_path(session: Session, old_size: int, new_size: int) -> list[bytes]:
     """PROOF(old_size, D[new_size]) from the stored tiles (``new_size`` at most the tree's size)."""
-    return list(_with_tiles(session, lambda sub: merkle.consistency_proof(old_size, new_size, sub)))
+    return list(
+        _with_tiles(
+            session,
+            lambda sub: merkle.consistency_proof(old_size, new_size, sub),
+            merkle.consistency_needed(old_size, new_size),
+        )
+    )
 
 
 # Extending -----------------------------------------------------------------------------------
