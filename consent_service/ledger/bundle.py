@@ -108,7 +108,7 @@ def _condition(session: Session, selection: Selection) -> tuple[ColumnElement[bo
     return and_(*parts), members
 
 
-def _events(session: Session, condition: ColumnElement[bool], size: int) -> Iterator[Any]:
+def _pages(session: Session, condition: ColumnElement[bool], size: int) -> Iterator[list[Any]]:
     """The selected events up to seq ``size``, in seq order, a page at a time."""
     after = 0
     while True:
@@ -120,8 +120,7 @@ def _events(session: Session, condition: ColumnElement[bool], size: int) -> Iter
         ).all()
         if not rows:
             return
-        for row in rows:
-            yield row._mapping
+        yield [row._mapping for row in rows]
         after = rows[-1].seq
 
 
@@ -162,21 +161,23 @@ def export(
         covering: set[int] = set()
         done = 0
         with (out / "events.jsonl").open("w", encoding="utf-8") as events:
-            for event in _events(session, condition, size):
-                seq = int(event["seq"])
-                leaf = chain.canonical_bytes(event)
-                line = {
-                    "seq": seq,
-                    "leaf_index": seq - 1,
-                    "leaf": _b64(leaf),
-                    "hash": event["hash"],
-                    "inclusion_path": [_b64(h) for h in tree.inclusion_path(session, seq - 1, size)],
-                }
-                events.write(json.dumps(line, separators=(",", ":")) + "\n")
-                covering.add(signed[bisect.bisect_left(signed, seq)])
-                done += 1
-                if progress and done % every == 0:
-                    progress(done, total)
+            for page in _pages(session, condition, size):
+                indexes = [int(event["seq"]) - 1 for event in page]
+                for event, index, path in zip(
+                    page, indexes, tree.inclusion_paths(session, indexes, size), strict=True
+                ):
+                    line = {
+                        "seq": index + 1,
+                        "leaf_index": index,
+                        "leaf": _b64(chain.canonical_bytes(event)),
+                        "hash": event["hash"],
+                        "inclusion_path": [_b64(h) for h in path],
+                    }
+                    events.write(json.dumps(line, separators=(",", ":")) + "\n")
+                    covering.add(signed[bisect.bisect_left(signed, index + 1)])
+                    done += 1
+                    if progress and done % every == 0:
+                        progress(done, total)
         if progress:
             progress(done, total)
         (out / "checkpoints").mkdir()

@@ -17,9 +17,10 @@ other answer, a refused address (``outbound``), a timeout or a cosignature that 
 stores nothing, records the error and waits before the next try (5 s doubling, at most an
 hour). Only the latest checkpoint is asked for: older ones keep what they got.
 
-``cosigned_note`` is a checkpoint's note with its stored cosignature lines after the log's
-signature, as ``GET /v1/ledger/checkpoint`` and the inclusion proofs serve it; ``witnessing``
-says whether a size is witnessed and by whom; ``status`` reports on each witness.
+``note_of`` / ``cosigned_note`` is a checkpoint's note with its stored cosignature lines after
+the log's signature, as ``GET /v1/ledger/checkpoint``, the inclusion proofs and receipts serve
+it; ``checkpoint_view`` adds whether it is witnessed and by whom; ``status`` reports on each
+witness.
 """
 
 from __future__ import annotations
@@ -85,39 +86,34 @@ _CHECKPOINT = text(
 )
 
 
-def checkpoint_of(config: Config, session: Any, size: int) -> dict[str, Any]:
-    """The checkpoint of ``size`` as served: ``checkpoint``, its signed note with every
-    cosignature stored for it after the log's signature (None if the log signed no checkpoint of
-    that size); ``witnessed``, at least the quorum of the configured witnesses cosigned it (never
-    with none configured); ``cosigners``, which of them did, by name."""
-    return checkpoint_view(config, session.execute(_CHECKPOINT, {"size": size}).all())
+def note_of(rows: Sequence[Any]) -> str | None:
+    """The signed note of a checkpoint with every cosignature stored for it after the log's
+    signature, from the rows of the checkpoint joined with its cosignatures (columns ``note``,
+    ``witness``, ``key_id``, ``line``); None for no row or a null ``note``: no checkpoint."""
+    rows = [row for row in rows if row.note is not None]
+    return rows[0].note + "".join(row.line for row in rows if row.witness is not None) if rows else None
 
 
 def checkpoint_view(config: Config, rows: Sequence[Any]) -> dict[str, Any]:
-    """``checkpoint_of`` from the rows of a checkpoint joined with its cosignatures (columns
-    ``note``, ``witness``, ``key_id``, ``line``; no row, or a null ``note``: no checkpoint)."""
-    rows = [row for row in rows if row.note is not None]
+    """A checkpoint as served, from the rows of ``note_of``: ``checkpoint`` (``note_of``);
+    ``witnessed``, at least the quorum of the configured witnesses cosigned it (never with none
+    configured); ``cosigners``, which of them did, by name."""
     keys = {w.name: w.verifier.key_id.hex() for w in configured(config)} if config.log_witnesses else {}
-    signed = [row for row in rows if row.witness is not None]
-    cosigners = [row.witness for row in signed if keys.get(row.witness) == row.key_id]
+    cosigners = [
+        row.witness
+        for row in rows
+        if row.note is not None and row.witness is not None and keys.get(row.witness) == row.key_id
+    ]
     return {
-        "checkpoint": rows[0].note + "".join(row.line for row in signed) if rows else None,
+        "checkpoint": note_of(rows),
         "witnessed": bool(keys) and len(cosigners) >= quorum(config),
         "cosigners": cosigners,
     }
 
 
 def cosigned_note(session: Session, size: int) -> str | None:
-    """The signed note of the checkpoint of ``size`` with every cosignature stored for it after
-    the log's signature; None if the log signed no checkpoint of that size."""
-    rows = session.execute(_CHECKPOINT, {"size": size}).all()
-    return rows[0].note + "".join(row.line for row in rows if row.witness is not None) if rows else None
-
-
-def witnessing(config: Config, session: Session, size: int) -> dict[str, Any]:
-    """``witnessed`` and ``cosigners`` of ``checkpoint_of``."""
-    view = checkpoint_of(config, session, size)
-    return {"witnessed": view["witnessed"], "cosigners": view["cosigners"]}
+    """``note_of`` the checkpoint of ``size``: None if the log signed no checkpoint of that size."""
+    return note_of(session.execute(_CHECKPOINT, {"size": size}).all())
 
 
 def status(ctx: Context) -> dict[str, Any]:
@@ -127,11 +123,14 @@ def status(ctx: Context) -> dict[str, Any]:
         session = uow.session
         latest = session.scalar(select(LedgerTreeCheckpoint.size).order_by(LedgerTreeCheckpoint.size.desc()))
         rows = {r.name: r for r in session.scalars(select(LedgerTreeWitness))}
-        witnessed = witnessing(ctx.config, session, latest) if latest is not None else None
+        view = checkpoint_view(
+            ctx.config, session.execute(_CHECKPOINT, {"size": latest}).all() if latest is not None else []
+        )
         return {
             "size": latest,
             "quorum": quorum(ctx.config),
-            **(witnessed or {"witnessed": False, "cosigners": []}),
+            "witnessed": view["witnessed"],
+            "cosigners": view["cosigners"],
             "witnesses": [
                 {
                     "name": w.name,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from consent_service.context import Context
 from consent_service.crypto.signing import verify_signed
@@ -30,7 +30,7 @@ from consent_service.errors import UnknownPurpose
 from consent_service.ledger import queries, verification
 from consent_service.ledger.chain import event_digest
 from consent_service.ledger.models import GENESIS_HASH, LedgerEvent
-from consent_service.ledger.receipts import reissue, same_call
+from consent_service.ledger.receipts import purpose_versions, reissue, same_call
 from consent_service.registry.models import Cookie, Purpose, PurposeVersion
 
 
@@ -67,18 +67,11 @@ def notice(version: PurposeVersion, language: str | None, reader_language: str) 
 
 
 def _versions(ctx: Context, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], PurposeVersion]:
-    pairs = sorted(set(wanted))
-    if not pairs:
-        return {}
     with ctx.uow(write=False) as uow:
-        rows = uow.session.scalars(
-            select(PurposeVersion).where(
-                tuple_(PurposeVersion.purpose_key, PurposeVersion.version).in_(pairs)
-            )
-        ).all()
-        for row in rows:
+        versions = purpose_versions(uow.session, wanted)
+        for row in versions.values():
             uow.session.expunge(row)
-    return {(r.purpose_key, r.version): r for r in rows}
+    return versions
 
 
 def _registry(ctx: Context) -> tuple[list[str], dict[str, str]]:

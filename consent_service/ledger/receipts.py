@@ -23,10 +23,11 @@ handed out when consent was recorded.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
 
 from consent_service.config import Config
 from consent_service.context import Context
@@ -100,9 +101,16 @@ def build_receipt(
     return signer.sign(payload)
 
 
+_LOG = "ledger.receipt-log"  # ctx.caches key: the log a receipt names, worked out once
+
+
 def log_of(ctx: Context) -> dict[str, str]:
-    """The transparency log a receipt names: its origin and verifier key."""
-    return {"origin": tree.origin(ctx), "verifierKey": tree.verifier_key(ctx)}
+    """The transparency log a receipt names: its origin and verifier key (fixed for a context:
+    its settings and signing key; worked out once, not on every consent write)."""
+    log = ctx.caches.get(_LOG)
+    if log is None:
+        log = ctx.caches[_LOG] = {"origin": tree.origin(ctx), "verifierKey": tree.verifier_key(ctx)}
+    return dict(log)
 
 
 def reissue(
@@ -127,6 +135,19 @@ def reissue(
         now=group[0]["recorded_at"],
         log=log_of(ctx),
     )
+
+
+def purpose_versions(
+    session: Session, wanted: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], PurposeVersion]:
+    """The purpose versions named by (purpose key, version), read in one statement."""
+    pairs = sorted(set(wanted))
+    if not pairs:
+        return {}
+    statement = select(PurposeVersion).where(
+        tuple_(PurposeVersion.purpose_key, PurposeVersion.version).in_(pairs)
+    )
+    return {(v.purpose_key, v.version): v for v in session.scalars(statement)}
 
 
 def same_call(last: dict[str, Any] | None, event: dict[str, Any]) -> bool:
@@ -184,15 +205,7 @@ def receipt_of_event(ctx: Context, event_id: str) -> dict[str, Any]:
             row["purpose_key"] = (
                 row["target_key"] if row["target_type"] == "purpose" else cookies[row["target_key"]]
             )
-        pairs = sorted({(r["purpose_key"], r["purpose_version"]) for r in group})
-        versions = {
-            (v.purpose_key, v.version): v
-            for v in session.scalars(
-                select(PurposeVersion).where(
-                    tuple_(PurposeVersion.purpose_key, PurposeVersion.version).in_(pairs)
-                )
-            )
-        }
+        versions = purpose_versions(session, ((r["purpose_key"], r["purpose_version"]) for r in group))
         receipt = reissue(ctx, group, versions)
         receipt["inclusion"] = tree.receipt_inclusion(session, group)
     return receipt

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -102,9 +102,9 @@ _TILE_STATEMENTS: dict[int, Any] = {}
 
 
 def _tiles_statement(count: int) -> Any:
-    """The statement reading ``count`` tiles by primary key, built once per count: an OR of
-    (level, idx) pairs, which every database answers from the primary key (a row-value IN list
-    is read as a scan by SQLite)."""
+    """The statement reading ``count`` tiles (at most ``TILES_PER_READ``) by primary key, built
+    once per count: an OR of (level, idx) pairs, which every database answers from the primary
+    key (a row-value IN list is read as a scan by SQLite)."""
     statement = _TILE_STATEMENTS.get(count)
     if statement is None:
         t = LedgerTreeTile
@@ -113,33 +113,27 @@ def _tiles_statement(count: int) -> Any:
     return statement
 
 
+TILES_PER_READ = 64  # a proof needs fewer; more (an export's page) are read in several statements
+
+
 def _tiles(session: Session | Connection, wanted: Iterable[tuple[int, int]]) -> Tiles:
     keys = sorted({_tile_of(level, index)[:2] for level, index in wanted})
-    if not keys:
-        return {}
-    params = {}
-    for i, (level, idx) in enumerate(keys):
-        params[f"l{i}"], params[f"i{i}"] = level, idx
-    rows = session.execute(_tiles_statement(len(keys)), params)
-    return {(lv, ix): bytes(data) for lv, ix, data in rows}
+    tiles: Tiles = {}
+    for start in range(0, len(keys), TILES_PER_READ):
+        chunk = keys[start : start + TILES_PER_READ]
+        params = {}
+        for i, (level, idx) in enumerate(chunk):
+            params[f"l{i}"], params[f"i{i}"] = level, idx
+        rows = session.execute(_tiles_statement(len(chunk)), params)
+        tiles.update({(lv, ix): bytes(data) for lv, ix, data in rows})
+    return tiles
 
 
 def _with_tiles(
-    session: Session | Connection,
-    make: Callable[[merkle.Subtree], Any],
-    wanted: Iterable[tuple[int, int]] | None = None,
+    session: Session | Connection, make: Callable[[merkle.Subtree], Any], wanted: Iterable[tuple[int, int]]
 ) -> Any:
-    """``make(subtree)`` with the tiles it needs read in one query: those under ``wanted``, the
-    subtrees it will ask for, or if not given, those a first pass of ``make`` asks for."""
-    if wanted is None:
-        asked: list[tuple[int, int]] = []
-
-        def note(level: int, index: int) -> bytes:
-            asked.append((level, index))
-            return bytes(HASH)
-
-        make(note)
-        wanted = asked
+    """``make(subtree)`` with the tiles under ``wanted`` (the subtrees it will ask for, as
+    ``merkle``'s ``*_needed`` name them) read in one query."""
     return make(_subtree(_tiles(session, wanted)))
 
 
@@ -147,21 +141,21 @@ def root_of(session: Session, tree_size: int) -> bytes:
     """MTH of the first ``tree_size`` leaves (``tree_size`` at most the tree's size)."""
     if tree_size == 0:
         return merkle.EMPTY_ROOT
-    return bytes(_with_tiles(session, lambda sub: merkle.range_hash(0, tree_size, sub)))
+    return bytes(
+        _with_tiles(
+            session, lambda sub: merkle.range_hash(0, tree_size, sub), merkle.range_needed(0, tree_size)
+        )
+    )
 
 
-def leaf_of(session: Session, index: int) -> bytes:
-    """The leaf hash of leaf ``index`` (seq ``index + 1``), as stored."""
-    return bytes(_with_tiles(session, lambda sub: sub(0, index)))
-
-
-def inclusion_path(session: Session, index: int, tree_size: int) -> list[bytes]:
-    """PATH(index, D[tree_size]) from the stored tiles (``tree_size`` at most the tree's size)."""
+def inclusion_paths(session: Session, indexes: Sequence[int], tree_size: int) -> list[list[bytes]]:
+    """PATH(index, D[tree_size]) of each of ``indexes``, from one read of the stored tiles
+    (``tree_size`` at most the tree's size)."""
     return list(
         _with_tiles(
             session,
-            lambda sub: merkle.inclusion_proof(index, tree_size, sub),
-            merkle.inclusion_needed(index, tree_size),
+            lambda sub: [merkle.inclusion_proof(index, tree_size, sub) for index in indexes],
+            [needed for index in indexes for needed in merkle.inclusion_needed(index, tree_size)],
         )
     )
 
@@ -363,21 +357,14 @@ def inclusion(ctx: Context, seq: int, tree_size: int | None = None) -> dict[str,
 
 def receipt_inclusion(session: Session, events: Iterable[Any]) -> dict[str, Any] | None:
     """What a receipt's ``inclusion`` holds for ``events`` (mappings with every stored column):
-    the latest checkpoint, its size, and per event its leaf bytes and audit path to that
-    checkpoint's root (base64); ``None`` while an event is not yet a leaf."""
+    the latest checkpoint with its cosignatures, its size, and per event its leaf bytes and audit
+    path to that checkpoint's root (base64); ``None`` while an event is not yet a leaf."""
     events = list(events)
-    n = size(session)
-    if not events or max(int(e["seq"]) for e in events) > n:
-        return None
-    checkpoint = cosigning.cosigned_note(session, n)
-    if checkpoint is None:  # every size the tree grew to is signed in the same transaction
-        return None
+    rows = session.execute(_SIZE_AND_CHECKPOINT, {"want": None}).all()
+    n, checkpoint = int(rows[0].size), cosigning.note_of(rows)
+    if not events or max(int(e["seq"]) for e in events) > n or checkpoint is None:
+        return None  # (every size the tree grew to is signed in the same transaction)
     indexes = [int(event["seq"]) - 1 for event in events]
-    paths = _with_tiles(  # every event's path from one read of tiles
-        session,
-        lambda sub: [merkle.inclusion_proof(index, n, sub) for index in indexes],
-        [needed for index in indexes for needed in merkle.inclusion_needed(index, n)],
-    )
     leaves = [
         {
             "eventId": event["id"],
@@ -385,7 +372,7 @@ def receipt_inclusion(session: Session, events: Iterable[Any]) -> dict[str, Any]
             "leaf": _b64(chain.canonical_bytes(event)),
             "inclusionPath": [_b64(h) for h in path],
         }
-        for event, index, path in zip(events, indexes, paths, strict=True)
+        for event, index, path in zip(events, indexes, inclusion_paths(session, indexes, n), strict=True)
     ]
     return {"checkpoint": checkpoint, "treeSize": n, "leaves": leaves}
 

@@ -77,3 +77,19 @@ def test_the_synthetic_leaves_make_proofs_that_verify(any_ctx: Context) -> None:
     timed = proofs.in_process(ctx, n, calls=50, warmup=2)
     assert timed["checked"] == {"inclusion": 50, "consistency": 50, "root": timed["checked"]["root"]}
     assert timed["inclusion"]["calls"] == 50
+
+
+def test_many_paths_at_once_read_their_tiles_in_several_statements_and_verify(any_ctx: Context) -> None:
+    """An export's page asks for more tiles than one statement reads (``tree.TILES_PER_READ``)."""
+    from consent_verify import merkle
+
+    ctx = any_ctx
+    n = 4_097
+    leaves = list(proofs.leaf_hashes(n))
+    proofs.write_tree(ctx, iter(leaves), n)
+    indexes = list(range(0, n, 7))
+    assert len({i // tree.WIDTH for i in indexes}) > tree.TILES_PER_READ  # several reads of tiles
+    with ctx.uow(write=False) as uow:
+        paths = tree.inclusion_paths(uow.session, indexes, n)
+    root = merkle.root(leaves)
+    assert all(merkle.verify_inclusion(i, n, leaves[i], p, root) for i, p in zip(indexes, paths, strict=True))
